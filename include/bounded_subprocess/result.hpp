@@ -1,0 +1,71 @@
+// The result of a bounded run: the whole story of how it ended.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+
+namespace bounded_subprocess {
+
+/// Why a run ended.
+enum class EndReason {
+  exited,        ///< the direct child exited by itself (`exit_code` is its status)
+  signaled,      ///< a signal killed the direct child (`exit_code` is minus its number)
+  timeout,       ///< the deadline passed; the group was killed (`exit_code` is -1)
+  memory_limit,  ///< the memory watchdog killed the group (`exit_code` is -1)
+  cancelled,     ///< an async run was cancelled; the group was killed (`exit_code` is -1)
+};
+
+std::string_view to_string(EndReason reason) noexcept;
+std::ostream& operator<<(std::ostream& os, EndReason reason);
+
+/// What was kept of one output stream.
+struct Capture {
+  /// Raw bytes kept: the first `max_output_size` bytes, or the last with `tail`.
+  std::string data;
+  /// True when the stream produced more bytes than were kept.
+  bool truncated = false;
+  /// Bytes the stream produced in all, kept or not.
+  std::uint64_t total_bytes = 0;
+};
+
+/// Resource usage of the direct child, from wait4(2). Descendants that the
+/// child did not wait for are not counted.
+struct ResourceUsage {
+  std::chrono::microseconds user_cpu{0};
+  std::chrono::microseconds system_cpu{0};
+  /// Peak resident set size of the direct child, in KiB.
+  std::uint64_t max_rss_kb = 0;
+};
+
+struct Result {
+  /// The child's exit status; minus the signal number if a signal ended it
+  /// (-9 for SIGKILL); -1 for a timeout, a memory kill, a cancelled run or an
+  /// incomplete stdin write.
+  int exit_code = -1;
+  /// True only when the wall-clock deadline elapsed.
+  bool timeout = false;
+  /// True when the memory watchdog killed the group.
+  bool memory_limit_exceeded = false;
+  /// True when `stdin_data` could not be written in full.
+  bool stdin_write_failed = false;
+  EndReason reason = EndReason::exited;
+  /// The signal that ended the direct child, 0 if it exited by itself.
+  int term_signal = 0;
+  /// stdout and stderr as kept (`stdout` and `stderr` are macros in C, hence
+  /// the short names).
+  Capture out;
+  Capture err;
+  /// Wall time from the spawn to the end of the run.
+  std::chrono::duration<double> elapsed{0};
+  ResourceUsage usage;
+
+  /// One line for logs, e.g. `exited 0 after 0.003s, stdout 6 B, stderr 0 B`.
+  std::string str() const;
+};
+
+std::ostream& operator<<(std::ostream& os, const Result& result);
+
+}  // namespace bounded_subprocess
