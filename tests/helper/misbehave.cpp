@@ -1,0 +1,342 @@
+// bs_misbehave: one small program that misbehaves on demand, for the tests.
+//
+// Usage: bs_misbehave MODE [ARGS...]. Exit status 2 for a usage error.
+// "PATTERN" below means the deterministic byte stream of `pattern_byte`:
+// byte i is '\n' when i % 64 == 63, else 'a' + i % 26 (the tests recompute it,
+// see tests/support/leak_check.hpp: misbehave_pattern()).
+//
+// Output and exit:
+//   out-err OUT ERR            write OUT to stdout and ERR to stderr, exit 0
+//   exit CODE                  exit with CODE at once
+//   exit-after-ms MS CODE      sleep MS milliseconds, then exit CODE
+//   kill-self SIGNUM           raise signal SIGNUM (default disposition)
+//   flood-out N|forever        write N bytes of PATTERN to stdout (or forever)
+//   flood-err N|forever        the same on stderr
+//   flood-both N               N bytes of PATTERN on stdout and on stderr
+//   write-forever-no-newline   write 'x' to stdout forever, no newline ever
+//   long-line N                one line of N 'x' bytes, then '\n'
+//   binary-out                 the 256 byte values 0..255, twice (512 bytes)
+//   print-args                 each argument after MODE on its own line
+//   print-env NAME             the value of NAME and '\n'; exit 3 when unset
+//   print-env-count            the number of environment entries
+//   print-cwd                  the working directory and '\n'
+//   print-ids                  "pid P pgid G sid S ppid Q\n"
+//   count-fds                  the number of fds open in this process (0,1,2
+//                              give "3"), then the fd numbers on a 2nd line
+//   spin-ms MS                 busy CPU loop for MS milliseconds, exit 0
+// stdin:
+//   read-stdin-count           read stdin to EOF, print the byte count
+//   echo-stdin                 copy stdin to stdout until EOF
+//   read-line-then-sleep       read one line, echo it, then sleep forever
+//   ignore-stdin-flood-out N   never read stdin; write N bytes of PATTERN
+//   close-stdin-sleep          close fd 0, print "closed", sleep forever
+// Hanging and descendants (the pids of forked processes are printed so that
+// tests can check they are gone):
+//   sleep-forever              block in pause() forever (no CPU)
+//   ignore-sigterm-sleep       ignore SIGTERM, print "ready", sleep forever
+//   close-outputs-spin         print "closing", close stdout and stderr, spin
+//   fork-grandchild-sleep      fork a grandchild that sleeps forever holding
+//                              stdout/stderr; print "grandchild PID", exit 0
+//   fork-grandchild-flood      like fork-grandchild-sleep, but the grandchild
+//                              writes PATTERN to stdout forever
+//   fork-storm N               fork N children that sleep forever; print
+//                              "child PID" for each then "forked N"; sleep
+// Memory:
+//   alloc-mb N                 allocate and touch N MiB, print "allocated",
+//                              sleep forever
+//   fork-alloc-mb N            a forked child does alloc-mb N; the parent
+//                              prints "child PID" and waits for it
+#include <dirent.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+char pattern_byte(unsigned long long i) {
+  return i % 64 == 63 ? '\n' : static_cast<char>('a' + static_cast<int>(i % 26));
+}
+
+// Writes all of `data`; exits quietly when the reader has gone.
+void write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::_Exit(4);
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+void write_str(int fd, std::string_view s) { write_all(fd, s.data(), s.size()); }
+
+[[noreturn]] void sleep_forever() {
+  for (;;) ::pause();
+}
+
+[[noreturn]] void usage(const char* what) {
+  std::fprintf(stderr, "bs_misbehave: %s\n", what);
+  std::exit(2);
+}
+
+unsigned long long parse_count(const char* s) {
+  if (s == nullptr) usage("missing number");
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0') usage("bad number");
+  return v;
+}
+
+// Writes `count` bytes of PATTERN to fd (forever when count is ~0ULL).
+void flood(int fd, unsigned long long count) {
+  std::vector<char> chunk(64 * 1024);
+  unsigned long long offset = 0;
+  while (offset < count) {
+    std::size_t n = chunk.size();
+    if (count - offset < n) n = static_cast<std::size_t>(count - offset);
+    for (std::size_t i = 0; i < n; ++i) chunk[i] = pattern_byte(offset + i);
+    write_all(fd, chunk.data(), n);
+    offset += n;
+  }
+}
+
+unsigned long long count_or_forever(const char* s) {
+  if (s != nullptr && std::string_view(s) == "forever") return ~0ULL;
+  return parse_count(s);
+}
+
+void alloc_and_touch(unsigned long long mib) {
+  std::size_t bytes = static_cast<std::size_t>(mib) * 1024 * 1024;
+  auto* p = static_cast<char*>(std::malloc(bytes));
+  if (p == nullptr) std::_Exit(5);
+  for (std::size_t i = 0; i < bytes; i += 4096) p[i] = static_cast<char>(i);
+  // Keep the memory observably in use.
+  volatile char sink = p[bytes / 2];
+  (void)sink;
+}
+
+int count_fds(std::string* list) {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return -1;
+  int own = ::dirfd(dir);
+  int count = 0;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    int fd = std::atoi(e->d_name);
+    if (fd == own) continue;
+    ++count;
+    *list += std::to_string(fd) + " ";
+  }
+  ::closedir(dir);
+  return count;
+}
+
+pid_t fork_or_die() {
+  pid_t pid = ::fork();
+  if (pid < 0) std::_Exit(6);
+  return pid;
+}
+
+int run_mode(std::string_view mode, int argc, char** argv) {
+  const char* a1 = argc > 2 ? argv[2] : nullptr;
+  const char* a2 = argc > 3 ? argv[3] : nullptr;
+
+  if (mode == "out-err") {
+    if (a1 == nullptr || a2 == nullptr) usage("out-err OUT ERR");
+    write_str(1, a1);
+    write_str(2, a2);
+    return 0;
+  }
+  if (mode == "exit") return static_cast<int>(parse_count(a1));
+  if (mode == "exit-after-ms") {
+    unsigned long long ms = parse_count(a1);
+    int code = static_cast<int>(parse_count(a2));
+    ::usleep(static_cast<useconds_t>(ms * 1000));
+    return code;
+  }
+  if (mode == "kill-self") {
+    int sig = static_cast<int>(parse_count(a1));
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+    return 7;  // the signal was not fatal
+  }
+  if (mode == "flood-out") { flood(1, count_or_forever(a1)); return 0; }
+  if (mode == "flood-err") { flood(2, count_or_forever(a1)); return 0; }
+  if (mode == "flood-both") {
+    unsigned long long n = parse_count(a1);
+    flood(1, n);
+    flood(2, n);
+    return 0;
+  }
+  if (mode == "write-forever-no-newline") {
+    std::string chunk(64 * 1024, 'x');
+    for (;;) write_str(1, chunk);
+  }
+  if (mode == "long-line") {
+    std::string line(static_cast<std::size_t>(parse_count(a1)), 'x');
+    line += '\n';
+    write_str(1, line);
+    return 0;
+  }
+  if (mode == "binary-out") {
+    char bytes[512];
+    for (int i = 0; i < 512; ++i) bytes[i] = static_cast<char>(i % 256);
+    write_all(1, bytes, sizeof bytes);
+    return 0;
+  }
+  if (mode == "print-args") {
+    for (int i = 2; i < argc; ++i) {
+      write_str(1, argv[i]);
+      write_str(1, "\n");
+    }
+    return 0;
+  }
+  if (mode == "print-env") {
+    if (a1 == nullptr) usage("print-env NAME");
+    const char* v = std::getenv(a1);
+    if (v == nullptr) return 3;
+    write_str(1, std::string(v) + "\n");
+    return 0;
+  }
+  if (mode == "print-env-count") {
+    int n = 0;
+    for (char** e = environ; *e != nullptr; ++e) ++n;
+    write_str(1, std::to_string(n) + "\n");
+    return 0;
+  }
+  if (mode == "print-cwd") {
+    char buf[4096];
+    if (::getcwd(buf, sizeof buf) == nullptr) return 8;
+    write_str(1, std::string(buf) + "\n");
+    return 0;
+  }
+  if (mode == "print-ids") {
+    write_str(1, "pid " + std::to_string(::getpid()) + " pgid " + std::to_string(::getpgrp()) +
+                     " sid " + std::to_string(::getsid(0)) + " ppid " +
+                     std::to_string(::getppid()) + "\n");
+    return 0;
+  }
+  if (mode == "count-fds") {
+    std::string list;
+    int n = count_fds(&list);
+    write_str(1, std::to_string(n) + "\n" + list + "\n");
+    return 0;
+  }
+  if (mode == "spin-ms") {
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(parse_count(a1));
+    volatile unsigned long long x = 0;
+    while (std::chrono::steady_clock::now() < end) {
+      for (int i = 0; i < 10000; ++i) x = x + static_cast<unsigned long long>(i);
+    }
+    return 0;
+  }
+  if (mode == "read-stdin-count") {
+    char buf[65536];
+    unsigned long long total = 0;
+    for (;;) {
+      ssize_t n = ::read(0, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      total += static_cast<unsigned long long>(n);
+    }
+    write_str(1, std::to_string(total) + "\n");
+    return 0;
+  }
+  if (mode == "echo-stdin") {
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::read(0, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      write_all(1, buf, static_cast<std::size_t>(n));
+    }
+    return 0;
+  }
+  if (mode == "read-line-then-sleep") {
+    std::string line;
+    char c;
+    while (::read(0, &c, 1) == 1) {
+      line += c;
+      if (c == '\n') break;
+    }
+    write_str(1, line);
+    sleep_forever();
+  }
+  if (mode == "ignore-stdin-flood-out") { flood(1, parse_count(a1)); return 0; }
+  if (mode == "close-stdin-sleep") {
+    ::close(0);
+    write_str(1, "closed\n");
+    sleep_forever();
+  }
+  if (mode == "sleep-forever") sleep_forever();
+  if (mode == "ignore-sigterm-sleep") {
+    ::signal(SIGTERM, SIG_IGN);
+    write_str(1, "ready\n");
+    sleep_forever();
+  }
+  if (mode == "close-outputs-spin") {
+    write_str(1, "closing\n");
+    ::close(1);
+    ::close(2);
+    for (;;) {
+    }
+  }
+  if (mode == "fork-grandchild-sleep" || mode == "fork-grandchild-flood") {
+    pid_t pid = fork_or_die();
+    if (pid == 0) {
+      if (mode == "fork-grandchild-flood") flood(1, ~0ULL);
+      sleep_forever();
+    }
+    write_str(1, "grandchild " + std::to_string(pid) + "\n");
+    return 0;
+  }
+  if (mode == "fork-storm") {
+    unsigned long long n = parse_count(a1);
+    for (unsigned long long i = 0; i < n; ++i) {
+      pid_t pid = fork_or_die();
+      if (pid == 0) sleep_forever();
+      write_str(1, "child " + std::to_string(pid) + "\n");
+    }
+    write_str(1, "forked " + std::to_string(n) + "\n");
+    sleep_forever();
+  }
+  if (mode == "alloc-mb") {
+    alloc_and_touch(parse_count(a1));
+    write_str(1, "allocated\n");
+    sleep_forever();
+  }
+  if (mode == "fork-alloc-mb") {
+    unsigned long long n = parse_count(a1);
+    pid_t pid = fork_or_die();
+    if (pid == 0) {
+      alloc_and_touch(n);
+      sleep_forever();
+    }
+    write_str(1, "child " + std::to_string(pid) + "\n");
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return 0;
+  }
+  usage("unknown mode");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) usage("usage: bs_misbehave MODE [ARGS...]");
+  return run_mode(argv[1], argc, argv);
+}

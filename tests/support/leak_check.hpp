@@ -1,0 +1,227 @@
+// Test support shared by every test suite: leak checks (fds, processes,
+// zombies), the path of the bs_misbehave helper and the PATTERN it writes.
+//
+// Usage in a test:
+//   bs_test::NoLeaks leaks;                // records the open fds
+//   auto r = run({bs_test::misbehave(), "print-ids"});
+//   pid_t pgid = bs_test::field_after(r.out.data, "pgid");
+//   leaks.expect_clean(pgid);              // fds back, group gone, no zombie
+#pragma once
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#ifndef BS_MISBEHAVE_PATH
+#error "BS_MISBEHAVE_PATH must be defined (link the bs_test_support target)"
+#endif
+
+namespace bs_test {
+
+/// Absolute path of the bs_misbehave helper program.
+inline std::string misbehave() { return BS_MISBEHAVE_PATH; }
+
+/// `n` bytes of the helper's PATTERN starting at byte `offset` (byte i is '\n'
+/// when i % 64 == 63, else 'a' + i % 26).
+inline std::string misbehave_pattern(unsigned long long offset, unsigned long long n) {
+  std::string s;
+  s.reserve(static_cast<std::size_t>(n));
+  for (unsigned long long i = offset; i < offset + n; ++i) {
+    s.push_back(i % 64 == 63 ? '\n' : static_cast<char>('a' + static_cast<int>(i % 26)));
+  }
+  return s;
+}
+
+/// Number of entries in /proc/self/fd (not counting the directory's own fd).
+inline int count_open_fds() {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return -1;
+  int own = ::dirfd(dir);
+  int count = 0;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    if (std::atoi(e->d_name) == own) continue;
+    ++count;
+  }
+  ::closedir(dir);
+  return count;
+}
+
+/// The fields of /proc/PID/stat that the checks need.
+struct ProcStat {
+  pid_t pid = 0;
+  char state = '?';
+  pid_t ppid = 0;
+  pid_t pgrp = 0;
+  pid_t session = 0;
+};
+
+/// Reads /proc/PID/stat; false when the process does not exist (any more).
+inline bool read_proc_stat(pid_t pid, ProcStat* out) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  if (!f) return false;
+  std::string line;
+  std::getline(f, line);
+  // The command name is in parentheses and may hold spaces: parse after the
+  // last ')'.
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream rest(line.substr(close + 1));
+  ProcStat st;
+  st.pid = pid;
+  rest >> st.state >> st.ppid >> st.pgrp >> st.session;
+  if (!rest) return false;
+  *out = st;
+  return true;
+}
+
+/// Every process currently visible in /proc.
+inline std::vector<ProcStat> all_processes() {
+  std::vector<ProcStat> result;
+  DIR* dir = ::opendir("/proc");
+  if (dir == nullptr) return result;
+  while (dirent* e = ::readdir(dir)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || pid <= 0) continue;
+    ProcStat st;
+    if (read_proc_stat(static_cast<pid_t>(pid), &st)) result.push_back(st);
+  }
+  ::closedir(dir);
+  return result;
+}
+
+/// The processes of group `pgid` that still exist. A zombie counts (it has
+/// not been reaped) unless its parent is init (pid 1) or a subreaper other
+/// than us, which reaps it on its own.
+inline std::vector<ProcStat> group_members(pid_t pgid) {
+  std::vector<ProcStat> members;
+  for (const ProcStat& st : all_processes()) {
+    if (st.pgrp != pgid) continue;
+    if (st.state == 'Z' && st.ppid != ::getpid()) {
+      ProcStat parent;
+      // Reaped by init, or by a parent outside the test (e.g. a container's
+      // init): not ours to count.
+      if (st.ppid == 1 || !read_proc_stat(st.ppid, &parent) || parent.pgrp != pgid) continue;
+    }
+    members.push_back(st);
+  }
+  return members;
+}
+
+/// True while any process of group `pgid` is left (zombies included, except
+/// those init is about to reap).
+inline bool group_alive(pid_t pgid) {
+  if (pgid <= 0) return false;
+  return !group_members(pgid).empty();
+}
+
+/// True while `pid` exists and is not a zombie of someone else (a zombie of
+/// ours counts as alive: it was not reaped).
+inline bool pid_alive(pid_t pid) {
+  if (pid <= 0) return false;
+  ProcStat st;
+  if (!read_proc_stat(pid, &st)) return false;
+  if (st.state == 'Z' && st.ppid != ::getpid()) return false;
+  return true;
+}
+
+/// Zombies whose parent is this process: children the library forgot to reap.
+inline int count_my_zombie_children() {
+  int n = 0;
+  pid_t me = ::getpid();
+  for (const ProcStat& st : all_processes()) {
+    if (st.ppid == me && st.state == 'Z') ++n;
+  }
+  return n;
+}
+
+/// Waits until `pred()` is false, up to `limit` (processes killed by SIGKILL
+/// and reparented to init can take a moment to vanish). Returns the last
+/// value of `pred()`. Tests only: the library never sleeps like this.
+template <class Pred>
+bool still_true_after(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (pred()) {
+    if (std::chrono::steady_clock::now() >= end) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+/// The integer after the word `key` in `text` ("pgid 123" -> 123), or -1.
+inline long field_after(std::string_view text, std::string_view key) {
+  std::string k = std::string(key) + " ";
+  auto pos = text.find(k);
+  if (pos == std::string_view::npos) return -1;
+  return std::strtol(std::string(text.substr(pos + k.size())).c_str(), nullptr, 10);
+}
+
+/// Every integer that follows `key` in `text` (e.g. all "child PID" lines).
+inline std::vector<pid_t> all_fields_after(std::string_view text, std::string_view key) {
+  std::vector<pid_t> out;
+  std::string k = std::string(key) + " ";
+  std::size_t pos = 0;
+  while ((pos = text.find(k, pos)) != std::string_view::npos) {
+    pos += k.size();
+    out.push_back(static_cast<pid_t>(std::strtol(std::string(text.substr(pos, 20)).c_str(), nullptr, 10)));
+  }
+  return out;
+}
+
+/// Records the open fds at construction; `expect_clean` asserts (gtest
+/// EXPECTs) that the count is back, no zombie child of ours is left, and the
+/// given groups/pids are gone.
+class NoLeaks {
+ public:
+  NoLeaks() : fds_(count_open_fds()) {}
+
+  int fds_at_start() const { return fds_; }
+
+  /// Asserts: fd count back to the start, no zombie child of this process
+  /// (when `check_zombies`: other threads' runs may be mid-flight), and each
+  /// of `pgids` has no process left and each of `pids` is gone. A short grace
+  /// period lets init reap orphans that were SIGKILLed.
+  void expect_clean(std::vector<pid_t> pgids = {}, std::vector<pid_t> pids = {},
+                    bool check_zombies = true) const {
+    EXPECT_EQ(count_open_fds(), fds_) << "fd leak";
+    if (check_zombies) EXPECT_EQ(count_my_zombie_children(), 0) << "unreaped child";
+    for (pid_t g : pgids) {
+      EXPECT_GT(g, 0) << "no pgid to check (the helper did not print it?)";
+      EXPECT_FALSE(still_true_after([g] { return group_alive(g); }))
+          << "process group " << g << " still has processes";
+    }
+    for (pid_t p : pids) {
+      EXPECT_GT(p, 0) << "no pid to check";
+      EXPECT_FALSE(still_true_after([p] { return pid_alive(p); })) << "pid " << p << " still alive";
+    }
+  }
+
+ private:
+  int fds_;
+};
+
+/// VmRSS of this process in KiB (0 if unknown).
+inline long self_rss_kb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
+}
+
+}  // namespace bs_test
