@@ -1,0 +1,111 @@
+// Sections for the synchronous `run`: spawn overhead, draining, timeout.
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "bare.hpp"
+#include "bench_util.hpp"
+#include "bounded_subprocess/run.hpp"
+#include "sections.hpp"
+
+namespace bs = bounded_subprocess;
+using namespace std::chrono_literals;
+
+namespace bsbench {
+
+void section_run_true() {
+  const std::vector<std::string> argv{"true"};
+  const int batch = 40;
+  // Warm up both paths (page cache, dynamic linking of `true`).
+  for (int i = 0; i < 5; ++i) {
+    bs::run(argv);
+    bare_run_drain(argv);
+  }
+  auto lib = [&] {
+    const auto t0 = Clock::now();
+    for (int i = 0; i < batch; ++i) {
+      const bs::Result r = bs::run(argv);
+      if (r.exit_code != 0) fail("run(true) exit_code " + std::to_string(r.exit_code));
+    }
+    return ms_since(t0) / batch;
+  };
+  auto floor = [&] {
+    const auto t0 = Clock::now();
+    for (int i = 0; i < batch; ++i) {
+      const int status = bare_run_drain(argv);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail("bare true failed");
+    }
+    return ms_since(t0) / batch;
+  };
+  const auto s = interleave(scaled(15), {lib, floor});
+  const double a = median(s[0]), b = median(s[1]);
+  figure("run_true_ms", a);
+  figure("run_true_floor_ms", b);
+  figure("run_true_ratio", a / b);
+  goal("run_true_ratio", a / b, 1.10);
+}
+
+void section_drain() {
+  constexpr std::uint64_t kBytes = 268435456;  // 256 MiB
+  const std::vector<std::string> argv{"head", "-c", std::to_string(kBytes), "/dev/zero"};
+  const std::vector<std::string> floor_argv{
+      "sh", "-c", "head -c " + std::to_string(kBytes) + " /dev/zero | cat > /dev/null"};
+  auto lib = [&](bool tail) {
+    return [&argv, tail] {
+      const auto t0 = Clock::now();
+      const bs::Result r = bs::run(argv, {.timeout = 60s, .max_output_size = 1024, .tail = tail});
+      const double ms = ms_since(t0);
+      if (r.exit_code != 0 || r.out.total_bytes != kBytes || r.out.data.size() != 1024 ||
+          !r.out.truncated || r.out.data != std::string(1024, '\0')) {
+        fail("drain run: " + r.str());
+      }
+      return ms;
+    };
+  };
+  auto floor = [&] {
+    const auto t0 = Clock::now();
+    const int status = bare_run_drain(floor_argv);
+    const double ms = ms_since(t0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail("drain floor failed");
+    return ms;
+  };
+  const auto s = interleave(scaled(5), {lib(false), lib(true), floor});
+  const double head = median(s[0]), tail = median(s[1]), fl = median(s[2]);
+  figure("drain_256mib_ms", head, 1);
+  figure("drain_256mib_floor_ms", fl, 1);
+  figure("drain_256mib_ratio", head / fl);
+  figure("drain_256mib_gib_per_s", 0.25 / (head / 1000.0), 2);
+  figure("drain_256mib_tail_ms", tail, 1);
+  figure("drain_256mib_tail_ratio", tail / fl);
+  goal("drain_256mib_ratio", head / fl, 1.0);
+}
+
+void section_timeout() {
+  const std::vector<std::string> argv{"sleep", "10"};
+  const double timeout_s = 0.2;
+  std::vector<double> after_spawn;
+  auto lib = [&] {
+    const auto t0 = Clock::now();
+    const bs::Result r = bs::run(argv, {.timeout = bs::Seconds(timeout_s)});
+    const double late = ms_since(t0) - timeout_s * 1000.0;
+    if (!r.timeout || r.exit_code != -1) fail("timeout run: " + r.str());
+    after_spawn.push_back(r.elapsed.count() * 1000.0 - timeout_s * 1000.0);
+    return late;
+  };
+  auto floor = [&] { return bare_timeout_late_ms(argv, timeout_s); };
+  const auto s = interleave(scaled(10), {lib, floor});
+  // Lateness measured around the call (spawn cost included), the stricter view.
+  figure("timeout_late_median_ms", median(s[0]));
+  figure("timeout_late_worst_ms", worst(s[0]));
+  // The library's own `elapsed` (from the spawn) minus the timeout.
+  figure("timeout_late_elapsed_median_ms", median(after_spawn));
+  figure("timeout_late_elapsed_worst_ms", worst(after_spawn));
+  figure("timeout_late_floor_median_ms", median(s[1]));
+  figure("timeout_late_floor_worst_ms", worst(s[1]));
+  goal("timeout_late_worst_ms", worst(s[0]), 2.0);
+}
+
+}  // namespace bsbench

@@ -1,0 +1,114 @@
+// bs_bench: the one bench command of bounded_subprocess.
+//
+//   bs_bench [--quick] [SECTION...]
+//
+// Prints one `name: value` line per figure (units in the name); lines that
+// start with '#' are context, skip reasons and goal verdicts. Every figure is
+// compared with a floor measured in the same run, interleaved with it
+// (A B A B ...), and reported as a median, so ratios hold on a noisy machine.
+// Sections: run, drain, timeout, async, watchdog, interactive, podman
+// (all by default). --quick divides the repetition counts by four.
+// Exit status: 0 when every measured operation behaved, 1 otherwise (goals
+// missed do not change it: they are reported as `# goal ... MISSED`).
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bench_util.hpp"
+#include "sections.hpp"
+
+namespace {
+
+struct Section {
+  const char* name;
+  void (*fn)();
+  const char* missing;  // non-null: why it cannot run in this build
+};
+
+const std::vector<Section>& all_sections() {
+  static const std::vector<Section> s{
+      {"run", bsbench::section_run_true, nullptr},
+      {"drain", bsbench::section_drain, nullptr},
+      {"timeout", bsbench::section_timeout, nullptr},
+#ifdef BS_BENCH_HAVE_ASYNC
+      {"async", bsbench::section_async_many, nullptr},
+      {"watchdog", bsbench::section_watchdog, nullptr},
+#else
+      {"async", nullptr, "async_run is not built (no include/bounded_subprocess/async.hpp)"},
+      {"watchdog", nullptr, "async_run is not built (no include/bounded_subprocess/async.hpp)"},
+#endif
+#ifdef BS_BENCH_HAVE_INTERACTIVE
+      {"interactive", bsbench::section_interactive, nullptr},
+#else
+      {"interactive", nullptr, "Interactive is not built (no interactive.hpp)"},
+#endif
+#ifdef BS_BENCH_HAVE_PODMAN
+      {"podman", bsbench::section_podman, nullptr},
+#else
+      {"podman", nullptr, "podman_run is not built (no src/podman.cmake)"},
+#endif
+  };
+  return s;
+}
+
+void print_context() {
+  utsname u{};
+  uname(&u);
+  std::string load;
+  std::ifstream("/proc/loadavg") >> load;
+  bsbench::note(std::string("bs_bench: kernel ") + u.release + ", " +
+                std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " cpus, load " + load +
+                "; figures are medians of interleaved rounds, floors measured in this run");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> wanted;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      bsbench::set_quick(true);
+    } else if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::printf("usage: bs_bench [--quick] [SECTION...]\nsections:");
+      for (const auto& s : all_sections()) std::printf(" %s", s.name);
+      std::printf("\n");
+      return 0;
+    } else {
+      bool known = false;
+      for (const auto& s : all_sections()) known = known || s.name == std::string(argv[i]);
+      if (!known) {
+        std::fprintf(stderr, "bs_bench: unknown section '%s' (try --help)\n", argv[i]);
+        return 2;
+      }
+      wanted.emplace_back(argv[i]);
+    }
+  }
+  print_context();
+  const auto start = bsbench::Clock::now();
+  for (const auto& s : all_sections()) {
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), s.name) == wanted.end()) {
+      continue;
+    }
+    if (s.fn == nullptr) {
+      bsbench::note(std::string(s.name) + ": skipped: " + s.missing);
+      continue;
+    }
+    try {
+      s.fn();
+    } catch (const std::exception& e) {
+      bsbench::fail(std::string(s.name) + ": " + e.what());
+    }
+  }
+  bsbench::figure("bench_total_s", bsbench::ms_since(start) / 1000.0, 1);
+  bsbench::print_goals();
+  return bsbench::failed() ? 1 : 0;
+}

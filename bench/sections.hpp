@@ -1,0 +1,23 @@
+// The sections of bs_bench. Each prints its own `name: value` figures and
+// records its goals; a section whose face is not built prints why it is
+// skipped.
+#pragma once
+
+namespace bsbench {
+
+/// `run` of `true` against bare posix_spawn + drain + waitpid.
+void section_run_true();
+/// Draining 256 MiB keeping 1 KiB (head and tail) against `head | cat`.
+void section_drain();
+/// How late after a 0.2 s deadline `run` of `sleep 10` returns.
+void section_timeout();
+/// 1,000 concurrent `sleep 1` on one io_context against a bare epoll loop.
+void section_async_many();
+/// The parent's CPU time for 200 concurrent runs with a 50 ms watchdog.
+void section_watchdog();
+/// Interactive round trips through `cat`, sync and async, against bare pipes.
+void section_interactive();
+/// podman_run of `true` against bare `podman run`, and timeout-to-gone.
+void section_podman();
+
+}  // namespace bsbench
