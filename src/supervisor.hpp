@@ -104,6 +104,7 @@ class Supervisor {
   bool stdin_failed_ = false;
   bool group_killed_ = false;
   bool done_ = false;
+  bool splice_ok_ = true;  // false once splice(2) to /dev/null proved unsupported
   UniqueFd devnull_;        // opened lazily, to splice discarded bytes into
   std::string scratch_;     // read buffer
   Result result_;

@@ -1,0 +1,287 @@
+#include "supervisor.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <limits>
+
+namespace bounded_subprocess::detail {
+
+namespace {
+
+constexpr std::size_t kInitialReadSize = 64 * 1024;
+constexpr std::size_t kLargeReadSize = 1024 * 1024;
+// Bytes moved per readiness event before giving the other fds a turn.
+constexpr std::size_t kEventBudget = 4 * 1024 * 1024;
+
+Clock::duration to_clock(Seconds s) {
+  // Clamp absurd values (1e30 s) instead of overflowing.
+  constexpr double kMax = 100.0 * 365 * 24 * 3600;
+  return std::chrono::duration_cast<Clock::duration>(Seconds(std::min(s.count(), kMax)));
+}
+
+// Blocks SIGPIPE in this thread while it lives, and swallows a SIGPIPE that a
+// write raised meanwhile, so that writing to a child that has gone yields
+// EPIPE and never kills the host. The host's dispositions are not touched.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() noexcept {
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_);
+  }
+  ~SigpipeGuard() {
+    if (!was_pending_) {
+      sigset_t pipe_set;
+      sigemptyset(&pipe_set);
+      sigaddset(&pipe_set, SIGPIPE);
+      const timespec zero{0, 0};
+      while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t old_;
+  bool was_pending_ = false;
+};
+
+}  // namespace
+
+Supervisor::Supervisor(const std::vector<std::string>& argv, const RunOptions& options,
+                       FdCloseObserver* observer)
+    : observer_(observer),
+      out_(options.max_output_size, options.tail),
+      err_(options.max_output_size, options.tail) {
+  validate_command(argv, options.env, options.cwd);
+  validate_run_options(options);
+  if (options.stdin_data) stdin_data_ = *options.stdin_data;
+  if (options.memory_limit_mb) {
+    memory_limit_kb_ = static_cast<std::uint64_t>(*options.memory_limit_mb) * 1024;
+    watchdog_interval_ = to_clock(options.memory_watchdog_interval);
+  }
+  const SpawnRequest request{
+      .argv = &argv,
+      .env = &options.env,
+      .cwd = &options.cwd,
+      .stdin_mode = options.stdin_data ? StdioMode::pipe : StdioMode::null,
+      .stdout_mode = StdioMode::pipe,
+      .stderr_mode = StdioMode::pipe,
+  };
+  child_ = spawn_child(request);  // last: nothing below may throw
+  deadline_ = child_.started + to_clock(options.timeout);
+  if (child_.stdin_fd) {
+    if (stdin_data_.empty()) {
+      stop_stdin(false);  // the child reads EOF at once
+    } else {
+      stdin_deadline_ = child_.started + to_clock(options.stdin_write_timeout);
+    }
+  }
+}
+
+Supervisor::~Supervisor() {
+  if (done_) return;
+  kill_and_reap(child_.pid);
+  close_fd(child_.stdin_fd);
+  close_fd(child_.stdout_fd);
+  close_fd(child_.stderr_fd);
+  close_fd(child_.pidfd);
+}
+
+Clock::time_point Supervisor::next_deadline() const noexcept {
+  if (done_ || kill_reason_) return Clock::time_point::max();
+  return stdin_deadline_ ? std::min(deadline_, *stdin_deadline_) : deadline_;
+}
+
+void Supervisor::close_fd(UniqueFd& fd) noexcept {
+  if (!fd) return;
+  if (observer_ != nullptr) observer_->before_close(fd.get());
+  fd.reset();
+}
+
+void Supervisor::stop_stdin(bool failed) noexcept {
+  if (!child_.stdin_fd) return;
+  stdin_failed_ = stdin_failed_ || failed;
+  stdin_deadline_.reset();
+  close_fd(child_.stdin_fd);
+  stdin_data_.clear();
+  stdin_data_.shrink_to_fit();
+}
+
+void Supervisor::on_stdin_writable() {
+  if (!child_.stdin_fd) return;
+  SigpipeGuard guard;
+  while (stdin_written_ < stdin_data_.size()) {
+    const std::size_t chunk = std::min<std::size_t>(stdin_data_.size() - stdin_written_, kLargeReadSize);
+    const ssize_t n = ::write(child_.stdin_fd.get(), stdin_data_.data() + stdin_written_, chunk);
+    if (n > 0) {
+      stdin_written_ += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && errno == EAGAIN) {
+      return;
+    } else {
+      stop_stdin(true);  // EPIPE: the child closed its stdin
+      return;
+    }
+  }
+  stop_stdin(false);
+}
+
+void Supervisor::on_stdout_readable() { read_stream(Stream::out); }
+void Supervisor::on_stderr_readable() { read_stream(Stream::err); }
+
+void Supervisor::read_stream(Stream which) {
+  UniqueFd& fd = which == Stream::out ? child_.stdout_fd : child_.stderr_fd;
+  CaptureBuffer& buf = which == Stream::out ? out_ : err_;
+  std::size_t moved = 0;
+  while (fd && moved < kEventBudget) {
+    if (buf.full() && splice_ok_) {
+      // Nothing more is kept: let the kernel drop the bytes without copying.
+      if (!devnull_) devnull_ = UniqueFd(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+      const ssize_t n = devnull_ ? ::splice(fd.get(), nullptr, devnull_.get(), nullptr, kLargeReadSize,
+                                            SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
+                                 : -1;
+      if (n > 0) {
+        buf.count_discarded(static_cast<std::uint64_t>(n));
+        moved += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n == 0) {
+        close_fd(fd);
+        return;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return;
+      splice_ok_ = false;  // unsupported here: fall back to reading
+    }
+    if (scratch_.empty()) scratch_.resize(kInitialReadSize);
+    const ssize_t n = ::read(fd.get(), scratch_.data(), scratch_.size());
+    if (n > 0) {
+      const auto got = static_cast<std::size_t>(n);
+      buf.append(std::string_view(scratch_.data(), got));
+      moved += got;
+      if (got == scratch_.size() && scratch_.size() < kLargeReadSize) {
+        // A flood: read in large chunks from a larger pipe. Growing the pipe
+        // is best effort (it may exceed the user's pipe quota).
+        scratch_.resize(kLargeReadSize);
+        ::fcntl(fd.get(), F_SETPIPE_SZ, static_cast<int>(kLargeReadSize));
+      }
+      continue;
+    }
+    if (n == 0) {
+      close_fd(fd);
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) return;
+    close_fd(fd);  // EIO and the like: nothing more will come
+    return;
+  }
+}
+
+void Supervisor::drain_after_exit() {
+  // Read what is already in the pipes, and no more: a descendant that keeps
+  // writing must not keep the run alive.
+  for (auto which : {Stream::out, Stream::err}) {
+    UniqueFd& fd = which == Stream::out ? child_.stdout_fd : child_.stderr_fd;
+    if (!fd) continue;
+    int avail = 0;
+    if (::ioctl(fd.get(), FIONREAD, &avail) != 0) avail = 0;
+    CaptureBuffer& buf = which == Stream::out ? out_ : err_;
+    std::size_t left = static_cast<std::size_t>(avail);
+    if (scratch_.size() < std::min(left, kLargeReadSize)) scratch_.resize(std::min(left, kLargeReadSize));
+    while (left > 0) {
+      const ssize_t n = ::read(fd.get(), scratch_.data(), std::min(left, scratch_.size()));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      const auto got = static_cast<std::size_t>(n);
+      buf.append(std::string_view(scratch_.data(), got));
+      left -= got;
+    }
+  }
+}
+
+void Supervisor::on_child_exit() {
+  if (done_) return;
+  // The child is a zombie now, so its pid (and process group id) cannot be
+  // reused until we reap it: drain, kill the group, then reap.
+  drain_after_exit();
+  kill_group(child_.pid);
+  auto info = try_reap(child_.pid);
+  if (!info) info = kill_and_reap(child_.pid);  // not expected: pidfd said it exited
+  finish(*info);
+}
+
+void Supervisor::on_time(Clock::time_point now) {
+  if (done_ || kill_reason_) return;
+  if (stdin_deadline_ && now >= *stdin_deadline_) stop_stdin(true);
+  if (now >= deadline_) kill_as(EndReason::timeout);
+}
+
+void Supervisor::on_memory_sample(std::uint64_t group_kb) {
+  if (done_ || kill_reason_ || !memory_limit_kb_) return;
+  if (group_kb > *memory_limit_kb_) kill_as(EndReason::memory_limit);
+}
+
+void Supervisor::cancel() {
+  if (done_ || kill_reason_) return;
+  kill_as(EndReason::cancelled);
+}
+
+void Supervisor::kill_as(EndReason reason) noexcept {
+  kill_reason_ = reason;
+  kill_group(child_.pid);
+  // Unwritten stdin is a failed write; the pidfd reports the death next.
+  stop_stdin(stdin_written_ < stdin_data_.size());
+}
+
+void Supervisor::finish(const ExitInfo& info) {
+  stop_stdin(stdin_written_ < stdin_data_.size());
+  close_fd(child_.stdout_fd);
+  close_fd(child_.stderr_fd);
+  close_fd(child_.pidfd);
+  devnull_.reset();
+
+  Result& r = result_;
+  if (WIFEXITED(info.status)) {
+    r.exit_code = WEXITSTATUS(info.status);
+    r.reason = EndReason::exited;
+  } else if (WIFSIGNALED(info.status)) {
+    r.term_signal = WTERMSIG(info.status);
+    r.exit_code = -r.term_signal;
+    r.reason = EndReason::signaled;
+  }
+  if (kill_reason_) {
+    r.reason = *kill_reason_;
+    r.exit_code = -1;
+    r.timeout = *kill_reason_ == EndReason::timeout;
+    r.memory_limit_exceeded = *kill_reason_ == EndReason::memory_limit;
+  }
+  r.stdin_write_failed = stdin_failed_;
+  if (stdin_failed_) r.exit_code = -1;
+  r.out = out_.take();
+  r.err = err_.take();
+  r.elapsed = Clock::now() - child_.started;
+  r.usage.user_cpu = std::chrono::microseconds(info.user_usec);
+  r.usage.system_cpu = std::chrono::microseconds(info.system_usec);
+  r.usage.max_rss_kb = static_cast<std::uint64_t>(info.max_rss_kb);
+  child_.pid = -1;
+  done_ = true;
+}
+
+Result Supervisor::take_result() { return std::move(result_); }
+
+}  // namespace bounded_subprocess::detail
