@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
-#include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,7 +108,8 @@ BareChild bare_spawn(const std::vector<std::string>& argv, const BareSpawn& how)
   c.out = out[0];
   c.err = err[0];
   if (how.pidfd) {
-    c.pidfd = pidfd_open(pid, 0);
+    // glibc 2.36's <sys/pidfd.h> lacks extern "C"; use the system call.
+    c.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
     if (c.pidfd < 0) {
       const int e = errno;
       ::kill(pid, SIGKILL);
