@@ -35,20 +35,20 @@ struct RunOptions {
   /// Keep the last `max_output_size` bytes instead of the first.
   bool tail = false;
   /// Replaces the child's environment when set; inherits the host's when not.
-  std::optional<Environment> env;
+  std::optional<Environment> env{};
   /// Data written to the child's stdin while its output is read. When absent
   /// the child's stdin is /dev/null.
-  std::optional<std::string> stdin_data;
+  std::optional<std::string> stdin_data{};
   /// Bound on writing `stdin_data`. If not all of it is written in time (or
   /// the child closes its stdin first), stdin is closed, the result's
   /// `stdin_write_failed` is set and `exit_code` is -1.
   Seconds stdin_write_timeout{15.0};
   /// Working directory of the child; the host's when absent.
-  std::optional<std::string> cwd;
+  std::optional<std::string> cwd{};
   /// Memory watchdog: when set, the summed peak RSS (VmHWM) of every process
   /// in the child's process group is sampled every `memory_watchdog_interval`
   /// and the group is killed once it exceeds this many MiB.
-  std::optional<std::size_t> memory_limit_mb;
+  std::optional<std::size_t> memory_limit_mb{};
   Seconds memory_watchdog_interval{1.0};
 };
 
