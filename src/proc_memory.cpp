@@ -36,7 +36,7 @@ std::size_t read_small(int dirfd, const char* path, char* buf, std::size_t size)
 // The process group from /proc/PID/stat: "pid (comm) state ppid pgrp ...".
 // comm may hold spaces and parentheses, so parse after the last ')'.
 bool read_pgrp(int procfd, const char* pid, pid_t& pgrp) {
-  char path[64];
+  char path[300];  // a d_name (at most 255 bytes) and "/stat"
   std::snprintf(path, sizeof path, "%s/stat", pid);
   char buf[512];
   if (read_small(procfd, path, buf, sizeof buf) == 0) return false;
