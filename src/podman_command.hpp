@@ -1,0 +1,104 @@
+// The podman side of a container call, shared by every podman face: option
+// validation, the `podman run` and `podman rm` command lines, and the private
+// temporary folder that holds the cidfile.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bounded_subprocess/options.hpp"
+#include "bounded_subprocess/podman.hpp"
+
+namespace bounded_subprocess::detail {
+
+/// The container-side settings that every podman face shares (a view on
+/// PodmanOptions or PodmanStreamOptions).
+struct ContainerSpec {
+  const std::string* image = nullptr;
+  const std::optional<Environment>* env = nullptr;
+  const std::vector<std::string>* volumes = nullptr;
+  const std::optional<std::string>* cwd = nullptr;
+  const std::optional<std::size_t>* memory_limit_mb = nullptr;
+  const std::optional<std::string>* entrypoint = nullptr;
+  const std::vector<std::string>* podman_args = nullptr;
+  const std::string* podman_path = nullptr;
+  Seconds cleanup_timeout{10.0};
+  const std::optional<std::string>* temp_dir = nullptr;
+};
+
+template <class Options>
+ContainerSpec container_spec(const Options& o) {
+  return ContainerSpec{&o.image,       &o.env,         &o.volumes,     &o.cwd,
+                       &o.memory_limit_mb, &o.entrypoint, &o.podman_args, &o.podman_path,
+                       o.cleanup_timeout,  &o.temp_dir};
+}
+
+/// Throws std::invalid_argument for a bad container command (empty argv or
+/// image, empty volume or cwd, bad env names, NUL anywhere, a memory limit
+/// of 0, a cleanup timeout that is not positive). Spawns nothing.
+void validate_container(const std::vector<std::string>& argv, const ContainerSpec& spec);
+
+/// A private folder (mkdtemp, mode 0700) holding the path of the cidfile,
+/// which podman creates itself (podman 4.3 refuses an existing cidfile).
+/// The destructor deletes the cidfile and the folder; it never throws.
+class PodmanScratch {
+ public:
+  /// Throws std::system_error when the folder cannot be created.
+  explicit PodmanScratch(const std::optional<std::string>& parent);
+  PodmanScratch(const PodmanScratch&) = delete;
+  PodmanScratch& operator=(const PodmanScratch&) = delete;
+  ~PodmanScratch();
+
+  const std::string& dir() const noexcept { return dir_; }
+  const std::string& cidfile() const noexcept { return cidfile_; }
+  /// A value unique to this call on this host, for the container's label.
+  const std::string& call_id() const noexcept { return call_id_; }
+  /// The container id podman wrote, if the cidfile holds a whole one.
+  std::optional<std::string> container_id() const;
+  /// Deletes the cidfile and the folder now (idempotent).
+  void remove() noexcept;
+
+ private:
+  std::string dir_;
+  std::string cidfile_;
+  std::string call_id_;
+  bool removed_ = false;
+};
+
+/// The label key put on every container this library starts.
+inline constexpr const char* kCallLabel = "bounded_subprocess.call";
+
+/// `podman run --rm -i --cidfile FILE --label ... [flags] IMAGE ARGV...`.
+std::vector<std::string> podman_run_command(const std::vector<std::string>& argv,
+                                            const ContainerSpec& spec,
+                                            const PodmanScratch& scratch);
+
+/// The cleanup command: `podman rm -f --time 0 --cidfile FILE --ignore` when
+/// the cidfile holds an id, else removal by the call's label (the client died
+/// between creating the container and writing the cidfile, or never created
+/// one). Empty when the client was never spawned (nothing to remove).
+std::vector<std::string> podman_rm_command(const ContainerSpec& spec,
+                                           const PodmanScratch& scratch, bool client_started);
+
+/// RunOptions for the podman client: the bounds of the call, the host's
+/// environment and cwd, no watchdog (the container is not in the client's
+/// process group; its memory is bounded by --memory).
+RunOptions client_run_options(Seconds timeout, std::size_t max_output_size, bool tail,
+                              const std::optional<std::string>& stdin_data,
+                              Seconds stdin_write_timeout);
+
+/// RunOptions for the cleanup command.
+RunOptions cleanup_run_options(const ContainerSpec& spec);
+
+/// Throws std::runtime_error if the cleanup result says the container may
+/// have been left behind.
+void check_cleanup_result(const std::vector<std::string>& rm_command, const Result& rm_result);
+
+/// The synchronous cleanup: runs the `podman rm` command (bounded by
+/// cleanup_timeout) and deletes the scratch folder. Throws like
+/// check_cleanup_result, or std::system_error if podman cannot be started;
+/// the folder is deleted in every case.
+void remove_container_sync(const ContainerSpec& spec, PodmanScratch& scratch, bool client_started);
+
+}  // namespace bounded_subprocess::detail
