@@ -7,6 +7,7 @@
 #include "bounded_subprocess/run.hpp"
 #include "proc_memory.hpp"
 #include "supervisor.hpp"
+#include "sys.hpp"
 
 namespace bounded_subprocess {
 
@@ -46,7 +47,7 @@ Result run(const std::vector<std::string>& argv, const RunOptions& options) {
     const Clock::time_point wake = std::min(sup.next_deadline(), next_sample);
     Clock::time_point now = Clock::now();
     timespec ts = until(wake, now);
-    const int rc = ::ppoll(fds, n, wake == Clock::time_point::max() ? nullptr : &ts, nullptr);
+    const int rc = detail::sys::ppoll(fds, n, wake == Clock::time_point::max() ? nullptr : &ts, nullptr);
     if (rc < 0) {
       if (errno == EINTR) continue;
       throw std::system_error(errno, std::generic_category(), "ppoll");  // ~Supervisor kills and reaps

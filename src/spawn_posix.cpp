@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "spawn.hpp"
+#include "sys.hpp"
 
 extern char** environ;  // NOLINT: POSIX
 
@@ -260,7 +261,7 @@ std::optional<ExitInfo> wait_child(pid_t pid, int flags) {
   struct rusage ru {};
   pid_t r;
   do {
-    r = ::wait4(pid, &status, flags, &ru);
+    r = sys::wait4(pid, &status, flags, &ru);
   } while (r < 0 && errno == EINTR);
   if (r != pid) return std::nullopt;
   ExitInfo info;

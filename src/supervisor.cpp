@@ -1,5 +1,7 @@
 #include "supervisor.hpp"
 
+#include "sys.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -125,7 +127,7 @@ void Supervisor::on_stdin_writable() {
   SigpipeGuard guard;
   while (stdin_written_ < stdin_data_.size()) {
     const std::size_t chunk = std::min<std::size_t>(stdin_data_.size() - stdin_written_, kLargeReadSize);
-    const ssize_t n = ::write(child_.stdin_fd.get(), stdin_data_.data() + stdin_written_, chunk);
+    const ssize_t n = sys::write(child_.stdin_fd.get(), stdin_data_.data() + stdin_written_, chunk);
     if (n > 0) {
       stdin_written_ += static_cast<std::size_t>(n);
     } else if (n < 0 && errno == EINTR) {
@@ -151,7 +153,7 @@ void Supervisor::read_stream(Stream which) {
     if (buf.full() && splice_ok_) {
       // Nothing more is kept: let the kernel drop the bytes without copying.
       if (!devnull_) devnull_ = UniqueFd(::open("/dev/null", O_WRONLY | O_CLOEXEC));
-      const ssize_t n = devnull_ ? ::splice(fd.get(), nullptr, devnull_.get(), nullptr, kLargeReadSize,
+      const ssize_t n = devnull_ ? sys::splice(fd.get(), nullptr, devnull_.get(), nullptr, kLargeReadSize,
                                             SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
                                  : -1;
       if (n > 0) {
@@ -168,7 +170,7 @@ void Supervisor::read_stream(Stream which) {
       splice_ok_ = false;  // unsupported here: fall back to reading
     }
     if (scratch_.empty()) scratch_.resize(kInitialReadSize);
-    const ssize_t n = ::read(fd.get(), scratch_.data(), scratch_.size());
+    const ssize_t n = sys::read(fd.get(), scratch_.data(), scratch_.size());
     if (n > 0) {
       const auto got = static_cast<std::size_t>(n);
       buf.append(std::string_view(scratch_.data(), got));
@@ -204,7 +206,7 @@ void Supervisor::drain_after_exit() {
     std::size_t left = static_cast<std::size_t>(avail);
     if (scratch_.size() < std::min(left, kLargeReadSize)) scratch_.resize(std::min(left, kLargeReadSize));
     while (left > 0) {
-      const ssize_t n = ::read(fd.get(), scratch_.data(), std::min(left, scratch_.size()));
+      const ssize_t n = sys::read(fd.get(), scratch_.data(), std::min(left, scratch_.size()));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       const auto got = static_cast<std::size_t>(n);
