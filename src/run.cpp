@@ -67,6 +67,7 @@ Result run(const std::vector<std::string>& argv, const RunOptions& options) {
       break;
     }
     now = Clock::now();
+    if (sup.killed()) next_sample = Clock::time_point::max();
     if (now >= next_sample) {
       sup.on_memory_sample(detail::sample_group_kb(sup.pid()));
       next_sample = now + sup.memory_watchdog_interval();

@@ -78,6 +78,9 @@ class Supervisor {
   void cancel();
 
   bool done() const noexcept { return done_; }
+  /// True once the group was killed (timeout, memory, cancel): no more
+  /// deadlines or samples are needed, only the pidfd.
+  bool killed() const noexcept { return kill_reason_.has_value(); }
   /// The result; only once `done()`.
   Result take_result();
 
