@@ -18,7 +18,7 @@ namespace bsbench {
 
 void section_run_true() {
   const std::vector<std::string> argv{"true"};
-  const int batch = 40;
+  const int batch = 20;
   // Warm up both paths (page cache, dynamic linking of `true`).
   for (int i = 0; i < 5; ++i) {
     bs::run(argv);

@@ -1,0 +1,102 @@
+// Section for Interactive and AsyncInteractive: round trips of one line
+// through `cat`, against a bare blocking write/read ping-pong over pipes.
+#include <asio/io_context.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "bare.hpp"
+#include "bench_util.hpp"
+#include "bounded_subprocess/async_interactive.hpp"
+#include "bounded_subprocess/interactive.hpp"
+#include "sections.hpp"
+
+namespace bs = bounded_subprocess;
+using namespace std::chrono_literals;
+
+namespace bsbench {
+namespace {
+
+const std::string kLine = "bounded_subprocess round trip 0123456789";
+
+// `left` round trips, each a write then a read, chained by callbacks.
+// (Callbacks rather than asio::use_awaitable: with Debian's Asio 1.22 the
+// composed operations of async_interactive.hpp do not compile with it.)
+struct AsyncTrips {
+  bs::AsyncInteractive& proc;
+  int left;
+  int ok = 0;
+
+  void next() {
+    if (left-- == 0) return;
+    proc.async_write(kLine + "\n", 5s, [this](bool wrote) {
+      proc.async_read_line(5s, [this, wrote](std::optional<std::string> line) {
+        if (wrote && line && *line == kLine) ++ok;
+        next();
+      });
+    });
+  }
+};
+
+}  // namespace
+
+void section_interactive() {
+  const int batch = 300;
+  bs::Interactive sync_cat({"cat"});
+  asio::io_context ctx;
+  bs::AsyncInteractive async_cat(ctx, {"cat"});
+  BareCat bare_cat;
+
+  auto sync_fn = [&] {
+    int ok = 0;
+    const auto t0 = Clock::now();
+    for (int i = 0; i < batch; ++i) {
+      const bool wrote = sync_cat.write(kLine + "\n", 5s);
+      const auto line = sync_cat.read_line(5s);
+      if (wrote && line && *line == kLine) ++ok;
+    }
+    const double us = ms_since(t0) * 1000.0 / batch;
+    if (ok != batch) fail("Interactive round trips: " + std::to_string(ok) + " of " + std::to_string(batch));
+    return us;
+  };
+  auto async_fn = [&] {
+    AsyncTrips trips{async_cat, batch};
+    const auto t0 = Clock::now();
+    trips.next();
+    ctx.restart();
+    ctx.run();
+    const double us = ms_since(t0) * 1000.0 / batch;
+    const int ok = trips.ok;
+    if (ok != batch) fail("AsyncInteractive round trips: " + std::to_string(ok) + " of " + std::to_string(batch));
+    return us;
+  };
+  auto floor_fn = [&] {
+    int ok = 0;
+    const auto t0 = Clock::now();
+    for (int i = 0; i < batch; ++i) ok += bare_cat.round_trip(kLine + "\n") ? 1 : 0;
+    const double us = ms_since(t0) * 1000.0 / batch;
+    if (ok != batch) fail("bare round trips: " + std::to_string(ok) + " of " + std::to_string(batch));
+    return us;
+  };
+  const auto s = interleave(scaled(12), {sync_fn, async_fn, floor_fn});
+  const double sy = median(s[0]), as = median(s[1]), fl = median(s[2]);
+  figure("interactive_roundtrip_us", sy, 1);
+  figure("interactive_async_roundtrip_us", as, 1);
+  figure("interactive_roundtrip_floor_us", fl, 1);
+  figure("interactive_roundtrip_ratio", sy / fl);
+  figure("interactive_async_roundtrip_ratio", as / fl);
+  goal("interactive_roundtrip_ratio", sy / fl, 1.5);
+  goal("interactive_async_roundtrip_ratio", as / fl, 1.5);
+
+  const int code = sync_cat.close(5s);
+  int async_code = -100;
+  async_cat.async_close(5s, [&](int c) { async_code = c; });
+  ctx.restart();
+  ctx.run();
+  if (code != 0 || async_code != 0) {
+    fail("cat close codes " + std::to_string(code) + " / " + std::to_string(async_code));
+  }
+}
+
+}  // namespace bsbench
