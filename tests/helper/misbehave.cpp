@@ -35,12 +35,14 @@
 //   sleep-forever              block in pause() forever (no CPU)
 //   ignore-sigterm-sleep       ignore SIGTERM, print "ready", sleep forever
 //   close-outputs-spin         print "closing", close stdout and stderr, spin
-//   fork-grandchild-sleep      fork a grandchild that sleeps forever holding
-//                              stdout/stderr; print "grandchild PID", exit 0
+//   fork-grandchild-sleep      print "pgid G", fork a grandchild that sleeps
+//                              forever holding stdout/stderr; print
+//                              "grandchild PID", exit 0
 //   fork-grandchild-flood      like fork-grandchild-sleep, but the grandchild
 //                              writes PATTERN to stdout forever
-//   fork-storm N               fork N children that sleep forever; print
-//                              "child PID" for each then "forked N"; sleep
+//   fork-storm N               print "pgid G", fork N children that sleep
+//                              forever, print "child PID" for each, then
+//                              "forked N"; sleep forever
 // Memory:
 //   alloc-mb N                 allocate and touch N MiB, print "allocated",
 //                              sleep forever
@@ -295,6 +297,7 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     }
   }
   if (mode == "fork-grandchild-sleep" || mode == "fork-grandchild-flood") {
+    write_str(1, "pgid " + std::to_string(::getpgrp()) + "\n");
     pid_t pid = fork_or_die();
     if (pid == 0) {
       if (mode == "fork-grandchild-flood") flood(1, ~0ULL);
@@ -305,6 +308,7 @@ int run_mode(std::string_view mode, int argc, char** argv) {
   }
   if (mode == "fork-storm") {
     unsigned long long n = parse_count(a1);
+    write_str(1, "pgid " + std::to_string(::getpgrp()) + "\n");
     for (unsigned long long i = 0; i < n; ++i) {
       pid_t pid = fork_or_die();
       if (pid == 0) sleep_forever();

@@ -198,7 +198,9 @@ class NoLeaks {
   void expect_clean(std::vector<pid_t> pgids = {}, std::vector<pid_t> pids = {},
                     bool check_zombies = true) const {
     EXPECT_EQ(count_open_fds(), fds_) << "fd leak";
-    if (check_zombies) EXPECT_EQ(count_my_zombie_children(), 0) << "unreaped child";
+    if (check_zombies) {
+      EXPECT_EQ(count_my_zombie_children(), 0) << "unreaped child";
+    }
     for (pid_t g : pgids) {
       EXPECT_GT(g, 0) << "no pgid to check (the helper did not print it?)";
       EXPECT_FALSE(still_true_after([g] { return group_alive(g); }))
