@@ -21,6 +21,12 @@ install(FILES
   ${PROJECT_BINARY_DIR}/bounded_subprocessConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/bounded_subprocess)
 
+# The .pc finds its prefix relative to its own location, so that an install
+# into another prefix (cmake --install --prefix DIR, DESTDIR) stays correct.
+file(RELATIVE_PATH BOUNDED_SUBPROCESS_PC_UP
+  /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
+string(REGEX REPLACE "/$" "" BOUNDED_SUBPROCESS_PC_UP "${BOUNDED_SUBPROCESS_PC_UP}")
+set(BOUNDED_SUBPROCESS_PC_PREFIX "\${pcfiledir}/${BOUNDED_SUBPROCESS_PC_UP}")
 configure_file(cmake/bounded_subprocess.pc.in ${PROJECT_BINARY_DIR}/bounded_subprocess.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/bounded_subprocess.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
