@@ -29,7 +29,7 @@ namespace bounded_subprocess {
 /// settings become podman flags.
 struct PodmanOptions {
   /// The image to run (required: an empty image is std::invalid_argument).
-  std::string image;
+  std::string image{};
   /// Wall-clock deadline from the spawn of the podman client. At the
   /// deadline the client's group is killed and the container force-removed.
   Seconds timeout{15.0};
@@ -37,21 +37,21 @@ struct PodmanOptions {
   bool tail = false;
   /// Passed to the container as `-e NAME=VALUE` (not to the podman client,
   /// which always gets the host's environment).
-  std::optional<Environment> env;
-  std::optional<std::string> stdin_data;
+  std::optional<Environment> env{};
+  std::optional<std::string> stdin_data{};
   Seconds stdin_write_timeout{15.0};
   /// Each becomes `-v VOLUME`, e.g. "/host/data:/data:ro".
-  std::vector<std::string> volumes;
+  std::vector<std::string> volumes{};
   /// `-w DIR` inside the container.
-  std::optional<std::string> cwd;
+  std::optional<std::string> cwd{};
   /// `--memory Nm --memory-swap Nm` (enforced by the container's cgroup, not
   /// by the library's watchdog: an OOM kill shows as exit code 137).
-  std::optional<std::size_t> memory_limit_mb;
+  std::optional<std::size_t> memory_limit_mb{};
   /// `--entrypoint E`; an empty string clears the image's ENTRYPOINT; absent
   /// omits the flag.
-  std::optional<std::string> entrypoint;
+  std::optional<std::string> entrypoint{};
   /// Further podman flags, placed before the image (e.g. "--network=none").
-  std::vector<std::string> podman_args;
+  std::vector<std::string> podman_args{};
   /// The podman binary (looked up in PATH when it holds no '/').
   std::string podman_path = "podman";
   /// Bound on the cleanup (`podman rm -f --time 0 ...`), which runs after
@@ -59,7 +59,7 @@ struct PodmanOptions {
   Seconds cleanup_timeout{10.0};
   /// Where the private folder holding the cidfile is created; $TMPDIR (or
   /// /tmp) when absent.
-  std::optional<std::string> temp_dir;
+  std::optional<std::string> temp_dir{};
 };
 
 /// Runs `argv` in a container of `options.image`, bounded like `run`:
