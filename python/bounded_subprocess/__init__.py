@@ -1,0 +1,13 @@
+"""bounded_subprocess: run misbehaving programs with hard bounds.
+
+A drop-in for the Python library of the same name, backed by the C++ library:
+the same modules, functions and keyword arguments. Linux only.
+
+    from bounded_subprocess import run
+    result = run(["echo", "hello"], timeout_seconds=5)
+"""
+
+from .bounded_subprocess import run
+from .util import Result
+
+__all__ = ["run", "Result"]

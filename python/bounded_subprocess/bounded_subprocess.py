@@ -1,0 +1,58 @@
+"""Synchronous execution: ``run``."""
+
+from __future__ import annotations
+
+from typing import List, Mapping, Optional, Union
+
+from . import _native
+from .util import Result, run_kwargs
+
+
+def run(
+    args: List[str],
+    timeout_seconds: float = 15,
+    max_output_size: int = 2048,
+    tail: bool = False,
+    env: Optional[Mapping[str, str]] = None,
+    stdin_data: Optional[Union[str, bytes]] = None,
+    stdin_write_timeout: Optional[float] = None,
+    cwd: Optional[str] = None,
+    memory_limit_mb: Optional[int] = None,
+    memory_watchdog_interval_seconds: float = 1.0,
+) -> Result:
+    """Run a subprocess with a timeout and bounded output capture.
+
+    The child runs in its own session; when it exits, or at the deadline, its
+    whole process group is killed, so nothing it forked outlives the call.
+    At most max_output_size bytes of stdout and of stderr are kept: the
+    prefix, or the suffix when tail=True.
+
+    timeout_seconds bounds the whole run, stdin phase included; on timeout,
+    Result.timeout is True and Result.exit_code is -1. stdin_data (str,
+    encoded as UTF-8, or bytes) is written while output is read; if it cannot
+    all be written within stdin_write_timeout seconds (None means 15), stdin
+    is closed and exit_code is -1. env, when given, replaces the environment.
+    memory_limit_mb turns on the memory watchdog (summed peak RSS of the
+    group, sampled every memory_watchdog_interval_seconds).
+
+    Raises TypeError/ValueError for bad arguments (nothing is spawned), and
+    OSError (FileNotFoundError, PermissionError, ...) when the program or the
+    cwd cannot be used. The GIL is released while the run proceeds, so runs in
+    several threads proceed at once.
+    """
+    kwargs = run_kwargs(
+        args,
+        timeout_seconds,
+        max_output_size,
+        tail,
+        env,
+        stdin_data,
+        stdin_write_timeout,
+        cwd,
+        memory_limit_mb,
+        memory_watchdog_interval_seconds,
+    )
+    return Result._from_native(_native.run(**kwargs))
+
+
+__all__ = ["run", "Result"]

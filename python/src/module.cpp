@@ -1,0 +1,34 @@
+// The native module `bounded_subprocess._native`: the entry point that lets
+// each face register itself, and the translation of C++ errors.
+#include <pybind11/pybind11.h>
+
+#include <system_error>
+
+#include "native.hpp"
+
+namespace bs_py = bounded_subprocess::python;
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() =
+      "Native part of bounded_subprocess: the C++ library's run, Interactive and "
+      "podman faces. Use the pure-Python modules of the package, not this one.";
+
+  // std::invalid_argument already becomes ValueError (pybind11's default).
+  // A std::system_error that escapes a face without a program name still
+  // becomes the right OSError subclass.
+  pybind11::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const std::system_error& e) {
+      try {
+        bs_py::raise_os_error(e, {});
+      } catch (pybind11::error_already_set& set) {
+        set.restore();
+      }
+    }
+  });
+
+  bs_py::bind_result(m);
+  bs_py::bind_run(m);
+  bs_py::bind_run_handle(m);
+}

@@ -1,0 +1,58 @@
+// Shared declarations of the native module `bounded_subprocess._native`.
+//
+// The module is a thin layer: it converts Python arguments (already checked
+// and encoded to bytes by the pure-Python package) into the C++ options,
+// releases the GIL while the C++ library waits, and turns C++ errors into the
+// exceptions Python's subprocess raises.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "bounded_subprocess/options.hpp"
+
+namespace bounded_subprocess::python {
+
+namespace py = pybind11;
+
+/// Arguments common to every bounded run, as the Python package passes them:
+/// strings as bytes (os.fsencode), durations as float seconds.
+struct RunArgs {
+  std::vector<std::string> argv;
+  double timeout = 15.0;
+  std::size_t max_output_size = 2048;
+  bool tail = false;
+  std::optional<std::map<std::string, std::string>> env;
+  std::optional<std::string> stdin_data;
+  double stdin_write_timeout = 15.0;
+  std::optional<std::string> cwd;
+  std::optional<std::size_t> memory_limit_mb;
+  double memory_watchdog_interval = 1.0;
+};
+
+/// The C++ options of `args` (no validation: the library validates).
+RunOptions to_run_options(const RunArgs& args);
+
+/// Raises the OSError subclass Python's subprocess would raise for `error`
+/// (FileNotFoundError for ENOENT, PermissionError for EACCES, ...), with the
+/// errno, its strerror text and `filename` (bytes, decoded with the
+/// filesystem encoding; with an empty one, the library's message instead).
+/// Needs the GIL. Never returns.
+[[noreturn]] void raise_os_error(const std::system_error& error, const std::string& filename);
+
+/// The file a failed start is about, as subprocess reports it: the cwd when
+/// it is given and is not a usable directory, else the program (argv[0]).
+std::string failed_start_filename(const RunArgs& args);
+
+// Each face registers its classes and functions.
+void bind_result(py::module_& m);
+void bind_run(py::module_& m);
+void bind_run_handle(py::module_& m);
+
+}  // namespace bounded_subprocess::python

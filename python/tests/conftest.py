@@ -1,0 +1,160 @@
+"""Shared fixtures: the helper program, and the leak checks run after every test.
+
+After each test: no child of this process is left (running or zombie), the
+process groups and pids a test registered with `leaks.track_*` are gone, and
+this process holds the same pipes, pidfds, eventfds and files as before.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Dict, Iterable, List, Set
+
+import pytest
+
+import bounded_subprocess
+
+# The package under test must be the built one, not an installed copy.
+_BUILD_DIR = os.environ.get("BS_PY_BUILD_DIR")
+if _BUILD_DIR:
+    assert Path(bounded_subprocess.__file__).resolve().is_relative_to(
+        Path(_BUILD_DIR).resolve()
+    ), f"imported {bounded_subprocess.__file__}, expected the build in {_BUILD_DIR}"
+
+
+def _find_misbehave() -> str:
+    path = os.environ.get("BS_MISBEHAVE")
+    if path:
+        return path
+    # Default layout: <build>/python/bounded_subprocess and <build>/tests/helper.
+    guess = Path(bounded_subprocess.__file__).resolve().parents[2] / "tests/helper/bs_misbehave"
+    return str(guess)
+
+
+MISBEHAVE = _find_misbehave()
+
+
+@pytest.fixture(scope="session")
+def misbehave() -> str:
+    """Absolute path of the bs_misbehave helper (see tests/helper/misbehave.cpp)."""
+    assert os.access(MISBEHAVE, os.X_OK), f"bs_misbehave not built at {MISBEHAVE}"
+    return MISBEHAVE
+
+
+def pattern(offset: int, n: int) -> bytes:
+    """n bytes of bs_misbehave's PATTERN from byte `offset`."""
+    return bytes(
+        10 if i % 64 == 63 else ord("a") + i % 26 for i in range(offset, offset + n)
+    )
+
+
+def field_after(text: str, name: str) -> int:
+    """The integer after `name ` in text, e.g. field_after(out, "pgid")."""
+    words = text.split()
+    return int(words[words.index(name) + 1])
+
+
+# --- /proc scanning ---------------------------------------------------------
+
+
+def _proc_stats() -> Iterable[List[str]]:
+    """(pid, state, ppid, pgrp) of every process, as strings."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                data = f.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        rest = data[data.rindex(")") + 2 :].split()
+        yield [entry.name, rest[0], rest[1], rest[2]]
+
+
+def _leftovers(pgids: Set[int], pids: Set[int]) -> List[str]:
+    me = str(os.getpid())
+    found = []
+    for pid, state, ppid, pgrp in _proc_stats():
+        if ppid == me:
+            found.append(f"child {pid} (state {state}) of the test process")
+        elif int(pgrp) in pgids:
+            found.append(f"process {pid} (state {state}) in group {pgrp}")
+        elif int(pid) in pids and state != "Z":
+            found.append(f"process {pid} (state {state})")
+    return found
+
+
+_IGNORED_FD_KINDS = ("socket:", "anon_inode:[eventpoll]", "anon_inode:[signalfd]")
+
+
+def _open_fds() -> Dict[int, str]:
+    fds = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue  # the listing's own fd
+        # The asyncio loop's own fds come and go with pytest-asyncio's loop.
+        if target.startswith(_IGNORED_FD_KINDS):
+            continue
+        fds[int(name)] = target
+    return fds
+
+
+class LeakCheck:
+    """Collects what a test started, and checks it is gone afterwards."""
+
+    def __init__(self) -> None:
+        self.pgids: Set[int] = set()
+        self.pids: Set[int] = set()
+        self.fds_before = _open_fds()
+
+    def track_group(self, pgid: int) -> None:
+        assert pgid > 1
+        self.pgids.add(pgid)
+
+    def track_pid(self, pid: int) -> None:
+        assert pid > 1
+        self.pids.add(pid)
+
+    def check(self, grace_seconds: float = 3.0) -> None:
+        # SIGKILLed descendants are reparented and reaped by init a moment
+        # after the run returns: allow a grace period (an upper bound only).
+        deadline = time.monotonic() + grace_seconds
+        while True:
+            left = _leftovers(self.pgids, self.pids)
+            fds_after = _open_fds()
+            leaked_fds = {fd: t for fd, t in fds_after.items() if self.fds_before.get(fd) != t}
+            if not left and not leaked_fds:
+                return
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        assert not left, f"processes left behind: {left}"
+        assert not leaked_fds, f"fds leaked: {leaked_fds}"
+
+
+@pytest.fixture(autouse=True)
+def leaks():
+    """Every test gets a leak check; tests register the pgids they learn."""
+    check = LeakCheck()
+    yield check
+    check.check()
+
+
+# --- a suite that collects nothing must fail --------------------------------
+
+
+def pytest_collection_finish(session):
+    minimum = int(os.environ.get("BS_PY_MIN_TESTS", "0"))
+    if len(session.items) < minimum:
+        raise pytest.UsageError(
+            f"collected {len(session.items)} tests, expected at least {minimum}"
+        )
+
+
+def have_python3() -> bool:
+    return shutil.which("python3") is not None
