@@ -1,0 +1,251 @@
+// The async faces, on standalone Asio: `async_run` and the line stream
+// (`open_line_stream`, `LineStream::async_next`). Both drive the same engine
+// as the sync `run`; nothing blocks a thread and nothing sleeps.
+//
+//   asio::awaitable<void> job() {
+//     auto ex = co_await asio::this_coro::executor;
+//     Result r = co_await async_run(ex, {"echo", "hi"}, {.timeout = 5s}, asio::use_awaitable);
+//   }
+//
+// This header includes Asio; the sync headers never do.
+#pragma once
+
+#include <sys/types.h>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/async_result.hpp>
+#include <asio/cancellation_type.hpp>
+#include <asio/execution_context.hpp>
+#include <asio/is_executor.hpp>
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "bounded_subprocess/async_completion.hpp"
+#include "bounded_subprocess/options.hpp"
+#include "bounded_subprocess/result.hpp"
+#include "bounded_subprocess/stream.hpp"
+#if __has_include("bounded_subprocess/async_interactive.hpp")
+#include "bounded_subprocess/async_interactive.hpp"
+#endif
+
+namespace bounded_subprocess {
+
+namespace detail {
+
+// Compiled in the library (src/async_run.cpp, src/stream_async.cpp).
+class AsyncRunOp;
+void validate_async_run(const std::vector<std::string>& argv, const RunOptions& options);
+std::shared_ptr<AsyncRunOp> make_async_run_op(const asio::any_io_executor& ex);
+void start_async_run(const std::shared_ptr<AsyncRunOp>& op, const std::vector<std::string>& argv,
+                     const RunOptions& options, Completion<Result> completion);
+void cancel_async_run(const std::weak_ptr<AsyncRunOp>& op) noexcept;
+
+class LineStreamImpl;
+std::uint64_t next_line_start(const std::shared_ptr<LineStreamImpl>& impl,
+                              Completion<std::optional<std::string>> completion);
+void next_line_cancel(const std::weak_ptr<LineStreamImpl>& impl, std::uint64_t ticket) noexcept;
+
+/// How many /proc scans the shared memory watchdog of `ctx` has made (tests).
+std::uint64_t memory_watchdog_scans(asio::execution_context& ctx);
+
+template <class Op>
+struct CancelRun {
+  std::weak_ptr<Op> op;
+  void operator()(asio::cancellation_type_t type) const {
+    if (type != asio::cancellation_type::none) cancel_async_run(op);
+  }
+};
+
+template <class Executor>
+struct InitiateAsyncRun {
+  using executor_type = Executor;
+  Executor ex;
+  executor_type get_executor() const noexcept { return ex; }
+
+  template <class Handler>
+  void operator()(Handler&& handler, const std::vector<std::string>& argv, const RunOptions& options) const {
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    auto completion = make_completion<Result>(std::forward<Handler>(handler), ex);
+    auto op = make_async_run_op(asio::any_io_executor(ex));
+    if (slot.is_connected()) slot.template emplace<CancelRun<AsyncRunOp>>(CancelRun<AsyncRunOp>{op});
+    start_async_run(op, argv, options, std::move(completion));
+  }
+};
+
+struct InitiateNextLine {
+  using executor_type = asio::any_io_executor;
+  std::shared_ptr<LineStreamImpl> impl;
+  executor_type ex;
+  executor_type get_executor() const noexcept { return ex; }
+
+  struct Cancel {
+    std::weak_ptr<LineStreamImpl> impl;
+    std::uint64_t ticket;
+    void operator()(asio::cancellation_type_t type) const {
+      if (type != asio::cancellation_type::none) next_line_cancel(impl, ticket);
+    }
+  };
+
+  template <class Handler>
+  void operator()(Handler&& handler) const {
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    auto completion = make_completion<std::optional<std::string>>(std::forward<Handler>(handler), ex);
+    const std::uint64_t ticket = next_line_start(impl, std::move(completion));
+    if (slot.is_connected() && ticket != 0) slot.template emplace<Cancel>(Cancel{impl, ticket});
+  }
+};
+
+template <class T>
+inline constexpr bool is_executor_v = asio::execution::is_executor<T>::value || asio::is_executor<T>::value;
+
+}  // namespace detail
+
+/// Runs `argv` like `run` (same options, same bounds, same Result), driven by
+/// Asio on `ex`: the child's pipes and pidfd are waited on with
+/// `asio::posix::stream_descriptor::async_wait`, the deadline with a
+/// `steady_timer`, and the memory watchdog (when `memory_limit_mb` is set)
+/// with one shared timer per execution context whose single /proc scan per
+/// tick serves every watched run of that context.
+///
+/// Completion signature: `void(std::exception_ptr error, Result result)`.
+/// `error` is null when the run happened (whatever its exit code, timeout or
+/// memory kill); with `asio::use_future` / `asio::use_awaitable` a non-null
+/// `error` is rethrown, so callers see the same exceptions as from `run`.
+///
+/// Errors:
+///  - `std::invalid_argument` (empty argv, NUL in an argument, bad env name,
+///    a timeout or interval that is not positive, a memory limit of 0) is
+///    thrown directly by this call, before anything is spawned or initiated.
+///  - `std::system_error` when the program cannot start (not found, not
+///    executable, cwd missing, out of fds): delivered as `error`, never
+///    thrown from the call; nothing is leaked.
+///
+/// Cancellation: per-operation cancellation through the completion handler's
+/// cancellation slot (`asio::bind_cancellation_slot`, awaitable operators
+/// `||`, `asio::experimental::parallel_group`), for the terminal, partial
+/// and total types alike: the process group gets SIGKILL, the child is
+/// reaped, and the operation completes normally (null `error`) with
+/// `reason == EndReason::cancelled` and `exit_code == -1`, with the output
+/// read so far. Emit the signal from the thread running the handler's
+/// executor (Asio's usual rule for cancellation slots).
+///
+/// Executors and threads: the work runs on an internal strand of `ex`, so a
+/// multi-threaded `io_context` is safe and any number of concurrent runs may
+/// share one `io_context`; the handler is invoked (always posted, never
+/// inline from this call) through its associated executor, which is kept
+/// busy (outstanding work) until then; the erased handler lives in memory
+/// from its associated allocator. If the execution context is destroyed
+/// before completion, the group is killed and the child reaped; the handler
+/// is destroyed without being called.
+///
+/// The argv[0] lookup, environment, stdin, capture and end-of-run rules are
+/// those of `run` (see bounded_subprocess/run.hpp).
+template <class Executor, class CompletionToken>
+  requires detail::is_executor_v<Executor>
+auto async_run(const Executor& ex, std::vector<std::string> argv, RunOptions options,
+               CompletionToken&& token) {
+  detail::validate_async_run(argv, options);
+  return asio::async_initiate<CompletionToken, void(std::exception_ptr, Result)>(
+      detail::InitiateAsyncRun<Executor>{ex}, token, std::move(argv), std::move(options));
+}
+
+/// The same, on the executor of an execution context such as `io_context&`.
+template <class ExecutionContext, class CompletionToken>
+  requires std::is_convertible_v<ExecutionContext&, asio::execution_context&>
+auto async_run(ExecutionContext& ctx, std::vector<std::string> argv, RunOptions options,
+               CompletionToken&& token) {
+  return async_run(ctx.get_executor(), std::move(argv), std::move(options),
+                   std::forward<CompletionToken>(token));
+}
+
+/// A running child whose stdout is read line by line (see stream.hpp for
+/// the bounds and how a stream ends). Created by `open_line_stream`.
+/// Move-only. Its member functions are not thread-safe: call them from the
+/// thread running its executor (for a multi-threaded io_context: from
+/// within `get_executor()`, which is a strand) or while that executor is
+/// not running.
+///
+/// Destruction, like `close()`, kills the process group and reaps the child
+/// (no zombie, no fd left); an `async_next` still pending then completes
+/// with `std::nullopt`.
+class LineStream {
+ public:
+  using executor_type = asio::any_io_executor;
+
+  LineStream(LineStream&&) noexcept;
+  LineStream& operator=(LineStream&&) noexcept;
+  ~LineStream();
+
+  /// The stream's strand; completion handlers without an associated
+  /// executor of their own run there.
+  executor_type get_executor() const;
+
+  /// Waits for the next stdout line (without '\n').
+  ///
+  /// Completion signature:
+  /// `void(std::exception_ptr error, std::optional<std::string> line)`:
+  /// a line, or `std::nullopt` once the stream has ended (child reaped, group
+  /// killed, end hook done), and `std::nullopt` for every later call. Lines
+  /// read before the end are all delivered before the `std::nullopt`.
+  /// `error` is set only when the end hook (`StreamHooks::on_end`) threw, or
+  /// for a cancelled call (below), or a `std::logic_error` when another
+  /// `async_next` is already pending.
+  ///
+  /// Cancellation (terminal, partial or total): only the wait is cancelled,
+  /// with no side effect: the call completes with
+  /// `std::system_error(asio::error::operation_aborted)`; no line is lost
+  /// and the child keeps running (call `close()` to stop it).
+  template <class CompletionToken>
+  auto async_next(CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, void(std::exception_ptr, std::optional<std::string>)>(
+        detail::InitiateNextLine{impl_, get_executor()}, token);
+  }
+
+  /// Stops the stream now: SIGKILL to the group, then the child is reaped
+  /// before this returns (a SIGKILLed process goes within milliseconds); the
+  /// result's reason becomes `EndReason::cancelled` unless the stream had
+  /// already ended. Lines already read can still be taken with `async_next`,
+  /// then it yields `std::nullopt` (after the end hook, if any, is done).
+  /// Idempotent; never throws.
+  void close() noexcept;
+
+  /// The child's pid, which is also its process group id.
+  pid_t pid() const noexcept;
+
+  /// True once the stream has ended and the end hook (if any) is done.
+  bool finished() const noexcept;
+
+  /// The final result (see `run_stream_lines` for its fields); only once
+  /// `finished()`, else `std::logic_error`.
+  const Result& result() const;
+
+ private:
+  friend LineStream open_line_stream(const asio::any_io_executor&, const std::vector<std::string>&,
+                                     const StreamOptions&, StreamHooks);
+  explicit LineStream(std::shared_ptr<detail::LineStreamImpl> impl) noexcept;
+  std::shared_ptr<detail::LineStreamImpl> impl_;
+};
+
+/// Starts `argv` with stdout read as lines and returns its stream. The child
+/// is spawned before this returns; stdout is read on `ex` as it arrives
+/// (while the caller is not asking, at most about 1 MiB of lines is queued
+/// before reading pauses, so the child then blocks on its pipe: the memory
+/// of a stream is bounded).
+///
+/// Errors: `std::invalid_argument` for bad options or argv;
+/// `std::system_error` naming the program when it cannot start. Nothing is
+/// leaked on error.
+///
+/// Thread safety: may be called from any thread; see `LineStream` for the
+/// use of the returned object.
+LineStream open_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
+                            const StreamOptions& options, StreamHooks hooks = {});
+
+}  // namespace bounded_subprocess
