@@ -1,0 +1,66 @@
+#include "report.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "utf8.hpp"
+
+namespace bounded_subprocess::cli {
+
+namespace {
+
+double seconds(std::chrono::microseconds us) { return std::chrono::duration<double>(us).count(); }
+
+}  // namespace
+
+std::string result_to_json(const Result& result) {
+  const nlohmann::ordered_json j = {
+      {"exit_code", result.exit_code},
+      {"timeout", result.timeout},
+      {"stdout", drop_invalid_utf8(result.out.data)},
+      {"stderr", drop_invalid_utf8(result.err.data)},
+      {"memory_limit_exceeded", result.memory_limit_exceeded},
+      {"stdin_write_failed", result.stdin_write_failed},
+      {"stdout_truncated", result.out.truncated},
+      {"stderr_truncated", result.err.truncated},
+      {"elapsed_seconds", result.elapsed.count()},
+      {"reason", std::string(to_string(result.reason))},
+      {"signal", result.term_signal},
+      {"stdout_total_bytes", result.out.total_bytes},
+      {"stderr_total_bytes", result.err.total_bytes},
+      {"user_cpu_seconds", seconds(result.usage.user_cpu)},
+      {"system_cpu_seconds", seconds(result.usage.system_cpu)},
+      {"max_rss_kb", result.usage.max_rss_kb},
+  };
+  return j.dump();
+}
+
+int exit_status(const Result& result) noexcept {
+  if (result.timeout || result.reason == EndReason::timeout) return 124;
+  if (result.memory_limit_exceeded || result.reason == EndReason::memory_limit) return 137;
+  if (result.term_signal > 0) return 128 + result.term_signal;
+  if (result.reason == EndReason::cancelled) return 128 + 9;  // not reachable from the sync run
+  if (result.stdin_write_failed) return 255;
+  if (result.exit_code < 0) return 128 - result.exit_code;  // a negative code is minus a signal number
+  return result.exit_code & 0xff;
+}
+
+bool write_all(int fd, const std::string& data) noexcept {
+  const char* p = data.data();
+  std::size_t left = data.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace bounded_subprocess::cli
