@@ -90,8 +90,12 @@ BareChild bare_spawn(const std::vector<std::string>& argv, const BareSpawn& how)
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   }
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  if (how.setsid) posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
   pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  const int rc = posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   close_fd(in[0]);
   close_fd(out[1]);
@@ -168,7 +172,7 @@ double bare_timeout_late_ms(const std::vector<std::string>& argv, double timeout
       if (fds[i].fd >= 0 && fds[i].revents != 0 && !drain_some(fds[i].fd)) fds[i].fd = -1;
     }
   }
-  ::kill(c.pid, SIGKILL);
+  ::kill(-c.pid, SIGKILL);  // the group, as the library does
   wait_status(c.pid);
   bare_close(c);
   return std::chrono::duration<double, std::milli>(Clock::now() - deadline).count();

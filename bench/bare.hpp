@@ -24,6 +24,12 @@ struct BareSpawn {
   bool out_pipes = true;    ///< stdout and stderr to pipes, else /dev/null
   bool pidfd = false;       ///< open a pidfd for the child
   bool nonblocking = false; ///< parent's pipe ends O_NONBLOCK
+  /// New session (POSIX_SPAWN_SETSID), as the library does. This matters
+  /// for fairness, not just form: with autogroup scheduling
+  /// (/proc/sys/kernel/sched_autogroup_enabled) each new session gets its
+  /// own CPU share, so on a loaded machine children in new sessions start
+  /// faster than children left in the bench's session.
+  bool setsid = true;
 };
 
 /// posix_spawnp(argv) with the stdio asked for; the parent's pipe ends are
