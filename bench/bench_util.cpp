@@ -3,9 +3,13 @@
 
 #include <sys/resource.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
-#include <iostream>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace bsbench {
 namespace {
@@ -70,6 +74,27 @@ void fail(std::string_view why) {
 }
 
 bool failed() { return g_failed; }
+
+int count_children() {
+  const pid_t self = ::getpid();
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream f(e.path() / "stat");
+    std::string stat;
+    if (!std::getline(f, stat)) continue;
+    // Fields after the command (which may hold spaces): state, ppid, ...
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 1));
+    char state = 0;
+    long ppid = 0;
+    if (rest >> state >> ppid && ppid == self) ++n;
+  }
+  return n;
+}
 
 double cpu_seconds() {
   rusage ru{};

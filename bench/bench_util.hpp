@@ -35,6 +35,9 @@ void print_goals();
 void fail(std::string_view why);
 bool failed();
 
+/// Processes whose parent is this process (living or zombie), from /proc.
+int count_children();
+
 /// CPU time (user + system) of this process so far, all threads, in seconds.
 double cpu_seconds();
 

@@ -109,6 +109,10 @@ int main(int argc, char** argv) {
     }
   }
   bsbench::figure("bench_total_s", bsbench::ms_since(start) / 1000.0, 1);
+  // Every run, floor or library, must have been reaped.
+  if (const int left = bsbench::count_children(); left != 0) {
+    bsbench::fail(std::to_string(left) + " child processes of bs_bench left (not reaped)");
+  }
   bsbench::print_goals();
   return bsbench::failed() ? 1 : 0;
 }
