@@ -133,6 +133,7 @@ TEST(RunBasic, AbsentEnvInherits) {
 }
 
 TEST(RunBasic, InheritedEnvCanBeExtended) {
+  bs_test::NoLeaks leaks;
   ASSERT_EQ(::setenv("BS_TEST_INHERITED2", "kept", 1), 0);
   bs::Environment env = bs::inherited_env();
   EXPECT_EQ(env["BS_TEST_INHERITED2"], "kept");
@@ -142,6 +143,7 @@ TEST(RunBasic, InheritedEnvCanBeExtended) {
   r = bs::run({misbehave(), "print-env", "BS_TEST_INHERITED2"}, {.env = env});
   EXPECT_EQ(r.out.data, "kept\n");
   ::unsetenv("BS_TEST_INHERITED2");
+  leaks.expect_clean();
 }
 
 TEST(RunBasic, PathLookupUsesTheChildsPath) {
@@ -186,6 +188,7 @@ TEST(RunBasic, UsageAndElapsedAreFilled) {
 }
 
 TEST(RunBasic, ResultStrAndStreamAreReadable) {
+  bs_test::NoLeaks leaks;
   bs::Result r = bs::run({misbehave(), "out-err", "hello\n", ""});
   std::string s = r.str();
   EXPECT_NE(s.find("exited"), std::string::npos) << s;
@@ -201,6 +204,7 @@ TEST(RunBasic, ResultStrAndStreamAreReadable) {
   ks << k.reason;
   EXPECT_EQ(ks.str(), std::string(bs::to_string(bs::EndReason::signaled)));
   EXPECT_NE(k.str().find("9"), std::string::npos) << k.str();
+  leaks.expect_clean();
 }
 
 }  // namespace

@@ -72,6 +72,7 @@ TEST(RunCapture, StderrIsBoundedTheSameWay) {
 }
 
 TEST(RunCapture, OutputOfExactlyTheBoundIsNotTruncated) {
+  bs_test::NoLeaks leaks;
   for (bool tail : {false, true}) {
     bs::Result r =
         bs::run({misbehave(), "flood-out", "1000"}, {.max_output_size = 1000, .tail = tail});
@@ -83,19 +84,24 @@ TEST(RunCapture, OutputOfExactlyTheBoundIsNotTruncated) {
     EXPECT_TRUE(s.out.truncated) << "tail=" << tail;
     EXPECT_EQ(s.out.data, misbehave_pattern(tail ? 1 : 0, 1000));
   }
+  leaks.expect_clean();
 }
 
 TEST(RunCapture, ShortOutputIsKeptWholeWithTail) {
+  bs_test::NoLeaks leaks;
   bs::Result r = bs::run({misbehave(), "out-err", "abc", "de"}, {.tail = true});
   EXPECT_EQ(r.out.data, "abc");
   EXPECT_EQ(r.err.data, "de");
   EXPECT_FALSE(r.out.truncated);
+  leaks.expect_clean();
 }
 
 TEST(RunCapture, DefaultBoundIs2048) {
+  bs_test::NoLeaks leaks;
   bs::Result r = bs::run({misbehave(), "flood-out", "10000"});
   EXPECT_EQ(r.out.data, misbehave_pattern(0, 2048));
   EXPECT_TRUE(r.out.truncated);
+  leaks.expect_clean();
 }
 
 TEST(RunCapture, ZeroBoundKeepsNothingButCounts) {
@@ -115,6 +121,7 @@ TEST(RunCapture, ZeroBoundKeepsNothingButCounts) {
 }
 
 TEST(RunCapture, BinaryBytesAreKeptRaw) {
+  bs_test::NoLeaks leaks;
   bs::Result r = bs::run({misbehave(), "binary-out"});
   ASSERT_EQ(r.out.data.size(), 512u);
   for (int i = 0; i < 512; ++i) {
@@ -125,6 +132,7 @@ TEST(RunCapture, BinaryBytesAreKeptRaw) {
   ASSERT_EQ(t.out.data.size(), 10u);
   EXPECT_EQ(static_cast<unsigned char>(t.out.data[9]), 255);
   EXPECT_EQ(static_cast<unsigned char>(t.out.data[0]), 246);
+  leaks.expect_clean();
 }
 
 TEST(RunCapture, LongLineIsBounded) {
@@ -160,6 +168,7 @@ TEST(RunCapture, EndlessOutputIsBoundedAndTimesOut) {
 }
 
 TEST(RunCapture, BytesWrittenJustBeforeExitAreKept) {
+  bs_test::NoLeaks leaks;
   // The run ends on the pidfd, but bytes already in the pipe must be read.
   for (int i = 0; i < 20; ++i) {
     bs::Result r = bs::run({misbehave(), "flood-both", "60000"}, {.max_output_size = 100000});
@@ -167,6 +176,7 @@ TEST(RunCapture, BytesWrittenJustBeforeExitAreKept) {
     ASSERT_EQ(r.err.total_bytes, 60000u) << "iteration " << i;
     ASSERT_TRUE(r.out.data == misbehave_pattern(0, 60000));
   }
+  leaks.expect_clean();
 }
 
 }  // namespace

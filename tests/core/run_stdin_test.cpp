@@ -31,10 +31,12 @@ TEST(RunStdin, StdinDataIsEchoed) {
 }
 
 TEST(RunStdin, BinaryStdinIsPassedRaw) {
+  bs_test::NoLeaks leaks;
   std::string data("a\0b\0\xff\n", 6);
   bs::Result r = bs::run({misbehave(), "echo-stdin"}, {.stdin_data = data});
   EXPECT_EQ(r.out.data, data);
   EXPECT_FALSE(r.stdin_write_failed);
+  leaks.expect_clean();
 }
 
 TEST(RunStdin, AbsentStdinIsDevNull) {

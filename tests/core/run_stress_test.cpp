@@ -21,7 +21,8 @@
 #endif
 #endif
 #ifdef BS_TEST_ASAN
-#include <sanitizer/allocator_interface.h>
+// From <sanitizer/allocator_interface.h>, which g++ 12 on Debian lacks.
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 namespace bs = bounded_subprocess;

@@ -46,6 +46,8 @@
 // Memory:
 //   alloc-mb N                 allocate and touch N MiB, print "allocated",
 //                              sleep forever
+//   alloc-mb-exit N            allocate and touch N MiB, print "allocated",
+//                              exit 0
 //   fork-alloc-mb N            a forked child does alloc-mb N; the parent
 //                              prints "child PID" and waits for it
 #include <dirent.h>
@@ -321,6 +323,11 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     alloc_and_touch(parse_count(a1));
     write_str(1, "allocated\n");
     sleep_forever();
+  }
+  if (mode == "alloc-mb-exit") {
+    alloc_and_touch(parse_count(a1));
+    write_str(1, "allocated\n");
+    return 0;
   }
   if (mode == "fork-alloc-mb") {
     unsigned long long n = parse_count(a1);

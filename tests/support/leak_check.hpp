@@ -10,7 +10,9 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -182,38 +184,91 @@ inline std::vector<pid_t> all_fields_after(std::string_view text, std::string_vi
   return out;
 }
 
+/// Makes this process a child subreaper (prctl PR_SET_CHILD_SUBREAPER):
+/// orphaned descendants of the runs are re-parented to the test process
+/// instead of init, so `NoLeaks` can see every process a run left behind,
+/// whatever its group. It also tests the library where it is pid 1 of a
+/// container. Call once, before the first run (e.g. from a gtest Environment).
+inline bool become_subreaper() { return ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0; }
+
+inline bool is_subreaper() {
+  int flag = 0;
+  return ::prctl(PR_GET_CHILD_SUBREAPER, &flag, 0, 0, 0) == 0 && flag != 0;
+}
+
+/// For a subreaper: waits (up to `limit`) until no orphan adopted from a run
+/// is alive, reaping the adopted zombies (never a run's direct child: those
+/// lead their own session and are the library's to reap). Returns the
+/// adopted orphans still alive at the end: processes a run left behind.
+inline std::vector<pid_t> reap_adopted_orphans(
+    std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    std::vector<pid_t> alive;
+    for (const ProcStat& st : all_processes()) {
+      if (st.ppid != ::getpid() || st.session == st.pid) continue;
+      if (st.state == 'Z') {
+        ::waitpid(st.pid, nullptr, WNOHANG);  // this pid only
+      } else {
+        alive.push_back(st.pid);
+      }
+    }
+    if (alive.empty() || std::chrono::steady_clock::now() >= end) return alive;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 /// Records the open fds at construction; `expect_clean` asserts (gtest
 /// EXPECTs) that the count is back, no zombie child of ours is left, and the
 /// given groups/pids are gone.
 class NoLeaks {
  public:
-  NoLeaks() : fds_(count_open_fds()) {}
+  /// `grace`: how long processes may take to vanish (SIGKILLed orphans are
+  /// reaped by their new parent a moment later).
+  explicit NoLeaks(std::chrono::milliseconds grace = std::chrono::milliseconds(2000))
+      : fds_(count_open_fds()), grace_(grace) {}
 
   int fds_at_start() const { return fds_; }
 
-  /// Asserts: fd count back to the start, no zombie child of this process
-  /// (when `check_zombies`: other threads' runs may be mid-flight), and each
+  /// Asserts: fd count back to the start; when this process is a subreaper
+  /// (see become_subreaper), no descendant of a run is alive (adopted
+  /// zombies are reaped); no child of this process left, zombie or running
+  /// (when `check_zombies`: pass false while other threads' runs may be
+  /// mid-flight); and each
   /// of `pgids` has no process left and each of `pids` is gone. A short grace
   /// period lets init reap orphans that were SIGKILLed.
   void expect_clean(std::vector<pid_t> pgids = {}, std::vector<pid_t> pids = {},
                     bool check_zombies = true) const {
     EXPECT_EQ(count_open_fds(), fds_) << "fd leak";
+    if (is_subreaper()) {
+      std::vector<pid_t> left = reap_adopted_orphans(grace_);
+      EXPECT_TRUE(left.empty()) << left.size() << " descendant(s) of a run still alive, e.g. pid "
+                                << (left.empty() ? 0 : left[0]);
+    }
     if (check_zombies) {
       EXPECT_EQ(count_my_zombie_children(), 0) << "unreaped child";
+      // No run is in flight: any child of ours still alive was leaked.
+      int alive = 0;
+      for (const ProcStat& st : all_processes()) {
+        if (st.ppid == ::getpid() && st.state != 'Z') ++alive;
+      }
+      EXPECT_EQ(alive, 0) << "a child of this process is still running";
     }
     for (pid_t g : pgids) {
       EXPECT_GT(g, 0) << "no pgid to check (the helper did not print it?)";
-      EXPECT_FALSE(still_true_after([g] { return group_alive(g); }))
+      EXPECT_FALSE(still_true_after([g] { return group_alive(g); }, grace_))
           << "process group " << g << " still has processes";
     }
     for (pid_t p : pids) {
       EXPECT_GT(p, 0) << "no pid to check";
-      EXPECT_FALSE(still_true_after([p] { return pid_alive(p); })) << "pid " << p << " still alive";
+      EXPECT_FALSE(still_true_after([p] { return pid_alive(p); }, grace_))
+          << "pid " << p << " still alive";
     }
   }
 
  private:
   int fds_;
+  std::chrono::milliseconds grace_;
 };
 
 /// VmRSS of this process in KiB (0 if unknown).
