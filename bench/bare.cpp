@@ -163,8 +163,7 @@ double bare_timeout_late_ms(const std::vector<std::string>& argv, double timeout
     const auto now = Clock::now();
     if (now >= deadline) break;
     const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now);
-    timespec ts{static_cast<time_t>(left.count() / 1000000000),
-                static_cast<long>(left.count() % 1000000000)};
+    timespec ts{static_cast<time_t>(left.count() / 1000000000), static_cast<long>(left.count() % 1000000000)};
     const int n = ::ppoll(fds, 3, &ts, nullptr);
     if (n < 0 && errno != EINTR) throw_errno(errno, "ppoll");
     if (n > 0 && fds[0].revents != 0) break;  // exited early
@@ -238,7 +237,9 @@ double bare_many_ms(const std::vector<std::string>& argv, int n) {
   return ms;
 }
 
-BareCat::BareCat() { child_ = bare_spawn({"cat"}, {.stdin_pipe = true, .out_pipes = true}); }
+BareCat::BareCat() {
+  child_ = bare_spawn({"cat"}, {.stdin_pipe = true, .out_pipes = true});
+}
 
 BareCat::~BareCat() {
   bare_close(child_);  // cat sees EOF and exits

@@ -20,10 +20,10 @@ struct BareChild {
 };
 
 struct BareSpawn {
-  bool stdin_pipe = false;  ///< else /dev/null
-  bool out_pipes = true;    ///< stdout and stderr to pipes, else /dev/null
-  bool pidfd = false;       ///< open a pidfd for the child
-  bool nonblocking = false; ///< parent's pipe ends O_NONBLOCK
+  bool stdin_pipe = false;   ///< else /dev/null
+  bool out_pipes = true;     ///< stdout and stderr to pipes, else /dev/null
+  bool pidfd = false;        ///< open a pidfd for the child
+  bool nonblocking = false;  ///< parent's pipe ends O_NONBLOCK
   /// New session (POSIX_SPAWN_SETSID), as the library does. This matters
   /// for fairness, not just form: with autogroup scheduling
   /// (/proc/sys/kernel/sched_autogroup_enabled) each new session gets its

@@ -48,8 +48,7 @@ Batch async_batch(const std::vector<std::string>& argv, int n, const bs::RunOpti
     });
   }
   ctx.run();
-  Batch b{ms_since(t0), (cpu_seconds() - cpu0) * 1000.0,
-          bs::detail::memory_watchdog_scans(ctx)};
+  Batch b{ms_since(t0), (cpu_seconds() - cpu0) * 1000.0, bs::detail::memory_watchdog_scans(ctx)};
   if (ok != n) {
     fail("async batch: " + std::to_string(ok) + " of " + std::to_string(n) + " ok (" +
          std::to_string(completed) + " completed): " + first_error);

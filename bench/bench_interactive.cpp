@@ -67,7 +67,8 @@ void section_interactive() {
     ctx.run();
     const double us = ms_since(t0) * 1000.0 / batch;
     const int ok = trips.ok;
-    if (ok != batch) fail("AsyncInteractive round trips: " + std::to_string(ok) + " of " + std::to_string(batch));
+    if (ok != batch)
+      fail("AsyncInteractive round trips: " + std::to_string(ok) + " of " + std::to_string(batch));
     return us;
   };
   auto floor_fn = [&] {

@@ -11,8 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <poll.h>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -61,8 +61,7 @@ double gone_after_ms(const std::string& name, Clock::time_point deadline, Clock:
 }
 
 std::string unique_name(const char* what, int round) {
-  return std::string("bsbench-") + what + "-" + std::to_string(::getpid()) + "-" +
-         std::to_string(round);
+  return std::string("bsbench-") + what + "-" + std::to_string(::getpid()) + "-" + std::to_string(round);
 }
 
 }  // namespace
@@ -77,8 +76,8 @@ void section_podman() {
   if (probe.exit_code != 0) {
     std::string why = probe.err.data.substr(0, 200);
     for (char& c : why) c = c == '\n' ? ' ' : c;
-    note("podman: skipped: `podman run --rm -i " + image + " true` gave " + probe.str() + ": " +
-         why + " (build the image with the podman tests' fixture first)");
+    note("podman: skipped: `podman run --rm -i " + image + " true` gave " + probe.str() + ": " + why +
+         " (build the image with the podman tests' fixture first)");
     return;
   }
 
@@ -150,8 +149,8 @@ void section_podman() {
   auto floor_gone = [&] {
     const std::string name = unique_name("bare", ++round);
     const auto t0 = Clock::now();
-    BareChild c = bare_spawn({"podman", "run", "--rm", "-i", "--name", name, image, "sleep", "100"},
-                             {.pidfd = true});
+    BareChild c =
+        bare_spawn({"podman", "run", "--rm", "-i", "--name", name, image, "sleep", "100"}, {.pidfd = true});
     pollfd p{c.pidfd, POLLIN, 0};
     const int waited = ::poll(&p, 1, static_cast<int>(std::chrono::milliseconds(timeout).count()));
     if (waited != 0) fail("bare podman run sleep 100 ended early");

@@ -58,8 +58,8 @@ void section_drain() {
       const auto t0 = Clock::now();
       const bs::Result r = bs::run(argv, {.timeout = 60s, .max_output_size = 1024, .tail = tail});
       const double ms = ms_since(t0);
-      if (r.exit_code != 0 || r.out.total_bytes != kBytes || r.out.data.size() != 1024 ||
-          !r.out.truncated || r.out.data != std::string(1024, '\0')) {
+      if (r.exit_code != 0 || r.out.total_bytes != kBytes || r.out.data.size() != 1024 || !r.out.truncated ||
+          r.out.data != std::string(1024, '\0')) {
         fail("drain run: " + r.str());
       }
       return ms;

@@ -73,7 +73,9 @@ void fail(std::string_view why) {
   note(std::string("ERROR: ") + std::string(why));
 }
 
-bool failed() { return g_failed; }
+bool failed() {
+  return g_failed;
+}
 
 int count_children() {
   const pid_t self = ::getpid();
@@ -116,8 +118,7 @@ long raise_nofile_limit() {
   return lim.rlim_cur == RLIM_INFINITY ? -1 : static_cast<long>(lim.rlim_cur);
 }
 
-std::vector<std::vector<double>> interleave(
-    int rounds, const std::vector<std::function<double()>>& fns) {
+std::vector<std::vector<double>> interleave(int rounds, const std::vector<std::function<double()>>& fns) {
   std::vector<std::vector<double>> out(fns.size());
   for (int r = 0; r < rounds; ++r) {
     for (std::size_t i = 0; i < fns.size(); ++i) {
@@ -128,8 +129,12 @@ std::vector<std::vector<double>> interleave(
   return out;
 }
 
-void set_quick(bool quick) { g_quick = quick; }
+void set_quick(bool quick) {
+  g_quick = quick;
+}
 
-int scaled(int n) { return g_quick ? std::max(1, n / 4) : n; }
+int scaled(int n) {
+  return g_quick ? std::max(1, n / 4) : n;
+}
 
 }  // namespace bsbench

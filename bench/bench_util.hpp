@@ -49,8 +49,7 @@ long raise_nofile_limit();
 /// code and its floor alternate (A B A B ...). The order inside a round
 /// rotates from round to round, so that neither side always goes first.
 /// Returns, per function, the values it returned (one per round).
-std::vector<std::vector<double>> interleave(
-    int rounds, const std::vector<std::function<double()>>& fns);
+std::vector<std::vector<double>> interleave(int rounds, const std::vector<std::function<double()>>& fns);
 
 /// The scale factor from the command line (--quick divides the counts).
 int scaled(int n);
