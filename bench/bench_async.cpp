@@ -124,6 +124,7 @@ void section_watchdog() {
   figure(pre + "nolimit_wall_ms", median(s[1]), 1);
   // One /proc scan per tick for all runs of the io_context (last round).
   figure(pre + "proc_scans", static_cast<double>(scans), 0);
+  if (scans > 0) figure(pre + "cpu_diff_per_scan_ms", (cw - cp) / static_cast<double>(scans));
 }
 
 }  // namespace bsbench
