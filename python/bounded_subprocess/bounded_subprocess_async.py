@@ -2,46 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import List, Mapping, Optional, Union
+from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _native
-from .util import Result, run_kwargs
-
-
-async def _wait_readable(fd: int) -> None:
-    """Waits until fd is readable, on the running loop, without a thread."""
-    loop = asyncio.get_running_loop()
-    fut = loop.create_future()
-
-    def ready() -> None:
-        if not fut.done():
-            fut.set_result(None)
-
-    loop.add_reader(fd, ready)
-    try:
-        await fut
-    finally:
-        loop.remove_reader(fd)
-
-
-async def _await_handle(handle) -> object:
-    """Awaits a native handle; on cancellation, asks it to stop and waits for
-    it to clean up before the cancellation proceeds."""
-    try:
-        await _wait_readable(handle.fileno())
-    except asyncio.CancelledError:
-        handle.cancel()
-        # Wait for the group to be killed and the child reaped, whatever
-        # further cancellations arrive meanwhile.
-        waiter = asyncio.ensure_future(_wait_readable(handle.fileno()))
-        while not waiter.done():
-            try:
-                await asyncio.shield(waiter)
-            except asyncio.CancelledError:
-                pass
-        raise
-    return handle.result()
+from ._aio import await_pending
+from .util import (
+    DEFAULT_STDIN_WRITE_TIMEOUT,
+    Result,
+    _encode_str,
+    encode_args,
+    encode_env,
+    encode_stdin,
+    run_kwargs,
+    seconds,
+    size,
+)
 
 
 async def run(
@@ -63,9 +38,9 @@ async def run(
     event loop only waits for a file descriptor to become readable, so any
     number of runs can be awaited at once (asyncio.gather).
 
-    Cancellation: if the awaiting task is cancelled, the run is stopped (see
-    RunHandle.cancel in the README for what this build supports) and the
-    cancellation completes once the child has been reaped.
+    Cancellation: if the awaiting task is cancelled, the process group is
+    killed at once, and the cancellation proceeds once the child has been
+    reaped: nothing outlives the task.
 
     Raises TypeError/ValueError for bad arguments, OSError when the program
     cannot start.
@@ -82,8 +57,185 @@ async def run(
         memory_limit_mb,
         memory_watchdog_interval_seconds,
     )
-    handle = _native.RunHandle(**kwargs)
-    return Result._from_native(await _await_handle(handle))
+    pending = _native.start_run(**kwargs)
+    return Result._from_native(await await_pending(pending))
 
 
-__all__ = ["run", "Result"]
+
+def _podman_common(
+    image: Any,
+    env: Any,
+    stdin_data: Any,
+    stdin_write_timeout: Any,
+    volumes: Any,
+    cwd: Any,
+    memory_limit_mb: Any,
+    entrypoint: Any,
+    podman_args: Any,
+    podman_path: Any,
+) -> Dict[str, Any]:
+    if not isinstance(image, str) or not image:
+        raise ValueError("image must be a non-empty string")
+    if isinstance(volumes, (str, bytes)) or not isinstance(volumes, Sequence):
+        raise TypeError("volumes must be a list of strings")
+    if podman_args is None:
+        podman_args = []
+    if isinstance(podman_args, (str, bytes)) or not isinstance(podman_args, Sequence):
+        raise TypeError("podman_args must be a list of strings")
+    return dict(
+        image=image,
+        env=encode_env(env),
+        stdin_data=encode_stdin(stdin_data),
+        stdin_write_timeout=seconds(
+            DEFAULT_STDIN_WRITE_TIMEOUT if stdin_write_timeout is None else stdin_write_timeout,
+            "stdin_write_timeout",
+        ),
+        volumes=[_encode_str(v, "volumes[]") for v in volumes],
+        cwd=None if cwd is None else _encode_str(cwd, "cwd"),
+        memory_limit_mb=None
+        if memory_limit_mb is None
+        else size(memory_limit_mb, "memory_limit_mb", allow_zero=False),
+        entrypoint=None if entrypoint is None else _encode_str(entrypoint, "entrypoint"),
+        podman_args=[_encode_str(a, "podman_args[]") for a in podman_args],
+        podman_path=_encode_str(podman_path, "podman_path"),
+    )
+
+
+async def podman_run(
+    args: List[str],
+    *,
+    image: str,
+    timeout_seconds: float,
+    max_output_size: int,
+    tail: bool = False,
+    env: Optional[Mapping[str, str]] = None,
+    stdin_data: Optional[Union[str, bytes]] = None,
+    stdin_write_timeout: Optional[float] = None,
+    volumes: Sequence[str] = (),
+    cwd: Optional[str] = None,
+    memory_limit_mb: Optional[int] = None,
+    entrypoint: Optional[str] = None,
+    podman_args: Optional[Sequence[str]] = None,
+    podman_path: str = "podman",
+) -> Result:
+    """Run a command inside a podman container, with the same bounds as `run`.
+
+    We launch `podman run --rm -i --cidfile FILE` (FILE fresh, in a private
+    temporary folder) and force-remove the container (`podman rm -f --time 0`)
+    before returning, whether the command succeeded, timed out, was cancelled
+    or errored. `volumes` flow through as -v flags, `env` as -e flags for the
+    container, `cwd` as -w, `memory_limit_mb` as --memory/--memory-swap (an
+    OOM kill then shows as exit code 137). `entrypoint=""` clears the image's
+    ENTRYPOINT; None omits the flag. Beyond the seed: `podman_args`, further
+    podman flags placed before the image (e.g. ["--network=none"]), and
+    `podman_path`.
+
+    Raises ValueError/TypeError for bad arguments and OSError when podman
+    cannot be started. Cancelling the awaiting task kills the podman client
+    and removes the container before the cancellation proceeds.
+    """
+    kwargs = _podman_common(image, env, stdin_data, stdin_write_timeout, volumes, cwd,
+                            memory_limit_mb, entrypoint, podman_args, podman_path)
+    pending = _native.start_podman_run(
+        argv=encode_args(args),
+        timeout=seconds(timeout_seconds, "timeout_seconds"),
+        max_output_size=size(max_output_size, "max_output_size"),
+        tail=bool(tail),
+        **kwargs,
+    )
+    return Result._from_native(await await_pending(pending))
+
+
+async def _stream_lines(stream: Any) -> AsyncIterator[str]:
+    """Yields the decoded lines of a native LineStream; whatever ends the
+    iteration (its end, break + aclose, an error, cancellation), the stream is
+    stopped and its cleanup awaited before this generator finishes."""
+    try:
+        while True:
+            line = await await_pending(stream.next())
+            if line is None:
+                return
+            yield line.decode("utf-8", errors="ignore")
+    finally:
+        stream.close()
+        # The end (None) is reported only once the group is killed, the child
+        # reaped and, for podman, the container removed.
+        while await await_pending(stream.next()) is not None:
+            pass
+
+
+def podman_run_stream_lines(
+    args: List[str],
+    *,
+    image: str,
+    timeout_seconds: float,
+    max_line_size: int,
+    env: Optional[Mapping[str, str]] = None,
+    stdin_data: Optional[Union[str, bytes]] = None,
+    stdin_write_timeout: Optional[float] = None,
+    volumes: Sequence[str] = (),
+    cwd: Optional[str] = None,
+    memory_limit_mb: Optional[int] = None,
+    entrypoint: Optional[str] = None,
+    stderr_max_output_size: int = 2048,
+    podman_args: Optional[Sequence[str]] = None,
+    podman_path: str = "podman",
+) -> AsyncIterator[str]:
+    """Stream stdout lines from a command inside a podman container.
+
+    Returns an async iterator of decoded str lines (UTF-8, errors="ignore")
+    without trailing newlines, as they arrive, until EOF or the deadline.
+    Pending line data is capped at max_line_size bytes; if a line grows past
+    the cap before a newline arrives, older bytes are discarded. stderr is
+    drained, keeping at most stderr_max_output_size bytes.
+
+    The container is force-removed whatever ends the iteration; breaking out
+    early removes it when the generator is closed: use contextlib.aclosing
+    (or call aclose()) for a deterministic end. aclose() returns once the
+    container is gone.
+
+    Unlike the seed, the arguments are checked and podman is started when
+    this function is called (not at the first iteration): bad input raises
+    ValueError/TypeError and a podman that cannot start raises OSError here.
+    """
+    kwargs = _podman_common(image, env, stdin_data, stdin_write_timeout, volumes, cwd,
+                            memory_limit_mb, entrypoint, podman_args, podman_path)
+    stream = _native.open_podman_line_stream(
+        argv=encode_args(args),
+        timeout=seconds(timeout_seconds, "timeout_seconds"),
+        max_line_size=size(max_line_size, "max_line_size", allow_zero=False),
+        stderr_max_output_size=size(stderr_max_output_size, "stderr_max_output_size"),
+        **kwargs,
+    )
+    return _stream_lines(stream)
+
+
+def run_stream_lines(
+    args: List[str],
+    *,
+    timeout_seconds: float = 15,
+    max_line_size: int = 64 * 1024,
+    env: Optional[Mapping[str, str]] = None,
+    stdin_data: Optional[Union[str, bytes]] = None,
+    stdin_write_timeout: Optional[float] = None,
+    cwd: Optional[str] = None,
+    memory_limit_mb: Optional[int] = None,
+    memory_watchdog_interval_seconds: float = 1.0,
+    stderr_max_output_size: int = 2048,
+) -> AsyncIterator[str]:
+    """The local twin of podman_run_stream_lines (not in the seed): stdout
+    lines of a process on this host, as they arrive, with the bounds of run.
+    Breaking out early and closing the generator (contextlib.aclosing) kills
+    the process group. The process is started when this is called."""
+    kwargs = run_kwargs(args, timeout_seconds, 0, False, env, stdin_data, stdin_write_timeout,
+                        cwd, memory_limit_mb, memory_watchdog_interval_seconds)
+    del kwargs["max_output_size"], kwargs["tail"]
+    stream = _native.open_line_stream(
+        max_line_size=size(max_line_size, "max_line_size", allow_zero=False),
+        stderr_max_output_size=size(stderr_max_output_size, "stderr_max_output_size"),
+        **kwargs,
+    )
+    return _stream_lines(stream)
+
+
+__all__ = ["run", "podman_run", "podman_run_stream_lines", "run_stream_lines", "Result"]

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "native.hpp"
+#include "reactor.hpp"
 
 namespace bs_py = bounded_subprocess::python;
 
@@ -30,5 +31,16 @@ PYBIND11_MODULE(_native, m) {
 
   bs_py::bind_result(m);
   bs_py::bind_run(m);
-  bs_py::bind_run_handle(m);
+  bs_py::bind_pending(m);
+  bs_py::bind_async_run(m);
+  bs_py::bind_interactive(m);
+  bs_py::bind_async_interactive(m);
+  bs_py::bind_line_stream(m);
+  bs_py::bind_podman(m);
+
+  // At interpreter exit, cancel what is still running on the reactor and kill
+  // the children of Interactive objects still alive, so nothing outlives us.
+  pybind11::module_::import("atexit").attr("register")(pybind11::cpp_function(
+      [] { bs_py::Reactor::shutdown_all(); bs_py::close_all_interactives(); },
+      pybind11::call_guard<pybind11::gil_scoped_release>()));
 }

@@ -53,6 +53,15 @@ std::string failed_start_filename(const RunArgs& args);
 // Each face registers its classes and functions.
 void bind_result(py::module_& m);
 void bind_run(py::module_& m);
-void bind_run_handle(py::module_& m);
+void bind_async_run(py::module_& m);
+void bind_pending(py::module_& m);
+void bind_interactive(py::module_& m);
+void bind_async_interactive(py::module_& m);
+void bind_line_stream(py::module_& m);
+void bind_podman(py::module_& m);
+
+/// Kills the children of the sync Interactive objects still alive (at
+/// interpreter exit). Call without the GIL.
+void close_all_interactives();
 
 }  // namespace bounded_subprocess::python

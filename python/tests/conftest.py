@@ -37,6 +37,29 @@ def _find_misbehave() -> str:
 MISBEHAVE = _find_misbehave()
 
 
+def _start_reactor() -> None:
+    """The first async operation starts the native module's event-loop thread,
+    which keeps a few fds (epoll, eventfd, timerfd) for the life of the
+    process. Start it before any test, so the per-test fd check sees only
+    what a test leaves behind."""
+    import asyncio
+
+    from bounded_subprocess.bounded_subprocess_async import run
+
+    assert asyncio.run(run(["true"], timeout_seconds=30)).exit_code == 0
+
+
+_start_reactor()
+
+
+@pytest.fixture
+def system_python_first(monkeypatch):
+    """The seed's examples run "python3" from PATH. A pyenv shim first in PATH
+    takes seconds to start on a loaded machine (longer than the examples'
+    1 s timeouts): put /usr/bin first so that python3 is the system one."""
+    monkeypatch.setenv("PATH", "/usr/bin:" + os.environ.get("PATH", ""))
+
+
 @pytest.fixture(scope="session")
 def misbehave() -> str:
     """Absolute path of the bs_misbehave helper (see tests/helper/misbehave.cpp)."""
@@ -99,6 +122,9 @@ def _open_fds() -> Dict[int, str]:
             continue  # the listing's own fd
         # The asyncio loop's own fds come and go with pytest-asyncio's loop.
         if target.startswith(_IGNORED_FD_KINDS):
+            continue
+        # pytest's output capture swaps 0, 1 and 2 around the test.
+        if int(name) <= 2:
             continue
         fds[int(name)] = target
     return fds

@@ -1,0 +1,106 @@
+"""Interactive execution: a long-lived child you talk to line by line."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, List, Mapping, Optional, Union
+
+from . import _native
+from .util import encode_args, encode_cwd, encode_env, size
+
+Bytes = Union[bytes, bytearray, memoryview, str]
+
+
+def _data(stdin_data: Any) -> bytes:
+    if isinstance(stdin_data, str):
+        return stdin_data.encode("utf-8")
+    if isinstance(stdin_data, (bytes, bytearray, memoryview)):
+        return bytes(stdin_data)
+    raise TypeError(f"data must be bytes (or str), not {type(stdin_data).__name__}")
+
+
+def _timeout(value: Any, what: str) -> float:
+    """Interactive timeouts may be 0 (only what is ready) or math.inf."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
+    v = float(value)
+    if math.isnan(v) or v < 0:
+        raise ValueError(f"{what} must be >= 0 seconds, not {value!r}")
+    return v
+
+
+def _native_args(args: Any, read_buffer_size: Any, env: Any, cwd: Any) -> dict:
+    return dict(
+        argv=encode_args(args),
+        read_buffer_size=size(read_buffer_size, "read_buffer_size", allow_zero=False),
+        env=encode_env(env),
+        cwd=encode_cwd(cwd),
+    )
+
+
+class Interactive:
+    """A long-lived subprocess you can write to and read lines from.
+
+    The child runs in its own session, with stdin and stdout pipes (stderr is
+    inherited). write honors a timeout; read_line returns one complete line
+    at a time (without the trailing newline) or None on timeout / EOF.
+
+    read_buffer_size caps how many bytes of the pending partial line we keep
+    while waiting for a newline; a longer line loses bytes from the front.
+
+    No method sleeps: a line is returned as soon as it arrives. The GIL is
+    released while a method waits. One thread may write while another reads;
+    close waits for both. If the object is garbage-collected (or the
+    interpreter exits) without close, the child's group is killed and the
+    child reaped. Also a context manager (close(0) on exit).
+
+    Raises TypeError/ValueError for bad arguments, OSError
+    (FileNotFoundError, PermissionError, ...) when the program cannot start.
+    Extras beyond the seed: env (replaces the environment), cwd, pid.
+    """
+
+    def __init__(
+        self,
+        args: List[str],
+        read_buffer_size: int = 4096,
+        *,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+    ) -> None:
+        self._proc = _native.Interactive(**_native_args(args, read_buffer_size, env, cwd))
+
+    @property
+    def pid(self) -> int:
+        """The child's pid, which is also its process group id."""
+        return self._proc.pid
+
+    def write(self, stdin_data: Bytes, timeout_seconds: float) -> bool:
+        """Write all of stdin_data to the child's stdin within timeout_seconds.
+
+        Returns True once every byte is in the pipe; False if the child has
+        exited, closed its stdin, the object was closed, or the time ran out.
+        Never raises BrokenPipeError and never lets SIGPIPE reach the process.
+        """
+        return self._proc.write(_data(stdin_data), _timeout(timeout_seconds, "timeout_seconds"))
+
+    def read_line(self, timeout_seconds: float) -> Optional[bytes]:
+        """Read the next line of stdout (without the trailing newline), or
+        return None on timeout / EOF. Data read before a timeout stays
+        buffered for the next call; a partial line at EOF is dropped."""
+        return self._proc.read_line(_timeout(timeout_seconds, "timeout_seconds"))
+
+    def close(self, nice_timeout_seconds: float) -> int:
+        """Close the pipes, wait up to nice_timeout_seconds for a clean exit,
+        then SIGKILL the child's group if it is still running. Returns the
+        child's exit code (minus the signal number if a signal ended it), or
+        -9 if we had to kill it. Calling it again returns the same code."""
+        return self._proc.close(_timeout(nice_timeout_seconds, "nice_timeout_seconds"))
+
+    def __enter__(self) -> "Interactive":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close(0)
+
+
+__all__ = ["Interactive"]

@@ -1,0 +1,108 @@
+// `_native.Pending`: the outcome of one native async operation, handed from
+// the reactor's thread to asyncio.
+//
+// When the operation completes, an eventfd becomes readable: asyncio waits
+// for it with loop.add_reader, so no Python thread is used per operation and
+// any number of them may be in flight. `cancel()` emits the operation's Asio
+// cancellation signal on the reactor's thread.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "bounded_subprocess/result.hpp"
+#include "reactor.hpp"
+
+namespace bounded_subprocess::python {
+
+namespace py = pybind11;
+
+/// What an operation can complete with.
+using PendingValue = std::variant<std::monostate, Result, bool, std::optional<std::string>, int>;
+
+class PendingState : public std::enable_shared_from_this<PendingState> {
+ public:
+  /// `error_filename`: the filename of the OSError raised for a
+  /// std::system_error outcome (see raise_os_error).
+  PendingState(Reactor& reactor, std::string error_filename);
+  PendingState(const PendingState&) = delete;
+  PendingState& operator=(const PendingState&) = delete;
+  ~PendingState();
+
+  /// Records the outcome and wakes the waiters. First call wins.
+  void complete(std::exception_ptr error, PendingValue value) noexcept;
+
+  /// A completion handler for an Asio operation, bound to this state's
+  /// cancellation slot. Use on the reactor's thread only.
+  template <class Convert>
+  auto handler(Convert convert) {
+    return asio::bind_cancellation_slot(
+        signal_.slot(), [self = shared_from_this(), convert](auto&&... args) mutable {
+          self->on_handler(convert(std::forward<decltype(args)>(args)...));
+        });
+  }
+
+  /// Marks the start of the operation on the reactor's thread: registers it
+  /// to be cancelled at interpreter exit.
+  void started_on_reactor();
+
+  Reactor& reactor() noexcept { return reactor_; }
+  /// The eventfd, readable once done; -1 after result() was called.
+  int fileno() const;
+  bool done() const;
+  /// Emits the cancellation signal on the reactor's thread (no-op once done).
+  void cancel();
+  /// Blocks until done. Call without the GIL.
+  void wait();
+  /// The value as a Python object, or raises the operation's error (OSError,
+  /// ValueError, ...). Only once done().
+  py::object result();
+
+ private:
+  void on_handler(std::pair<std::exception_ptr, PendingValue> outcome) noexcept;
+
+  Reactor& reactor_;
+  std::string error_filename_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  PendingValue value_;
+  std::exception_ptr error_;
+  int event_fd_ = -1;
+  // Reactor thread only:
+  asio::cancellation_signal signal_;
+  bool completed_on_reactor_ = false;
+  std::optional<std::uint64_t> shutdown_id_;
+};
+
+using PendingPtr = std::shared_ptr<PendingState>;
+
+/// Helper for `handler`: a converter from the completion's arguments.
+struct ErrorAnd {
+  template <class T>
+  std::pair<std::exception_ptr, PendingValue> operator()(std::exception_ptr e, T&& v) const {
+    return {std::move(e), PendingValue(std::in_place_type<std::decay_t<T>>, std::forward<T>(v))};
+  }
+};
+struct ValueOnly {
+  template <class T>
+  std::pair<std::exception_ptr, PendingValue> operator()(T&& v) const {
+    return {nullptr, PendingValue(std::in_place_type<std::decay_t<T>>, std::forward<T>(v))};
+  }
+};
+
+void bind_pending(py::module_& m);
+
+}  // namespace bounded_subprocess::python

@@ -1,0 +1,100 @@
+"""bounded_subprocess.interactive_async.Interactive (coroutines)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bounded_subprocess.interactive_async import Interactive
+
+
+def test_seed_example_verbatim(capsys, system_python_first):
+    import asyncio
+    from bounded_subprocess.interactive_async import Interactive
+
+    async def main():
+        proc = Interactive(["python3", "-iu"], read_buffer_size=4096)
+        await proc.write(b"print(1 + 2)\n", timeout_seconds=1)
+        print(await proc.read_line(timeout_seconds=1))  # b'3'
+        await proc.close(nice_timeout_seconds=1)
+
+    asyncio.run(main())
+    assert capsys.readouterr().out == "b'3'\n"
+
+
+async def test_cat_echo_comes_back(leaks):
+    # The seed's async write leaves bytes in a buffer; ours puts them in the pipe.
+    proc = Interactive(["cat"])
+    leaks.track_group(proc.pid)
+    for i in range(100):
+        assert await proc.write(b"ping %d\n" % i, timeout_seconds=5) is True
+        assert await proc.read_line(timeout_seconds=5) == b"ping %d" % i
+    assert await proc.close(nice_timeout_seconds=5) == 0
+    assert await proc.close(nice_timeout_seconds=5) == 0
+
+
+async def test_many_at_once(leaks):
+    procs = [Interactive(["cat"]) for _ in range(20)]
+    for p in procs:
+        leaks.track_group(p.pid)
+
+    async def talk(p, i):
+        assert await p.write(b"%d\n" % i, 5)
+        return await p.read_line(5)
+
+    lines = await asyncio.gather(*[talk(p, i) for i, p in enumerate(procs)])
+    assert lines == [b"%d" % i for i in range(20)]
+    codes = await asyncio.gather(*[p.close(5) for p in procs])
+    assert codes == [0] * 20
+
+
+async def test_read_timeout_and_cancellation(leaks):
+    proc = Interactive(["cat"])
+    leaks.track_group(proc.pid)
+    t0 = time.monotonic()
+    assert await proc.read_line(0.2) is None
+    assert time.monotonic() - t0 < 3
+    # A cancelled read loses no data.
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(proc.read_line(60), 0.2)
+    assert await proc.write(b"after\n", 1)
+    assert await proc.read_line(5) == b"after"
+    assert await proc.close(1) == 0
+
+
+async def test_concurrent_reader_and_writer(leaks):
+    proc = Interactive(["cat"])
+    leaks.track_group(proc.pid)
+    reader = asyncio.create_task(proc.read_line(10))
+    await asyncio.sleep(0.05)
+    assert await proc.write(b"x\n", 5)
+    assert await reader == b"x"
+    await proc.close(1)
+
+
+async def test_close_kills_child_that_ignores_eof(misbehave, leaks):
+    proc = Interactive([misbehave, "ignore-sigterm-sleep"])
+    leaks.track_group(proc.pid)
+    assert await proc.read_line(5) == b"ready"
+    t0 = time.monotonic()
+    assert await proc.close(nice_timeout_seconds=0.2) == -9
+    assert time.monotonic() - t0 < 3
+
+
+async def test_dropped_without_close(leaks):
+    proc = Interactive(["cat"])
+    leaks.track_group(proc.pid)
+    del proc
+
+
+async def test_async_context_manager_and_errors(tmp_path, leaks):
+    async with Interactive(["cat"]) as proc:
+        leaks.track_group(proc.pid)
+        assert await proc.write("s\n", 1)
+        assert await proc.read_line(5) == b"s"
+        with pytest.raises(ValueError):
+            await proc.read_line(-1)
+    with pytest.raises(FileNotFoundError):
+        Interactive([str(tmp_path / "missing")])
