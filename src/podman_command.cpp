@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -208,6 +209,64 @@ void remove_container_sync(const ContainerSpec& spec, PodmanScratch& scratch,
   const auto rm = podman_rm_command(spec, scratch, client_started);
   if (rm.empty()) return;
   check_cleanup_result(rm, run(rm, cleanup_run_options(spec)));
+}
+
+PodmanOptions container_options(const PodmanStreamOptions& o) {
+  PodmanOptions c;
+  c.image = o.image;
+  c.timeout = o.timeout;
+  c.env = o.env;
+  c.stdin_data = o.stdin_data;
+  c.stdin_write_timeout = o.stdin_write_timeout;
+  c.volumes = o.volumes;
+  c.cwd = o.cwd;
+  c.memory_limit_mb = o.memory_limit_mb;
+  c.entrypoint = o.entrypoint;
+  c.podman_args = o.podman_args;
+  c.podman_path = o.podman_path;
+  c.cleanup_timeout = o.cleanup_timeout;
+  c.temp_dir = o.temp_dir;
+  return c;
+}
+
+PodmanCall::PodmanCall(const std::vector<std::string>& argv, PodmanOptions options)
+    : options_(std::move(options)), scratch_(options_.temp_dir) {
+  command_ = podman_run_command(argv, spec(), scratch_);
+}
+
+PodmanCall::~PodmanCall() { cleanup_now(); }
+
+void PodmanCall::cleanup_now() noexcept {
+  if (cleaned_) return;
+  cleaned_ = true;
+  if (!started_) {
+    scratch_.remove();
+    return;
+  }
+  try {
+    remove_container_sync(spec(), scratch_, true);
+  } catch (...) {
+    // Nowhere to report it; the folder is deleted anyway.
+  }
+}
+
+std::vector<std::string> PodmanCall::rm_command() const {
+  return podman_rm_command(spec(), scratch_, true);
+}
+
+std::exception_ptr PodmanCall::cleanup_done(std::exception_ptr rm_error,
+                                            const Result& rm_result) noexcept {
+  std::exception_ptr error = std::move(rm_error);
+  if (!error) {
+    try {
+      check_cleanup_result(rm_command(), rm_result);  // before the cidfile goes
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }
+  cleaned_ = true;
+  scratch_.remove();
+  return error;
 }
 
 }  // namespace bounded_subprocess::detail

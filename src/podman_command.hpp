@@ -101,4 +101,44 @@ void check_cleanup_result(const std::vector<std::string>& rm_command, const Resu
 /// the folder is deleted in every case.
 void remove_container_sync(const ContainerSpec& spec, PodmanScratch& scratch, bool client_started);
 
+/// The container settings of a stream's options, as PodmanOptions.
+PodmanOptions container_options(const PodmanStreamOptions& options);
+
+/// One container call of an async face: an owned copy of the options, the
+/// scratch folder and the `podman run` command. The cleanup is normally done
+/// asynchronously by the face, which then calls `cleanup_done`; if the call
+/// is destroyed before that (its executor went away, say) while the client
+/// may have started, the destructor removes the container synchronously
+/// (bounded by cleanup_timeout) and never throws.
+class PodmanCall {
+ public:
+  /// Creates the scratch folder (std::system_error if it cannot).
+  PodmanCall(const std::vector<std::string>& argv, PodmanOptions options);
+  PodmanCall(const PodmanCall&) = delete;
+  PodmanCall& operator=(const PodmanCall&) = delete;
+  ~PodmanCall();
+
+  const std::vector<std::string>& command() const noexcept { return command_; }
+  ContainerSpec spec() const { return container_spec(options_); }
+  /// The cleanup command (see podman_rm_command); the client counts as started.
+  std::vector<std::string> rm_command() const;
+  /// Whether the client may have started: from then on the destructor
+  /// cleans up if the face did not.
+  void set_client_started(bool started) noexcept { started_ = started; }
+  /// The synchronous cleanup, for faces that cannot run the async one;
+  /// errors are swallowed. Idempotent.
+  void cleanup_now() noexcept;
+  /// The face's cleanup ended with `rm_error` / `rm_result`: deletes the
+  /// scratch folder and returns the error to report (null when the
+  /// container is gone).
+  std::exception_ptr cleanup_done(std::exception_ptr rm_error, const Result& rm_result) noexcept;
+
+ private:
+  PodmanOptions options_;
+  PodmanScratch scratch_;
+  std::vector<std::string> command_;
+  bool started_ = false;
+  bool cleaned_ = false;
+};
+
 }  // namespace bounded_subprocess::detail

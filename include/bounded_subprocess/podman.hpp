@@ -8,8 +8,10 @@
 // `podman rm -f --time 0 --cidfile FILE --ignore`, the podman client is reaped
 // and the cidfile (inside a private temporary folder) is deleted.
 //
-// This header holds the synchronous faces; the async faces (which need Asio)
-// are in bounded_subprocess/podman_async.hpp.
+// This header holds the synchronous faces (`podman_run`, and
+// `podman_run_stream_lines` with a callback per line); the async faces
+// (`async_podman_run`, `open_podman_line_stream`), which need Asio, are in
+// bounded_subprocess/podman_async.hpp.
 #pragma once
 
 #include <cstddef>
@@ -89,5 +91,50 @@ struct PodmanOptions {
 ///
 /// Thread safety: may be called from many threads at once.
 Result podman_run(const std::vector<std::string>& argv, const PodmanOptions& options);
+
+/// Options of the podman line streams: those of `PodmanOptions` (same
+/// meaning) without the output capture, plus the line bounds of
+/// `StreamOptions`.
+struct PodmanStreamOptions {
+  /// The image to run (required).
+  std::string image{};
+  Seconds timeout{15.0};
+  /// Cap on one line: when a line grows past it before its '\n' arrives, its
+  /// older bytes are dropped. Must be at least 1.
+  std::size_t max_line_size = 64 * 1024;
+  /// stderr (the container's and podman's own) is drained; at most this many
+  /// of its last bytes are kept, in `Result::err`.
+  std::size_t stderr_max_output_size = 2048;
+  std::optional<Environment> env{};
+  std::optional<std::string> stdin_data{};
+  Seconds stdin_write_timeout{15.0};
+  std::vector<std::string> volumes{};
+  std::optional<std::string> cwd{};
+  std::optional<std::size_t> memory_limit_mb{};
+  std::optional<std::string> entrypoint{};
+  std::vector<std::string> podman_args{};
+  std::string podman_path = "podman";
+  Seconds cleanup_timeout{10.0};
+  std::optional<std::string> temp_dir{};
+};
+
+/// The sync stream face: runs `argv` in a container like `podman_run` and
+/// calls `on_line` with each stdout line (without its '\n') as it arrives,
+/// on the calling thread, until EOF, the deadline, or `on_line` returns
+/// false (the podman client's group is then killed: reason `cancelled`,
+/// exit_code -1). Then, whatever ended it (an exception from `on_line`
+/// included), the container is force-removed as in `podman_run`.
+///
+/// The result is that of `run_stream_lines` (see stream.hpp: `out.data` is
+/// empty, `err` keeps the last `stderr_max_output_size` bytes), with
+/// `elapsed` covering the cleanup too.
+///
+/// Errors: as `podman_run`; an exception thrown by `on_line` is rethrown
+/// after the cleanup.
+///
+/// Thread safety: may be called from many threads at once.
+Result podman_run_stream_lines(const std::vector<std::string>& argv,
+                               const PodmanStreamOptions& options,
+                               const std::function<bool(std::string_view line)>& on_line);
 
 }  // namespace bounded_subprocess
