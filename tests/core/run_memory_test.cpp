@@ -14,9 +14,9 @@ using bs_test::misbehave;
 
 namespace {
 
-constexpr bs::RunOptions kWatched{.timeout = 20s,
-                                  .memory_limit_mb = 64,
-                                  .memory_watchdog_interval = 50ms};
+const bs::RunOptions kWatched{.timeout = 20s,
+                              .memory_limit_mb = 64,
+                              .memory_watchdog_interval = 50ms};
 
 TEST(RunMemory, ChildOverTheLimitIsKilled) {
   bs_test::NoLeaks leaks;

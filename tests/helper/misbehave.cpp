@@ -122,7 +122,9 @@ unsigned long long count_or_forever(const char* s) {
   return parse_count(s);
 }
 
-void alloc_and_touch(unsigned long long mib) {
+// Returns the block, so that a mode that exits can free it (LeakSanitizer
+// would turn exit 0 into exit 1 otherwise).
+char* alloc_and_touch(unsigned long long mib) {
   std::size_t bytes = static_cast<std::size_t>(mib) * 1024 * 1024;
   auto* p = static_cast<char*>(std::malloc(bytes));
   if (p == nullptr) std::_Exit(5);
@@ -130,6 +132,7 @@ void alloc_and_touch(unsigned long long mib) {
   // Keep the memory observably in use.
   volatile char sink = p[bytes / 2];
   (void)sink;
+  return p;
 }
 
 int count_fds(std::string* list) {
@@ -325,8 +328,9 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     sleep_forever();
   }
   if (mode == "alloc-mb-exit") {
-    alloc_and_touch(parse_count(a1));
+    char* p = alloc_and_touch(parse_count(a1));
     write_str(1, "allocated\n");
+    std::free(p);
     return 0;
   }
   if (mode == "fork-alloc-mb") {
