@@ -53,6 +53,17 @@ _start_reactor()
 
 
 @pytest.fixture
+def quiet_login_shell(monkeypatch, tmp_path):
+    """The seed's async example runs `bash -lc`; a login shell sources
+    ~/.profile, which on a developer machine may run slow init hooks (pyenv)
+    that take seconds under load, past the example's 5 s timeout. An empty
+    HOME keeps the example about the library."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+
+
+@pytest.fixture
 def system_python_first(monkeypatch):
     """The seed's examples run "python3" from PATH. A pyenv shim first in PATH
     takes seconds to start on a loaded machine (longer than the examples'

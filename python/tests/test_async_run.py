@@ -14,7 +14,7 @@ from bounded_subprocess.bounded_subprocess_async import run
 from bounded_subprocess.util import Result
 
 
-def test_quickstart_verbatim(capsys):
+def test_quickstart_verbatim(capsys, quiet_login_shell):
     import asyncio
     from bounded_subprocess.bounded_subprocess_async import run
 
