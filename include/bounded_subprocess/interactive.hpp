@@ -1,0 +1,142 @@
+// The interactive face: a long-lived child spoken to line by line.
+//
+//   using namespace std::chrono_literals;
+//   bounded_subprocess::Interactive proc({"python3", "-iu"});
+//   proc.write("print(1 + 2)\n", 1s);
+//   std::optional<std::string> line = proc.read_line(1s);  // "3"
+//   int code = proc.close(1s);
+//
+// The async twin (Asio completion tokens) is in async_interactive.hpp; this
+// header does not include Asio.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bounded_subprocess/options.hpp"
+
+namespace bounded_subprocess {
+
+/// Options of `Interactive` and `AsyncInteractive`: a plain aggregate.
+struct InteractiveOptions {
+  /// Cap, in bytes, on the pending partial line (stdout data read while
+  /// waiting for a '\n'). A longer line loses its oldest bytes: `read_line`
+  /// returns its last `read_buffer_size` bytes. Must be at least 1.
+  std::size_t read_buffer_size = 4096;
+  /// Replaces the child's environment when set; inherits the host's when not.
+  std::optional<Environment> env{};
+  /// Working directory of the child; the host's when absent.
+  std::optional<std::string> cwd{};
+};
+
+namespace detail {
+class InteractiveCore;
+
+/// Outcome of one non-blocking write step.
+enum class WriteStep {
+  done,         ///< every byte is in the pipe
+  would_block,  ///< the pipe is full: wait for POLLOUT (or the child's exit)
+  failed,       ///< broken pipe, stdin closed, or another error
+};
+
+/// Outcome of one non-blocking read step.
+enum class ReadStep {
+  line,         ///< a complete line is buffered: pop_line()
+  would_block,  ///< nothing to read now: wait for POLLIN
+  more,         ///< read a budget's worth without a line: check the clock, call again
+  eof,          ///< the pipe reached EOF (or failed) and no complete line is left
+};
+
+/// Throws std::invalid_argument naming `where` when `timeout` is negative or
+/// NaN. An infinite timeout is allowed and means "no deadline".
+void check_interactive_timeout(Seconds timeout, const char* where);
+/// now + timeout on the steady clock, clamped (infinite -> time_point::max()).
+std::chrono::steady_clock::time_point interactive_deadline(Seconds timeout);
+}  // namespace detail
+
+/// A child process with piped stdin and stdout (stderr is inherited), in its
+/// own session and process group, read line by line.
+///
+/// No method ever sleeps: waits are ppoll(2) on the pipe and on the child's
+/// pidfd with the exact deadline, so a line is returned as soon as it arrives.
+/// Writing to a child that has gone yields `false`, never SIGPIPE in the host,
+/// and the host's signal dispositions are never changed (SIGPIPE is blocked in
+/// the calling thread for the duration of a write, and a SIGPIPE raised by
+/// that write is consumed before the mask is restored).
+///
+/// Lifetime: the object owns the child. `close` ends it; the destructor of an
+/// object that was not closed SIGKILLs the whole group and reaps the child
+/// (blocking for the moment the kernel needs to tear a killed process down),
+/// so no process and no zombie is left. Move-only; a moved-from object may be
+/// destroyed or assigned to, any other use throws std::logic_error.
+///
+/// Thread safety: one object may be used by two threads at once only as one
+/// writer (`write`) and one reader (`read_line`); `close`, moves and
+/// destruction must not overlap any other call. Distinct objects are
+/// independent.
+class Interactive {
+ public:
+  /// Starts `argv` (argv[0] looked up in PATH, the child's PATH when
+  /// `options.env` sets one).
+  ///
+  /// Errors: std::invalid_argument (nothing spawned) for an empty argv or
+  /// program, a NUL in an argument, a bad environment name, an empty cwd or
+  /// `read_buffer_size` 0; std::system_error, naming the program (or the
+  /// cwd), when it cannot be started. Nothing is leaked on either path.
+  explicit Interactive(std::vector<std::string> argv, InteractiveOptions options = {});
+  /// Kills the group and reaps the child unless `close` was called.
+  ~Interactive();
+  Interactive(Interactive&& other) noexcept;
+  /// Kills and reaps the child this object owned (unless closed), then
+  /// takes over `other`'s.
+  Interactive& operator=(Interactive&& other) noexcept;
+  Interactive(const Interactive&) = delete;
+  Interactive& operator=(const Interactive&) = delete;
+
+  /// Writes all of `data` to the child's stdin, waiting at most `timeout`
+  /// for the pipe to take it. Returns true once every byte is in the pipe;
+  /// false if the child had already exited, exits while we wait, closed its
+  /// stdin (broken pipe), the object was closed, or the timeout passed first
+  /// (a prefix of `data` may then have been written). A zero timeout writes
+  /// what fits at once. Errors: std::invalid_argument for a negative or NaN
+  /// timeout.
+  bool write(std::string_view data, Seconds timeout);
+
+  /// The next line of the child's stdout without its '\n', waiting at most
+  /// `timeout`. No value on timeout, at EOF, or after `close`. Data read
+  /// before a timeout stays buffered for the next call; a partial line at EOF
+  /// is dropped; a line longer than `read_buffer_size` keeps its newest
+  /// bytes. A zero timeout only takes what is already there. Errors:
+  /// std::invalid_argument for a negative or NaN timeout.
+  std::optional<std::string> read_line(Seconds timeout);
+
+  /// Closes the pipes (the child sees EOF on stdin), waits up to
+  /// `nice_timeout` for the child to exit, then SIGKILLs its group; in every
+  /// case the rest of the group is killed and the child reaped. Returns the
+  /// exit status, or minus the signal number that ended it (-9 when it had
+  /// to be killed). Calling it again returns the same code. Errors:
+  /// std::invalid_argument for a negative or NaN timeout.
+  int close(Seconds nice_timeout);
+
+  /// The child's pid (also its process group id). After `close` it names
+  /// no process of ours.
+  pid_t pid() const noexcept;
+  /// True until the child has exited (or been closed). Does not reap.
+  bool is_running() const noexcept;
+  /// The code `close` returned, once it has been called.
+  std::optional<int> exit_code() const noexcept;
+
+ private:
+  detail::InteractiveCore& core(const char* where) const;
+
+  std::unique_ptr<detail::InteractiveCore> core_;
+};
+
+}  // namespace bounded_subprocess

@@ -1,0 +1,118 @@
+// The sync Interactive face: the shared core driven with ppoll(2) and exact
+// deadlines (no sleeps, no polling intervals).
+#include "bounded_subprocess/interactive.hpp"
+
+#include <poll.h>
+
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+#include <stdexcept>
+#include <string>
+
+#include "interactive_core.hpp"
+
+namespace bounded_subprocess {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Waits until one of `fds` is ready or `deadline` passes (max(): forever).
+// Returns false on timeout. EINTR restarts the wait with the time left.
+bool wait_ready(pollfd* fds, nfds_t n, Clock::time_point deadline) {
+  for (;;) {
+    timespec ts{};
+    const timespec* tsp = nullptr;
+    if (deadline != Clock::time_point::max()) {
+      const auto left = deadline - Clock::now();
+      if (left <= Clock::duration::zero()) return false;
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+      ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+      tsp = &ts;
+    }
+    const int r = ::ppoll(fds, n, tsp, nullptr);
+    if (r > 0) return true;
+    if (r == 0) {
+      // ppoll may return a hair early; only give up once the clock agrees.
+      if (Clock::now() >= deadline) return false;
+      continue;
+    }
+    if (errno != EINTR) return false;
+  }
+}
+
+}  // namespace
+
+Interactive::Interactive(std::vector<std::string> argv, InteractiveOptions options)
+    : core_(std::make_unique<detail::InteractiveCore>(argv, options)) {}
+
+Interactive::~Interactive() = default;
+Interactive::Interactive(Interactive&& other) noexcept = default;
+Interactive& Interactive::operator=(Interactive&& other) noexcept = default;
+
+detail::InteractiveCore& Interactive::core(const char* where) const {
+  if (!core_)
+    throw std::logic_error(std::string("bounded_subprocess::Interactive::") + where +
+                           ": the object was moved from");
+  return *core_;
+}
+
+bool Interactive::write(std::string_view data, Seconds timeout) {
+  detail::check_interactive_timeout(timeout, "bounded_subprocess::Interactive::write");
+  auto& c = core("write");
+  if (c.child_exited()) return false;
+  const auto deadline = detail::interactive_deadline(timeout);
+  std::size_t offset = 0;
+  for (;;) {
+    switch (c.write_some(data, offset)) {
+      case detail::WriteStep::done: return true;
+      case detail::WriteStep::failed: return false;
+      case detail::WriteStep::would_block: break;
+    }
+    pollfd fds[2] = {{c.stdin_fd(), POLLOUT, 0}, {c.pidfd(), POLLIN, 0}};
+    if (!wait_ready(fds, 2, deadline)) return false;
+    if (fds[1].revents != 0) return false;  // the child exited meanwhile
+  }
+}
+
+std::optional<std::string> Interactive::read_line(Seconds timeout) {
+  detail::check_interactive_timeout(timeout, "bounded_subprocess::Interactive::read_line");
+  auto& c = core("read_line");
+  if (c.finished()) return std::nullopt;
+  const auto deadline = detail::interactive_deadline(timeout);
+  for (;;) {
+    switch (c.read_some()) {
+      case detail::ReadStep::line: return c.pop_line();
+      case detail::ReadStep::eof: return std::nullopt;
+      case detail::ReadStep::more:
+        if (Clock::now() >= deadline) return std::nullopt;
+        continue;
+      case detail::ReadStep::would_block: break;
+    }
+    pollfd fd{c.stdout_fd(), POLLIN, 0};
+    if (!wait_ready(&fd, 1, deadline)) return std::nullopt;
+  }
+}
+
+int Interactive::close(Seconds nice_timeout) {
+  detail::check_interactive_timeout(nice_timeout, "bounded_subprocess::Interactive::close");
+  auto& c = core("close");
+  if (auto code = c.exit_code()) return *code;
+  c.close_pipes();
+  if (c.child_exited()) return c.reap_exited();
+  pollfd fd{c.pidfd(), POLLIN, 0};
+  if (wait_ready(&fd, 1, detail::interactive_deadline(nice_timeout))) return c.reap_exited();
+  return c.kill_and_reap_now();
+}
+
+pid_t Interactive::pid() const noexcept { return core_ ? core_->pid() : -1; }
+
+bool Interactive::is_running() const noexcept { return core_ && !core_->child_exited(); }
+
+std::optional<int> Interactive::exit_code() const noexcept {
+  return core_ ? core_->exit_code() : std::nullopt;
+}
+
+}  // namespace bounded_subprocess

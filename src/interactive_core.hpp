@@ -1,0 +1,74 @@
+// The engine part that both Interactive faces share: one child with piped
+// stdin/stdout and a pidfd, non-blocking write and read steps, the line
+// buffer, and the end of the child (close pipes, reap, kill the group). The
+// faces add the waiting: ppoll for the sync one, Asio for the async one.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bounded_subprocess/interactive.hpp"
+#include "interactive_line_buffer.hpp"
+#include "spawn.hpp"
+
+namespace bounded_subprocess::detail {
+
+/// Converts a wait status to the library's exit code convention.
+int exit_code_from_status(int status) noexcept;
+
+class InteractiveCore {
+ public:
+  /// Validates and spawns (see Interactive's constructor for the errors).
+  InteractiveCore(const std::vector<std::string>& argv, const InteractiveOptions& options);
+  /// SIGKILLs the group and reaps the child if that has not happened yet.
+  ~InteractiveCore();
+  InteractiveCore(const InteractiveCore&) = delete;
+  InteractiveCore& operator=(const InteractiveCore&) = delete;
+
+  pid_t pid() const noexcept { return child_.pid; }
+  int stdin_fd() const noexcept { return child_.stdin_fd.get(); }
+  int stdout_fd() const noexcept { return child_.stdout_fd.get(); }
+  int pidfd() const noexcept { return child_.pidfd.get(); }
+  std::optional<int> exit_code() const noexcept { return exit_code_; }
+  bool finished() const noexcept { return exit_code_.has_value(); }
+
+  /// True once the child has exited (its pidfd is readable), or was reaped.
+  /// Does not reap.
+  bool child_exited() const noexcept;
+
+  /// Writes `data` from `offset` on, advancing `offset`, until done or the
+  /// pipe is full. SIGPIPE is blocked in this thread meanwhile and one that
+  /// the write raised is consumed. Thread safety: only touches stdin.
+  WriteStep write_some(std::string_view data, std::size_t& offset);
+
+  /// Reads stdout until a line is complete, the pipe is empty, EOF, or a
+  /// budget of bytes has been read. Thread safety: only touches stdout and
+  /// the line buffer.
+  ReadStep read_some();
+  std::optional<std::string> pop_line() { return lines_.pop_line(); }
+
+  /// Closes stdin and stdout (the child sees EOF and, writing, EPIPE).
+  void close_pipes() noexcept;
+  /// For a child that has exited: SIGKILLs the rest of its group, reaps it,
+  /// closes the pidfd and records the code. Returns the code.
+  int reap_exited() noexcept;
+  /// SIGKILLs the group, reaps the child (blocking until the kernel has torn
+  /// it down), closes the pidfd and records the code. Returns the code.
+  int kill_and_reap_now() noexcept;
+
+ private:
+  int record(const ExitInfo& info) noexcept;
+
+  Child child_;
+  LineBuffer lines_;
+  bool stdin_failed_ = false;
+  bool eof_ = false;
+  std::optional<int> exit_code_;
+};
+
+}  // namespace bounded_subprocess::detail

@@ -1,0 +1,304 @@
+// AsyncInteractive: per-operation cancellation, misbehaving children, close
+// and destructor semantics (also with operations still pending).
+#include <gtest/gtest.h>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_future.hpp>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+#include <optional>
+#include <string>
+
+#include "bounded_subprocess/async_interactive.hpp"
+#include "interactive_test_util.hpp"
+#include "leak_check.hpp"
+
+using namespace std::chrono_literals;
+using bounded_subprocess::AsyncInteractive;
+using bs_itest::Clock;
+using bs_itest::seconds_since;
+using Line = std::optional<std::string>;
+
+namespace {
+std::string helper() { return bs_test::misbehave(); }
+
+void run_bounded(asio::io_context& ctx, std::chrono::seconds limit = 30s) {
+  ctx.run_for(limit);
+  EXPECT_TRUE(ctx.stopped()) << "operations still pending after " << limit.count() << " s";
+}
+
+// Emits `signal` (terminal cancellation by default) after `delay`.
+void cancel_after(asio::io_context& ctx, asio::cancellation_signal& signal,
+                  std::chrono::milliseconds delay,
+                  asio::cancellation_type type = asio::cancellation_type::terminal) {
+  auto timer = std::make_shared<asio::steady_timer>(ctx, delay);
+  timer->async_wait([timer, &signal, type](std::error_code) { signal.emit(type); });
+}
+}  // namespace
+
+TEST(AsyncInteractiveCancel, CancelledReadCompletesEmptyAndChildKeepsRunning) {
+  bs_test::NoLeaks leaks;
+  asio::io_context ctx;
+  asio::cancellation_signal signal;
+  pid_t pid;
+  std::optional<Line> got;
+  double took = -1;
+  {
+    AsyncInteractive proc(ctx, {"cat"});
+    pid = proc.pid();
+    const auto t0 = Clock::now();
+    proc.async_read_line(30s, asio::bind_cancellation_slot(signal.slot(), [&](Line l) {
+                           got = std::move(l);
+                           took = seconds_since(t0);
+                         }));
+    cancel_after(ctx, signal, 50ms);
+    run_bounded(ctx);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_FALSE(got->has_value());
+    EXPECT_LT(took, 5.0);  // the cancel, not the 30 s
+    EXPECT_TRUE(proc.is_running());  // cancelling a read is not a kill
+    // The object still works after a cancelled read.
+    ctx.restart();
+    auto wrote = proc.async_write("still here\n", 5s, asio::use_future);
+    auto line = proc.async_read_line(5s, asio::use_future);
+    run_bounded(ctx);
+    EXPECT_TRUE(wrote.get());
+    EXPECT_EQ(line.get(), Line("still here"));
+    ctx.restart();
+    auto code = proc.async_close(5s, asio::use_future);
+    run_bounded(ctx);
+    EXPECT_EQ(code.get(), 0);
+  }
+  leaks.expect_clean({pid});
+}
+
+TEST(AsyncInteractiveCancel, CancelledWriteCompletesFalsePromptly) {
+  bs_test::NoLeaks leaks;
+  asio::io_context ctx;
+  asio::cancellation_signal signal;
+  pid_t pid;
+  std::optional<bool> wrote;
+  double took = -1;
+  {
+    AsyncInteractive proc(ctx, {helper(), "sleep-forever"});  // never reads
+    pid = proc.pid();
+    const auto t0 = Clock::now();
+    proc.async_write(std::string(4 << 20, 'z'), 30s,
+                     asio::bind_cancellation_slot(signal.slot(), [&](bool ok) {
+                       wrote = ok;
+                       took = seconds_since(t0);
+                     }));
+    // Partial cancellation is honoured too.
+    cancel_after(ctx, signal, 50ms, asio::cancellation_type::partial);
+    run_bounded(ctx);
+    EXPECT_EQ(wrote, std::optional<bool>(false));
+    EXPECT_LT(took, 5.0);
+    EXPECT_TRUE(proc.is_running());
+    ctx.restart();
+    auto code = proc.async_close(50ms, asio::use_future);
+    run_bounded(ctx);
+    EXPECT_EQ(code.get(), -9);
+  }
+  leaks.expect_clean({pid});
+}
+
+TEST(AsyncInteractiveCancel, CancelledCloseKillsAtOnce) {
+  bs_test::NoLeaks leaks;
+  asio::io_context ctx;
+  asio::cancellation_signal signal;
+  pid_t pid;
+  std::optional<int> code;
+  double took = -1;
+  {
+    AsyncInteractive proc(ctx, {helper(), "ignore-sigterm-sleep"});
+    pid = proc.pid();
+    const auto t0 = Clock::now();
+    proc.async_close(60s, asio::bind_cancellation_slot(signal.slot(), [&](int c) {
+                       code = c;
+                       took = seconds_since(t0);
+                     }));
+    cancel_after(ctx, signal, 50ms);
+    run_bounded(ctx);
+    EXPECT_EQ(code, std::optional<int>(-9));
+    EXPECT_LT(took, 5.0);
+  }
+  leaks.expect_clean({pid});
+}
+
+TEST(AsyncInteractiveCancel, ChildThatNeverReadsMakesWriteTimeOut) {
+  bs_test::NoLeaks leaks;
+  asio::io_context ctx;
+  pid_t pid;
+  std::optional<bool> wrote;
+  double took = -1;
+  {
+    AsyncInteractive proc(ctx, {helper(), "sleep-forever"});
+    pid = proc.pid();
+    const auto t0 = Clock::now();
+    proc.async_write(std::string(4 << 20, 'x'), 200ms, [&](bool ok) {
+      wrote = ok;
+      took = seconds_since(t0);
+    });
+    run_bounded(ctx);
+    EXPECT_EQ(wrote, std::optional<bool>(false));
+    EXPECT_GE(took, 0.2);
+    EXPECT_LT(took, 5.0);
+    ctx.restart();
+    auto line = proc.async_read_line(50ms, asio::use_future);  // never writes either
+    run_bounded(ctx);
+    EXPECT_EQ(line.get(), Line());
+  }
+  leaks.expect_clean({pid});
+}
+
+TEST(AsyncInteractiveCancel, FloodWithoutNewlineStaysBoundedAndLoopStaysResponsive) {
+  bs_test::NoLeaks leaks;
+  asio::io_context ctx;
+  pid_t pid;
+  std::optional<Line> got;
+  std::optional<double> timer_fired_at;
+  const long rss_before = bs_test::self_rss_kb();
+  {
+    AsyncInteractive proc(ctx, {helper(), "write-forever-no-newline"});
+    pid = proc.pid();
+    const auto t0 = Clock::now();
+    proc.async_read_line(500ms, [&](Line l) { got = std::move(l); });
+    asio::steady_timer timer(ctx, 50ms);
+    timer.async_wait([&](std::error_code) { timer_fired_at = seconds_since(t0); });
+    run_bounded(ctx);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_FALSE(got->has_value());
+    ASSERT_TRUE(timer_fired_at.has_value());
+    EXPECT_LT(*timer_fired_at, 0.45) << "the read starved the event loop";
+  }
+  EXPECT_LT(bs_test::self_rss_kb() - rss_before, 64 * 1024);
+  leaks.expect_clean({pid});
+}
+
+TEST(AsyncInteractiveCancel, ChildDyingWhileWeWriteGivesFalseWithoutSigpipe) {
+  bs_test::NoLeaks leaks;
+  const auto before = bs_itest::SignalState::now();
+  void* handler = bs_itest::sigpipe_handler();
+  asio::io_context ctx;
+  pid_t pid, pid2;
+  std::optional<bool> w1, w2;
+  {
+    AsyncInteractive dying(ctx, {helper(), "exit-after-ms", "100", "0"});
+    AsyncInteractive closed_stdin(ctx, {helper(), "close-stdin-sleep"});
+    pid = dying.pid();
+    pid2 = closed_stdin.pid();
+    dying.async_write(std::string(8 << 20, 'y'), 30s, [&](bool ok) { w1 = ok; });
+    closed_stdin.async_read_line(10s, [&](Line l) {
+      EXPECT_EQ(l, Line("closed"));
+      closed_stdin.async_write("data\n", 5s, [&](bool ok) { w2 = ok; });
+    });
+    run_bounded(ctx);
+    EXPECT_EQ(w1, std::optional<bool>(false));
+    EXPECT_EQ(w2, std::optional<bool>(false));
+    ctx.restart();
+    auto c1 = dying.async_close(5s, asio::use_future);
+    auto c2 = closed_stdin.async_close(50ms, asio::use_future);
+    run_bounded(ctx);
+    EXPECT_EQ(c1.get(), 0);
+    EXPECT_EQ(c2.get(), -9);
+  }
+  const auto after = bs_itest::SignalState::now();
+  EXPECT_TRUE(before.same_mask(after));
+  EXPECT_FALSE(after.sigpipe_pending);
+  EXPECT_EQ(bs_itest::sigpipe_handler(), handler);
+  leaks.expect_clean({pid, pid2});
+}
+
+TEST(AsyncInteractiveCancel, ChildDyingRightAfterStart) {
+  bs_test::NoLeaks leaks;
+  asio::io_context ctx;
+  pid_t pid;
+  {
+    AsyncInteractive proc(ctx, {helper(), "exit", "3"});
+    pid = proc.pid();
+    EXPECT_FALSE(bs_test::still_true_after([&] { return proc.is_running(); }, 5000ms));
+    auto wrote = proc.async_write("hello\n", 1s, asio::use_future);
+    auto line = proc.async_read_line(1s, asio::use_future);
+    run_bounded(ctx);
+    EXPECT_FALSE(wrote.get());
+    EXPECT_EQ(line.get(), Line());
+    ctx.restart();
+    auto c1 = proc.async_close(1s, asio::use_future);
+    run_bounded(ctx);
+    EXPECT_EQ(c1.get(), 3);
+    ctx.restart();
+    auto c2 = proc.async_close(1s, asio::use_future);  // the same code again
+    run_bounded(ctx);
+    EXPECT_EQ(c2.get(), 3);
+  }
+  leaks.expect_clean({pid});
+}
+
+TEST(AsyncInteractiveCancel, CloseWithOperationsPendingCompletesThem) {
+  bs_test::NoLeaks leaks;
+  asio::io_context ctx;
+  pid_t pid;
+  std::optional<Line> got;
+  std::optional<bool> wrote;
+  std::optional<int> code;
+  {
+    AsyncInteractive proc(ctx, {helper(), "sleep-forever"});
+    pid = proc.pid();
+    proc.async_read_line(30s, [&](Line l) { got = std::move(l); });
+    proc.async_write(std::string(4 << 20, 'w'), 30s, [&](bool ok) { wrote = ok; });
+    asio::steady_timer timer(ctx, 50ms);
+    timer.async_wait([&](std::error_code) { proc.async_close(100ms, [&](int c) { code = c; }); });
+    run_bounded(ctx);
+  }
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(got->has_value());
+  EXPECT_EQ(wrote, std::optional<bool>(false));
+  EXPECT_EQ(code, std::optional<int>(-9));
+  leaks.expect_clean({pid});
+}
+
+TEST(AsyncInteractiveCancel, DestructorWithOperationsPendingKillsAndReaps) {
+  bs_test::NoLeaks leaks;
+  asio::io_context ctx;
+  pid_t pid;
+  long grandchild = -1;
+  std::optional<Line> got;
+  std::optional<int> code;
+  {
+    auto proc = std::make_unique<AsyncInteractive>(ctx, std::vector<std::string>{helper(), "fork-grandchild-sleep"});
+    pid = proc->pid();
+    auto l1 = proc->async_read_line(10s, asio::use_future);
+    auto l2 = proc->async_read_line(10s, asio::use_future);
+    run_bounded(ctx);  // both reads done: nothing else is pending
+    EXPECT_NE(l1.get().value_or("").find("pgid"), std::string::npos);
+    grandchild = bs_test::field_after(l2.get().value_or(""), "grandchild");
+    ASSERT_GT(grandchild, 0);
+    ctx.restart();
+    proc->async_read_line(30s, [&](Line l) { got = std::move(l); });
+    proc->async_close(30s, [&](int c) { code = c; });
+    proc.reset();  // destroyed with a read and a close pending
+    EXPECT_EQ(bs_test::count_my_zombie_children(), 0);  // reaped in the destructor
+    run_bounded(ctx);
+  }
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(got->has_value());
+  EXPECT_TRUE(code.has_value());
+  leaks.expect_clean({pid}, {static_cast<pid_t>(grandchild)});
+}
+
+TEST(AsyncInteractiveCancel, DestructorWithoutCloseNoContextRun) {
+  bs_test::NoLeaks leaks;
+  pid_t pid;
+  {
+    asio::io_context ctx;
+    AsyncInteractive proc(ctx, {helper(), "ignore-sigterm-sleep"});
+    pid = proc.pid();
+  }
+  EXPECT_EQ(bs_test::count_my_zombie_children(), 0);
+  leaks.expect_clean({pid});
+}

@@ -1,0 +1,227 @@
+// Interactive (sync) against misbehaving children: never reads, never writes,
+// floods without a newline, dies while we write, dies at once, ignores EOF,
+// forks into its group; close and destructor semantics. Each test checks
+// that no process, zombie or fd is left.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "bounded_subprocess/interactive.hpp"
+#include "interactive_test_util.hpp"
+#include "leak_check.hpp"
+
+using namespace std::chrono_literals;
+using bounded_subprocess::Interactive;
+using bs_itest::Clock;
+using bs_itest::seconds_since;
+
+namespace {
+std::string helper() { return bs_test::misbehave(); }
+}  // namespace
+
+TEST(InteractiveMisbehave, ChildThatNeverReadsMakesLargeWriteTimeOut) {
+  bs_test::NoLeaks leaks;
+  Interactive proc({helper(), "sleep-forever"});
+  const pid_t pid = proc.pid();
+  const std::string block(4 << 20, 'x');  // far more than a pipe holds
+  const auto t0 = Clock::now();
+  EXPECT_FALSE(proc.write(block, 200ms));
+  const double took = seconds_since(t0);
+  EXPECT_GE(took, 0.2);
+  EXPECT_LT(took, 5.0);
+  EXPECT_TRUE(proc.is_running());  // a timed-out write does not kill
+  EXPECT_EQ(proc.close(100ms), -9);
+  leaks.expect_clean({pid});
+}
+
+TEST(InteractiveMisbehave, ChildThatNeverWritesMakesReadTimeOut) {
+  bs_test::NoLeaks leaks;
+  Interactive proc({helper(), "sleep-forever"});
+  const pid_t pid = proc.pid();
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = Clock::now();
+    EXPECT_FALSE(proc.read_line(50ms).has_value());
+    EXPECT_LT(seconds_since(t0), 5.0);
+  }
+  EXPECT_EQ(proc.close(50ms), -9);
+  leaks.expect_clean({pid});
+}
+
+TEST(InteractiveMisbehave, FloodWithoutNewlineKeepsMemoryBounded) {
+  bs_test::NoLeaks leaks;
+  Interactive proc({helper(), "write-forever-no-newline"}, {.read_buffer_size = 4096});
+  const pid_t pid = proc.pid();
+  const long rss_before = bs_test::self_rss_kb();
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = Clock::now();
+    EXPECT_FALSE(proc.read_line(300ms).has_value());
+    EXPECT_LT(seconds_since(t0), 5.0);  // the flood does not hold read_line past its deadline
+  }
+  const long rss_after = bs_test::self_rss_kb();
+  EXPECT_LT(rss_after - rss_before, 64 * 1024) << "RSS grew from " << rss_before << " to "
+                                              << rss_after << " KiB";
+  // Closing the pipes makes its next write raise SIGPIPE, which kills it.
+  EXPECT_EQ(proc.close(5s), -SIGPIPE);
+  leaks.expect_clean({pid});
+}
+
+TEST(InteractiveMisbehave, ChildDyingWhileWeWriteGivesFalseWithoutSigpipe) {
+  bs_test::NoLeaks leaks;
+  const auto before = bs_itest::SignalState::now();
+  void* handler = bs_itest::sigpipe_handler();
+  // Never reads stdin, exits after 100 ms: the write is blocked on a full
+  // pipe when the child goes.
+  Interactive proc({helper(), "exit-after-ms", "100", "0"});
+  const pid_t pid = proc.pid();
+  const auto t0 = Clock::now();
+  EXPECT_FALSE(proc.write(std::string(8 << 20, 'y'), 30s));
+  EXPECT_LT(seconds_since(t0), 10.0);  // the exit ends the wait, not the timeout
+  EXPECT_FALSE(proc.write("more\n", 1s));
+  const auto after = bs_itest::SignalState::now();
+  EXPECT_TRUE(before.same_mask(after)) << "signal mask changed";
+  EXPECT_FALSE(after.sigpipe_pending);
+  EXPECT_EQ(bs_itest::sigpipe_handler(), handler);
+  EXPECT_EQ(proc.close(5s), 0);
+  leaks.expect_clean({pid});
+}
+
+TEST(InteractiveMisbehave, BrokenPipeGivesFalseWithoutSigpipe) {
+  bs_test::NoLeaks leaks;
+  const auto before = bs_itest::SignalState::now();
+  void* handler = bs_itest::sigpipe_handler();
+  Interactive proc({helper(), "close-stdin-sleep"});
+  const pid_t pid = proc.pid();
+  ASSERT_EQ(proc.read_line(10s).value_or("?"), "closed");
+  // The child is alive but nobody reads the pipe: EPIPE, and SIGPIPE would
+  // kill this test process if it ever reached it.
+  EXPECT_TRUE(proc.is_running());
+  EXPECT_FALSE(proc.write("data\n", 5s));
+  EXPECT_FALSE(proc.write("again\n", 5s));
+  const auto after = bs_itest::SignalState::now();
+  EXPECT_TRUE(before.same_mask(after)) << "signal mask changed";
+  EXPECT_FALSE(after.sigpipe_pending);
+  EXPECT_EQ(bs_itest::sigpipe_handler(), handler);
+  EXPECT_EQ(proc.close(100ms), -9);
+  leaks.expect_clean({pid});
+}
+
+TEST(InteractiveMisbehave, ChildDyingRightAfterStart) {
+  bs_test::NoLeaks leaks;
+  Interactive proc({helper(), "exit", "3"});
+  const pid_t pid = proc.pid();
+  EXPECT_FALSE(bs_test::still_true_after([&] { return proc.is_running(); }, 5000ms));
+  EXPECT_FALSE(proc.write("hello\n", 1s));
+  EXPECT_FALSE(proc.read_line(1s).has_value());
+  EXPECT_EQ(proc.close(1s), 3);
+  leaks.expect_clean({pid});
+}
+
+TEST(InteractiveMisbehave, DoubleCloseReturnsTheSameCode) {
+  bs_test::NoLeaks leaks;
+  Interactive proc({"cat"});
+  const pid_t pid = proc.pid();
+  EXPECT_EQ(proc.close(5s), 0);
+  EXPECT_EQ(proc.close(5s), 0);
+  EXPECT_EQ(proc.close(0s), 0);
+  EXPECT_FALSE(proc.write("x\n", 1s));  // closed: false, not a crash
+  EXPECT_FALSE(proc.read_line(1s).has_value());
+
+  Interactive killed({helper(), "ignore-sigterm-sleep"});
+  const pid_t pid_killed = killed.pid();
+  EXPECT_EQ(killed.close(0s), -9);
+  EXPECT_EQ(killed.close(5s), -9);
+  leaks.expect_clean({pid, pid_killed});
+}
+
+TEST(InteractiveMisbehave, CloseAfterNormalExitReturnsItsStatus) {
+  bs_test::NoLeaks leaks;
+  Interactive seven({"/bin/sh", "-c", "exit 7"});
+  Interactive signalled({helper(), "kill-self", "15"});
+  const pid_t p1 = seven.pid(), p2 = signalled.pid();
+  EXPECT_FALSE(bs_test::still_true_after([&] { return seven.is_running() || signalled.is_running(); }));
+  EXPECT_EQ(seven.close(1s), 7);
+  EXPECT_EQ(signalled.close(1s), -15);
+  leaks.expect_clean({p1, p2});
+}
+
+TEST(InteractiveMisbehave, ChildIgnoringStdinEofIsKilledAfterNiceTimeout) {
+  bs_test::NoLeaks leaks;
+  Interactive proc({helper(), "ignore-sigterm-sleep"});
+  const pid_t pid = proc.pid();
+  ASSERT_EQ(proc.read_line(10s).value_or("?"), "ready");
+  const auto t0 = Clock::now();
+  EXPECT_EQ(proc.close(300ms), -9);
+  const double took = seconds_since(t0);
+  EXPECT_GE(took, 0.3);
+  EXPECT_LT(took, 5.0);
+  leaks.expect_clean({pid});
+}
+
+TEST(InteractiveMisbehave, CloseReturnsAsSoonAsTheChildExits) {
+  bs_test::NoLeaks leaks;
+  Interactive proc({"cat"});
+  const pid_t pid = proc.pid();
+  const auto t0 = Clock::now();
+  EXPECT_EQ(proc.close(30s), 0);  // cat exits on EOF: no waiting for the 30 s
+  EXPECT_LT(seconds_since(t0), 5.0);
+  leaks.expect_clean({pid});
+}
+
+TEST(InteractiveMisbehave, DestructorWithoutCloseKillsAndReaps) {
+  bs_test::NoLeaks leaks;
+  pid_t pid1, pid2;
+  {
+    Interactive a({helper(), "ignore-sigterm-sleep"});
+    Interactive b({"cat"});
+    pid1 = a.pid();
+    pid2 = b.pid();
+    ASSERT_TRUE(b.write("pending\n", 5s));
+  }
+  EXPECT_EQ(bs_test::count_my_zombie_children(), 0);  // at once, no grace period
+  leaks.expect_clean({pid1, pid2});
+}
+
+TEST(InteractiveMisbehave, GrandchildOfAChildThatExitedIsKilledOnClose) {
+  bs_test::NoLeaks leaks;
+  Interactive proc({helper(), "fork-grandchild-sleep"});
+  const pid_t pid = proc.pid();
+  const std::string l1 = proc.read_line(10s).value_or("");
+  const std::string l2 = proc.read_line(10s).value_or("");
+  const long pgid = bs_test::field_after(l1, "pgid");
+  const long grandchild = bs_test::field_after(l2, "grandchild");
+  EXPECT_EQ(pgid, pid);  // own session: the group is the child's pid
+  ASSERT_GT(grandchild, 0);
+  EXPECT_TRUE(bs_test::pid_alive(static_cast<pid_t>(grandchild)));
+  EXPECT_EQ(proc.close(5s), 0);  // the child exited 0; the grandchild is killed
+  leaks.expect_clean({static_cast<pid_t>(pgid)}, {static_cast<pid_t>(grandchild)});
+}
+
+TEST(InteractiveMisbehave, WholeGroupIsKilledWhenTheLeaderIsKilled) {
+  bs_test::NoLeaks leaks;
+  Interactive proc({helper(), "fork-storm", "3"});
+  const pid_t pid = proc.pid();
+  std::string text;
+  for (int i = 0; i < 5; ++i) text += proc.read_line(10s).value_or("") + "\n";
+  const auto children = bs_test::all_fields_after(text, "child");
+  EXPECT_EQ(children.size(), 3u) << text;
+  EXPECT_EQ(proc.close(100ms), -9);
+  leaks.expect_clean({pid}, children);
+}
+
+TEST(InteractiveMisbehave, DestructorKillsTheGroupToo) {
+  bs_test::NoLeaks leaks;
+  pid_t pid;
+  long grandchild;
+  {
+    Interactive proc({helper(), "fork-grandchild-sleep"});
+    pid = proc.pid();
+    proc.read_line(10s);
+    grandchild = bs_test::field_after(proc.read_line(10s).value_or(""), "grandchild");
+    ASSERT_GT(grandchild, 0);
+  }
+  leaks.expect_clean({pid}, {static_cast<pid_t>(grandchild)});
+}
