@@ -76,16 +76,18 @@ class CompletionFor final : public CompletionBase<T> {
   using Traits = std::allocator_traits<Alloc>;
 
  public:
-  CompletionFor(Handler&& handler, const IoExecutor& io_ex)
+  template <class H>
+  CompletionFor(H&& handler, const IoExecutor& io_ex)
       : work_(asio::prefer(asio::get_associated_executor(handler, io_ex),
                            asio::execution::outstanding_work.tracked)),
-        handler_(std::move(handler)) {}
+        handler_(std::forward<H>(handler)) {}
 
-  static Completion<T> make(Handler&& handler, const IoExecutor& io_ex) {
+  template <class H>
+  static Completion<T> make(H&& handler, const IoExecutor& io_ex) {
     Alloc alloc(asio::get_associated_allocator(handler));
     CompletionFor* p = Traits::allocate(alloc, 1);
     try {
-      Traits::construct(alloc, p, std::move(handler), io_ex);
+      Traits::construct(alloc, p, std::forward<H>(handler), io_ex);
     } catch (...) {
       Traits::deallocate(alloc, p, 1);
       throw;

@@ -52,16 +52,16 @@ struct StreamOptions {
   /// kept, in `Result::err`.
   std::size_t stderr_max_output_size = 2048;
   /// Replaces the child's environment when set (see `inherited_env()`).
-  std::optional<Environment> env;
+  std::optional<Environment> env{};
   /// Written to the child's stdin (while lines are read) and then closed;
   /// stdin is /dev/null when absent.
-  std::optional<std::string> stdin_data;
+  std::optional<std::string> stdin_data{};
   /// Bound on writing `stdin_data` (as in `RunOptions`).
   Seconds stdin_write_timeout{15.0};
   /// Working directory of the child; the host's when absent.
-  std::optional<std::string> cwd;
+  std::optional<std::string> cwd{};
   /// Memory watchdog, as in `RunOptions`.
-  std::optional<std::size_t> memory_limit_mb;
+  std::optional<std::size_t> memory_limit_mb{};
   Seconds memory_watchdog_interval{1.0};
 };
 

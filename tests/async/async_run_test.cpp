@@ -1,0 +1,333 @@
+// async_run: the run contract through Asio, and every completion token kind.
+#include <asio/bind_allocator.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/deferred.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/use_future.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+
+#include "async_test_util.hpp"
+
+namespace {
+
+using namespace bs_async_test;
+using namespace std::chrono_literals;
+
+const std::string kMissing = "/nonexistent/bs-no-such-program";
+
+TEST(AsyncRun, CapturesStdoutStderrAndExitCode) {
+  bs_test::NoLeaks leaks;
+  Result r = run_async(misbehave({"out-err", "hello", "oops"}));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.reason, EndReason::exited);
+  EXPECT_EQ(r.out.data, "hello");
+  EXPECT_EQ(r.err.data, "oops");
+  EXPECT_FALSE(r.timeout);
+  leaks.expect_clean();
+}
+
+TEST(AsyncRun, ExitCodeAndSignal) {
+  bs_test::NoLeaks leaks;
+  EXPECT_EQ(run_async(misbehave({"exit", "7"})).exit_code, 7);
+  Result k = run_async(misbehave({"kill-self", "9"}));
+  EXPECT_EQ(k.exit_code, -9);
+  EXPECT_EQ(k.reason, EndReason::signaled);
+  EXPECT_EQ(k.term_signal, 9);
+  leaks.expect_clean();
+}
+
+TEST(AsyncRun, TimeoutKillsTheGroup) {
+  bs_test::NoLeaks leaks;
+  const auto t0 = std::chrono::steady_clock::now();
+  Result r = run_async(with_pgid({"sleep-forever"}), {.timeout = 300ms});
+  EXPECT_LT(seconds_since(t0), 5.0);
+  EXPECT_TRUE(r.timeout);
+  EXPECT_EQ(r.exit_code, -1);
+  EXPECT_EQ(r.reason, EndReason::timeout);
+  EXPECT_GE(r.elapsed.count(), 0.29);
+  leaks.expect_clean({static_cast<pid_t>(bs_test::field_after(r.out.data, "pgid"))});
+}
+
+TEST(AsyncRun, GrandchildHoldingPipesDoesNotDelayTheEnd) {
+  bs_test::NoLeaks leaks;
+  const auto t0 = std::chrono::steady_clock::now();
+  Result r = run_async(with_pgid({"fork-grandchild-sleep"}), {.timeout = 20s});
+  EXPECT_LT(seconds_since(t0), 5.0) << "the run waited for the grandchild";
+  EXPECT_FALSE(r.timeout);
+  EXPECT_EQ(r.exit_code, 0);
+  const auto grandchild = static_cast<pid_t>(bs_test::field_after(r.out.data, "grandchild"));
+  leaks.expect_clean({static_cast<pid_t>(bs_test::field_after(r.out.data, "pgid"))}, {grandchild});
+}
+
+TEST(AsyncRun, GrandchildFloodingIsKilled) {
+  bs_test::NoLeaks leaks;
+  Result r = run_async(with_pgid({"fork-grandchild-flood"}), {.timeout = 20s, .max_output_size = 4096});
+  EXPECT_FALSE(r.timeout);
+  EXPECT_EQ(r.exit_code, 0);
+  leaks.expect_clean({static_cast<pid_t>(bs_test::field_after(r.out.data, "pgid"))});
+}
+
+TEST(AsyncRun, FloodIsBoundedPrefixAndTail) {
+  bs_test::NoLeaks leaks;
+  const unsigned long long n = 20ull * 1024 * 1024;
+  Result head = run_async(misbehave({"flood-out", std::to_string(n)}), {.max_output_size = 1000});
+  EXPECT_EQ(head.exit_code, 0);
+  EXPECT_EQ(head.out.data, bs_test::misbehave_pattern(0, 1000));
+  EXPECT_TRUE(head.out.truncated);
+  EXPECT_EQ(head.out.total_bytes, n);
+  Result tail = run_async(misbehave({"flood-err", std::to_string(n)}), {.max_output_size = 1000, .tail = true});
+  EXPECT_EQ(tail.err.data, bs_test::misbehave_pattern(n - 1000, 1000));
+  EXPECT_EQ(tail.err.total_bytes, n);
+  leaks.expect_clean();
+}
+
+TEST(AsyncRun, StdinEcho) {
+  bs_test::NoLeaks leaks;
+  Result r = run_async(misbehave({"echo-stdin"}), {.stdin_data = std::string("abc\ndef\n")});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.data, "abc\ndef\n");
+  EXPECT_FALSE(r.stdin_write_failed);
+  leaks.expect_clean();
+}
+
+TEST(AsyncRun, BigStdinAndBigStdoutDoNotDeadlock) {
+  bs_test::NoLeaks leaks;
+  const std::string data = bs_test::misbehave_pattern(0, 8 * 1024 * 1024);
+  const auto t0 = std::chrono::steady_clock::now();
+  Result r = run_async(misbehave({"echo-stdin"}),
+                       {.timeout = 30s, .max_output_size = data.size(), .stdin_data = data});
+  EXPECT_LT(seconds_since(t0), 20.0);
+  EXPECT_FALSE(r.timeout);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.total_bytes, data.size());
+  EXPECT_TRUE(r.out.data == data) << "echoed bytes differ";
+  leaks.expect_clean();
+}
+
+TEST(AsyncRun, StdinNeverReadFails) {
+  bs_test::NoLeaks leaks;
+  Result r = run_async(with_pgid({"sleep-forever"}),
+                       {.timeout = 2s, .stdin_data = std::string(4 * 1024 * 1024, 'x'),
+                        .stdin_write_timeout = 200ms});
+  EXPECT_TRUE(r.stdin_write_failed);
+  EXPECT_EQ(r.exit_code, -1);
+  leaks.expect_clean({static_cast<pid_t>(bs_test::field_after(r.out.data, "pgid"))});
+}
+
+TEST(AsyncRun, InvalidArgumentIsThrownAtTheCall) {
+  asio::io_context io;
+  bool called = false;
+  auto handler = [&](std::exception_ptr, Result) { called = true; };
+  EXPECT_THROW(async_run(io, {}, {}, handler), std::invalid_argument);
+  EXPECT_THROW(async_run(io, {"true"}, {.timeout = 0s}, handler), std::invalid_argument);
+  EXPECT_THROW(async_run(io, {std::string("a\0b", 3)}, {}, handler), std::invalid_argument);
+  io.run();
+  EXPECT_FALSE(called);
+}
+
+TEST(AsyncRun, NotFoundThroughCallback) {
+  asio::io_context io;
+  warm_up(io);
+  bs_test::NoLeaks leaks;
+  std::exception_ptr error;
+  bool called = false;
+  async_run(io, {kMissing}, {}, [&](std::exception_ptr e, Result) {
+    called = true;
+    error = e;
+  });
+  EXPECT_FALSE(called) << "the handler must not run inline";
+  io.run();
+  ASSERT_TRUE(called);
+  ASSERT_TRUE(error);
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::system_error& e) {
+    EXPECT_NE(std::string(e.what()).find(kMissing), std::string::npos) << e.what();
+    EXPECT_EQ(e.code().value(), ENOENT);
+  }
+  leaks.expect_clean();
+}
+
+TEST(AsyncRun, UseFuture) {
+  asio::io_context io;
+  warm_up(io);
+  bs_test::NoLeaks leaks;
+  auto ok = async_run(io, misbehave({"out-err", "f", ""}), {}, asio::use_future);
+  auto bad = async_run(io, {kMissing}, {}, asio::use_future);
+  io.run();
+  EXPECT_EQ(ok.get().out.data, "f");
+  EXPECT_THROW(bad.get(), std::system_error);
+  leaks.expect_clean();
+}
+
+TEST(AsyncRun, UseAwaitable) {
+  asio::io_context io;
+  warm_up(io);
+  bs_test::NoLeaks leaks;
+  std::string out;
+  bool threw = false;
+  // (argv built outside the coroutine: g++ 12 mishandles braced string lists
+  // in coroutine bodies.)
+  const std::vector<std::string> argv = misbehave({"out-err", "co", ""});
+  const std::vector<std::string> missing{kMissing};
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        Result r = co_await async_run(ex, argv, RunOptions{}, asio::use_awaitable);
+        out = r.out.data;
+        try {
+          co_await async_run(ex, missing, RunOptions{}, asio::use_awaitable);
+        } catch (const std::system_error&) {
+          threw = true;
+        }
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(out, "co");
+  EXPECT_TRUE(threw);
+  leaks.expect_clean();
+}
+
+TEST(AsyncRun, Deferred) {
+  asio::io_context io;
+  warm_up(io);
+  bs_test::NoLeaks leaks;
+  auto op = async_run(io, misbehave({"out-err", "later", ""}), {}, asio::experimental::deferred);
+  io.run();  // nothing was started yet
+  std::string out;
+  std::move(op)([&](std::exception_ptr e, Result r) {
+    EXPECT_FALSE(e);
+    out = r.out.data;
+  });
+  io.restart();
+  io.run();
+  EXPECT_EQ(out, "later");
+  auto bad = async_run(io, {kMissing}, {}, asio::experimental::deferred);
+  std::exception_ptr error;
+  std::move(bad)([&](std::exception_ptr e, Result) { error = e; });
+  io.restart();
+  io.run();
+  EXPECT_TRUE(error);
+  leaks.expect_clean();
+}
+
+TEST(AsyncRun, HandlerRunsOnItsAssociatedExecutor) {
+  asio::io_context io;
+  warm_up(io);
+  bs_test::NoLeaks leaks;
+  asio::io_context other;
+  bool called = false;
+  async_run(io, misbehave({"exit", "0"}), {},
+            asio::bind_executor(other, [&](std::exception_ptr, Result) { called = true; }));
+  io.run();
+  EXPECT_FALSE(called) << "the handler ran outside its associated executor";
+  other.run();
+  EXPECT_TRUE(called);
+  leaks.expect_clean();
+}
+
+template <class T>
+struct CountingAllocator {
+  using value_type = T;
+  std::atomic<int>* count;
+  explicit CountingAllocator(std::atomic<int>* c) : count(c) {}
+  template <class U>
+  CountingAllocator(const CountingAllocator<U>& o) : count(o.count) {}
+  T* allocate(std::size_t n) {
+    ++*count;
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, std::size_t n) { std::allocator<T>().deallocate(p, n); }
+  template <class U>
+  bool operator==(const CountingAllocator<U>& o) const {
+    return count == o.count;
+  }
+};
+
+TEST(AsyncRun, UsesTheHandlersAllocator) {
+  asio::io_context io;
+  warm_up(io);
+  bs_test::NoLeaks leaks;
+  std::atomic<int> count{0};
+  bool called = false;
+  async_run(io, misbehave({"exit", "0"}), {},
+            asio::bind_allocator(CountingAllocator<void>(&count),
+                                 [&](std::exception_ptr, Result) { called = true; }));
+  io.run();
+  EXPECT_TRUE(called);
+  EXPECT_GE(count.load(), 1);
+  leaks.expect_clean();
+}
+
+TEST(AsyncRun, ConcurrentRunsTakeTheTimeOfTheSlowest) {
+  asio::io_context io;
+  warm_up(io);
+  bs_test::NoLeaks leaks;
+  int done = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    async_run(io, {"sleep", "0.5"}, {}, [&](std::exception_ptr e, Result r) {
+      EXPECT_FALSE(e);
+      EXPECT_EQ(r.exit_code, 0);
+      ++done;
+    });
+  }
+  io.run();
+  const double took = seconds_since(t0);
+  EXPECT_EQ(done, 20);
+  EXPECT_GE(took, 0.45);
+  EXPECT_LT(took, 4.0) << "20 runs of sleep 0.5 should overlap (serial would be 10 s)";
+  leaks.expect_clean();
+}
+
+TEST(AsyncRun, TwoThreadIoContext) {
+  asio::io_context io(2);
+  warm_up(io);
+  bs_test::NoLeaks leaks;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 16; ++i) {
+    const std::string word = "w" + std::to_string(i);
+    async_run(io, misbehave({"out-err", word, "e"}), {.stdin_data = std::string(1000, 'z')},
+              [&ok, word](std::exception_ptr e, Result r) {
+                if (!e && r.out.data == word && r.err.data == "e" && r.exit_code == 0) ++ok;
+              });
+  }
+  std::thread t([&] { io.run(); });
+  io.run();
+  t.join();
+  EXPECT_EQ(ok.load(), 16);
+  leaks.expect_clean();
+}
+
+TEST(AsyncRun, DestroyingTheContextMidRunKillsAndReaps) {
+  bs_test::NoLeaks leaks;
+  pid_t pgid = -1;
+  bool called = false;
+  {
+    asio::io_context io;
+    // A first run tells us the pid of the second (same shell trick).
+    async_run(io, with_pgid({"sleep-forever"}), {.timeout = 30s},
+              [&](std::exception_ptr, Result) { called = true; });
+    // Run until the child has started and printed its pgid: find it in /proc.
+    io.run_for(300ms);
+    for (const auto& st : bs_test::all_processes()) {
+      if (st.ppid == ::getpid() && st.pid == st.pgrp) pgid = st.pid;
+    }
+  }
+  EXPECT_FALSE(called);
+  ASSERT_GT(pgid, 0);
+  leaks.expect_clean({pgid});
+}
+
+}  // namespace
