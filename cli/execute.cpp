@@ -8,11 +8,8 @@
 #include <string>
 
 #include "bounded_subprocess/options.hpp"
-#include "bounded_subprocess/run.hpp"
-
-#if BOUNDED_RUN_WITH_PODMAN
 #include "bounded_subprocess/podman.hpp"
-#endif
+#include "bounded_subprocess/run.hpp"
 
 namespace bounded_subprocess::cli {
 
@@ -71,7 +68,6 @@ Result run_local(const CliConfig& config, std::optional<std::string> input) {
 }
 
 Result run_in_container(const CliConfig& config, std::optional<std::string> input) {
-#if BOUNDED_RUN_WITH_PODMAN
   PodmanOptions options{
       .image = *config.podman_image,
       .timeout = Seconds(config.timeout_seconds),
@@ -92,11 +88,6 @@ Result run_in_container(const CliConfig& config, std::optional<std::string> inpu
     options.env = std::move(env);
   }
   return podman_run(config.argv, options);
-#else
-  (void)config;
-  (void)input;
-  throw UsageError("--podman: this bounded-run was built without podman support");
-#endif
 }
 
 }  // namespace
