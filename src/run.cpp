@@ -40,8 +40,12 @@ Result run(const std::vector<std::string>& argv, const RunOptions& options) {
       slot_of[n++] = slot;
     };
     add(sup.stdin_fd(), POLLOUT, kStdin);
-    add(sup.stdout_fd(), POLLIN, kStdout);
-    add(sup.stderr_fd(), POLLIN, kStderr);
+    if (!sup.killed()) {
+      // Once the group is killed only its death matters: the drain on exit
+      // reads what is left, and the pipes' hang-ups would only wake us early.
+      add(sup.stdout_fd(), POLLIN, kStdout);
+      add(sup.stderr_fd(), POLLIN, kStderr);
+    }
     add(sup.pidfd(), POLLIN, kPid);
 
     const Clock::time_point wake = std::min(sup.next_deadline(), next_sample);
