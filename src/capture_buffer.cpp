@@ -4,11 +4,9 @@
 
 namespace bounded_subprocess::detail {
 
-CaptureBuffer::CaptureBuffer(std::size_t limit, bool tail) : limit_(limit), tail_(tail) {
-  // The ring is allocated up front; the prefix grows as bytes arrive, so a
-  // quiet child with a large bound costs nothing.
-  if (tail_) buf_.resize(limit_);
-}
+// Memory follows the bytes seen, never the bound: a quiet child with a huge
+// bound costs nothing. The tail becomes a ring only once it is full.
+CaptureBuffer::CaptureBuffer(std::size_t limit, bool tail) : limit_(limit), tail_(tail) {}
 
 void CaptureBuffer::append(std::string_view bytes) {
   total_ += bytes.size();
@@ -23,11 +21,17 @@ void CaptureBuffer::append(std::string_view bytes) {
   // Tail: only the last `limit_` bytes of this chunk can survive.
   if (bytes.size() >= limit_) {
     bytes.remove_prefix(bytes.size() - limit_);
-    std::copy(bytes.begin(), bytes.end(), buf_.begin());
+    buf_.assign(bytes.data(), bytes.size());
     head_ = 0;
     kept_ = limit_;
     return;
   }
+  if (kept_ + bytes.size() <= limit_ && head_ == 0) {
+    buf_.append(bytes.data(), bytes.size());  // not full yet: plain growth
+    kept_ += bytes.size();
+    return;
+  }
+  buf_.resize(limit_);  // from here on a ring of exactly `limit_` bytes
   // Write at the slot after the newest byte, wrapping around.
   std::size_t write_at = (head_ + kept_) % limit_;
   const std::size_t first = std::min(bytes.size(), limit_ - write_at);

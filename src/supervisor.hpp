@@ -105,7 +105,6 @@ class Supervisor {
   Clock::duration watchdog_interval_{};
   std::optional<EndReason> kill_reason_;  // set once we killed the group
   bool stdin_failed_ = false;
-  bool group_killed_ = false;
   bool done_ = false;
   bool splice_ok_ = true;  // false once splice(2) to /dev/null proved unsupported
   UniqueFd devnull_;        // opened lazily, to splice discarded bytes into

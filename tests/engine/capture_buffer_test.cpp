@@ -59,3 +59,19 @@ TEST(CaptureBuffer, TailIsNeverFull) {
 }
 
 }  // namespace
+
+namespace {
+
+// Memory follows the bytes seen: a bound of 1 TiB must not be allocated.
+TEST(CaptureBuffer, HugeBoundCostsOnlyWhatArrives) {
+  for (bool tail : {false, true}) {
+    CaptureBuffer buf(std::size_t{1} << 40, tail);
+    buf.append("abc");
+    buf.append("def");
+    const auto cap = buf.take();
+    EXPECT_EQ(cap.data, "abcdef");
+    EXPECT_FALSE(cap.truncated);
+  }
+}
+
+}  // namespace
