@@ -119,6 +119,13 @@ class PodmanTest : public ::testing::Test {
     leaks_->expect_clean();
   }
 
+  /// The container and folder checks of expect_clean, for the middle of a
+  /// test whose io_context (and its fds) is still alive.
+  void expect_container_gone() {
+    EXPECT_TRUE(my_containers().empty()) << "a container of this test is left";
+    EXPECT_TRUE(dir_entries(temp_dir_).empty()) << "cidfile or temp folder left in " << temp_dir_;
+  }
+
   /// Options every test starts from: the test image, a generous timeout, the
   /// private temp_dir.
   bs::PodmanOptions options() const {

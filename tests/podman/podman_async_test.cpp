@@ -1,0 +1,168 @@
+// async_podman_run against real podman: the same results as the sync face,
+// cancellation and timeouts remove the container before completion, and a
+// dying io_context still leaves nothing behind.
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_future.hpp>
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "bounded_subprocess/podman_async.hpp"
+#include "podman_test_support.hpp"
+
+namespace {
+
+using namespace bs_podman_test;
+using PodmanAsyncTest = PodmanTest;
+
+TEST_F(PodmanAsyncTest, CatEchoesStdin) {
+  asio::io_context io;
+  auto o = options();
+  o.stdin_data = "async hello\n";
+  std::optional<bs::Result> result;
+  bs::async_podman_run(io, {"cat"}, o, [&](std::exception_ptr e, bs::Result r) {
+    EXPECT_FALSE(e);
+    result = std::move(r);
+  });
+  io.run();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->exit_code, 0) << result->err.data;
+  EXPECT_EQ(result->out.data, "async hello\n");
+  expect_container_gone();  // completion came after the cleanup
+}
+
+TEST_F(PodmanAsyncTest, UseFutureOnAnIoThread) {
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  std::thread t([&] { io.run(); });
+  auto o = options();
+  o.env = bs::Environment{{"GREETING", "from future"}};
+  auto f = bs::async_podman_run(io.get_executor(), {"sh", "-c", "echo $GREETING"}, o,
+                                asio::use_future);
+  bs::Result r = f.get();
+  guard.reset();
+  t.join();
+  EXPECT_EQ(r.exit_code, 0) << r.err.data;
+  EXPECT_EQ(r.out.data, "from future\n");
+}
+
+TEST_F(PodmanAsyncTest, TimeoutRemovesTheContainerBeforeCompletion) {
+  asio::io_context io;
+  auto o = options();
+  o.timeout = 3s;
+  std::optional<bs::Result> result;
+  bs::async_podman_run(io, {"sh", "-c", "echo started; exec bs_misbehave sleep-forever"}, o,
+                       [&](std::exception_ptr e, bs::Result r) {
+                         EXPECT_FALSE(e);
+                         result = std::move(r);
+                       });
+  io.run();
+  ASSERT_TRUE(result);
+  EXPECT_TRUE(result->timeout);
+  EXPECT_EQ(result->out.data, "started\n");
+  EXPECT_LT(result->elapsed.count(), 3.0 + 2.0) << "container not gone within 2 s of the deadline";
+  expect_container_gone();  // the full check (fds) is in TearDown
+}
+
+TEST_F(PodmanAsyncTest, CancellationKillsTheClientAndRemovesTheContainer) {
+  asio::io_context io;
+  asio::cancellation_signal signal;
+  std::optional<bs::Result> result;
+  bs::async_podman_run(io, {"sh", "-c", "echo started; exec bs_misbehave sleep-forever"},
+                       options(),
+                       asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e,
+                                                                       bs::Result r) {
+                         EXPECT_FALSE(e);
+                         result = std::move(r);
+                       }));
+  asio::steady_timer timer(io, 3s);
+  timer.async_wait([&](std::error_code) { signal.emit(asio::cancellation_type::terminal); });
+  io.run();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->reason, bs::EndReason::cancelled);
+  EXPECT_EQ(result->exit_code, -1);
+  EXPECT_FALSE(result->timeout);
+  EXPECT_LT(result->elapsed.count(), 40.0) << "cancellation did not stop the run";
+  expect_container_gone();  // the full check (fds) is in TearDown
+}
+
+TEST_F(PodmanAsyncTest, CancellationRightAwayIsNotLost) {
+  asio::io_context io;
+  asio::cancellation_signal signal;
+  std::optional<bs::Result> result;
+  bs::async_podman_run(io, {"bs_misbehave", "sleep-forever"}, options(),
+                       asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e,
+                                                                       bs::Result r) {
+                         EXPECT_FALSE(e);
+                         result = std::move(r);
+                       }));
+  signal.emit(asio::cancellation_type::terminal);
+  io.run();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->reason, bs::EndReason::cancelled);
+  EXPECT_LT(result->elapsed.count(), 40.0);
+  expect_container_gone();  // the full check (fds) is in TearDown
+}
+
+TEST_F(PodmanAsyncTest, MissingImageAndMissingPodman) {
+  asio::io_context io;
+  auto o = options();
+  o.image = "localhost/bounded-subprocess-no-such-image:latest";
+  o.podman_args = {"--pull=never"};
+  std::optional<bs::Result> missing_image;
+  bs::async_podman_run(io, {"true"}, o, [&](std::exception_ptr e, bs::Result r) {
+    EXPECT_FALSE(e);
+    missing_image = std::move(r);
+  });
+  auto p = options();
+  p.podman_path = "/nonexistent/podman-missing";
+  std::exception_ptr missing_podman;
+  bs::async_podman_run(io, {"true"}, p,
+                       [&](std::exception_ptr e, bs::Result) { missing_podman = e; });
+  io.run();
+  ASSERT_TRUE(missing_image);
+  EXPECT_EQ(missing_image->exit_code, 125);
+  EXPECT_NE(missing_image->err.data.find("no-such-image"), std::string::npos);
+  ASSERT_TRUE(missing_podman);
+  try {
+    std::rethrow_exception(missing_podman);
+  } catch (const std::system_error& e) {
+    EXPECT_NE(std::string(e.what()).find("podman-missing"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PodmanAsyncTest, BadInputThrowsFromTheCall) {
+  asio::io_context io;
+  auto o = options();
+  o.image.clear();
+  EXPECT_THROW(bs::async_podman_run(io, {"true"}, o, [](std::exception_ptr, bs::Result) {}),
+               std::invalid_argument);
+  EXPECT_THROW(bs::async_podman_run(io, {}, options(), [](std::exception_ptr, bs::Result) {}),
+               std::invalid_argument);
+  EXPECT_EQ(io.run(), 0u);
+}
+
+TEST_F(PodmanAsyncTest, DyingIoContextStillRemovesTheContainer) {
+  auto io = std::make_unique<asio::io_context>();
+  bool called = false;
+  bs::async_podman_run(*io, {"bs_misbehave", "sleep-forever"}, options(),
+                       [&](std::exception_ptr, bs::Result) { called = true; });
+  // Let the client start and create its container, then drop everything.
+  auto timer = std::make_unique<asio::steady_timer>(*io, 3s);
+  timer->async_wait([&](std::error_code) { io->stop(); });
+  io->run();
+  timer.reset();
+  io.reset();
+  EXPECT_FALSE(called);
+  expect_clean();
+}
+
+}  // namespace
