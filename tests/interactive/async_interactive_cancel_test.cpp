@@ -42,8 +42,9 @@ void cancel_after(asio::io_context& ctx, asio::cancellation_signal& signal,
 }  // namespace
 
 TEST(AsyncInteractiveCancel, CancelledReadCompletesEmptyAndChildKeepsRunning) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   asio::cancellation_signal signal;
   pid_t pid;
   std::optional<Line> got;
@@ -78,8 +79,9 @@ TEST(AsyncInteractiveCancel, CancelledReadCompletesEmptyAndChildKeepsRunning) {
 }
 
 TEST(AsyncInteractiveCancel, CancelledWriteCompletesFalsePromptly) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   asio::cancellation_signal signal;
   pid_t pid;
   std::optional<bool> wrote;
@@ -108,14 +110,15 @@ TEST(AsyncInteractiveCancel, CancelledWriteCompletesFalsePromptly) {
 }
 
 TEST(AsyncInteractiveCancel, CancelledCloseKillsAtOnce) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   asio::cancellation_signal signal;
   pid_t pid;
   std::optional<int> code;
   double took = -1;
   {
-    AsyncInteractive proc(ctx, {helper(), "ignore-sigterm-sleep"});
+    AsyncInteractive proc(ctx, {helper(), "sleep-forever"});  // ignores stdin EOF
     pid = proc.pid();
     const auto t0 = Clock::now();
     proc.async_close(60s, asio::bind_cancellation_slot(signal.slot(), [&](int c) {
@@ -131,8 +134,9 @@ TEST(AsyncInteractiveCancel, CancelledCloseKillsAtOnce) {
 }
 
 TEST(AsyncInteractiveCancel, ChildThatNeverReadsMakesWriteTimeOut) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   pid_t pid;
   std::optional<bool> wrote;
   double took = -1;
@@ -157,8 +161,9 @@ TEST(AsyncInteractiveCancel, ChildThatNeverReadsMakesWriteTimeOut) {
 }
 
 TEST(AsyncInteractiveCancel, FloodWithoutNewlineStaysBoundedAndLoopStaysResponsive) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   pid_t pid;
   std::optional<Line> got;
   std::optional<double> timer_fired_at;
@@ -181,10 +186,11 @@ TEST(AsyncInteractiveCancel, FloodWithoutNewlineStaysBoundedAndLoopStaysResponsi
 }
 
 TEST(AsyncInteractiveCancel, ChildDyingWhileWeWriteGivesFalseWithoutSigpipe) {
+  asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
   bs_test::NoLeaks leaks;
   const auto before = bs_itest::SignalState::now();
   void* handler = bs_itest::sigpipe_handler();
-  asio::io_context ctx;
   pid_t pid, pid2;
   std::optional<bool> w1, w2;
   {
@@ -215,8 +221,9 @@ TEST(AsyncInteractiveCancel, ChildDyingWhileWeWriteGivesFalseWithoutSigpipe) {
 }
 
 TEST(AsyncInteractiveCancel, ChildDyingRightAfterStart) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   pid_t pid;
   {
     AsyncInteractive proc(ctx, {helper(), "exit", "3"});
@@ -240,8 +247,9 @@ TEST(AsyncInteractiveCancel, ChildDyingRightAfterStart) {
 }
 
 TEST(AsyncInteractiveCancel, CloseWithOperationsPendingCompletesThem) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   pid_t pid;
   std::optional<Line> got;
   std::optional<bool> wrote;
@@ -263,8 +271,9 @@ TEST(AsyncInteractiveCancel, CloseWithOperationsPendingCompletesThem) {
 }
 
 TEST(AsyncInteractiveCancel, DestructorWithOperationsPendingKillsAndReaps) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   pid_t pid;
   long grandchild = -1;
   std::optional<Line> got;

@@ -45,8 +45,9 @@ void run_bounded(asio::io_context& ctx, std::chrono::seconds limit = 30s) {
 // echo never comes back there. Here the write completes once the bytes are
 // in the pipe, and the line returns.
 TEST(AsyncInteractive, WriteReallyDeliversEchoThroughCatWithCallbacks) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   std::optional<bool> wrote;
   Line line;
   std::optional<int> code;
@@ -73,8 +74,9 @@ TEST(AsyncInteractive, WriteReallyDeliversEchoThroughCatWithCallbacks) {
 }
 
 TEST(AsyncInteractive, UseFutureWithContextOnAnotherThread) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   auto guard = asio::make_work_guard(ctx);
   std::thread runner([&] { ctx.run(); });
   pid_t pid;
@@ -94,8 +96,9 @@ TEST(AsyncInteractive, UseFutureWithContextOnAnotherThread) {
 }
 
 TEST(AsyncInteractive, UseAwaitableManyLinesAndShell) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   pid_t pid_cat = -1, pid_sh = -1;
   int rounds_ok = 0;
   std::optional<int> sh_code;
@@ -129,8 +132,9 @@ TEST(AsyncInteractive, UseAwaitableManyLinesAndShell) {
 }
 
 TEST(AsyncInteractive, DeferredToken) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   pid_t pid;
   Line line;
   std::optional<int> code;
@@ -156,8 +160,9 @@ TEST(AsyncInteractive, DeferredToken) {
 // A read is pending when the line arrives about 1 ms later: it completes at
 // once, driven by readiness of the pipe.
 TEST(AsyncInteractive, LineArrivingAfterOneMillisecondIsReturnedPromptly) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   pid_t pid = -1;
   std::vector<double> latencies;
   asio::co_spawn(
@@ -196,8 +201,9 @@ TEST(AsyncInteractive, LineArrivingAfterOneMillisecondIsReturnedPromptly) {
 }
 
 TEST(AsyncInteractive, TimeoutKeepsPartialDataForNextRead) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   pid_t pid = -1;
   double waited = -1;
   Line after;
@@ -228,8 +234,9 @@ TEST(AsyncInteractive, TimeoutKeepsPartialDataForNextRead) {
 }
 
 TEST(AsyncInteractive, ConcurrentWriteAndReadThroughCat) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   constexpr int kLines = 20000;
   std::optional<bool> wrote;
   int got = 0;
@@ -256,8 +263,9 @@ TEST(AsyncInteractive, ConcurrentWriteAndReadThroughCat) {
 }
 
 TEST(AsyncInteractive, ManyChildrenOnOneContext) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   std::vector<pid_t> pids;
   int finished = 0;
   for (int i = 0; i < 20; ++i) {
@@ -285,8 +293,9 @@ TEST(AsyncInteractive, ManyChildrenOnOneContext) {
 
 // Several threads run the context; each object lives on its own strand.
 TEST(AsyncInteractive, ThreadPoolWithStrands) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   std::mutex mu;
   std::vector<pid_t> pids;
   std::atomic<int> finished{0};
@@ -319,8 +328,9 @@ TEST(AsyncInteractive, ThreadPoolWithStrands) {
 }
 
 TEST(AsyncInteractive, BadInputThrowsAtTheCall) {
-  bs_test::NoLeaks leaks;
   asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
   EXPECT_THROW(AsyncInteractive(ctx, {}), std::invalid_argument);
   EXPECT_THROW(AsyncInteractive(ctx, {"cat"}, {.read_buffer_size = 0}), std::invalid_argument);
   EXPECT_THROW(AsyncInteractive(ctx, {"/nonexistent/xyz-prog"}), std::system_error);

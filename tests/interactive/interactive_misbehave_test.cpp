@@ -130,7 +130,7 @@ TEST(InteractiveMisbehave, DoubleCloseReturnsTheSameCode) {
   EXPECT_FALSE(proc.write("x\n", 1s));  // closed: false, not a crash
   EXPECT_FALSE(proc.read_line(1s).has_value());
 
-  Interactive killed({helper(), "ignore-sigterm-sleep"});
+  Interactive killed({helper(), "sleep-forever"});
   const pid_t pid_killed = killed.pid();
   EXPECT_EQ(killed.close(0s), -9);
   EXPECT_EQ(killed.close(5s), -9);
