@@ -82,7 +82,10 @@ TEST(LineStream, StopAfterFirstLineKillsTheGroup) {
   asio::io_context io;
   warm_up(io);
   bs_test::NoLeaks leaks;
-  auto stream = open_line_stream(io.get_executor(), misbehave({"fork-grandchild-flood"}), {.timeout = 30s});
+  // The direct child must outlive the first line (fork-storm forks, prints,
+  // then sleeps): a child that exits at once would end the stream by itself,
+  // racing the stop.
+  auto stream = open_line_stream(io.get_executor(), misbehave({"fork-storm", "3"}), {.timeout = 30s});
   const pid_t pgid = stream.pid();
   const auto t0 = std::chrono::steady_clock::now();
   auto lines = read_all(io, stream, 1);
