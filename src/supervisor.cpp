@@ -159,6 +159,7 @@ void Supervisor::read_stream(Stream which) {
       if (n > 0) {
         buf.count_discarded(static_cast<std::uint64_t>(n));
         moved += static_cast<std::size_t>(n);
+        if (static_cast<std::size_t>(n) >= kInitialReadSize) grow_pipe(which);
         continue;
       }
       if (n == 0) {
@@ -176,10 +177,8 @@ void Supervisor::read_stream(Stream which) {
       buf.append(std::string_view(scratch_.data(), got));
       moved += got;
       if (got == scratch_.size() && scratch_.size() < kLargeReadSize) {
-        // A flood: read in large chunks from a larger pipe. Growing the pipe
-        // is best effort (it may exceed the user's pipe quota).
-        scratch_.resize(kLargeReadSize);
-        ::fcntl(fd.get(), F_SETPIPE_SZ, static_cast<int>(kLargeReadSize));
+        scratch_.resize(kLargeReadSize);  // a flood: read in large chunks
+        grow_pipe(which);
       }
       continue;
     }
@@ -192,6 +191,16 @@ void Supervisor::read_stream(Stream which) {
     close_fd(fd);  // EIO and the like: nothing more will come
     return;
   }
+}
+
+void Supervisor::grow_pipe(Stream which) noexcept {
+  // A flood: a larger pipe means fewer wake-ups for the same bytes. Best
+  // effort, once per stream (it may exceed the user's pipe quota).
+  bool& grown = pipe_grown_[which == Stream::out ? 0 : 1];
+  if (grown) return;
+  grown = true;
+  const UniqueFd& fd = which == Stream::out ? child_.stdout_fd : child_.stderr_fd;
+  ::fcntl(fd.get(), F_SETPIPE_SZ, static_cast<int>(kLargeReadSize));
 }
 
 void Supervisor::drain_after_exit() {

@@ -87,6 +87,7 @@ class Supervisor {
  private:
   enum class Stream { out, err };
   void read_stream(Stream which);
+  void grow_pipe(Stream which) noexcept;
   void close_fd(UniqueFd& fd) noexcept;
   void drain_after_exit();
   void stop_stdin(bool failed) noexcept;
@@ -106,6 +107,7 @@ class Supervisor {
   std::optional<EndReason> kill_reason_;  // set once we killed the group
   bool stdin_failed_ = false;
   bool done_ = false;
+  bool pipe_grown_[2] = {false, false};  // stdout, stderr
   bool splice_ok_ = true;  // false once splice(2) to /dev/null proved unsupported
   UniqueFd devnull_;        // opened lazily, to splice discarded bytes into
   std::string scratch_;     // read buffer
