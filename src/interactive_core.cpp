@@ -1,5 +1,7 @@
 #include "interactive_core.hpp"
 
+#include "sigpipe_guard.hpp"
+
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -19,38 +21,6 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 // Bytes read per read_some call before the caller looks at its deadline
 // again: a child that floods without '\n' must not keep read_line past it.
 constexpr std::size_t kReadBudget = 1024 * 1024;
-
-// Blocks SIGPIPE in the calling thread while it lives; a SIGPIPE that became
-// pending meanwhile (raised by our write to a pipe without reader) is
-// consumed before the old mask comes back. One that was pending before is
-// left alone. The host's dispositions are never touched.
-class SigpipeBlock {
- public:
-  SigpipeBlock() noexcept {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGPIPE);
-    sigset_t pending;
-    sigemptyset(&pending);
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
-  }
-  ~SigpipeBlock() {
-    if (!was_pending_) {
-      const timespec zero{0, 0};
-      while (sigtimedwait(&set_, nullptr, &zero) < 0 && errno == EINTR) {
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SigpipeBlock(const SigpipeBlock&) = delete;
-  SigpipeBlock& operator=(const SigpipeBlock&) = delete;
-
- private:
-  sigset_t set_;
-  sigset_t old_;
-  bool was_pending_ = false;
-};
 
 }  // namespace
 
@@ -106,7 +76,7 @@ bool InteractiveCore::child_exited() const noexcept {
 WriteStep InteractiveCore::write_some(std::string_view data, std::size_t& offset) {
   if (stdin_failed_ || !child_.stdin_fd) return WriteStep::failed;
   if (offset >= data.size()) return WriteStep::done;
-  SigpipeBlock block;
+  SigpipeGuard guard;
   while (offset < data.size()) {
     const ssize_t n = ::write(child_.stdin_fd.get(), data.data() + offset, data.size() - offset);
     if (n > 0) {
@@ -117,6 +87,7 @@ WriteStep InteractiveCore::write_some(std::string_view data, std::size_t& offset
       return WriteStep::would_block;
     } else {
       // EPIPE (the child closed its stdin) or worse: no later write can work.
+      if (n < 0 && errno == EPIPE) guard.note_epipe();
       stdin_failed_ = true;
       return WriteStep::failed;
     }
@@ -124,9 +95,21 @@ WriteStep InteractiveCore::write_some(std::string_view data, std::size_t& offset
   return WriteStep::done;
 }
 
-ReadStep InteractiveCore::read_some() {
+ReadStep InteractiveCore::buffered() const noexcept {
   if (lines_.has_line()) return ReadStep::line;
   if (eof_ || !child_.stdout_fd) return ReadStep::eof;
+  return ReadStep::would_block;
+}
+
+void InteractiveCore::feed(std::string_view bytes) { lines_.append(bytes); }
+
+void InteractiveCore::mark_eof() noexcept {
+  eof_ = true;
+  lines_.clear();
+}
+
+ReadStep InteractiveCore::read_some() {
+  if (const ReadStep now = buffered(); now != ReadStep::would_block) return now;
   std::array<char, kReadChunk> buf;
   std::size_t budget = kReadBudget;
   while (budget > 0) {
@@ -141,8 +124,7 @@ ReadStep InteractiveCore::read_some() {
       return ReadStep::would_block;
     } else {
       // EOF (or a read error, treated alike): the partial line is dropped.
-      eof_ = true;
-      lines_.clear();
+      mark_eof();
       return ReadStep::eof;
     }
   }

@@ -50,6 +50,12 @@ class InteractiveCore {
   /// budget of bytes has been read. Thread safety: only touches stdout and
   /// the line buffer.
   ReadStep read_some();
+  /// What read_some would return without reading: line, eof, or would_block.
+  ReadStep buffered() const noexcept;
+  /// Bytes read from stdout by someone else (the async face's reads).
+  void feed(std::string_view bytes);
+  /// stdout reached EOF (or failed): the partial line is dropped.
+  void mark_eof() noexcept;
   std::optional<std::string> pop_line() { return lines_.pop_line(); }
 
   /// Closes stdin and stdout (the child sees EOF and, writing, EPIPE).

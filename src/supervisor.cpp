@@ -1,5 +1,6 @@
 #include "supervisor.hpp"
 
+#include "sigpipe_guard.hpp"
 #include "sys.hpp"
 
 #include <fcntl.h>
@@ -26,39 +27,6 @@ Clock::duration to_clock(Seconds s) {
   constexpr double kMax = 100.0 * 365 * 24 * 3600;
   return std::chrono::duration_cast<Clock::duration>(Seconds(std::min(s.count(), kMax)));
 }
-
-// Blocks SIGPIPE in this thread while it lives, and swallows a SIGPIPE that a
-// write raised meanwhile, so that writing to a child that has gone yields
-// EPIPE and never kills the host. The host's dispositions are not touched.
-class SigpipeGuard {
- public:
-  SigpipeGuard() noexcept {
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_);
-  }
-  ~SigpipeGuard() {
-    if (!was_pending_) {
-      sigset_t pipe_set;
-      sigemptyset(&pipe_set);
-      sigaddset(&pipe_set, SIGPIPE);
-      const timespec zero{0, 0};
-      while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SigpipeGuard(const SigpipeGuard&) = delete;
-  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
-
- private:
-  sigset_t old_;
-  bool was_pending_ = false;
-};
 
 }  // namespace
 
@@ -135,6 +103,7 @@ void Supervisor::on_stdin_writable() {
     } else if (n < 0 && errno == EAGAIN) {
       return;
     } else {
+      if (errno == EPIPE) guard.note_epipe();
       stop_stdin(true);  // EPIPE: the child closed its stdin
       return;
     }
