@@ -65,8 +65,10 @@ class Completion {
 };
 
 /// The typed side: holds the handler, a work guard on its associated
-/// executor, and lives in memory from its associated allocator.
-template <class T, class Handler, class IoExecutor>
+/// executor, and lives in memory from its associated allocator. With
+/// `kWithError` the handler is called as `h(error, value)`; without it as
+/// `h(value)` (for signatures such as `void(bool)`, whose error is never set).
+template <class T, class Handler, class IoExecutor, bool kWithError = true>
 class CompletionFor final : public CompletionBase<T> {
   using HandlerExecutor = asio::associated_executor_t<Handler, IoExecutor>;
   using Work = std::decay_t<decltype(asio::prefer(std::declval<const HandlerExecutor&>(),
@@ -105,7 +107,12 @@ class CompletionFor final : public CompletionBase<T> {
     auto alloc = asio::get_associated_allocator(handler);
     asio::post(work, asio::bind_allocator(alloc, [h = std::move(handler), e = std::move(error),
                                                   v = std::move(value)]() mutable {
-                 std::move(h)(std::move(e), std::move(v));
+                 if constexpr (kWithError) {
+                   std::move(h)(std::move(e), std::move(v));
+                 } else {
+                   (void)e;
+                   std::move(h)(std::move(v));
+                 }
                }));
   }
 
@@ -127,6 +134,13 @@ class CompletionFor final : public CompletionBase<T> {
 template <class T, class Handler, class IoExecutor>
 Completion<T> make_completion(Handler&& handler, const IoExecutor& io_ex) {
   return CompletionFor<T, std::decay_t<Handler>, IoExecutor>::make(std::forward<Handler>(handler), io_ex);
+}
+
+/// The same for a handler of signature `void(T)`.
+template <class T, class Handler, class IoExecutor>
+Completion<T> make_value_completion(Handler&& handler, const IoExecutor& io_ex) {
+  return CompletionFor<T, std::decay_t<Handler>, IoExecutor, false>::make(std::forward<Handler>(handler),
+                                                                          io_ex);
 }
 
 }  // namespace bounded_subprocess::detail

@@ -3,7 +3,12 @@
 // close and destructor semantics, many children and threads at once.
 #include <gtest/gtest.h>
 
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/post.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/deferred.hpp>
 #include <asio/io_context.hpp>
@@ -346,4 +351,142 @@ TEST(AsyncInteractive, BadInputThrowsAtTheCall) {
   }
   run_bounded(ctx);
   leaks.expect_clean();
+}
+
+// Regression: a handler's associated executor governs only where the handler
+// itself runs. The first AsyncInteractive ran the operation's own steps
+// there: with asio::use_future (whose executor is Asio's system executor)
+// those steps ran on a system_context thread, raced with the io_context's
+// thread, and an operation could hang. Here the handlers belong to a second
+// context that is not running: the object's own context must still do all
+// of the I/O, and only the final calls wait for the second context.
+TEST(AsyncInteractive, StepsRunOnTheObjectsStrandNotOnTheHandlersExecutor) {
+  asio::io_context ctx;
+  asio::io_context handlers;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  asio::steady_timer reactor_up2(handlers);
+  bs_test::NoLeaks leaks;
+  pid_t pid;
+  {
+    AsyncInteractive proc(ctx, {"cat"});
+    pid = proc.pid();
+    std::optional<bool> wrote;
+    std::optional<Line> got;
+    std::optional<int> code;
+    proc.async_write("ping\n", 5s, asio::bind_executor(handlers, [&](bool ok) { wrote = ok; }));
+    proc.async_read_line(5s, asio::bind_executor(handlers, [&](Line l) { got = std::move(l); }));
+    run_bounded(ctx);  // returns once both operations are over
+    EXPECT_FALSE(wrote.has_value());  // their handlers are the other context's
+    EXPECT_FALSE(got.has_value());
+    handlers.run_for(5s);
+    EXPECT_EQ(wrote, std::optional<bool>(true));
+    EXPECT_EQ(got, std::optional<Line>(Line("ping")));
+    proc.async_close(5s, asio::bind_executor(handlers, [&](int c) { code = c; }));
+    ctx.restart();
+    run_bounded(ctx);
+    EXPECT_FALSE(code.has_value());
+    handlers.restart();
+    handlers.run_for(5s);
+    EXPECT_EQ(code, std::optional<int>(0));
+  }
+  leaks.expect_clean({pid});
+}
+
+TEST(AsyncInteractive, SecondOperationOfAKindThrowsAndTheFirstGoesOn) {
+  asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
+  pid_t pid;
+  {
+    AsyncInteractive proc(ctx, {"cat"});
+    pid = proc.pid();
+    Line first;
+    bool first_done = false;
+    proc.async_read_line(5s, [&](Line l) {
+      first = std::move(l);
+      first_done = true;
+    });
+    EXPECT_THROW(proc.async_read_line(5s, [](Line) { ADD_FAILURE() << "must not be called"; }),
+                 std::logic_error);
+    // A write and a read may be pending together; the write completes, and so
+    // does the first read, with the echo.
+    auto wrote = proc.async_write("one\n", 5s, asio::use_future);
+    run_bounded(ctx);
+    EXPECT_TRUE(wrote.get());
+    EXPECT_TRUE(first_done);
+    EXPECT_EQ(first, Line("one"));
+    // Once it has completed, the next read may start (from its handler too).
+    ctx.restart();
+    auto again = proc.async_write("two\n", 5s, asio::use_future);
+    auto line = proc.async_read_line(5s, asio::use_future);
+    run_bounded(ctx);
+    EXPECT_TRUE(again.get());
+    EXPECT_EQ(line.get(), Line("two"));
+    ctx.restart();
+    auto code = proc.async_close(5s, asio::use_future);
+    EXPECT_THROW(proc.async_close(5s, [](int) {}), std::logic_error);
+    run_bounded(ctx);
+    EXPECT_EQ(code.get(), 0);
+  }
+  leaks.expect_clean({pid});
+}
+
+// Several threads run one io_context and the object gets no strand of the
+// caller's: its own strand keeps its steps apart, whichever thread runs
+// them, and a cancellation reaches the operation wherever it is.
+TEST(AsyncInteractive, MultiThreadedContextWithoutAStrandAndCancelFromAnotherThread) {
+  asio::io_context ctx;
+  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
+  bs_test::NoLeaks leaks;
+  pid_t pid;
+  {
+    AsyncInteractive proc(ctx.get_executor(), {"cat"});
+    pid = proc.pid();
+    std::promise<int> trips;
+    std::function<void(int)> trip = [&](int n) {
+      if (n == 200) {
+        trips.set_value(n);
+        return;
+      }
+      const std::string text = "line " + std::to_string(n);
+      proc.async_write(text + "\n", 10s, [&, n, text](bool ok) {
+        if (!ok) return trips.set_value(-n);
+        proc.async_read_line(10s, [&, n, text](Line l) {
+          if (l != Line(text)) return trips.set_value(-n);
+          trip(n + 1);
+        });
+      });
+    };
+    auto guard = asio::make_work_guard(ctx);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) threads.emplace_back([&] { ctx.run_for(60s); });
+    asio::post(proc.get_executor(), [&] { trip(0); });
+    auto done = trips.get_future();
+    ASSERT_EQ(done.wait_for(30s), std::future_status::ready);
+    EXPECT_EQ(done.get(), 200);
+
+    // A read that would wait 60 s, cancelled while it waits.
+    asio::cancellation_signal signal;
+    std::promise<Line> cancelled;
+    asio::post(proc.get_executor(), [&] {
+      proc.async_read_line(60s, asio::bind_cancellation_slot(signal.slot(), [&](Line l) {
+                             cancelled.set_value(std::move(l));
+                           }));
+    });
+    std::this_thread::sleep_for(50ms);  // let it start waiting (the test, not the library, sleeps)
+    asio::post(proc.get_executor(), [&] { signal.emit(asio::cancellation_type::terminal); });
+    auto got = cancelled.get_future();
+    ASSERT_EQ(got.wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(got.get(), Line());
+    EXPECT_TRUE(proc.is_running());
+
+    std::promise<int> closed;
+    asio::post(proc.get_executor(), [&] { proc.async_close(5s, [&](int c) { closed.set_value(c); }); });
+    auto code = closed.get_future();
+    ASSERT_EQ(code.wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(code.get(), 0);
+    guard.reset();
+    for (auto& t : threads) t.join();
+  }
+  leaks.expect_clean({pid});
 }
