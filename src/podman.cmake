@@ -6,6 +6,7 @@ target_sources(bounded_subprocess PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/podman_run.cpp)
 if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/async.cmake)
   target_sources(bounded_subprocess PRIVATE
+    ${CMAKE_CURRENT_LIST_DIR}/podman_stream_options.cpp
     ${CMAKE_CURRENT_LIST_DIR}/podman_stream_sync.cpp
     ${CMAKE_CURRENT_LIST_DIR}/podman_async.cpp
     ${CMAKE_CURRENT_LIST_DIR}/podman_stream_async.cpp)

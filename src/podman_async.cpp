@@ -15,7 +15,6 @@
 
 #include "bounded_subprocess/podman_async.hpp"
 #include "podman_command.hpp"
-#include "supervisor.hpp"
 
 namespace bounded_subprocess::detail {
 
@@ -32,9 +31,7 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
       completion_(std::current_exception(), Result{});  // posted, never thrown
       return;
     }
-    const RunOptions client =
-        client_run_options(options.timeout, options.max_output_size, options.tail,
-                           options.stdin_data, options.stdin_write_timeout);
+    const RunOptions client = client_run_options(options);
     call_->set_client_started(true);
     // On the strand, like every use of cancel_: a cancellation that came
     // before the client's operation was initiated is emitted right after.
@@ -89,7 +86,8 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
     result_ = std::move(result);
     try {
       const auto rm = call_->rm_command();
-      async_run(strand_, rm, cleanup_run_options(call_->spec()), CleanupDone{shared_from_this()});
+      async_run(strand_, rm, cleanup_run_options(call_->options()),
+                CleanupDone{shared_from_this()});
     } catch (...) {
       on_cleanup_done(std::current_exception(), Result{});
     }
@@ -117,9 +115,7 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
 };
 
 void validate_podman_run(const std::vector<std::string>& argv, const PodmanOptions& options) {
-  validate_container(argv, container_spec(options));
-  validate_run_options(client_run_options(options.timeout, options.max_output_size, options.tail,
-                                          options.stdin_data, options.stdin_write_timeout));
+  (void)checked_client_run_options(argv, options);
 }
 
 std::shared_ptr<AsyncPodmanOp> make_async_podman_op(const asio::any_io_executor& ex,

@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <stdexcept>
@@ -35,16 +36,15 @@ bool is_container_id(std::string_view s) {
 
 }  // namespace
 
-void validate_container(const std::vector<std::string>& argv, const ContainerSpec& spec) {
+void validate_container(const std::vector<std::string>& argv, const PodmanOptions& o) {
   if (argv.empty()) throw std::invalid_argument("podman: argv must not be empty");
   for (const auto& a : argv) require_no_nul(a, "an argument");
-  if (spec.image->empty()) throw std::invalid_argument("podman: image must not be empty");
-  require_no_nul(*spec.image, "the image");
-  if (spec.podman_path->empty())
-    throw std::invalid_argument("podman: podman_path must not be empty");
-  require_no_nul(*spec.podman_path, "podman_path");
-  if (*spec.env) {
-    for (const auto& [name, value] : **spec.env) {
+  if (o.image.empty()) throw std::invalid_argument("podman: image must not be empty");
+  require_no_nul(o.image, "the image");
+  if (o.podman_path.empty()) throw std::invalid_argument("podman: podman_path must not be empty");
+  require_no_nul(o.podman_path, "podman_path");
+  if (o.env) {
+    for (const auto& [name, value] : *o.env) {
       if (name.empty() || name.find('=') != std::string::npos)
         throw std::invalid_argument("podman: environment name '" + name +
                                     "' is empty or holds '='");
@@ -52,23 +52,23 @@ void validate_container(const std::vector<std::string>& argv, const ContainerSpe
       require_no_nul(value, "an environment value");
     }
   }
-  for (const auto& v : *spec.volumes) {
+  for (const auto& v : o.volumes) {
     if (v.empty()) throw std::invalid_argument("podman: a volume must not be empty");
     require_no_nul(v, "a volume");
   }
-  if (*spec.cwd) {
-    if ((*spec.cwd)->empty()) throw std::invalid_argument("podman: cwd must not be empty");
-    require_no_nul(**spec.cwd, "cwd");
+  if (o.cwd) {
+    if (o.cwd->empty()) throw std::invalid_argument("podman: cwd must not be empty");
+    require_no_nul(*o.cwd, "cwd");
   }
-  if (*spec.memory_limit_mb && **spec.memory_limit_mb == 0)
+  if (o.memory_limit_mb && *o.memory_limit_mb == 0)
     throw std::invalid_argument("podman: memory_limit_mb must be at least 1");
-  if (*spec.entrypoint) require_no_nul(**spec.entrypoint, "the entrypoint");
-  for (const auto& a : *spec.podman_args) require_no_nul(a, "a podman argument");
-  if (*spec.temp_dir) {
-    if ((*spec.temp_dir)->empty()) throw std::invalid_argument("podman: temp_dir must not be empty");
-    require_no_nul(**spec.temp_dir, "temp_dir");
+  if (o.entrypoint) require_no_nul(*o.entrypoint, "the entrypoint");
+  for (const auto& a : o.podman_args) require_no_nul(a, "a podman argument");
+  if (o.temp_dir) {
+    if (o.temp_dir->empty()) throw std::invalid_argument("podman: temp_dir must not be empty");
+    require_no_nul(*o.temp_dir, "temp_dir");
   }
-  const double c = spec.cleanup_timeout.count();
+  const double c = o.cleanup_timeout.count();
   if (!(c > 0.0) || c > 1e9)
     throw std::invalid_argument("podman: cleanup_timeout must be a positive, finite duration");
 }
@@ -122,70 +122,68 @@ std::optional<std::string> PodmanScratch::container_id() const {
 }
 
 std::vector<std::string> podman_run_command(const std::vector<std::string>& argv,
-                                            const ContainerSpec& spec,
+                                            const PodmanOptions& o,
                                             const PodmanScratch& scratch) {
-  std::vector<std::string> cmd{*spec.podman_path, "run", "--rm", "-i", "--cidfile",
-                               scratch.cidfile(), "--label",
-                               std::string(kCallLabel) + "=" + scratch.call_id()};
-  if (*spec.env) {
-    for (const auto& [name, value] : **spec.env) {
+  std::vector<std::string> cmd{o.podman_path, "run", "--rm", "-i", "--cidfile", scratch.cidfile(),
+                               "--label", std::string(kCallLabel) + "=" + scratch.call_id()};
+  if (o.env) {
+    for (const auto& [name, value] : *o.env) {
       cmd.emplace_back("-e");
       cmd.push_back(name + "=" + value);
     }
   }
-  for (const auto& v : *spec.volumes) {
+  for (const auto& v : o.volumes) {
     cmd.emplace_back("-v");
     cmd.push_back(v);
   }
-  if (*spec.cwd) {
+  if (o.cwd) {
     cmd.emplace_back("-w");
-    cmd.push_back(**spec.cwd);
+    cmd.push_back(*o.cwd);
   }
-  if (*spec.memory_limit_mb) {
-    const std::string m = std::to_string(**spec.memory_limit_mb) + "m";
+  if (o.memory_limit_mb) {
+    const std::string m = std::to_string(*o.memory_limit_mb) + "m";
     cmd.emplace_back("--memory");
     cmd.push_back(m);
     cmd.emplace_back("--memory-swap");
     cmd.push_back(m);
   }
-  if (*spec.entrypoint) {
+  if (o.entrypoint) {
     // `--entrypoint=` keeps an empty value attached to its flag.
-    cmd.push_back("--entrypoint=" + **spec.entrypoint);
+    cmd.push_back("--entrypoint=" + *o.entrypoint);
   }
-  cmd.insert(cmd.end(), spec.podman_args->begin(), spec.podman_args->end());
-  cmd.push_back(*spec.image);
+  cmd.insert(cmd.end(), o.podman_args.begin(), o.podman_args.end());
+  cmd.push_back(o.image);
   cmd.insert(cmd.end(), argv.begin(), argv.end());
   return cmd;
 }
 
-std::vector<std::string> podman_rm_command(const ContainerSpec& spec,
-                                           const PodmanScratch& scratch, bool client_started) {
+std::vector<std::string> podman_rm_command(const PodmanOptions& o, const PodmanScratch& scratch,
+                                           bool client_started) {
   if (!client_started) return {};
   if (scratch.container_id())
-    return {*spec.podman_path, "rm", "-f", "--time", "0", "--cidfile", scratch.cidfile(),
-            "--ignore"};
-  return {*spec.podman_path, "rm",     "-f",
-          "--time",          "0",      "--ignore",
-          "--filter",        std::string("label=") + kCallLabel + "=" + scratch.call_id()};
+    return {o.podman_path, "rm", "-f", "--time", "0", "--cidfile", scratch.cidfile(), "--ignore"};
+  return {o.podman_path, "rm", "-f", "--time", "0", "--ignore", "--filter",
+          std::string("label=") + kCallLabel + "=" + scratch.call_id()};
 }
 
-RunOptions client_run_options(Seconds timeout, std::size_t max_output_size, bool tail,
-                              const std::optional<std::string>& stdin_data,
-                              Seconds stdin_write_timeout) {
-  RunOptions o;
-  o.timeout = timeout;
-  o.max_output_size = max_output_size;
-  o.tail = tail;
-  o.stdin_data = stdin_data;
-  o.stdin_write_timeout = stdin_write_timeout;
-  return o;
+RunOptions client_run_options(const PodmanOptions& o) {
+  return {.timeout = o.timeout,
+          .max_output_size = o.max_output_size,
+          .tail = o.tail,
+          .stdin_data = o.stdin_data,
+          .stdin_write_timeout = o.stdin_write_timeout};
 }
 
-RunOptions cleanup_run_options(const ContainerSpec& spec) {
-  RunOptions o;
-  o.timeout = spec.cleanup_timeout;
-  o.max_output_size = 4096;
-  return o;
+RunOptions checked_client_run_options(const std::vector<std::string>& argv,
+                                      const PodmanOptions& options) {
+  validate_container(argv, options);
+  RunOptions client = client_run_options(options);
+  validate_run_options(client);
+  return client;
+}
+
+RunOptions cleanup_run_options(const PodmanOptions& options) {
+  return {.timeout = options.cleanup_timeout, .max_output_size = 4096};
 }
 
 void check_cleanup_result(const std::vector<std::string>& rm_command, const Result& rm_result) {
@@ -200,38 +198,44 @@ void check_cleanup_result(const std::vector<std::string>& rm_command, const Resu
   throw std::runtime_error(msg);
 }
 
-void remove_container_sync(const ContainerSpec& spec, PodmanScratch& scratch,
+void remove_container_sync(const PodmanOptions& options, PodmanScratch& scratch,
                            bool client_started) {
   struct RemoveScratch {
     PodmanScratch& s;
     ~RemoveScratch() { s.remove(); }
   } remove_scratch{scratch};
-  const auto rm = podman_rm_command(spec, scratch, client_started);
+  const auto rm = podman_rm_command(options, scratch, client_started);
   if (rm.empty()) return;
-  check_cleanup_result(rm, run(rm, cleanup_run_options(spec)));
+  check_cleanup_result(rm, run(rm, cleanup_run_options(options)));
 }
 
-PodmanOptions container_options(const PodmanStreamOptions& o) {
-  PodmanOptions c;
-  c.image = o.image;
-  c.timeout = o.timeout;
-  c.env = o.env;
-  c.stdin_data = o.stdin_data;
-  c.stdin_write_timeout = o.stdin_write_timeout;
-  c.volumes = o.volumes;
-  c.cwd = o.cwd;
-  c.memory_limit_mb = o.memory_limit_mb;
-  c.entrypoint = o.entrypoint;
-  c.podman_args = o.podman_args;
-  c.podman_path = o.podman_path;
-  c.cleanup_timeout = o.cleanup_timeout;
-  c.temp_dir = o.temp_dir;
-  return c;
+Result run_container_sync(
+    const std::vector<std::string>& argv, const PodmanOptions& options,
+    const std::function<Result(const std::vector<std::string>& command)>& run_client) {
+  const auto start = std::chrono::steady_clock::now();
+  PodmanScratch scratch(options.temp_dir);
+  const auto command = podman_run_command(argv, options, scratch);
+
+  Result result;
+  try {
+    result = run_client(command);
+  } catch (...) {
+    // The client may or may not have started: clean up as if it had, but
+    // report the first error.
+    try {
+      remove_container_sync(options, scratch, true);
+    } catch (...) {
+    }
+    throw;
+  }
+  remove_container_sync(options, scratch, true);
+  result.elapsed = std::chrono::steady_clock::now() - start;
+  return result;
 }
 
 PodmanCall::PodmanCall(const std::vector<std::string>& argv, PodmanOptions options)
     : options_(std::move(options)), scratch_(options_.temp_dir) {
-  command_ = podman_run_command(argv, spec(), scratch_);
+  command_ = podman_run_command(argv, options_, scratch_);
 }
 
 PodmanCall::~PodmanCall() { cleanup_now(); }
@@ -244,14 +248,14 @@ void PodmanCall::cleanup_now() noexcept {
     return;
   }
   try {
-    remove_container_sync(spec(), scratch_, true);
+    remove_container_sync(options_, scratch_, true);
   } catch (...) {
     // Nowhere to report it; the folder is deleted anyway.
   }
 }
 
 std::vector<std::string> PodmanCall::rm_command() const {
-  return podman_rm_command(spec(), scratch_, true);
+  return podman_rm_command(options_, scratch_, true);
 }
 
 std::exception_ptr PodmanCall::cleanup_done(std::exception_ptr rm_error,

@@ -1,8 +1,11 @@
 // The podman side of a container call, shared by every podman face: option
-// validation, the `podman run` and `podman rm` command lines, and the private
-// temporary folder that holds the cidfile.
+// validation, the `podman run` and `podman rm` command lines, the private
+// temporary folder that holds the cidfile, and the cleanup: the whole call
+// for the sync faces (run_container_sync), PodmanCall for the async ones.
 #pragma once
 
+#include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,32 +15,11 @@
 
 namespace bounded_subprocess::detail {
 
-/// The container-side settings that every podman face shares (a view on
-/// PodmanOptions or PodmanStreamOptions).
-struct ContainerSpec {
-  const std::string* image = nullptr;
-  const std::optional<Environment>* env = nullptr;
-  const std::vector<std::string>* volumes = nullptr;
-  const std::optional<std::string>* cwd = nullptr;
-  const std::optional<std::size_t>* memory_limit_mb = nullptr;
-  const std::optional<std::string>* entrypoint = nullptr;
-  const std::vector<std::string>* podman_args = nullptr;
-  const std::string* podman_path = nullptr;
-  Seconds cleanup_timeout{10.0};
-  const std::optional<std::string>* temp_dir = nullptr;
-};
-
-template <class Options>
-ContainerSpec container_spec(const Options& o) {
-  return ContainerSpec{&o.image,       &o.env,         &o.volumes,     &o.cwd,
-                       &o.memory_limit_mb, &o.entrypoint, &o.podman_args, &o.podman_path,
-                       o.cleanup_timeout,  &o.temp_dir};
-}
-
 /// Throws std::invalid_argument for a bad container command (empty argv or
 /// image, empty volume or cwd, bad env names, NUL anywhere, a memory limit
-/// of 0, a cleanup timeout that is not positive). Spawns nothing.
-void validate_container(const std::vector<std::string>& argv, const ContainerSpec& spec);
+/// of 0, a cleanup timeout that is not positive). Reads only the
+/// container-side settings, not the client's bounds. Spawns nothing.
+void validate_container(const std::vector<std::string>& argv, const PodmanOptions& options);
 
 /// A private folder (mkdtemp, mode 0700) holding the path of the cidfile,
 /// which podman creates itself (podman 4.3 refuses an existing cidfile).
@@ -71,25 +53,29 @@ inline constexpr const char* kCallLabel = "bounded_subprocess.call";
 
 /// `podman run --rm -i --cidfile FILE --label ... [flags] IMAGE ARGV...`.
 std::vector<std::string> podman_run_command(const std::vector<std::string>& argv,
-                                            const ContainerSpec& spec,
+                                            const PodmanOptions& options,
                                             const PodmanScratch& scratch);
 
 /// The cleanup command: `podman rm -f --time 0 --cidfile FILE --ignore` when
 /// the cidfile holds an id, else removal by the call's label (the client died
 /// between creating the container and writing the cidfile, or never created
 /// one). Empty when the client was never spawned (nothing to remove).
-std::vector<std::string> podman_rm_command(const ContainerSpec& spec,
+std::vector<std::string> podman_rm_command(const PodmanOptions& options,
                                            const PodmanScratch& scratch, bool client_started);
 
-/// RunOptions for the podman client: the bounds of the call, the host's
-/// environment and cwd, no watchdog (the container is not in the client's
-/// process group; its memory is bounded by --memory).
-RunOptions client_run_options(Seconds timeout, std::size_t max_output_size, bool tail,
-                              const std::optional<std::string>& stdin_data,
-                              Seconds stdin_write_timeout);
+/// RunOptions for the podman client of `podman_run`: the bounds of the call,
+/// the host's environment and cwd, no watchdog (the container is not in the
+/// client's process group; its memory is bounded by --memory).
+RunOptions client_run_options(const PodmanOptions& options);
+
+/// validate_container, then the client's bounds (validate_run_options);
+/// returns the client's RunOptions. Throws std::invalid_argument, before
+/// anything is created.
+RunOptions checked_client_run_options(const std::vector<std::string>& argv,
+                                      const PodmanOptions& options);
 
 /// RunOptions for the cleanup command.
-RunOptions cleanup_run_options(const ContainerSpec& spec);
+RunOptions cleanup_run_options(const PodmanOptions& options);
 
 /// Throws std::runtime_error if the cleanup result says the container may
 /// have been left behind.
@@ -99,10 +85,19 @@ void check_cleanup_result(const std::vector<std::string>& rm_command, const Resu
 /// cleanup_timeout) and deletes the scratch folder. Throws like
 /// check_cleanup_result, or std::system_error if podman cannot be started;
 /// the folder is deleted in every case.
-void remove_container_sync(const ContainerSpec& spec, PodmanScratch& scratch, bool client_started);
+void remove_container_sync(const PodmanOptions& options, PodmanScratch& scratch,
+                           bool client_started);
 
-/// The container settings of a stream's options, as PodmanOptions.
-PodmanOptions container_options(const PodmanStreamOptions& options);
+/// The whole call of a sync face, once its options are checked: creates the
+/// scratch folder, calls `run_client` with the `podman run` command, then
+/// removes the container (remove_container_sync) whatever happened. If
+/// `run_client` throws, the cleanup runs as if the client had started (a
+/// spawn failure makes it fail the same way), its own error is dropped and
+/// the first one is rethrown. The result's `elapsed` covers the cleanup.
+/// Throws like PodmanScratch, remove_container_sync and `run_client`.
+Result run_container_sync(
+    const std::vector<std::string>& argv, const PodmanOptions& options,
+    const std::function<Result(const std::vector<std::string>& command)>& run_client);
 
 /// One container call of an async face: an owned copy of the options, the
 /// scratch folder and the `podman run` command. The cleanup is normally done
@@ -119,7 +114,7 @@ class PodmanCall {
   ~PodmanCall();
 
   const std::vector<std::string>& command() const noexcept { return command_; }
-  ContainerSpec spec() const { return container_spec(options_); }
+  const PodmanOptions& options() const noexcept { return options_; }
   /// The cleanup command (see podman_rm_command); the client counts as started.
   std::vector<std::string> rm_command() const;
   /// Whether the client may have started: from then on the destructor

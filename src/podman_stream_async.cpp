@@ -30,7 +30,7 @@ struct StreamCleanup : std::enable_shared_from_this<StreamCleanup> {
 
   void on_end(const asio::any_io_executor& ex, std::function<void()> done) {
     try {
-      async_run(ex, call.rm_command(), detail::cleanup_run_options(call.spec()),
+      async_run(ex, call.rm_command(), detail::cleanup_run_options(call.options()),
                 [self = shared_from_this(), done](std::exception_ptr error, Result rm) {
                   // Nowhere to report a failed cleanup once the stream ended;
                   // the folder is deleted either way.
@@ -52,18 +52,15 @@ struct StreamCleanup : std::enable_shared_from_this<StreamCleanup> {
 LineStream open_podman_line_stream(const asio::any_io_executor& ex,
                                    const std::vector<std::string>& argv,
                                    const PodmanStreamOptions& options) {
-  PodmanOptions container = detail::container_options(options);
-  detail::validate_container(argv, detail::container_spec(container));
-  const StreamOptions client = detail::stream_client_options(options);
-
-  auto cleanup = std::make_shared<StreamCleanup>(argv, std::move(container));
+  auto parts = detail::checked_stream_parts(argv, options);
+  auto cleanup = std::make_shared<StreamCleanup>(argv, std::move(parts.container));
   StreamHooks hooks;
   hooks.on_end = [cleanup, ex](Result&, std::function<void()> done) {
     cleanup->on_end(ex, std::move(done));
   };
   cleanup->call.set_client_started(true);
   try {
-    return open_line_stream(ex, cleanup->call.command(), client, std::move(hooks));
+    return open_line_stream(ex, cleanup->call.command(), parts.client, std::move(hooks));
   } catch (...) {
     // The client did not start, so nothing was created: no `podman rm`; the
     // folder goes with `cleanup`.

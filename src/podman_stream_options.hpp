@@ -1,34 +1,31 @@
-// The StreamOptions of the podman client of a container line stream.
+// The options of the podman line streams, split into the two things they
+// configure: the container (PodmanOptions, for the code every podman face
+// shares) and the podman client's StreamOptions.
 #pragma once
 
-#include <cmath>
-#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "bounded_subprocess/podman.hpp"
 #include "bounded_subprocess/stream.hpp"
 
 namespace bounded_subprocess::detail {
 
-/// The client's StreamOptions: the bounds of the call, the host's
-/// environment and cwd, no watchdog (the container is not in the client's
-/// process group). Throws std::invalid_argument for bounds that make no
-/// sense, before anything is created.
-inline StreamOptions stream_client_options(const PodmanStreamOptions& o) {
-  auto positive = [](Seconds s, const char* what) {
-    if (!std::isfinite(s.count()) || s.count() <= 0.0)
-      throw std::invalid_argument(std::string("podman: ") + what +
-                                  " must be a positive, finite duration");
-  };
-  positive(o.timeout, "timeout");
-  positive(o.stdin_write_timeout, "stdin_write_timeout");
-  if (o.max_line_size == 0) throw std::invalid_argument("podman: max_line_size must be at least 1");
-  StreamOptions s;
-  s.timeout = o.timeout;
-  s.max_line_size = o.max_line_size;
-  s.stderr_max_output_size = o.stderr_max_output_size;
-  s.stdin_data = o.stdin_data;
-  s.stdin_write_timeout = o.stdin_write_timeout;
-  return s;
-}
+struct PodmanStreamParts {
+  /// The container-side settings (image, env, volumes, cwd, memory limit,
+  /// entrypoint, podman_args, podman_path, cleanup_timeout, temp_dir); the
+  /// client's bounds are left at their defaults: they are in `client`.
+  PodmanOptions container;
+  /// The client's StreamOptions: the bounds of the call, the host's
+  /// environment and cwd, no watchdog (the container is not in the client's
+  /// process group).
+  StreamOptions client;
+};
+
+/// Checks `argv` and `options` (validate_container, then the stream's
+/// bounds) and splits them. Throws std::invalid_argument, before anything
+/// is created.
+PodmanStreamParts checked_stream_parts(const std::vector<std::string>& argv,
+                                       const PodmanStreamOptions& options);
 
 }  // namespace bounded_subprocess::detail

@@ -1,6 +1,6 @@
 // podman_run_stream_lines, the sync callback face: the podman client driven
-// by run_stream_lines, then the bounded cleanup whatever happened.
-#include <chrono>
+// by run_stream_lines, then the bounded cleanup whatever happened
+// (run_container_sync).
 #include <functional>
 #include <string>
 #include <string_view>
@@ -16,27 +16,11 @@ namespace bounded_subprocess {
 Result podman_run_stream_lines(const std::vector<std::string>& argv,
                                const PodmanStreamOptions& options,
                                const std::function<bool(std::string_view line)>& on_line) {
-  const auto spec = detail::container_spec(options);
-  detail::validate_container(argv, spec);
-  const StreamOptions client = detail::stream_client_options(options);
-
-  const auto start = std::chrono::steady_clock::now();
-  detail::PodmanScratch scratch(options.temp_dir);
-  const auto command = detail::podman_run_command(argv, spec, scratch);
-
-  Result result;
-  try {
-    result = run_stream_lines(command, client, on_line);
-  } catch (...) {
-    try {
-      detail::remove_container_sync(spec, scratch, true);
-    } catch (...) {
-    }
-    throw;
-  }
-  detail::remove_container_sync(spec, scratch, true);
-  result.elapsed = std::chrono::steady_clock::now() - start;
-  return result;
+  const auto parts = detail::checked_stream_parts(argv, options);
+  return detail::run_container_sync(
+      argv, parts.container, [&](const std::vector<std::string>& command) {
+        return run_stream_lines(command, parts.client, on_line);
+      });
 }
 
 }  // namespace bounded_subprocess
