@@ -94,7 +94,9 @@ Result podman_run(const std::vector<std::string>& argv, const PodmanOptions& opt
 
 /// Options of the podman line streams: those of `PodmanOptions` (same
 /// meaning) without the output capture, plus the line bounds of
-/// `StreamOptions`.
+/// `StreamOptions`. The shared fields are repeated here, not inherited or
+/// nested, so that designated initializers can name every one of them:
+/// `{.image = "img", .timeout = 5s, .max_line_size = 1024}`.
 struct PodmanStreamOptions {
   /// The image to run (required).
   std::string image{};
