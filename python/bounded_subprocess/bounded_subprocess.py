@@ -40,18 +40,7 @@ def run(
     cwd cannot be used. The GIL is released while the run proceeds, so runs in
     several threads proceed at once.
     """
-    kwargs = run_kwargs(
-        args,
-        timeout_seconds,
-        max_output_size,
-        tail,
-        env,
-        stdin_data,
-        stdin_write_timeout,
-        cwd,
-        memory_limit_mb,
-        memory_watchdog_interval_seconds,
-    )
+    kwargs = run_kwargs(**locals())  # first: locals() is the parameters
     return Result._from_native(_native.run(**kwargs))
 
 

@@ -7,15 +7,17 @@ from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence, 
 from . import _native
 from ._aio import await_pending
 from .util import (
-    DEFAULT_STDIN_WRITE_TIMEOUT,
     Result,
     _encode_str,
     encode_args,
+    encode_cwd,
     encode_env,
     encode_stdin,
+    memory_limit,
     run_kwargs,
     seconds,
     size,
+    stdin_write_seconds,
 )
 
 
@@ -45,25 +47,15 @@ async def run(
     Raises TypeError/ValueError for bad arguments, OSError when the program
     cannot start.
     """
-    kwargs = run_kwargs(
-        args,
-        timeout_seconds,
-        max_output_size,
-        tail,
-        env,
-        stdin_data,
-        stdin_write_timeout,
-        cwd,
-        memory_limit_mb,
-        memory_watchdog_interval_seconds,
-    )
+    kwargs = run_kwargs(**locals())  # first: locals() is the parameters
     pending = _native.start_run(**kwargs)
     return Result._from_native(await await_pending(pending))
 
 
-
-def _podman_common(
+def _podman_kwargs(
+    args: Any,
     image: Any,
+    timeout_seconds: Any,
     env: Any,
     stdin_data: Any,
     stdin_write_timeout: Any,
@@ -74,6 +66,8 @@ def _podman_common(
     podman_args: Any,
     podman_path: Any,
 ) -> Dict[str, Any]:
+    """Checks the arguments podman_run and podman_run_stream_lines share;
+    returns those of the native podman faces (each adds its own bounds)."""
     if not isinstance(image, str) or not image:
         raise ValueError("image must be a non-empty string")
     if isinstance(volumes, (str, bytes)) or not isinstance(volumes, Sequence):
@@ -86,18 +80,15 @@ def _podman_common(
         image=image,
         env=encode_env(env),
         stdin_data=encode_stdin(stdin_data),
-        stdin_write_timeout=seconds(
-            DEFAULT_STDIN_WRITE_TIMEOUT if stdin_write_timeout is None else stdin_write_timeout,
-            "stdin_write_timeout",
-        ),
+        stdin_write_timeout=stdin_write_seconds(stdin_write_timeout),
         volumes=[_encode_str(v, "volumes[]") for v in volumes],
-        cwd=None if cwd is None else _encode_str(cwd, "cwd"),
-        memory_limit_mb=None
-        if memory_limit_mb is None
-        else size(memory_limit_mb, "memory_limit_mb", allow_zero=False),
+        cwd=encode_cwd(cwd),
+        memory_limit_mb=memory_limit(memory_limit_mb),
         entrypoint=None if entrypoint is None else _encode_str(entrypoint, "entrypoint"),
         podman_args=[_encode_str(a, "podman_args[]") for a in podman_args],
         podman_path=_encode_str(podman_path, "podman_path"),
+        argv=encode_args(args),
+        timeout=seconds(timeout_seconds, "timeout_seconds"),
     )
 
 
@@ -134,11 +125,9 @@ async def podman_run(
     cannot be started. Cancelling the awaiting task kills the podman client
     and removes the container before the cancellation proceeds.
     """
-    kwargs = _podman_common(image, env, stdin_data, stdin_write_timeout, volumes, cwd,
-                            memory_limit_mb, entrypoint, podman_args, podman_path)
+    kwargs = _podman_kwargs(args, image, timeout_seconds, env, stdin_data, stdin_write_timeout,
+                            volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path)
     pending = _native.start_podman_run(
-        argv=encode_args(args),
-        timeout=seconds(timeout_seconds, "timeout_seconds"),
         max_output_size=size(max_output_size, "max_output_size"),
         tail=bool(tail),
         **kwargs,
@@ -198,11 +187,9 @@ def podman_run_stream_lines(
     this function is called (not at the first iteration): bad input raises
     ValueError/TypeError and a podman that cannot start raises OSError here.
     """
-    kwargs = _podman_common(image, env, stdin_data, stdin_write_timeout, volumes, cwd,
-                            memory_limit_mb, entrypoint, podman_args, podman_path)
+    kwargs = _podman_kwargs(args, image, timeout_seconds, env, stdin_data, stdin_write_timeout,
+                            volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path)
     stream = _native.open_podman_line_stream(
-        argv=encode_args(args),
-        timeout=seconds(timeout_seconds, "timeout_seconds"),
         max_line_size=size(max_line_size, "max_line_size", allow_zero=False),
         stderr_max_output_size=size(stderr_max_output_size, "stderr_max_output_size"),
         **kwargs,

@@ -146,6 +146,20 @@ def size(value: Any, what: str, *, allow_zero: bool = True) -> int:
     return value
 
 
+def stdin_write_seconds(stdin_write_timeout: Any) -> float:
+    """The seed's stdin_write_timeout: None means DEFAULT_STDIN_WRITE_TIMEOUT."""
+    if stdin_write_timeout is None:
+        stdin_write_timeout = DEFAULT_STDIN_WRITE_TIMEOUT
+    return seconds(stdin_write_timeout, "stdin_write_timeout")
+
+
+def memory_limit(memory_limit_mb: Any) -> Optional[int]:
+    """The seed's memory_limit_mb: None (no limit) or a positive int."""
+    if memory_limit_mb is None:
+        return None
+    return size(memory_limit_mb, "memory_limit_mb", allow_zero=False)
+
+
 def run_kwargs(
     args: Any,
     timeout_seconds: Any,
@@ -158,7 +172,9 @@ def run_kwargs(
     memory_limit_mb: Any,
     memory_watchdog_interval_seconds: Any,
 ) -> Dict[str, Any]:
-    """Checks the seed's keyword arguments; returns those of _native.run."""
+    """Checks the seed's arguments of run (sync and async, which take the same
+    ones in another order, so each calls run_kwargs(**locals()) first thing);
+    returns those of _native.run and _native.start_run."""
     return dict(
         argv=encode_args(args),
         timeout=seconds(timeout_seconds, "timeout_seconds"),
@@ -166,14 +182,9 @@ def run_kwargs(
         tail=bool(tail),
         env=encode_env(env),
         stdin_data=encode_stdin(stdin_data),
-        stdin_write_timeout=seconds(
-            DEFAULT_STDIN_WRITE_TIMEOUT if stdin_write_timeout is None else stdin_write_timeout,
-            "stdin_write_timeout",
-        ),
+        stdin_write_timeout=stdin_write_seconds(stdin_write_timeout),
         cwd=encode_cwd(cwd),
-        memory_limit_mb=None
-        if memory_limit_mb is None
-        else size(memory_limit_mb, "memory_limit_mb", allow_zero=False),
+        memory_limit_mb=memory_limit(memory_limit_mb),
         memory_watchdog_interval=seconds(
             memory_watchdog_interval_seconds, "memory_watchdog_interval_seconds"
         ),
