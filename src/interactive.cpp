@@ -81,18 +81,24 @@ std::optional<std::string> Interactive::read_line(Seconds timeout) {
   detail::check_interactive_timeout(timeout, "bounded_subprocess::Interactive::read_line");
   auto& c = core("read_line");
   if (c.finished()) return std::nullopt;
+  switch (c.buffered()) {
+    case detail::ReadStep::line: return c.pop_line();
+    case detail::ReadStep::eof: return std::nullopt;
+    default: break;
+  }
+  // Nothing buffered: wait first (an echo is rarely there yet), then read.
   const auto deadline = detail::interactive_deadline(timeout);
   for (;;) {
+    pollfd fd{c.stdout_fd(), POLLIN, 0};
+    const bool ready = wait_ready(&fd, 1, deadline);
     switch (c.read_some()) {
       case detail::ReadStep::line: return c.pop_line();
       case detail::ReadStep::eof: return std::nullopt;
       case detail::ReadStep::more:
-        if (Clock::now() >= deadline) return std::nullopt;
-        continue;
       case detail::ReadStep::would_block: break;
     }
-    pollfd fd{c.stdout_fd(), POLLIN, 0};
-    if (!wait_ready(&fd, 1, deadline)) return std::nullopt;
+    // The time is up (a zero timeout still took what was there above).
+    if (!ready || Clock::now() >= deadline) return std::nullopt;
   }
 }
 
