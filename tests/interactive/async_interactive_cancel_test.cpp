@@ -17,6 +17,7 @@
 #include "bounded_subprocess/async_interactive.hpp"
 #include "interactive_test_util.hpp"
 #include "leak_check.hpp"
+#include "async_fixture.hpp"
 
 using namespace std::chrono_literals;
 using bounded_subprocess::AsyncInteractive;
@@ -27,11 +28,6 @@ using Line = std::optional<std::string>;
 namespace {
 std::string helper() { return bs_test::misbehave(); }
 
-void run_bounded(asio::io_context& ctx, std::chrono::seconds limit = 30s) {
-  ctx.run_for(limit);
-  EXPECT_TRUE(ctx.stopped()) << "operations still pending after " << limit.count() << " s";
-}
-
 // Emits `signal` (terminal cancellation by default) after `delay`.
 void cancel_after(asio::io_context& ctx, asio::cancellation_signal& signal,
                   std::chrono::milliseconds delay,
@@ -41,10 +37,7 @@ void cancel_after(asio::io_context& ctx, asio::cancellation_signal& signal,
 }
 }  // namespace
 
-TEST(AsyncInteractiveCancel, CancelledReadCompletesEmptyAndChildKeepsRunning) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveCancel, CancelledReadCompletesEmptyAndChildKeepsRunning) {
   asio::cancellation_signal signal;
   pid_t pid;
   std::optional<Line> got;
@@ -78,10 +71,7 @@ TEST(AsyncInteractiveCancel, CancelledReadCompletesEmptyAndChildKeepsRunning) {
   leaks.expect_clean({pid});
 }
 
-TEST(AsyncInteractiveCancel, CancelledWriteCompletesFalsePromptly) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveCancel, CancelledWriteCompletesFalsePromptly) {
   asio::cancellation_signal signal;
   pid_t pid;
   std::optional<bool> wrote;
@@ -109,10 +99,7 @@ TEST(AsyncInteractiveCancel, CancelledWriteCompletesFalsePromptly) {
   leaks.expect_clean({pid});
 }
 
-TEST(AsyncInteractiveCancel, CancelledCloseKillsAtOnce) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveCancel, CancelledCloseKillsAtOnce) {
   asio::cancellation_signal signal;
   pid_t pid;
   std::optional<int> code;
@@ -133,10 +120,7 @@ TEST(AsyncInteractiveCancel, CancelledCloseKillsAtOnce) {
   leaks.expect_clean({pid});
 }
 
-TEST(AsyncInteractiveCancel, ChildThatNeverReadsMakesWriteTimeOut) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveCancel, ChildThatNeverReadsMakesWriteTimeOut) {
   pid_t pid;
   std::optional<bool> wrote;
   double took = -1;
@@ -160,10 +144,7 @@ TEST(AsyncInteractiveCancel, ChildThatNeverReadsMakesWriteTimeOut) {
   leaks.expect_clean({pid});
 }
 
-TEST(AsyncInteractiveCancel, FloodWithoutNewlineStaysBoundedAndLoopStaysResponsive) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveCancel, FloodWithoutNewlineStaysBoundedAndLoopStaysResponsive) {
   pid_t pid;
   std::optional<Line> got;
   std::optional<double> timer_fired_at;
@@ -185,10 +166,7 @@ TEST(AsyncInteractiveCancel, FloodWithoutNewlineStaysBoundedAndLoopStaysResponsi
   leaks.expect_clean({pid});
 }
 
-TEST(AsyncInteractiveCancel, ChildDyingWhileWeWriteGivesFalseWithoutSigpipe) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveCancel, ChildDyingWhileWeWriteGivesFalseWithoutSigpipe) {
   const auto before = bs_itest::SignalState::now();
   void* handler = bs_itest::sigpipe_handler();
   pid_t pid, pid2;
@@ -220,10 +198,7 @@ TEST(AsyncInteractiveCancel, ChildDyingWhileWeWriteGivesFalseWithoutSigpipe) {
   leaks.expect_clean({pid, pid2});
 }
 
-TEST(AsyncInteractiveCancel, ChildDyingRightAfterStart) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveCancel, ChildDyingRightAfterStart) {
   pid_t pid;
   {
     AsyncInteractive proc(ctx, {helper(), "exit", "3"});
@@ -246,10 +221,7 @@ TEST(AsyncInteractiveCancel, ChildDyingRightAfterStart) {
   leaks.expect_clean({pid});
 }
 
-TEST(AsyncInteractiveCancel, CloseWithOperationsPendingCompletesThem) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveCancel, CloseWithOperationsPendingCompletesThem) {
   pid_t pid;
   std::optional<Line> got;
   std::optional<bool> wrote;
@@ -270,10 +242,7 @@ TEST(AsyncInteractiveCancel, CloseWithOperationsPendingCompletesThem) {
   leaks.expect_clean({pid});
 }
 
-TEST(AsyncInteractiveCancel, DestructorWithOperationsPendingKillsAndReaps) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveCancel, DestructorWithOperationsPendingKillsAndReaps) {
   pid_t pid;
   long grandchild = -1;
   std::optional<Line> got;
@@ -302,7 +271,7 @@ TEST(AsyncInteractiveCancel, DestructorWithOperationsPendingKillsAndReaps) {
   leaks.expect_clean({pid}, {static_cast<pid_t>(grandchild)});
 }
 
-TEST(AsyncInteractiveCancel, DestructorWithoutCloseNoContextRun) {
+TEST(AsyncInteractiveLifetime, DestructorWithoutCloseNoContextRun) {
   bs_test::NoLeaks leaks;
   pid_t pid;
   {

@@ -31,6 +31,7 @@
 #include "bounded_subprocess/async_interactive.hpp"
 #include "interactive_test_util.hpp"
 #include "leak_check.hpp"
+#include "async_fixture.hpp"
 
 using namespace std::chrono_literals;
 using bounded_subprocess::AsyncInteractive;
@@ -38,21 +39,10 @@ using bs_itest::Clock;
 using bs_itest::seconds_since;
 using Line = std::optional<std::string>;
 
-namespace {
-// Runs `ctx` until it has no more work, failing the test on a hang.
-void run_bounded(asio::io_context& ctx, std::chrono::seconds limit = 30s) {
-  ctx.run_for(limit);
-  EXPECT_TRUE(ctx.stopped()) << "operations still pending after " << limit.count() << " s";
-}
-}  // namespace
-
 // The Python original's async write leaves the bytes in a buffer, so this
 // echo never comes back there. Here the write completes once the bytes are
 // in the pipe, and the line returns.
-TEST(AsyncInteractive, WriteReallyDeliversEchoThroughCatWithCallbacks) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveTest, WriteReallyDeliversEchoThroughCatWithCallbacks) {
   std::optional<bool> wrote;
   Line line;
   std::optional<int> code;
@@ -78,10 +68,7 @@ TEST(AsyncInteractive, WriteReallyDeliversEchoThroughCatWithCallbacks) {
   leaks.expect_clean({pid});
 }
 
-TEST(AsyncInteractive, UseFutureWithContextOnAnotherThread) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveTest, UseFutureWithContextOnAnotherThread) {
   auto guard = asio::make_work_guard(ctx);
   std::thread runner([&] { ctx.run(); });
   pid_t pid;
@@ -100,10 +87,7 @@ TEST(AsyncInteractive, UseFutureWithContextOnAnotherThread) {
   leaks.expect_clean({pid});
 }
 
-TEST(AsyncInteractive, UseAwaitableManyLinesAndShell) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveTest, UseAwaitableManyLinesAndShell) {
   pid_t pid_cat = -1, pid_sh = -1;
   int rounds_ok = 0;
   std::optional<int> sh_code;
@@ -136,10 +120,7 @@ TEST(AsyncInteractive, UseAwaitableManyLinesAndShell) {
   leaks.expect_clean({pid_cat, pid_sh});
 }
 
-TEST(AsyncInteractive, DeferredToken) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveTest, DeferredToken) {
   pid_t pid;
   Line line;
   std::optional<int> code;
@@ -164,10 +145,7 @@ TEST(AsyncInteractive, DeferredToken) {
 
 // A read is pending when the line arrives about 1 ms later: it completes at
 // once, driven by readiness of the pipe.
-TEST(AsyncInteractive, LineArrivingAfterOneMillisecondIsReturnedPromptly) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveTest, LineArrivingAfterOneMillisecondIsReturnedPromptly) {
   pid_t pid = -1;
   std::vector<double> latencies;
   asio::co_spawn(
@@ -205,10 +183,7 @@ TEST(AsyncInteractive, LineArrivingAfterOneMillisecondIsReturnedPromptly) {
   leaks.expect_clean({pid});
 }
 
-TEST(AsyncInteractive, TimeoutKeepsPartialDataForNextRead) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveTest, TimeoutKeepsPartialDataForNextRead) {
   pid_t pid = -1;
   double waited = -1;
   Line after;
@@ -238,10 +213,7 @@ TEST(AsyncInteractive, TimeoutKeepsPartialDataForNextRead) {
   leaks.expect_clean({pid});
 }
 
-TEST(AsyncInteractive, ConcurrentWriteAndReadThroughCat) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveTest, ConcurrentWriteAndReadThroughCat) {
   constexpr int kLines = 20000;
   std::optional<bool> wrote;
   int got = 0;
@@ -267,10 +239,7 @@ TEST(AsyncInteractive, ConcurrentWriteAndReadThroughCat) {
   leaks.expect_clean({pid});
 }
 
-TEST(AsyncInteractive, ManyChildrenOnOneContext) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveTest, ManyChildrenOnOneContext) {
   std::vector<pid_t> pids;
   int finished = 0;
   for (int i = 0; i < 20; ++i) {
@@ -297,10 +266,7 @@ TEST(AsyncInteractive, ManyChildrenOnOneContext) {
 }
 
 // Several threads run the context; each object lives on its own strand.
-TEST(AsyncInteractive, ThreadPoolWithStrands) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveTest, ThreadPoolWithStrands) {
   std::mutex mu;
   std::vector<pid_t> pids;
   std::atomic<int> finished{0};
@@ -332,10 +298,7 @@ TEST(AsyncInteractive, ThreadPoolWithStrands) {
   leaks.expect_clean(pids);
 }
 
-TEST(AsyncInteractive, BadInputThrowsAtTheCall) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveTest, BadInputThrowsAtTheCall) {
   EXPECT_THROW(AsyncInteractive(ctx, {}), std::invalid_argument);
   EXPECT_THROW(AsyncInteractive(ctx, {"cat"}, {.read_buffer_size = 0}), std::invalid_argument);
   EXPECT_THROW(AsyncInteractive(ctx, {"/nonexistent/xyz-prog"}), std::system_error);
@@ -360,14 +323,10 @@ TEST(AsyncInteractive, BadInputThrowsAtTheCall) {
 // thread, and an operation could hang. Here the handlers belong to a second
 // context that is not running: the object's own context must still do all
 // of the I/O, and only the final calls wait for the second context.
-TEST(AsyncInteractive, StepsRunOnTheObjectsStrandNotOnTheHandlersExecutor) {
-  asio::io_context ctx;
-  asio::io_context handlers;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  asio::steady_timer reactor_up2(handlers);
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveTest, StepsRunOnTheObjectsStrandNotOnTheHandlersExecutor) {
   pid_t pid;
   {
+    asio::io_context handlers;  // gone (with its fds) before the leak check
     AsyncInteractive proc(ctx, {"cat"});
     pid = proc.pid();
     std::optional<bool> wrote;
@@ -392,10 +351,7 @@ TEST(AsyncInteractive, StepsRunOnTheObjectsStrandNotOnTheHandlersExecutor) {
   leaks.expect_clean({pid});
 }
 
-TEST(AsyncInteractive, SecondOperationOfAKindThrowsAndTheFirstGoesOn) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveTest, SecondOperationOfAKindThrowsAndTheFirstGoesOn) {
   pid_t pid;
   {
     AsyncInteractive proc(ctx, {"cat"});
@@ -434,10 +390,7 @@ TEST(AsyncInteractive, SecondOperationOfAKindThrowsAndTheFirstGoesOn) {
 // Several threads run one io_context and the object gets no strand of the
 // caller's: its own strand keeps its steps apart, whichever thread runs
 // them, and a cancellation reaches the operation wherever it is.
-TEST(AsyncInteractive, MultiThreadedContextWithoutAStrandAndCancelFromAnotherThread) {
-  asio::io_context ctx;
-  asio::steady_timer reactor_up(ctx);  // Asio's reactor fds exist before the fd baseline
-  bs_test::NoLeaks leaks;
+TEST_F(AsyncInteractiveTest, MultiThreadedContextWithoutAStrandAndCancelFromAnotherThread) {
   pid_t pid;
   {
     AsyncInteractive proc(ctx.get_executor(), {"cat"});
