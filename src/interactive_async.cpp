@@ -112,19 +112,27 @@ class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiv
     return info.si_pid == 0;
   }
 
-  std::uint64_t start(InteractiveOp op, std::string data, Seconds timeout, Completion<bool> done) {
-    return launch(op, [self = shared_from_this(), data = std::move(data), timeout,
-                       done = std::move(done)](std::uint64_t ticket) mutable {
+  // Any thread (the initiating one).
+  std::uint64_t claim(InteractiveOp op) {
+    if (busy(op).exchange(true, std::memory_order_acq_rel))
+      throw std::logic_error(std::string("bounded_subprocess::AsyncInteractive::") + op_name(op) +
+                             ": another one is still pending");
+    return next_ticket_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void start(std::uint64_t ticket, std::string data, Seconds timeout, Completion<bool> done) {
+    launch(InteractiveOp::write, [self = shared_from_this(), ticket, data = std::move(data), timeout,
+                                  done = std::move(done)]() mutable {
       self->begin_write(ticket, std::move(data), timeout, std::move(done));
     });
   }
-  std::uint64_t start(InteractiveOp op, Seconds timeout, Completion<std::optional<std::string>> done) {
-    return launch(op, [self = shared_from_this(), timeout, done = std::move(done)](std::uint64_t ticket) mutable {
+  void start(std::uint64_t ticket, Seconds timeout, Completion<std::optional<std::string>> done) {
+    launch(InteractiveOp::read, [self = shared_from_this(), ticket, timeout, done = std::move(done)]() mutable {
       self->begin_read(ticket, timeout, std::move(done));
     });
   }
-  std::uint64_t start(InteractiveOp op, Seconds nice_timeout, Completion<int> done) {
-    return launch(op, [self = shared_from_this(), nice_timeout, done = std::move(done)](std::uint64_t ticket) mutable {
+  void start(std::uint64_t ticket, Seconds nice_timeout, Completion<int> done) {
+    launch(InteractiveOp::close, [self = shared_from_this(), ticket, nice_timeout, done = std::move(done)]() mutable {
       self->begin_close(ticket, nice_timeout, std::move(done));
     });
   }
@@ -178,21 +186,16 @@ class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiv
 
   std::atomic<bool>& busy(InteractiveOp op) noexcept { return busy_[static_cast<int>(op)]; }
 
-  // Claims the operation's slot and runs `begin` on the strand (inline when
-  // we are on it already).
+  // Runs `begin` of a claimed operation on the strand (inline when we are on
+  // it already); gives the claim back if that cannot even be queued.
   template <class Begin>
-  std::uint64_t launch(InteractiveOp op, Begin&& begin) {
-    if (busy(op).exchange(true, std::memory_order_acq_rel))
-      throw std::logic_error(std::string("bounded_subprocess::AsyncInteractive::") + op_name(op) +
-                             ": another one is still pending");
-    const std::uint64_t ticket = next_ticket_.fetch_add(1, std::memory_order_relaxed);
+  void launch(InteractiveOp op, Begin&& begin) {
     try {
-      asio::dispatch(strand_, [ticket, begin = std::forward<Begin>(begin)]() mutable { begin(ticket); });
+      asio::dispatch(strand_, std::forward<Begin>(begin));
     } catch (...) {
       busy(op).store(false, std::memory_order_release);
       throw;
     }
-    return ticket;
   }
 
   // ---- operations (on the strand) -----------------------------------------
@@ -442,19 +445,23 @@ const asio::any_io_executor& interactive_strand(const AsyncInteractiveImplPtr& i
   return impl->executor();
 }
 
-std::uint64_t interactive_start_write(const AsyncInteractiveImplPtr& impl, std::string data,
-                                      Seconds timeout, Completion<bool> done) {
-  return impl->start(InteractiveOp::write, std::move(data), timeout, std::move(done));
+std::uint64_t interactive_claim(const AsyncInteractiveImplPtr& impl, InteractiveOp op) {
+  return impl->claim(op);
 }
 
-std::uint64_t interactive_start_read(const AsyncInteractiveImplPtr& impl, Seconds timeout,
-                                     Completion<std::optional<std::string>> done) {
-  return impl->start(InteractiveOp::read, timeout, std::move(done));
+void interactive_start_write(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket,
+                             std::string data, Seconds timeout, Completion<bool> done) {
+  impl->start(ticket, std::move(data), timeout, std::move(done));
 }
 
-std::uint64_t interactive_start_close(const AsyncInteractiveImplPtr& impl, Seconds nice_timeout,
-                                      Completion<int> done) {
-  return impl->start(InteractiveOp::close, nice_timeout, std::move(done));
+void interactive_start_read(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket,
+                            Seconds timeout, Completion<std::optional<std::string>> done) {
+  impl->start(ticket, timeout, std::move(done));
+}
+
+void interactive_start_close(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket,
+                             Seconds nice_timeout, Completion<int> done) {
+  impl->start(ticket, nice_timeout, std::move(done));
 }
 
 void interactive_cancel(const std::weak_ptr<AsyncInteractiveImpl>& impl, InteractiveOp op,

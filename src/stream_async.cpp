@@ -52,8 +52,9 @@ class LineStreamImpl final : public AsyncDriver {
   LineStreamImpl(const asio::any_io_executor& ex, std::size_t max_line, StreamHooks hooks)
       : AsyncDriver(ex), splitter_(max_line), hooks_(std::move(hooks)) {}
 
-  std::uint64_t next(Completion<std::optional<std::string>> completion) {
-    const std::uint64_t ticket = next_ticket_++;
+  std::uint64_t take_ticket() noexcept { return next_ticket_++; }
+
+  void next(std::uint64_t ticket, Completion<std::optional<std::string>> completion) {
     asio::post(strand(), [self = shared_self(), c = std::move(completion), ticket]() mutable {
       if (self->waiter_) {
         c(std::make_exception_ptr(std::logic_error("LineStream::async_next: another call is pending")),
@@ -64,7 +65,6 @@ class LineStreamImpl final : public AsyncDriver {
       self->waiter_ticket_ = ticket;
       self->deliver();
     });
-    return ticket;
   }
 
   void cancel_next(std::uint64_t ticket) {
@@ -190,14 +190,18 @@ class LineStreamImpl final : public AsyncDriver {
   Result result_;
 };
 
-std::uint64_t next_line_start(const std::shared_ptr<LineStreamImpl>& impl,
-                              Completion<std::optional<std::string>> completion) {
+std::uint64_t next_line_ticket(const std::shared_ptr<LineStreamImpl>& impl) noexcept {
+  return impl ? impl->take_ticket() : 0;
+}
+
+void next_line_start(const std::shared_ptr<LineStreamImpl>& impl, std::uint64_t ticket,
+                     Completion<std::optional<std::string>> completion) {
   if (!impl) {
     completion(std::make_exception_ptr(std::logic_error("LineStream::async_next on a moved-from stream")),
                std::nullopt);
-    return 0;
+    return;
   }
-  return impl->next(std::move(completion));
+  impl->next(ticket, std::move(completion));
 }
 
 void next_line_cancel(const std::weak_ptr<LineStreamImpl>& impl, std::uint64_t ticket) noexcept {

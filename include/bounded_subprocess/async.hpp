@@ -48,8 +48,10 @@ void start_async_run(const std::shared_ptr<AsyncRunOp>& op, const std::vector<st
 void cancel_async_run(const std::weak_ptr<AsyncRunOp>& op) noexcept;
 
 class LineStreamImpl;
-std::uint64_t next_line_start(const std::shared_ptr<LineStreamImpl>& impl,
-                              Completion<std::optional<std::string>> completion);
+/// A ticket for the next async_next (0 for a moved-from stream).
+std::uint64_t next_line_ticket(const std::shared_ptr<LineStreamImpl>& impl) noexcept;
+void next_line_start(const std::shared_ptr<LineStreamImpl>& impl, std::uint64_t ticket,
+                     Completion<std::optional<std::string>> completion);
 void next_line_cancel(const std::weak_ptr<LineStreamImpl>& impl, std::uint64_t ticket) noexcept;
 
 /// How many /proc scans the shared memory watchdog of `ctx` has made (tests).
@@ -97,8 +99,11 @@ struct InitiateNextLine {
   void operator()(Handler&& handler) const {
     auto slot = asio::get_associated_cancellation_slot(handler);
     auto completion = make_completion<std::optional<std::string>>(std::forward<Handler>(handler), ex);
-    const std::uint64_t ticket = next_line_start(impl, std::move(completion));
+    // The cancellation handler goes in before the start: on a multi-threaded
+    // context the operation may complete (and clear the slot) at once.
+    const std::uint64_t ticket = next_line_ticket(impl);
     if (slot.is_connected() && ticket != 0) slot.template emplace<Cancel>(Cancel{impl, ticket});
+    next_line_start(impl, ticket, std::move(completion));
   }
 };
 

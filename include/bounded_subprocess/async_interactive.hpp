@@ -42,15 +42,16 @@ using AsyncInteractiveImplPtr = std::shared_ptr<AsyncInteractiveImpl>;
 enum class InteractiveOp { write, read, close };
 
 const asio::any_io_executor& interactive_strand(const AsyncInteractiveImplPtr& impl) noexcept;
-// Start an operation on the object's strand and return its ticket for
-// cancellation. Each throws std::logic_error (discarding `done`) while an
-// operation of its kind is still pending.
-std::uint64_t interactive_start_write(const AsyncInteractiveImplPtr& impl, std::string data,
-                                      Seconds timeout, Completion<bool> done);
-std::uint64_t interactive_start_read(const AsyncInteractiveImplPtr& impl, Seconds timeout,
-                                     Completion<std::optional<std::string>> done);
-std::uint64_t interactive_start_close(const AsyncInteractiveImplPtr& impl, Seconds nice_timeout,
-                                      Completion<int> done);
+/// Claims the one slot of `op`'s kind and returns the operation's ticket;
+/// throws std::logic_error while an operation of that kind is pending.
+std::uint64_t interactive_claim(const AsyncInteractiveImplPtr& impl, InteractiveOp op);
+// Start a claimed operation on the object's strand.
+void interactive_start_write(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket,
+                             std::string data, Seconds timeout, Completion<bool> done);
+void interactive_start_read(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket,
+                            Seconds timeout, Completion<std::optional<std::string>> done);
+void interactive_start_close(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket,
+                             Seconds nice_timeout, Completion<int> done);
 /// Thread-safe: cancels the operation `ticket` (if it is still pending) on
 /// the strand.
 void interactive_cancel(const std::weak_ptr<AsyncInteractiveImpl>& impl, InteractiveOp op,
@@ -76,15 +77,17 @@ struct InitiateInteractive {
   void operator()(Handler&& handler, Args&&... args) const {
     auto slot = asio::get_associated_cancellation_slot(handler);
     auto done = make_value_completion<T>(std::forward<Handler>(handler), interactive_strand(impl));
-    std::uint64_t ticket = 0;
-    if constexpr (std::is_same_v<T, bool>) {
-      ticket = interactive_start_write(impl, std::forward<Args>(args)..., std::move(done));
-    } else if constexpr (std::is_same_v<T, int>) {
-      ticket = interactive_start_close(impl, std::forward<Args>(args)..., std::move(done));
-    } else {
-      ticket = interactive_start_read(impl, std::forward<Args>(args)..., std::move(done));
-    }
+    const std::uint64_t ticket = interactive_claim(impl, op);  // a second one throws here
+    // The cancellation handler goes in before the start: on a multi-threaded
+    // context the operation may complete (and clear the slot) at once.
     if (slot.is_connected()) slot.template emplace<Cancel>(Cancel{impl, op, ticket});
+    if constexpr (std::is_same_v<T, bool>) {
+      interactive_start_write(impl, ticket, std::forward<Args>(args)..., std::move(done));
+    } else if constexpr (std::is_same_v<T, int>) {
+      interactive_start_close(impl, ticket, std::forward<Args>(args)..., std::move(done));
+    } else {
+      interactive_start_read(impl, ticket, std::forward<Args>(args)..., std::move(done));
+    }
   }
 };
 
