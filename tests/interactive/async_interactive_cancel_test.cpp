@@ -328,9 +328,9 @@ struct RandomDriver : std::enable_shared_from_this<RandomDriver> {
     auto self = shared_from_this();
     // 0: a read that gets its line; 1: cancelled within 3 ms; 2: a timeout
     // of 0, 1 or 2 ms (the echo takes a little over 1 ms).
-    const unsigned mode = rng() % 3;
+    const unsigned mode = pick(3);
     const bounded_subprocess::Seconds timeout =
-        mode == 2 ? bounded_subprocess::Seconds(1e-3 * (rng() % 3)) : bounded_subprocess::Seconds(5);
+        mode == 2 ? bounded_subprocess::Seconds(1e-3 * pick(3)) : bounded_subprocess::Seconds(5);
     proc.async_read_line(timeout, asio::bind_cancellation_slot(signal.slot(), [self](Line l) {
                            self->timer.cancel();
                            ++self->reads;
@@ -342,12 +342,14 @@ struct RandomDriver : std::enable_shared_from_this<RandomDriver> {
                            self->step();
                          }));
     if (mode == 1) {
-      timer.expires_after(std::chrono::microseconds(rng() % 3000));
+      timer.expires_after(std::chrono::microseconds(pick(3000)));
       timer.async_wait([self](std::error_code ec) {
         if (!ec) self->signal.emit(asio::cancellation_type::terminal);
       });
     }
   }
+
+  unsigned pick(unsigned n) { return static_cast<unsigned>(rng() % n); }
 
   void close() {
     auto self = shared_from_this();
