@@ -93,17 +93,11 @@ class AsyncInteractiveHandle {
  private:
   template <class F>
   PendingPtr start(F&& initiate) {
-    auto pending = std::make_shared<PendingState>(reactor_, std::string{});
-    reactor_.post([pending, box = box_, initiate = std::forward<F>(initiate)]() mutable {
-      try {
-        if (!box->proc) throw std::logic_error("AsyncInteractive: the child is gone");
-        initiate(*box->proc, *pending);
-        pending->started_on_reactor();
-      } catch (...) {
-        pending->complete(std::current_exception(), {});
-      }
-    });
-    return pending;
+    return start_pending(reactor_, std::string{},
+                         [box = box_, initiate = std::forward<F>(initiate)](PendingState& p) mutable {
+                           if (!box->proc) throw std::logic_error("AsyncInteractive: the child is gone");
+                           initiate(*box->proc, p);
+                         });
   }
 
   Reactor& reactor_;

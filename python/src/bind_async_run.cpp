@@ -20,18 +20,12 @@ PendingPtr start_run(RunArgs args) {
   RunOptions options = to_run_options(args);
   // Bad input raises ValueError here, before anything starts.
   detail::validate_async_run(args.argv, options);
-  Reactor& reactor = Reactor::instance();
-  auto pending = std::make_shared<PendingState>(reactor, failed_start_filename(args));
-  reactor.post([pending, argv = std::move(args.argv), options = std::move(options)]() mutable {
-    try {
-      async_run(pending->reactor().executor(), std::move(argv), std::move(options),
-                pending->handler(ErrorAnd{}));
-      pending->started_on_reactor();
-    } catch (...) {
-      pending->complete(std::current_exception(), {});
-    }
-  });
-  return pending;
+  std::string filename = failed_start_filename(args);  // before argv moves below
+  return start_pending(Reactor::instance(), std::move(filename),
+                       [argv = std::move(args.argv), options = std::move(options)](PendingState& p) mutable {
+                         async_run(p.reactor().executor(), std::move(argv), std::move(options),
+                                   p.handler(ErrorAnd{}));
+                       });
 }
 
 }  // namespace

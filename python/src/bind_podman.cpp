@@ -41,18 +41,12 @@ void fill_common(Options& o, std::string image, double timeout, OptEnv env,
 
 PendingPtr start_podman_run(std::vector<std::string> argv, PodmanOptions options) {
   detail::validate_podman_run(argv, options);  // ValueError at once
-  Reactor& reactor = Reactor::instance();
-  auto pending = std::make_shared<PendingState>(reactor, options.podman_path);
-  reactor.post([pending, argv = std::move(argv), options = std::move(options)]() mutable {
-    try {
-      async_podman_run(pending->reactor().executor(), std::move(argv), std::move(options),
-                       pending->handler(ErrorAnd{}));
-      pending->started_on_reactor();
-    } catch (...) {
-      pending->complete(std::current_exception(), {});
-    }
-  });
-  return pending;
+  std::string filename = options.podman_path;  // before options moves below
+  return start_pending(Reactor::instance(), std::move(filename),
+                       [argv = std::move(argv), options = std::move(options)](PendingState& p) mutable {
+                         async_podman_run(p.reactor().executor(), std::move(argv), std::move(options),
+                                          p.handler(ErrorAnd{}));
+                       });
 }
 
 }  // namespace

@@ -34,17 +34,10 @@ LineStreamHandle::~LineStreamHandle() {
 }
 
 PendingPtr LineStreamHandle::next() {
-  auto pending = std::make_shared<PendingState>(reactor_, std::string{});
-  reactor_.post([pending, box = box_] {
-    try {
-      if (!box->stream) throw std::logic_error("LineStream: the stream is gone");
-      box->stream->async_next(pending->handler(ErrorAnd{}));
-      pending->started_on_reactor();
-    } catch (...) {
-      pending->complete(std::current_exception(), {});
-    }
+  return start_pending(reactor_, std::string{}, [box = box_](PendingState& p) {
+    if (!box->stream) throw std::logic_error("LineStream: the stream is gone");
+    box->stream->async_next(p.handler(ErrorAnd{}));
   });
-  return pending;
 }
 
 void LineStreamHandle::close() {

@@ -103,6 +103,23 @@ struct ValueOnly {
   }
 };
 
+/// Starts an operation on the reactor's thread and returns its Pending at
+/// once: `initiate(PendingState&)` calls the async function with
+/// `handler(...)`; an exception it throws becomes the Pending's outcome.
+template <class Initiate>
+PendingPtr start_pending(Reactor& reactor, std::string error_filename, Initiate initiate) {
+  auto pending = std::make_shared<PendingState>(reactor, std::move(error_filename));
+  reactor.post([pending, initiate = std::move(initiate)]() mutable {
+    try {
+      initiate(*pending);
+      pending->started_on_reactor();
+    } catch (...) {
+      pending->complete(std::current_exception(), {});
+    }
+  });
+  return pending;
+}
+
 void bind_pending(py::module_& m);
 
 }  // namespace bounded_subprocess::python
