@@ -249,10 +249,7 @@ class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiv
 
   template <class T, class V>
   void complete(Completion<T> done, V&& value) {
-    constexpr InteractiveOp op = std::is_same_v<T, bool>  ? InteractiveOp::write
-                                 : std::is_same_v<T, int> ? InteractiveOp::close
-                                                          : InteractiveOp::read;
-    busy(op).store(false, std::memory_order_release);  // the handler may start the next one
+    busy(interactive_op_of<T>).store(false, std::memory_order_release);  // the handler may start the next one
     done(nullptr, T(std::forward<V>(value)));           // posted, never inline
   }
 

@@ -41,6 +41,13 @@ using AsyncInteractiveImplPtr = std::shared_ptr<AsyncInteractiveImpl>;
 
 enum class InteractiveOp { write, read, close };
 
+/// The kind of operation that completes with a T: write (bool), close (int)
+/// or read (std::optional<std::string>).
+template <class T>
+inline constexpr InteractiveOp interactive_op_of = std::is_same_v<T, bool>  ? InteractiveOp::write
+                                                   : std::is_same_v<T, int> ? InteractiveOp::close
+                                                                            : InteractiveOp::read;
+
 const asio::any_io_executor& interactive_strand(const AsyncInteractiveImplPtr& impl) noexcept;
 /// Claims the one slot of `op`'s kind and returns the operation's ticket;
 /// throws std::logic_error while an operation of that kind is pending.
@@ -60,8 +67,8 @@ void interactive_cancel(const std::weak_ptr<AsyncInteractiveImpl>& impl, Interac
 template <class T>
 struct InitiateInteractive {
   using executor_type = asio::any_io_executor;
+  static constexpr InteractiveOp op = interactive_op_of<T>;
   AsyncInteractiveImplPtr impl;
-  InteractiveOp op;
   executor_type get_executor() const noexcept { return interactive_strand(impl); }
 
   struct Cancel {
@@ -81,9 +88,9 @@ struct InitiateInteractive {
     // The cancellation handler goes in before the start: on a multi-threaded
     // context the operation may complete (and clear the slot) at once.
     if (slot.is_connected()) slot.template emplace<Cancel>(Cancel{impl, op, ticket});
-    if constexpr (std::is_same_v<T, bool>) {
+    if constexpr (op == InteractiveOp::write) {
       interactive_start_write(impl, ticket, std::forward<Args>(args)..., std::move(done));
-    } else if constexpr (std::is_same_v<T, int>) {
+    } else if constexpr (op == InteractiveOp::close) {
       interactive_start_close(impl, ticket, std::forward<Args>(args)..., std::move(done));
     } else {
       interactive_start_read(impl, ticket, std::forward<Args>(args)..., std::move(done));
@@ -172,8 +179,7 @@ class AsyncInteractive {
   auto async_write(std::string data, Seconds timeout, CompletionToken&& token) {
     detail::check_interactive_timeout(timeout, "bounded_subprocess::AsyncInteractive::async_write");
     return asio::async_initiate<CompletionToken, void(bool)>(
-        detail::InitiateInteractive<bool>{impl("async_write"), detail::InteractiveOp::write}, token,
-        std::move(data), timeout);
+        detail::InitiateInteractive<bool>{impl("async_write")}, token, std::move(data), timeout);
   }
 
   /// Reads the next line of the child's stdout (without its '\n') within
@@ -187,9 +193,8 @@ class AsyncInteractive {
     detail::check_interactive_timeout(timeout,
                                       "bounded_subprocess::AsyncInteractive::async_read_line");
     return asio::async_initiate<CompletionToken, void(std::optional<std::string>)>(
-        detail::InitiateInteractive<std::optional<std::string>>{impl("async_read_line"),
-                                                                detail::InteractiveOp::read},
-        token, timeout);
+        detail::InitiateInteractive<std::optional<std::string>>{impl("async_read_line")}, token,
+        timeout);
   }
 
   /// Closes the pipes, waits up to `nice_timeout` for the child to exit,
@@ -202,8 +207,7 @@ class AsyncInteractive {
     detail::check_interactive_timeout(nice_timeout,
                                       "bounded_subprocess::AsyncInteractive::async_close");
     return asio::async_initiate<CompletionToken, void(int)>(
-        detail::InitiateInteractive<int>{impl("async_close"), detail::InteractiveOp::close}, token,
-        nice_timeout);
+        detail::InitiateInteractive<int>{impl("async_close")}, token, nice_timeout);
   }
 
  private:
