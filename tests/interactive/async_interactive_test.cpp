@@ -239,6 +239,21 @@ TEST_F(AsyncInteractiveTest, ConcurrentWriteAndReadThroughCat) {
   leaks.expect_clean({pid});
 }
 
+namespace {
+// `rounds` lines through `cat` and back, then a close: true when every echo
+// matched and the close returned 0 (on a mismatch the object's destructor
+// kills the child).
+asio::awaitable<bool> echo_then_close(AsyncInteractive& proc, std::string tag, int rounds) {
+  for (int r = 0; r < rounds; ++r) {
+    const std::string text = tag + std::to_string(r);
+    co_await proc.async_write(text + "\n", 10s, asio::use_awaitable);
+    Line echoed = co_await proc.async_read_line(10s, asio::use_awaitable);
+    if (echoed != Line(text)) co_return false;
+  }
+  co_return co_await proc.async_close(10s, asio::use_awaitable) == 0;
+}
+}  // namespace
+
 TEST_F(AsyncInteractiveTest, ManyChildrenOnOneContext) {
   std::vector<pid_t> pids;
   int finished = 0;
@@ -249,14 +264,7 @@ TEST_F(AsyncInteractiveTest, ManyChildrenOnOneContext) {
           auto ex = co_await asio::this_coro::executor;
           AsyncInteractive proc(ex, {"cat"});
           pids.push_back(proc.pid());
-          for (int r = 0; r < 20; ++r) {
-            const std::string text = std::to_string(i) + ":" + std::to_string(r);
-            co_await proc.async_write(text + "\n", 10s, asio::use_awaitable);
-            Line echoed = co_await proc.async_read_line(10s, asio::use_awaitable);
-            if (echoed != Line(text)) co_return;
-          }
-          const int code = co_await proc.async_close(10s, asio::use_awaitable);
-          if (code == 0) ++finished;
+          if (co_await echo_then_close(proc, std::to_string(i) + ":", 20)) ++finished;
         },
         asio::detached);
   }
@@ -280,14 +288,7 @@ TEST_F(AsyncInteractiveTest, ThreadPoolWithStrands) {
             std::lock_guard<std::mutex> lock(mu);
             pids.push_back(proc.pid());
           }
-          for (int r = 0; r < 100; ++r) {
-            const std::string text = std::to_string(i) + "/" + std::to_string(r);
-            co_await proc.async_write(text + "\n", 10s, asio::use_awaitable);
-            Line echoed = co_await proc.async_read_line(10s, asio::use_awaitable);
-            if (echoed != Line(text)) co_return;
-          }
-          const int code = co_await proc.async_close(10s, asio::use_awaitable);
-          if (code == 0) ++finished;
+          if (co_await echo_then_close(proc, std::to_string(i) + "/", 100)) ++finished;
         },
         asio::detached);
   }
