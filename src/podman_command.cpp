@@ -166,12 +166,22 @@ std::vector<std::string> podman_rm_command(const PodmanOptions& o, const PodmanS
           std::string("label=") + kCallLabel + "=" + scratch.call_id()};
 }
 
+std::optional<Containment> client_containment(const std::optional<Containment>& requested,
+                                              Containment at_least) {
+  if (requested) return requested;
+  if (at_least <= Containment::subreaper && containment_available(Containment::subreaper))
+    return Containment::subreaper;
+  return std::nullopt;  // the strongest there is, at least `at_least`
+}
+
 RunOptions client_run_options(const PodmanOptions& o) {
   return {.timeout = o.timeout,
           .max_output_size = o.max_output_size,
           .tail = o.tail,
           .stdin_data = o.stdin_data,
-          .stdin_write_timeout = o.stdin_write_timeout};
+          .stdin_write_timeout = o.stdin_write_timeout,
+          .containment = client_containment(o.containment, o.min_containment),
+          .min_containment = o.min_containment};
 }
 
 RunOptions checked_client_run_options(const std::vector<std::string>& argv,
@@ -183,7 +193,10 @@ RunOptions checked_client_run_options(const std::vector<std::string>& argv,
 }
 
 RunOptions cleanup_run_options(const PodmanOptions& options) {
-  return {.timeout = options.cleanup_timeout, .max_output_size = 4096};
+  return {.timeout = options.cleanup_timeout,
+          .max_output_size = 4096,
+          .containment = client_containment(options.containment, options.min_containment),
+          .min_containment = options.min_containment};
 }
 
 void check_cleanup_result(const std::vector<std::string>& rm_command, const Result& rm_result) {
