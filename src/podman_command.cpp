@@ -124,8 +124,12 @@ std::optional<std::string> PodmanScratch::container_id() const {
 std::vector<std::string> podman_run_command(const std::vector<std::string>& argv,
                                             const PodmanOptions& o,
                                             const PodmanScratch& scratch) {
-  std::vector<std::string> cmd{o.podman_path, "run", "--rm", "-i", "--cidfile", scratch.cidfile(),
-                               "--label", std::string(kCallLabel) + "=" + scratch.call_id()};
+  // --log-driver=none: conmon would otherwise copy everything the
+  // container prints into a log file on the host's disk, unbounded (a
+  // flooding container fills the disk); the attached streams are all we
+  // read. A --log-driver in podman_args comes later and wins.
+  std::vector<std::string> cmd{o.podman_path, "run", "--rm", "-i", "--log-driver=none", "--cidfile",
+                               scratch.cidfile(), "--label", std::string(kCallLabel) + "=" + scratch.call_id()};
   if (o.env) {
     for (const auto& [name, value] : *o.env) {
       cmd.emplace_back("-e");
