@@ -125,6 +125,10 @@ void section_watchdog() {
   // One /proc scan per tick for all runs of the io_context (last round).
   figure(pre + "proc_scans", static_cast<double>(scans), 0);
   if (scans > 0) figure(pre + "cpu_diff_per_scan_ms", (cw - cp) / static_cast<double>(scans));
+  // The watchdog's share of one core while the watched runs last.
+  const double core_pct = 100.0 * (cw - cp) / median(s[0]);
+  figure(pre + "50ms_core_percent", core_pct, 1);
+  goal(pre + "50ms_core_percent", core_pct, 5.0);
 }
 
 }  // namespace bsbench

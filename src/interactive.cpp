@@ -3,24 +3,57 @@
 #include "bounded_subprocess/interactive.hpp"
 
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <ctime>
+#include <functional>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 #include "interactive_core.hpp"
+#include "unique_fd.hpp"
 
 namespace bounded_subprocess {
+
+namespace detail {
+
+// The sync face's state: the shared core, and what lets `close` interrupt a
+// pending write or read_line from another thread.
+struct InteractiveSync {
+  InteractiveSync(const std::vector<std::string>& argv, const InteractiveOptions& options)
+      : core(argv, options),
+        wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+        on_interrupt(options.on_interrupt) {
+    if (!wake) throw std::system_error(errno, std::generic_category(), "eventfd");
+  }
+
+  InteractiveCore core;
+  UniqueFd wake;  ///< readable once `close` has begun (never read back)
+  std::atomic<bool> closing{false};
+  std::mutex read_mutex;   ///< held by read_line
+  std::mutex write_mutex;  ///< held by write
+  std::mutex close_mutex;
+  std::function<void()> on_interrupt;
+};
+
+}  // namespace detail
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 // Waits until one of `fds` is ready or `deadline` passes (max(): forever).
-// Returns false on timeout. EINTR restarts the wait with the time left.
-bool wait_ready(pollfd* fds, nfds_t n, Clock::time_point deadline) {
+// Returns false on timeout. EINTR calls `on_interrupt` (which may throw),
+// then restarts the wait with the time left.
+bool wait_ready(pollfd* fds, nfds_t n, Clock::time_point deadline,
+                const std::function<void()>& on_interrupt) {
   for (;;) {
     timespec ts{};
     const timespec* tsp = nullptr;
@@ -40,29 +73,32 @@ bool wait_ready(pollfd* fds, nfds_t n, Clock::time_point deadline) {
       continue;
     }
     if (errno != EINTR) return false;
+    if (on_interrupt) on_interrupt();
   }
 }
 
 }  // namespace
 
 Interactive::Interactive(std::vector<std::string> argv, InteractiveOptions options)
-    : core_(std::make_unique<detail::InteractiveCore>(argv, options)) {}
+    : state_(std::make_unique<detail::InteractiveSync>(argv, options)) {}
 
 Interactive::~Interactive() = default;
 Interactive::Interactive(Interactive&& other) noexcept = default;
 Interactive& Interactive::operator=(Interactive&& other) noexcept = default;
 
-detail::InteractiveCore& Interactive::core(const char* where) const {
-  if (!core_)
+detail::InteractiveSync& Interactive::state(const char* where) const {
+  if (!state_)
     throw std::logic_error(std::string("bounded_subprocess::Interactive::") + where +
                            ": the object was moved from");
-  return *core_;
+  return *state_;
 }
 
 bool Interactive::write(std::string_view data, Seconds timeout) {
   detail::check_interactive_timeout(timeout, "bounded_subprocess::Interactive::write");
-  auto& c = core("write");
-  if (c.child_exited()) return false;
+  auto& s = state("write");
+  std::lock_guard lock(s.write_mutex);
+  auto& c = s.core;
+  if (s.closing.load() || c.child_exited()) return false;
   const auto deadline = detail::interactive_deadline(timeout);
   std::size_t offset = 0;
   for (;;) {
@@ -71,16 +107,19 @@ bool Interactive::write(std::string_view data, Seconds timeout) {
       case detail::WriteStep::failed: return false;
       case detail::WriteStep::would_block: break;
     }
-    pollfd fds[2] = {{c.stdin_fd(), POLLOUT, 0}, {c.pidfd(), POLLIN, 0}};
-    if (!wait_ready(fds, 2, deadline)) return false;
+    pollfd fds[3] = {{c.stdin_fd(), POLLOUT, 0}, {c.pidfd(), POLLIN, 0}, {s.wake.get(), POLLIN, 0}};
+    if (!wait_ready(fds, 3, deadline, s.on_interrupt)) return false;
     if (fds[1].revents != 0) return false;  // the child exited meanwhile
+    if (fds[2].revents != 0) return false;  // close() from another thread
   }
 }
 
 std::optional<std::string> Interactive::read_line(Seconds timeout) {
   detail::check_interactive_timeout(timeout, "bounded_subprocess::Interactive::read_line");
-  auto& c = core("read_line");
-  if (c.finished()) return std::nullopt;
+  auto& s = state("read_line");
+  std::lock_guard lock(s.read_mutex);
+  auto& c = s.core;
+  if (s.closing.load() || c.finished()) return std::nullopt;
   switch (c.buffered()) {
     case detail::ReadStep::line: return c.pop_line();
     case detail::ReadStep::eof: return std::nullopt;
@@ -89,8 +128,9 @@ std::optional<std::string> Interactive::read_line(Seconds timeout) {
   // Nothing buffered: wait first (an echo is rarely there yet), then read.
   const auto deadline = detail::interactive_deadline(timeout);
   for (;;) {
-    pollfd fd{c.stdout_fd(), POLLIN, 0};
-    const bool ready = wait_ready(&fd, 1, deadline);
+    pollfd fds[2] = {{c.stdout_fd(), POLLIN, 0}, {s.wake.get(), POLLIN, 0}};
+    const bool ready = wait_ready(fds, 2, deadline, s.on_interrupt);
+    if (fds[1].revents != 0) return std::nullopt;  // close() from another thread
     switch (c.read_some()) {
       case detail::ReadStep::line: return c.pop_line();
       case detail::ReadStep::eof: return std::nullopt;
@@ -104,21 +144,36 @@ std::optional<std::string> Interactive::read_line(Seconds timeout) {
 
 int Interactive::close(Seconds nice_timeout) {
   detail::check_interactive_timeout(nice_timeout, "bounded_subprocess::Interactive::close");
-  auto& c = core("close");
+  auto& s = state("close");
+  // One close at a time. Wake a pending write or read_line, then wait for
+  // them to return.
+  std::lock_guard close_lock(s.close_mutex);
+  if (!s.closing.exchange(true)) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(s.wake.get(), &one, sizeof one);  // never fails: value 1
+  }
+  std::scoped_lock lock(s.read_mutex, s.write_mutex);
+  // No call is waiting now, and every later one sees `closing` first.
+  s.wake.reset();
+  auto& c = s.core;
   if (auto code = c.exit_code()) return *code;
   c.close_pipes();
   if (c.child_exited()) return c.reap_exited();
   pollfd fd{c.pidfd(), POLLIN, 0};
-  if (wait_ready(&fd, 1, detail::interactive_deadline(nice_timeout))) return c.reap_exited();
+  if (wait_ready(&fd, 1, detail::interactive_deadline(nice_timeout), s.on_interrupt)) return c.reap_exited();
   return c.kill_and_reap_now();
 }
 
-pid_t Interactive::pid() const noexcept { return core_ ? core_->pid() : -1; }
+pid_t Interactive::pid() const noexcept {
+  return state_ ? state_->core.pid() : -1;
+}
 
-bool Interactive::is_running() const noexcept { return core_ && !core_->child_exited(); }
+bool Interactive::is_running() const noexcept {
+  return state_ && !state_->core.child_exited();
+}
 
 std::optional<int> Interactive::exit_code() const noexcept {
-  return core_ ? core_->exit_code() : std::nullopt;
+  return state_ ? state_->core.exit_code() : std::nullopt;
 }
 
 }  // namespace bounded_subprocess

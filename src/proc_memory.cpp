@@ -158,7 +158,7 @@ struct Walker {
       } else if (n == 0) {
         break;
       } else if (errno != EINTR) {
-        s.error = errno;
+        if (!gone(errno)) s.error = errno;
         return s;
       }
     }

@@ -27,7 +27,8 @@ Result run(const std::vector<std::string>& argv, const RunOptions& options) {
 
   // The sync face samples its own group; async runs share one scan per tick.
   const bool watched = sup.memory_limit_kb().has_value();
-  Clock::time_point next_sample = watched ? sup.started() + sup.memory_watchdog_interval() : Clock::time_point::max();
+  Clock::time_point next_sample =
+      watched ? sup.started() + sup.memory_watchdog_interval() : Clock::time_point::max();
 
   enum Slot { kStdin, kStdout, kStderr, kPid };
   while (!sup.done()) {
@@ -53,7 +54,12 @@ Result run(const std::vector<std::string>& argv, const RunOptions& options) {
     timespec ts = until(wake, now);
     const int rc = detail::sys::ppoll(fds, n, wake == Clock::time_point::max() ? nullptr : &ts, nullptr);
     if (rc < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        // A signal handler ran: the caller may want to abandon the run
+        // (throwing here kills and reaps it, in ~Supervisor).
+        if (options.on_interrupt) options.on_interrupt();
+        continue;
+      }
       throw std::system_error(errno, std::generic_category(), "ppoll");  // ~Supervisor kills and reaps
     }
     bool exited = false;

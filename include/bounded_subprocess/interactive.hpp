@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,10 +38,15 @@ struct InteractiveOptions {
   /// How every descendant is kept in the run: see `RunOptions::containment`.
   std::optional<Containment> containment{};
   Containment min_containment = Containment::process_group;
+  /// `Interactive` only: called in the waiting thread each time a wait of
+  /// `write`, `read_line` or `close` is interrupted by a signal handler
+  /// (EINTR). It may throw to abandon that call (the child keeps running;
+  /// the object still owns it). See `RunOptions::on_interrupt`.
+  std::function<void()> on_interrupt{};
 };
 
 namespace detail {
-class InteractiveCore;
+struct InteractiveSync;
 
 /// Outcome of one non-blocking write step.
 enum class WriteStep {
@@ -80,10 +86,11 @@ std::chrono::steady_clock::time_point interactive_deadline(Seconds timeout);
 /// so no process and no zombie is left. Move-only; a moved-from object may be
 /// destroyed or assigned to, any other use throws std::logic_error.
 ///
-/// Thread safety: one object may be used by two threads at once only as one
-/// writer (`write`) and one reader (`read_line`); `close`, moves and
-/// destruction must not overlap any other call. Distinct objects are
-/// independent.
+/// Thread safety: one object may be used by two threads at once as one
+/// writer (`write`) and one reader (`read_line`), and `close` may be called
+/// from any thread at any time: it interrupts a pending `write` (false) and
+/// `read_line` (no value) at once, then closes. Moves and destruction must
+/// not overlap any other call. Distinct objects are independent.
 class Interactive {
  public:
   /// Starts `argv` (argv[0] looked up in PATH, the child's PATH when
@@ -137,9 +144,9 @@ class Interactive {
   std::optional<int> exit_code() const noexcept;
 
  private:
-  detail::InteractiveCore& core(const char* where) const;
+  detail::InteractiveSync& state(const char* where) const;
 
-  std::unique_ptr<detail::InteractiveCore> core_;
+  std::unique_ptr<detail::InteractiveSync> state_;
 };
 
 }  // namespace bounded_subprocess

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -59,6 +60,13 @@ struct RunOptions {
   std::optional<Containment> containment{};
   /// ...and never one weaker than this (an error instead).
   Containment min_containment = Containment::process_group;
+  /// Sync faces only: called in the waiting thread each time a wait of the
+  /// call is interrupted by a signal handler (EINTR). It may throw to
+  /// abandon the call: the run is killed and reaped, then the exception
+  /// propagates. The Python bindings run Python's signal handlers here, so
+  /// that Ctrl-C raises KeyboardInterrupt at once. The async faces never
+  /// block a thread and ignore it.
+  std::function<void()> on_interrupt{};
 };
 
 /// A copy of the host process's environment, to start from when a few

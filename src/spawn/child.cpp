@@ -256,6 +256,7 @@ Child Child::spawn(const ChildSpec& spec) {
     plan->uid = ::geteuid();
     plan->gid = ::getegid();
     plan->mount_proc = m.mount_proc && plan->kind == InitKind::pid_namespace;
+    plan->program_stack_bottom = region.at(kPage);
     plan->program_stack_top = region.at(kPage + kProgramStack);
 
     int pair[2];

@@ -39,6 +39,35 @@ bs_clone:
         .cfi_endproc
         .size   bs_clone, .-bs_clone
 
+/* bs_clone3(args, size, fn, arg): clone3 (for CLONE_INTO_CGROUP); the child
+   starts on args->stack + args->stack_size and runs fn(arg). Returns the
+   child's pid, or -errno (-ENOSYS where a seccomp filter hides clone3). */
+        .globl  bs_clone3
+        .hidden bs_clone3
+        .type   bs_clone3, @function
+bs_clone3:
+        /* rdi=args rsi=size rdx=fn rcx=arg */
+        .cfi_startproc
+        mov     %rdx, %r9          /* fn: r9 survives the syscall */
+        mov     %rcx, %r8          /* arg: r8 too */
+        mov     $435, %eax         /* __NR_clone3 */
+        syscall
+        test    %rax, %rax
+        jz      1f
+        ret
+1:
+        .cfi_undefined %rip
+        xor     %ebp, %ebp
+        and     $-16, %rsp
+        mov     %r8, %rdi
+        call    *%r9
+        mov     %eax, %edi
+        mov     $231, %eax         /* __NR_exit_group */
+        syscall
+        hlt
+        .cfi_endproc
+        .size   bs_clone3, .-bs_clone3
+
 #elif defined(__aarch64__)
         .text
         .globl  bs_clone
@@ -62,6 +91,26 @@ bs_clone:
         svc     #0
         brk     #0
         .size   bs_clone, .-bs_clone
+
+        .globl  bs_clone3
+        .hidden bs_clone3
+        .type   bs_clone3, %function
+bs_clone3:
+        /* x0=args x1=size x2=fn x3=arg */
+        mov     x10, x2
+        mov     x11, x3
+        mov     x8, #435           /* __NR_clone3 */
+        svc     #0
+        cbz     x0, 1f
+        ret
+1:      mov     x29, xzr
+        mov     x30, xzr
+        mov     x0, x11
+        blr     x10
+        mov     x8, #94            /* __NR_exit_group */
+        svc     #0
+        brk     #0
+        .size   bs_clone3, .-bs_clone3
 #else
 #error "bounded_subprocess supports x86_64 and aarch64"
 #endif

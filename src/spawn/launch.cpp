@@ -8,6 +8,7 @@
 #include <errno.h>  // the E* constants only: never errno itself
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/sched.h>  // struct clone_args, CLONE_INTO_CGROUP
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -309,10 +310,31 @@ class Init {
     return 0;
   }
 
+  // Starts the program: born into the run's cgroup with clone3 when there
+  // is one (no migration afterwards), else with clone (the child then joins
+  // the cgroup itself, through cgroup.procs).
+  long clone_program(int& pidfd) {
+    if (plan_.cgroup_dir_fd >= 0) {
+      clone_args args{};
+      args.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP;
+      args.pidfd = reinterpret_cast<unsigned long>(&pidfd);
+      args.exit_signal = SIGCHLD;
+      args.stack = reinterpret_cast<unsigned long>(plan_.program_stack_bottom);
+      args.stack_size = static_cast<unsigned long>(plan_.program_stack_top - plan_.program_stack_bottom);
+      args.cgroup = static_cast<unsigned long>(plan_.cgroup_dir_fd);
+      const int procs_fd = plan_.program.cgroup_procs_fd;
+      plan_.program.cgroup_procs_fd = -1;  // already in it
+      const long pid = bs_clone3(&args, sizeof args, bs_launch_program, &plan_.program);
+      if (pid != -ENOSYS && pid != -E2BIG) return pid;
+      plan_.program.cgroup_procs_fd = procs_fd;
+    }
+    return bs_clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, plan_.program_stack_top, &pidfd,
+                    bs_launch_program, &plan_.program);
+  }
+
   void start_program() {
     int pidfd = -1;
-    const long pid = bs_clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, plan_.program_stack_top, &pidfd,
-                              bs_launch_program, &plan_.program);
+    const long pid = clone_program(pidfd);
     if (pid < 0) fail_start(LaunchStage::clone, static_cast<int>(-pid));
     program_ = static_cast<int>(pid);
     // The vfork is over: the program runs, or its child failed before exec

@@ -75,7 +75,9 @@ struct InitPlan {
   unsigned gid = 0;
   /// Mount a fresh /proc in the new mount namespace (best effort).
   bool mount_proc = false;
-  /// The stack the program's vfork child runs on (its top, 16-aligned).
+  /// The stack the program's vfork child runs on: its lowest address and
+  /// its top (16-aligned).
+  char* program_stack_bottom = nullptr;
   char* program_stack_top = nullptr;
   /// Only try the setup (namespaces, maps, /proc, subreaper, a cgroup
   /// namespace when `program.new_cgroup_namespace`), then exit with

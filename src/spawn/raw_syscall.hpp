@@ -54,4 +54,9 @@ extern "C" {
 /// Defined in clone.S.
 __attribute__((visibility("hidden"))) long bs_clone(unsigned long flags, void* stack_top, int* parent_tid,
                                                     int (*fn)(void*), void* arg);
+/// clone3(2) (a struct clone_args) with the child running `fn(arg)` on the
+/// args' stack. Returns the child's pid, or -errno (-ENOSYS where clone3 is
+/// unavailable, e.g. hidden by a seccomp filter). Defined in clone.S.
+__attribute__((visibility("hidden"))) long bs_clone3(void* args, unsigned long size, int (*fn)(void*),
+                                                     void* arg);
 }

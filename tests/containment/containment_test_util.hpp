@@ -41,19 +41,7 @@ inline std::vector<std::string> escape_argv(const std::vector<std::string>& esca
   return argv;
 }
 
-/// Our live descendants (the test process is a child subreaper, so whatever
-/// a run left is one of them); adopted zombies are reaped on the way.
-inline std::vector<pid_t> live_descendants() {
-  std::vector<pid_t> alive;
-  for (const bs_test::ProcStat& st : bs_test::all_processes()) {
-    if (st.ppid == ::getpid() && st.state == 'Z') {
-      ::waitpid(st.pid, nullptr, WNOHANG);  // adopted: ours to reap
-      continue;
-    }
-    if (st.state != 'Z' && bs_test::is_my_descendant(st)) alive.push_back(st.pid);
-  }
-  return alive;
-}
+using bs_test::live_descendants;
 
 /// SIGKILLs every live descendant and reaps the adopted ones (after a
 /// process_group run, whose escapees do survive).

@@ -20,7 +20,9 @@ using bs_itest::Clock;
 using bs_itest::seconds_since;
 
 namespace {
-std::string helper() { return bs_test::misbehave(); }
+std::string helper() {
+  return bs_test::misbehave();
+}
 }  // namespace
 
 TEST(InteractiveMisbehave, ChildThatNeverReadsMakesLargeWriteTimeOut) {
@@ -62,8 +64,8 @@ TEST(InteractiveMisbehave, FloodWithoutNewlineKeepsMemoryBounded) {
     EXPECT_LT(seconds_since(t0), 5.0);  // the flood does not hold read_line past its deadline
   }
   const long rss_after = bs_test::self_rss_kb();
-  EXPECT_LT(rss_after - rss_before, 64 * 1024) << "RSS grew from " << rss_before << " to "
-                                              << rss_after << " KiB";
+  EXPECT_LT(rss_after - rss_before, 64 * 1024)
+      << "RSS grew from " << rss_before << " to " << rss_after << " KiB";
   // Closing the pipes makes its next write raise SIGPIPE, which kills it.
   EXPECT_EQ(proc.close(5s), -SIGPIPE);
   leaks.expect_clean({pid});
@@ -186,19 +188,31 @@ TEST(InteractiveMisbehave, DestructorWithoutCloseKillsAndReaps) {
 }
 
 TEST(InteractiveMisbehave, GrandchildOfAChildThatExitedIsKilledOnClose) {
-  bs_test::NoLeaks leaks;
-  Interactive proc({helper(), "fork-grandchild-sleep"});
-  const pid_t pid = proc.pid();
-  const std::string l1 = proc.read_line(10s).value_or("");
-  const std::string l2 = proc.read_line(10s).value_or("");
-  const long pgid = bs_test::field_after(l1, "pgid");
-  const long grandchild_inside = bs_test::field_after(l2, "grandchild");
-  EXPECT_EQ(pgid, bs_test::seen_inside(pid, bounded_subprocess::strongest_containment()));  // own session: the group is its pid
-  ASSERT_GT(grandchild_inside, 0);
-  const pid_t grandchild = bs_test::host_pid(grandchild_inside, pid);
-  EXPECT_TRUE(bs_test::pid_alive(grandchild));
-  EXPECT_EQ(proc.close(5s), 0);  // the child exited 0; the grandchild is killed
-  leaks.expect_clean({pid}, {grandchild});
+  // With a process group, the grandchild lives until close() kills the
+  // group; contained otherwise, it dies with the child's exit already (the
+  // run ends there), and close() finds nothing left.
+  for (bounded_subprocess::Containment c : bs_test::available_containments()) {
+    SCOPED_TRACE(std::string(bounded_subprocess::to_string(c)));
+    bs_test::NoLeaks leaks;
+    Interactive proc({helper(), "fork-grandchild-sleep"}, {.containment = c});
+    const pid_t pid = proc.pid();
+    const std::string l1 = proc.read_line(10s).value_or("");
+    const std::string l2 = proc.read_line(10s).value_or("");
+    const long pgid = bs_test::field_after(l1, "pgid");
+    const long grandchild = bs_test::field_after(l2, "grandchild");
+    EXPECT_EQ(pgid, bs_test::seen_inside(pid, c));  // own session: the group is its pid
+    ASSERT_GT(grandchild, 0);
+    if (c == bounded_subprocess::Containment::process_group) {
+      EXPECT_TRUE(bs_test::pid_alive(static_cast<pid_t>(grandchild)));
+    } else {
+      EXPECT_FALSE(bs_test::still_true_after([&] { return proc.is_running(); }, 10s));
+      EXPECT_TRUE(bs_test::live_descendants(/*reap=*/false).empty())
+          << "the grandchild outlived the child's exit";
+    }
+    EXPECT_EQ(proc.close(5s), 0);  // the child exited 0; the grandchild is killed
+    leaks.expect_clean(
+        {pid}, {c == bounded_subprocess::Containment::process_group ? static_cast<pid_t>(grandchild) : pid});
+  }
 }
 
 TEST(InteractiveMisbehave, WholeGroupIsKilledWhenTheLeaderIsKilled) {

@@ -36,7 +36,9 @@
 namespace bs_test {
 
 /// Absolute path of the bs_misbehave helper program.
-inline std::string misbehave() { return BS_MISBEHAVE_PATH; }
+inline std::string misbehave() {
+  return BS_MISBEHAVE_PATH;
+}
 
 /// `n` bytes of the helper's PATTERN starting at byte `offset` (byte i is '\n'
 /// when i % 64 == 63, else 'a' + i % 26).
@@ -258,11 +260,29 @@ inline std::vector<pid_t> all_fields_after(std::string_view text, std::string_vi
 /// instead of init, so `NoLeaks` can see every process a run left behind,
 /// whatever its group. It also tests the library where it is pid 1 of a
 /// container. Call once, before the first run (e.g. from a gtest Environment).
-inline bool become_subreaper() { return ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0; }
+inline bool become_subreaper() {
+  return ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
+}
 
 inline bool is_subreaper() {
   int flag = 0;
   return ::prctl(PR_GET_CHILD_SUBREAPER, &flag, 0, 0, 0) == 0 && flag != 0;
+}
+
+/// Our live descendants. With `reap`, zombie children are reaped on the way
+/// (adopted orphans: pass false while a run of the library is in flight, its
+/// own child is the library's to reap).
+inline std::vector<pid_t> live_descendants(bool reap = true) {
+  std::vector<pid_t> alive;
+  for (const ProcStat& st : all_processes()) {
+    if (st.ppid == ::getpid() && st.state == 'Z') {
+      if (!reap) continue;
+      ::waitpid(st.pid, nullptr, WNOHANG);  // adopted: ours to reap
+      continue;
+    }
+    if (st.state != 'Z' && is_my_descendant(st)) alive.push_back(st.pid);
+  }
+  return alive;
 }
 
 /// Every containment this machine offers, weakest first.
@@ -343,8 +363,7 @@ class NoLeaks {
     }
     for (pid_t p : pids) {
       EXPECT_GT(p, 0) << "no pid to check";
-      EXPECT_FALSE(still_true_after([p] { return pid_alive(p); }, grace_))
-          << "pid " << p << " still alive";
+      EXPECT_FALSE(still_true_after([p] { return pid_alive(p); }, grace_)) << "pid " << p << " still alive";
     }
   }
 
