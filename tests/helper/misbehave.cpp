@@ -30,11 +30,24 @@
 //   read-line-then-sleep       read one line, echo it, then sleep forever
 //   ignore-stdin-flood-out N   never read stdin; write N bytes of PATTERN
 //   close-stdin-sleep          close fd 0, print "closed", sleep forever
+//   read-stdin-late MS         wait until the writer of stdin has closed it
+//                              (POLLHUP) or MS milliseconds have passed,
+//                              whichever comes first; then read stdin to EOF
+//                              and print the byte count (a child that only a
+//                              stdin write bound can make a write fail)
+//   echo-ignore-eof            ignore SIGTERM, SIGHUP, SIGINT and SIGPIPE;
+//                              fork a grandchild that ignores them too and
+//                              sleeps; print "grandchild PID"; echo stdin
+//                              lines to stdout until EOF, then sleep forever
+//                              (closing its pipes never ends it)
 // Hanging and descendants (the pids of forked processes are printed so that
 // tests can check they are gone):
 //   sleep-forever              block in pause() forever (no CPU)
 //   ignore-sigterm-sleep       ignore SIGTERM, print "ready", sleep forever
 //   close-outputs-spin         print "closing", close stdout and stderr, spin
+//   out-close-sleep N MS       write N bytes of PATTERN to stdout and to
+//                              stderr, close both, sleep MS milliseconds
+//                              (no CPU), exit 0
 //   fork-grandchild-sleep      print "pgid G", fork a grandchild that sleeps
 //                              forever holding stdout/stderr; print
 //                              "grandchild PID", exit 0
@@ -50,8 +63,20 @@
 //                              exit 0
 //   fork-alloc-mb N            a forked child does alloc-mb N; the parent
 //                              prints "child PID" and waits for it
+// Handshakes through files, so that a test can order events exactly:
+//   exit-then-grandchild-writes DIR N [announce]
+//                              write DIR/pid (own pid); fork a grandchild;
+//                              with `announce`, print "pid P" on stdout;
+//                              wait for DIR/exit to exist, then exit 0. The
+//                              grandchild waits for DIR/write, writes N bytes
+//                              of PATTERN to stdout and then to stderr,
+//                              writes DIR/written (its pid) and sleeps
+//                              forever, holding both pipes open.
+//                              (Files appear whole: written, then renamed.)
 #include <dirent.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -155,6 +180,94 @@ pid_t fork_or_die() {
   pid_t pid = ::fork();
   if (pid < 0) std::_Exit(6);
   return pid;
+}
+
+void sleep_ms(unsigned long long ms) {
+  timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000L};
+  while (::nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+  }
+}
+
+// Creates `path` holding `text`, atomically (a temporary file, renamed).
+void put_file(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) std::_Exit(9);
+  std::fputs(text.c_str(), f);
+  if (std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) std::_Exit(9);
+}
+
+// Waits (checking every millisecond) until `path` exists.
+void wait_for_file(const std::string& path) {
+  struct stat st;
+  while (::stat(path.c_str(), &st) != 0) sleep_ms(1);
+}
+
+void ignore_signals() {
+  for (int sig : {SIGTERM, SIGHUP, SIGINT, SIGPIPE}) ::signal(sig, SIG_IGN);
+}
+
+// The modes that order their steps through handshake files, or that wait on
+// their stdin's state. Returns -1 for a mode it does not know.
+int run_handshake_mode(std::string_view mode, int argc, char** argv) {
+  const char* a1 = argc > 2 ? argv[2] : nullptr;
+  const char* a2 = argc > 3 ? argv[3] : nullptr;
+  if (mode == "read-stdin-late") {
+    pollfd p{0, 0, 0};  // no events asked: only POLLHUP (the writer closed) wakes it
+    const auto ms = parse_count(a1);
+    while (::poll(&p, 1, static_cast<int>(ms)) < 0 && errno == EINTR) {
+    }
+    char buf[65536];
+    unsigned long long total = 0;
+    for (;;) {
+      ssize_t n = ::read(0, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      total += static_cast<unsigned long long>(n);
+    }
+    write_str(1, std::to_string(total) + "\n");
+    return 0;
+  }
+  if (mode == "echo-ignore-eof") {
+    ignore_signals();
+    pid_t pid = fork_or_die();
+    if (pid == 0) sleep_forever();
+    write_str(1, "grandchild " + std::to_string(pid) + "\n");
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::read(0, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      (void)!::write(1, buf, static_cast<std::size_t>(n));  // EPIPE is ignored too
+    }
+    sleep_forever();
+  }
+  if (mode == "out-close-sleep") {
+    flood(1, parse_count(a1));
+    flood(2, parse_count(a1));
+    ::close(1);
+    ::close(2);
+    sleep_ms(parse_count(a2));
+    return 0;
+  }
+  if (mode == "exit-then-grandchild-writes") {
+    if (a1 == nullptr) usage("exit-then-grandchild-writes DIR N [announce]");
+    const std::string dir = a1;
+    const unsigned long long n = parse_count(a2);
+    const bool announce = argc > 4 && std::string_view(argv[4]) == "announce";
+    put_file(dir + "/pid", std::to_string(::getpid()) + "\n");
+    if (fork_or_die() == 0) {
+      wait_for_file(dir + "/write");
+      flood(1, n);
+      flood(2, n);
+      put_file(dir + "/written", std::to_string(::getpid()) + "\n");
+      sleep_forever();
+    }
+    if (announce) write_str(1, "pid " + std::to_string(::getpid()) + "\n");
+    wait_for_file(dir + "/exit");
+    return 0;
+  }
+  return -1;
 }
 
 int run_mode(std::string_view mode, int argc, char** argv) {
@@ -346,6 +459,7 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     }
     return 0;
   }
+  if (int code = run_handshake_mode(mode, argc, argv); code >= 0) return code;
   usage("unknown mode");
 }
 
