@@ -114,14 +114,22 @@ TEST(AsyncRun, BigStdinAndBigStdoutDoNotDeadlock) {
   leaks.expect_clean();
 }
 
-TEST(AsyncRun, StdinNeverReadFails) {
+TEST(AsyncRun, StdinTimeoutMarksFailureEvenIfChildExitsZero) {
   bs_test::NoLeaks leaks;
-  Result r = run_async(with_pgid({"sleep-forever"}),
-                       {.timeout = 2s, .stdin_data = std::string(4 * 1024 * 1024, 'x'),
-                        .stdin_write_timeout = 200ms});
-  EXPECT_TRUE(r.stdin_write_failed);
+  // The child reads nothing until its stdin is closed (or 20 s have passed),
+  // then reads what there is and exits 0 by itself, long before the run's
+  // deadline: only the stdin bound can leave the 4 MiB unwritten.
+  const std::size_t size = 4 * 1024 * 1024;
+  const auto t0 = std::chrono::steady_clock::now();
+  Result r = run_async(misbehave({"read-stdin-late", "20000"}),
+                       {.timeout = 60s, .stdin_data = std::string(size, 'x'), .stdin_write_timeout = 200ms});
+  EXPECT_TRUE(r.stdin_write_failed) << r;
   EXPECT_EQ(r.exit_code, -1);
-  leaks.expect_clean({static_cast<pid_t>(bs_test::field_after(r.out.data, "pgid"))});
+  EXPECT_EQ(r.reason, EndReason::exited) << "the child exited by itself";
+  EXPECT_FALSE(r.timeout);
+  EXPECT_LT(std::stoull("0" + r.out.data), size) << "the child read all of stdin: " << r.out.data;
+  EXPECT_LT(seconds_since(t0), 8.0) << "stdin was not closed at its bound";
+  leaks.expect_clean();
 }
 
 TEST(AsyncRun, InvalidArgumentIsThrownAtTheCall) {

@@ -189,6 +189,29 @@ TEST(LineStream, StdinDataAndGrandchildHoldingStdout) {
   leaks.expect_clean({held.pid()}, {static_cast<pid_t>(bs_test::field_after(lines[1], "grandchild"))});
 }
 
+TEST(LineStream, StdinTimeoutMarksFailureEvenIfChildExitsZero) {
+  asio::io_context io;
+  warm_up(io);
+  bs_test::NoLeaks leaks;
+  // As for async_run: the child reads its stdin only once it is closed, so
+  // only the stdin bound can leave the 4 MiB unwritten.
+  const std::size_t size = 4 * 1024 * 1024;
+  auto stream =
+      open_line_stream(io.get_executor(), misbehave({"read-stdin-late", "20000"}),
+                       {.timeout = 60s, .stdin_data = std::string(size, 'x'), .stdin_write_timeout = 200ms});
+  const auto t0 = std::chrono::steady_clock::now();
+  auto lines = read_all(io, stream);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_LT(std::stoull(lines[0]), size) << "the child read all of stdin";
+  const Result& r = stream.result();
+  EXPECT_TRUE(r.stdin_write_failed) << r;
+  EXPECT_EQ(r.exit_code, -1);
+  EXPECT_EQ(r.reason, EndReason::exited);
+  EXPECT_FALSE(r.timeout);
+  EXPECT_LT(seconds_since(t0), 8.0) << "stdin was not closed at its bound";
+  leaks.expect_clean();
+}
+
 TEST(LineStream, ErrorsAtOpen) {
   asio::io_context io;
   warm_up(io);

@@ -101,16 +101,19 @@ TEST(RunStdin, ChildThatNeverReadsButWritesALotDoesNotDeadlock) {
 
 TEST(RunStdin, StdinTimeoutMarksFailureEvenIfChildExitsZero) {
   bs_test::NoLeaks leaks;
-  // The child never reads and exits 0 after 1 s; the stdin bound is 0.2 s.
-  bs::Result r = bs::run({misbehave(), "exit-after-ms", "1000", "0"},
-                         {.timeout = 10s, .stdin_data = std::string(kBig, 's'),
-                          .stdin_write_timeout = 0.2s});
+  // The child reads nothing until its stdin is closed (or 20 s have passed),
+  // then reads what there is and exits 0 by itself, well before the run's
+  // deadline: only the stdin bound (0.2 s) can leave the 8 MiB unwritten.
+  bs::Result r = bs::run({misbehave(), "read-stdin-late", "20000"},
+                         {.timeout = 60s, .stdin_data = std::string(kBig, 's'), .stdin_write_timeout = 0.2s});
   EXPECT_TRUE(r.stdin_write_failed) << r;
   EXPECT_EQ(r.exit_code, -1);
+  EXPECT_EQ(r.reason, bs::EndReason::exited) << "the child exited by itself";
   EXPECT_FALSE(r.timeout);
   EXPECT_FALSE(r.memory_limit_exceeded);
-  EXPECT_GE(r.elapsed, 0.9s);
-  EXPECT_LT(r.elapsed, 8s);
+  EXPECT_LT(std::stoull("0" + r.out.data), kBig) << "the child read all of stdin: " << r.out.data;
+  EXPECT_GE(r.elapsed, 0.19s);
+  EXPECT_LT(r.elapsed, 8s) << "stdin was not closed at its bound";
   leaks.expect_clean();
 }
 
