@@ -266,7 +266,7 @@ TEST_F(AsyncInteractiveCancel, DestructorWithOperationsPendingKillsAndReaps) {
     proc->async_read_line(30s, [&](Line l) { got = std::move(l); });
     proc->async_close(30s, [&](int c) { code = c; });
     proc.reset();  // destroyed with a read and a close pending
-    EXPECT_EQ(bs_test::count_my_zombie_children(), 0);  // reaped in the destructor
+    EXPECT_FALSE(bs_test::pid_alive(pid)) << "not reaped in the destructor";
     run_bounded(ctx);
   }
   ASSERT_TRUE(got.has_value());
@@ -284,7 +284,41 @@ TEST(AsyncInteractiveLifetime, DestructorWithoutCloseNoContextRun) {
     pid = proc.pid();
   }
   EXPECT_EQ(bs_test::count_my_zombie_children(), 0);
+  EXPECT_FALSE(bs_test::pid_alive(pid)) << "not killed and reaped in the destructor";
   leaks.expect_clean({pid});
+}
+
+// A child that ignores EOF on its stdin, SIGTERM and SIGHUP, and whose
+// grandchild does too: closing the pipes never ends them. Destroyed with a
+// read pending, the object kills the group and reaps the child before its
+// destructor returns; the pending read completes without a line.
+TEST_F(AsyncInteractiveCancel, DestructorKillsAChildThatIgnoresEofAndSigterm) {
+  pid_t pid;
+  pid_t grandchild = -1;
+  std::optional<Line> got;
+  {
+    auto proc =
+        std::make_unique<AsyncInteractive>(ctx, std::vector<std::string>{helper(), "echo-ignore-eof"});
+    pid = proc->pid();
+    auto first = proc->async_read_line(10s, asio::use_future);
+    run_bounded(ctx);
+    grandchild = static_cast<pid_t>(bs_test::field_after(first.get().value_or(""), "grandchild"));
+    ASSERT_GT(grandchild, 0);
+    ctx.restart();
+    auto wrote = proc->async_write("ping\n", 5s, asio::use_future);
+    auto echo = proc->async_read_line(10s, asio::use_future);
+    run_bounded(ctx);
+    EXPECT_TRUE(wrote.get());
+    EXPECT_EQ(echo.get(), Line("ping"));
+    ctx.restart();
+    proc->async_read_line(30s, [&](Line l) { got = std::move(l); });
+    proc.reset();
+    EXPECT_FALSE(bs_test::pid_alive(pid)) << "the destructor returned before the child was killed and reaped";
+    run_bounded(ctx);
+  }
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(got->has_value());
+  leaks.expect_clean({pid}, {grandchild});
 }
 
 namespace {

@@ -244,14 +244,18 @@ TEST(Interactive, MoveConstructAndAssign) {
   ASSERT_TRUE(b.write("moved\n", 5s));
   EXPECT_EQ(b.read_line(5s).value_or("?"), "moved");
 
-  Interactive c({bs_test::misbehave(), "sleep-forever"});
+  // c's child ignores EOF and SIGTERM: only a kill ends it.
+  Interactive c({bs_test::misbehave(), "echo-ignore-eof"});
   const pid_t pid_c = c.pid();
-  c = std::move(b);  // c's old child is killed and reaped
-  EXPECT_FALSE(bs_test::still_true_after([&] { return bs_test::pid_alive(pid_c); }));
+  const auto grandchild_c =
+      static_cast<pid_t>(bs_test::field_after(c.read_line(10s).value_or(""), "grandchild"));
+  ASSERT_GT(grandchild_c, 0);
+  c = std::move(b);  // c's old child is killed and reaped before this returns
+  EXPECT_FALSE(bs_test::pid_alive(pid_c));
   EXPECT_EQ(c.pid(), pid_a);
   ASSERT_TRUE(c.write("again\n", 5s));
   EXPECT_EQ(c.read_line(5s).value_or("?"), "again");
   a = std::move(c);  // assigning into a moved-from object is fine
   EXPECT_EQ(a.close(5s), 0);
-  leaks.expect_clean({pid_a, pid_c});
+  leaks.expect_clean({pid_a, pid_c}, {grandchild_c});
 }
