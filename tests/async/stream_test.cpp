@@ -347,13 +347,18 @@ TEST(RunStreamLines, StopAfterFirstLine) {
   int calls = 0;
   std::string first;
   const auto t0 = std::chrono::steady_clock::now();
-  Result r = run_stream_lines(with_pgid({"fork-grandchild-flood"}), {.timeout = 30s}, [&](std::string_view l) {
+  // The direct child floods lines and never exits by itself, so only the
+  // stop can end the stream (a child that exits right after its first lines
+  // may end it by itself before the callback says stop: reason `exited`).
+  Result r = run_stream_lines(with_pgid({"flood-out", "forever"}), {.timeout = 30s}, [&](std::string_view l) {
     if (calls++ == 0) first = l;
     return false;
   });
   EXPECT_LT(seconds_since(t0), 10.0);
-  EXPECT_EQ(calls, 1);
-  EXPECT_EQ(r.reason, EndReason::cancelled);
+  EXPECT_EQ(calls, 1) << "a line was delivered after the stop";
+  EXPECT_EQ(r.reason, EndReason::cancelled) << r;
+  EXPECT_EQ(r.exit_code, -1);
+  EXPECT_FALSE(r.timeout);
   leaks.expect_clean({static_cast<pid_t>(bs_test::field_after(first, "pgid"))});
 }
 
