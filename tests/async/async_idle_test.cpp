@@ -71,7 +71,7 @@ TEST(AsyncIdle, RunWithQuietChildAndWrittenStdin) {
   const Clocks clocks;
   async_run(io, misbehave({"exit-after-ms", "1000", "0"}), {.timeout = 30s},
             [&](std::exception_ptr, Result r) { quiet = std::move(r); });
-  async_run(io, misbehave({"read-line-then-sleep"}), {.timeout = 1s, .stdin_data = std::string("line\n")},
+  async_run(io, misbehave({"read-line-then-sleep"}), {.timeout = 2s, .stdin_data = std::string("line\n")},
             [&](std::exception_ptr, Result r) { fed = std::move(r); });
   const std::size_t handlers = io.run();
   const double cpu = clocks.cpu(), wall = clocks.wall();

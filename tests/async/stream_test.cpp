@@ -161,7 +161,8 @@ TEST(LineStream, TimeoutEndsTheStream) {
   asio::io_context io;
   warm_up(io);
   bs_test::NoLeaks leaks;
-  auto stream = open_line_stream(io.get_executor(), with_pgid({"sleep-forever"}), {.timeout = 300ms});
+  // (A deadline that leaves a loaded machine time to print the pgid.)
+  auto stream = open_line_stream(io.get_executor(), with_pgid({"sleep-forever"}), {.timeout = 1s});
   const pid_t pgid = stream.pid();
   const auto t0 = std::chrono::steady_clock::now();
   auto lines = read_all(io, stream);

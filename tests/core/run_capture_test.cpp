@@ -148,8 +148,10 @@ TEST(RunCapture, LongLineIsBounded) {
 
 TEST(RunCapture, EndlessOutputIsBoundedAndTimesOut) {
   bs_test::NoLeaks leaks;
+  // The deadlines leave a loaded machine time to start the child and let it
+  // write: what is checked is what it wrote before them.
   for (const char* mode : {"flood-out", "flood-err"}) {
-    bs::Result r = bs::run({misbehave(), mode, "forever"}, {.timeout = 0.5s});
+    bs::Result r = bs::run({misbehave(), mode, "forever"}, {.timeout = 2s});
     EXPECT_TRUE(r.timeout) << r;
     EXPECT_EQ(r.exit_code, -1);
     EXPECT_EQ(r.reason, bs::EndReason::timeout);
@@ -157,10 +159,10 @@ TEST(RunCapture, EndlessOutputIsBoundedAndTimesOut) {
     EXPECT_EQ(c.data, misbehave_pattern(0, 2048));
     EXPECT_TRUE(c.truncated);
     EXPECT_GT(c.total_bytes, 2048u * 10) << "the pipe must be drained all along";
-    EXPECT_LT(r.elapsed, 5s);
+    EXPECT_LT(r.elapsed, 7s);
   }
   bs::Result n = bs::run({misbehave(), "write-forever-no-newline"},
-                         {.timeout = 0.3s, .max_output_size = 100, .tail = true});
+                         {.timeout = 1s, .max_output_size = 100, .tail = true});
   EXPECT_TRUE(n.timeout);
   EXPECT_EQ(n.out.data, std::string(100, 'x'));
   EXPECT_TRUE(n.out.truncated);

@@ -80,7 +80,7 @@ TEST(RunIdle, QuietChildAndWrittenStdinCostNoCpu) {
   EXPECT_LT(quiet.cpu, kMaxCpuShare * quiet.wall) << quiet.cpu << " s of CPU over " << quiet.wall << " s";
   // stdin written whole, then nothing more happens until the deadline.
   const Measured fed =
-      measure({misbehave(), "read-line-then-sleep"}, {.timeout = 1s, .stdin_data = std::string("line\n")});
+      measure({misbehave(), "read-line-then-sleep"}, {.timeout = 2s, .stdin_data = std::string("line\n")});
   EXPECT_TRUE(fed.r.timeout) << fed.r;
   EXPECT_FALSE(fed.r.stdin_write_failed);
   EXPECT_EQ(fed.r.out.data, "line\n");

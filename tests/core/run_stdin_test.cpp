@@ -130,8 +130,8 @@ TEST(RunStdin, ChildExitingWithoutReadingMarksFailure) {
 
 TEST(RunStdin, ChildClosingStdinMarksFailure) {
   bs_test::NoLeaks leaks;
-  bs::Result r = bs::run({misbehave(), "close-stdin-sleep"},
-                         {.timeout = 1s, .stdin_data = std::string(kBig, 'c')});
+  bs::Result r =
+      bs::run({misbehave(), "close-stdin-sleep"}, {.timeout = 2s, .stdin_data = std::string(kBig, 'c')});
   EXPECT_TRUE(r.stdin_write_failed) << r;
   EXPECT_EQ(r.out.data, "closed\n");
   EXPECT_TRUE(r.timeout);

@@ -60,7 +60,7 @@ TEST_F(WaitCount, QuietChildWrittenStdinAndTimeout) {
   EXPECT_LT(g_ppoll_calls, kMaxWaits);
   g_ppoll_calls = 0;
   const bs::Result fed = bs::run({bs_test::misbehave(), "read-line-then-sleep"},
-                                 {.timeout = 1s, .stdin_data = std::string("line\n")});
+                                 {.timeout = 2s, .stdin_data = std::string("line\n")});
   EXPECT_TRUE(fed.timeout) << fed;
   EXPECT_EQ(fed.out.data, "line\n");
   EXPECT_LT(g_ppoll_calls, kMaxWaits) << "the driver spun after stdin was written";

@@ -2,6 +2,7 @@
 // input, moves. Each test checks that no process, zombie or fd is left.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -90,14 +91,18 @@ TEST(Interactive, ConcurrentWriterAndReaderManyLines) {
 }
 
 // A line that arrives about 1 ms after read_line started is returned at
-// once: the wait is on the fd, not a sleep interval.
+// once: the wait is on the fd, not a sleep interval. A loaded machine may
+// delay any one round (cat and this thread must both be scheduled), so the
+// fastest of ten rounds is checked: a read that slept in fixed steps (the
+// seed's 100 ms or so) is never fast, in any round.
 TEST(Interactive, LineArrivingAfterOneMillisecondIsReturnedPromptly) {
   bs_test::NoLeaks leaks;
   Interactive proc({"cat"});
   const pid_t pid = proc.pid();
   ASSERT_TRUE(proc.write("warm-up\n", 5s));
   ASSERT_EQ(proc.read_line(5s).value_or("?"), "warm-up");
-  for (int round = 0; round < 5; ++round) {
+  double best = 1e9;
+  for (int round = 0; round < 10; ++round) {
     Clock::time_point written{};
     std::thread late([&] {
       std::this_thread::sleep_for(1ms);
@@ -110,9 +115,10 @@ TEST(Interactive, LineArrivingAfterOneMillisecondIsReturnedPromptly) {
     late.join();
     ASSERT_EQ(line.value_or("?"), "late");
     EXPECT_LT(std::chrono::duration<double>(t1 - t0).count(), 1.0);  // not a hang
-    // Generous: the echo through cat plus scheduling on a loaded machine.
-    EXPECT_LT(std::chrono::duration<double>(t1 - written).count(), 0.05) << "round " << round;
+    best = std::min(best, std::chrono::duration<double>(t1 - written).count());
   }
+  // Generous: the echo through cat plus scheduling.
+  EXPECT_LT(best, 0.05) << "no round returned its line promptly";
   EXPECT_EQ(proc.close(5s), 0);
   leaks.expect_clean({pid});
 }
