@@ -135,6 +135,8 @@ TEST(AsyncRun, StdinTimeoutMarksFailureEvenIfChildExitsZero) {
 
 TEST(AsyncRun, InvalidArgumentIsThrownAtTheCall) {
   asio::io_context io;
+  warm_up(io);
+  bs_test::NoLeaks leaks;
   bool called = false;
   auto handler = [&](std::exception_ptr, Result) { called = true; };
   EXPECT_THROW(async_run(io, {}, {}, handler), std::invalid_argument);
@@ -142,6 +144,7 @@ TEST(AsyncRun, InvalidArgumentIsThrownAtTheCall) {
   EXPECT_THROW(async_run(io, {std::string("a\0b", 3)}, {}, handler), std::invalid_argument);
   io.run();
   EXPECT_FALSE(called);
+  leaks.expect_clean();  // nothing was spawned
 }
 
 TEST(AsyncRun, NotFoundThroughCallback) {
