@@ -73,7 +73,8 @@ Result run(const std::vector<std::string>& argv, const RunOptions& options) {
     now = Clock::now();
     if (sup.killed()) next_sample = Clock::time_point::max();
     if (now >= next_sample) {
-      sup.on_memory_sample(detail::sample_group_kb(sup.pid()));
+      const detail::Members members = sup.members();
+      sup.on_memory_sample(detail::sample_members({&members, 1}).front());
       next_sample = now + sup.memory_watchdog_interval();
     }
     if (now >= sup.next_deadline()) sup.on_time(now);

@@ -34,6 +34,9 @@ struct InteractiveOptions {
   std::optional<Environment> env{};
   /// Working directory of the child; the host's when absent.
   std::optional<std::string> cwd{};
+  /// How every descendant is kept in the run: see `RunOptions::containment`.
+  std::optional<Containment> containment{};
+  Containment min_containment = Containment::process_group;
 };
 
 namespace detail {

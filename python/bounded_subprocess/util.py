@@ -51,6 +51,7 @@ class Result:
     max_rss_kb: int = 0
     stdout_bytes: bytes = b""
     stderr_bytes: bytes = b""
+    containment: str = "process_group"
 
     @classmethod
     def _from_native(cls, r: Any) -> "Result":
@@ -74,6 +75,7 @@ class Result:
             max_rss_kb=r.max_rss_kb,
             stdout_bytes=out,
             stderr_bytes=err,
+            containment=r.containment,
         )
 
 

@@ -88,6 +88,8 @@ void bind_result(py::module_& m) {
       .def_property_readonly("system_cpu_seconds",
                              [](const Result& r) { return seconds(r.usage.system_cpu); })
       .def_property_readonly("max_rss_kb", [](const Result& r) { return r.usage.max_rss_kb; })
+      .def_property_readonly("containment",
+                             [](const Result& r) { return std::string(to_string(r.containment)); })
       .def("__str__", &Result::str);
 }
 
