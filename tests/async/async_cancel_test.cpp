@@ -51,8 +51,8 @@ TEST_P(AsyncCancel, SignalKillsTheGroupAndCompletesCancelled) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, AsyncCancel,
-                         ::testing::Values(asio::cancellation_type::terminal, asio::cancellation_type::partial,
-                                           asio::cancellation_type::total));
+                         ::testing::Values(asio::cancellation_type::terminal,
+                                           asio::cancellation_type::partial, asio::cancellation_type::total));
 
 TEST(AsyncCancelOps, SignalAfterCompletionIsHarmless) {
   asio::io_context io;

@@ -6,7 +6,9 @@
 // events happened), so the exit is handled first and only a drain of the
 // pipes after the exit can return those bytes. Every face: async_run, the
 // async line stream, and the sync run_stream_lines (held still inside its
-// callback).
+// callback). The runs are contained by their process group only: under
+// any stronger containment the grandchild dies with the direct child, and
+// the pids the helper reports are the ones inside a PID namespace.
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
@@ -26,6 +28,8 @@ namespace {
 using namespace bs_async_test;
 using namespace std::chrono_literals;
 
+constexpr bounded_subprocess::Containment kGroup = bounded_subprocess::Containment::process_group;
+
 // The pattern lines (without '\n') of the first `n` bytes of PATTERN.
 std::vector<std::string> pattern_lines(unsigned long long n) {
   std::vector<std::string> lines;
@@ -39,10 +43,11 @@ TEST(DrainAfterExit, AsyncRunReadsBytesThatArriveBeforeTheExitIsHandled) {
   bs_test::NoLeaks leaks;
   bs_test::ExitThenWrite hs(40000);
   std::optional<Result> result;
-  async_run(io, hs.argv(), {.timeout = 60s, .max_output_size = 100000}, [&](std::exception_ptr e, Result r) {
-    EXPECT_FALSE(e);
-    result = std::move(r);
-  });
+  async_run(io, hs.argv(), {.timeout = 60s, .max_output_size = 100000, .containment = kGroup},
+            [&](std::exception_ptr e, Result r) {
+              EXPECT_FALSE(e);
+              result = std::move(r);
+            });
   io.poll();  // the run now waits on its pipes and its pidfd
   ASSERT_FALSE(result) << "the run ended before the child was told to exit";
   ASSERT_TRUE(hs.child_exits());
@@ -63,8 +68,8 @@ TEST(DrainAfterExit, LineStreamYieldsLinesAndKeepsStderrThatArriveBeforeTheExitI
   warm_up(io);
   bs_test::NoLeaks leaks;
   bs_test::ExitThenWrite hs(64 * 500);
-  auto stream =
-      open_line_stream(io.get_executor(), hs.argv(), {.timeout = 60s, .stderr_max_output_size = 100000});
+  auto stream = open_line_stream(io.get_executor(), hs.argv(),
+                                 {.timeout = 60s, .stderr_max_output_size = 100000, .containment = kGroup});
   io.poll();
   ASSERT_FALSE(stream.finished());
   ASSERT_TRUE(hs.child_exits());
@@ -95,13 +100,14 @@ TEST(DrainAfterExit, RunStreamLinesYieldsLinesAndKeepsStderrThatArriveBeforeTheE
   bool handshake_ok = false;
   // The child announces itself with a first line; the callback holds the
   // driver still while the child exits and the grandchild writes.
-  const Result r =
-      run_stream_lines(hs.argv(/*announce=*/true), {.timeout = 60s, .stderr_max_output_size = 100000},
-                       [&](std::string_view line) {
-                         if (lines.empty()) handshake_ok = hs.child_exits() && hs.grandchild_writes() > 0;
-                         lines.emplace_back(line);
-                         return true;
-                       });
+  const Result r = run_stream_lines(hs.argv(/*announce=*/true),
+                                    {.timeout = 60s, .stderr_max_output_size = 100000, .containment = kGroup},
+                                    [&](std::string_view line) {
+                                      if (lines.empty())
+                                        handshake_ok = hs.child_exits() && hs.grandchild_writes() > 0;
+                                      lines.emplace_back(line);
+                                      return true;
+                                    });
   ASSERT_TRUE(handshake_ok);
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.front(), "pid " + std::to_string(hs.child_pid()));

@@ -86,9 +86,7 @@
 //                              forever, holding both pipes open.
 //                              (Files appear whole: written, then renamed.)
 #include <dirent.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,57 +100,11 @@
 #include <string_view>
 #include <vector>
 
+#include "misbehave_io.hpp"
+
 namespace {
 
-char pattern_byte(unsigned long long i) {
-  return i % 64 == 63 ? '\n' : static_cast<char>('a' + static_cast<int>(i % 26));
-}
-
-// Writes all of `data`; exits quietly when the reader has gone.
-void write_all(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      std::_Exit(4);
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
-void write_str(int fd, std::string_view s) { write_all(fd, s.data(), s.size()); }
-
-[[noreturn]] void sleep_forever() {
-  for (;;) ::pause();
-}
-
-[[noreturn]] void usage(const char* what) {
-  std::fprintf(stderr, "bs_misbehave: %s\n", what);
-  std::exit(2);
-}
-
-unsigned long long parse_count(const char* s) {
-  if (s == nullptr) usage("missing number");
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = std::strtoull(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0') usage("bad number");
-  return v;
-}
-
-// Writes `count` bytes of PATTERN to fd (forever when count is ~0ULL).
-void flood(int fd, unsigned long long count) {
-  std::vector<char> chunk(64 * 1024);
-  unsigned long long offset = 0;
-  while (offset < count) {
-    std::size_t n = chunk.size();
-    if (count - offset < n) n = static_cast<std::size_t>(count - offset);
-    for (std::size_t i = 0; i < n; ++i) chunk[i] = pattern_byte(offset + i);
-    write_all(fd, chunk.data(), n);
-    offset += n;
-  }
-}
+using namespace bs_misbehave;
 
 unsigned long long count_or_forever(const char* s) {
   if (s != nullptr && std::string_view(s) == "forever") return ~0ULL;
@@ -186,100 +138,6 @@ int count_fds(std::string* list) {
   }
   ::closedir(dir);
   return count;
-}
-
-pid_t fork_or_die() {
-  pid_t pid = ::fork();
-  if (pid < 0) std::_Exit(6);
-  return pid;
-}
-
-void sleep_ms(unsigned long long ms) {
-  timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000L};
-  while (::nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-  }
-}
-
-// Creates `path` holding `text`, atomically (a temporary file, renamed).
-void put_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) std::_Exit(9);
-  std::fputs(text.c_str(), f);
-  if (std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) std::_Exit(9);
-}
-
-// Waits (checking every millisecond) until `path` exists.
-void wait_for_file(const std::string& path) {
-  struct stat st;
-  while (::stat(path.c_str(), &st) != 0) sleep_ms(1);
-}
-
-void ignore_signals() {
-  for (int sig : {SIGTERM, SIGHUP, SIGINT, SIGPIPE}) ::signal(sig, SIG_IGN);
-}
-
-// The modes that order their steps through handshake files, or that wait on
-// their stdin's state. Returns -1 for a mode it does not know.
-int run_handshake_mode(std::string_view mode, int argc, char** argv) {
-  const char* a1 = argc > 2 ? argv[2] : nullptr;
-  const char* a2 = argc > 3 ? argv[3] : nullptr;
-  if (mode == "read-stdin-late") {
-    pollfd p{0, 0, 0};  // no events asked: only POLLHUP (the writer closed) wakes it
-    const auto ms = parse_count(a1);
-    while (::poll(&p, 1, static_cast<int>(ms)) < 0 && errno == EINTR) {
-    }
-    char buf[65536];
-    unsigned long long total = 0;
-    for (;;) {
-      ssize_t n = ::read(0, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      total += static_cast<unsigned long long>(n);
-    }
-    write_str(1, std::to_string(total) + "\n");
-    return 0;
-  }
-  if (mode == "echo-ignore-eof") {
-    ignore_signals();
-    pid_t pid = fork_or_die();
-    if (pid == 0) sleep_forever();
-    write_str(1, "grandchild " + std::to_string(pid) + "\n");
-    char buf[4096];
-    for (;;) {
-      ssize_t n = ::read(0, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      (void)!::write(1, buf, static_cast<std::size_t>(n));  // EPIPE is ignored too
-    }
-    sleep_forever();
-  }
-  if (mode == "out-close-sleep") {
-    flood(1, parse_count(a1));
-    flood(2, parse_count(a1));
-    ::close(1);
-    ::close(2);
-    sleep_ms(parse_count(a2));
-    return 0;
-  }
-  if (mode == "exit-then-grandchild-writes") {
-    if (a1 == nullptr) usage("exit-then-grandchild-writes DIR N [announce]");
-    const std::string dir = a1;
-    const unsigned long long n = parse_count(a2);
-    const bool announce = argc > 4 && std::string_view(argv[4]) == "announce";
-    put_file(dir + "/pid", std::to_string(::getpid()) + "\n");
-    if (fork_or_die() == 0) {
-      wait_for_file(dir + "/write");
-      flood(1, n);
-      flood(2, n);
-      put_file(dir + "/written", std::to_string(::getpid()) + "\n");
-      sleep_forever();
-    }
-    if (announce) write_str(1, "pid " + std::to_string(::getpid()) + "\n");
-    wait_for_file(dir + "/exit");
-    return 0;
-  }
-  return -1;
 }
 
 // The escapee's side of `escape`: leaves the group, tells the parent, then
@@ -370,8 +228,14 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     ::raise(sig);
     return 7;  // the signal was not fatal
   }
-  if (mode == "flood-out") { flood(1, count_or_forever(a1)); return 0; }
-  if (mode == "flood-err") { flood(2, count_or_forever(a1)); return 0; }
+  if (mode == "flood-out") {
+    flood(1, count_or_forever(a1));
+    return 0;
+  }
+  if (mode == "flood-err") {
+    flood(2, count_or_forever(a1));
+    return 0;
+  }
   if (mode == "flood-both") {
     unsigned long long n = parse_count(a1);
     flood(1, n);
@@ -421,9 +285,8 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     return 0;
   }
   if (mode == "print-ids") {
-    write_str(1, "pid " + std::to_string(::getpid()) + " pgid " + std::to_string(::getpgrp()) +
-                     " sid " + std::to_string(::getsid(0)) + " ppid " +
-                     std::to_string(::getppid()) + "\n");
+    write_str(1, "pid " + std::to_string(::getpid()) + " pgid " + std::to_string(::getpgrp()) + " sid " +
+                     std::to_string(::getsid(0)) + " ppid " + std::to_string(::getppid()) + "\n");
     return 0;
   }
   if (mode == "count-fds") {
@@ -472,7 +335,10 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     write_str(1, line);
     sleep_forever();
   }
-  if (mode == "ignore-stdin-flood-out") { flood(1, parse_count(a1)); return 0; }
+  if (mode == "ignore-stdin-flood-out") {
+    flood(1, parse_count(a1));
+    return 0;
+  }
   if (mode == "close-stdin-sleep") {
     ::close(0);
     write_str(1, "closed\n");
