@@ -197,10 +197,15 @@ def test_stdin_write_failure_forces_minus_one(misbehave):
 
 
 def test_stdin_write_timeout(misbehave, leaks):
+    # The child reads its stdin only once it is closed (or after 20 s), then
+    # exits 0 by itself, long before the deadline: only the stdin bound can
+    # leave the 8 MiB unwritten.
     t0 = time.monotonic()
-    r = run([misbehave, "ignore-stdin-flood-out", "10"], stdin_data=b"z" * (8 << 20),
-            stdin_write_timeout=0.3, timeout_seconds=10)
+    r = run([misbehave, "read-stdin-late", "20000"], stdin_data=b"z" * (8 << 20),
+            stdin_write_timeout=0.3, timeout_seconds=60)
     assert r.stdin_write_failed and r.exit_code == -1
+    assert r.timeout is False and r.reason == "exited"
+    assert int(r.stdout) < 8 << 20, "the child read all of stdin"
     assert time.monotonic() - t0 < 8
 
 

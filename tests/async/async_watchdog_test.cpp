@@ -66,7 +66,9 @@ TEST(AsyncWatchdog, OneScanPerTickServesManyRuns) {
   EXPECT_EQ(done, kRuns);
   // About took / 50 ms ticks (~20); one scan per run per tick would be ~200.
   const double ticks = took / 0.05;
-  EXPECT_GE(static_cast<double>(scans), ticks / 4) << "the watchdog did not tick";
+  // (The lower bound only asks that it ticked: on a loaded machine each
+  // tick may come late.)
+  EXPECT_GE(static_cast<double>(scans), ticks / 10) << "the watchdog did not tick";
   EXPECT_LE(static_cast<double>(scans), ticks * 1.5 + 5) << "more than one scan per tick";
   leaks.expect_clean();
 }
@@ -81,8 +83,9 @@ TEST(AsyncWatchdog, TheSmallestIntervalWins) {
   async_run(io, {"sleep", "1"}, {.memory_limit_mb = 1000, .memory_watchdog_interval = 100ms}, count);
   io.run();
   EXPECT_EQ(done, 2);
-  // ~10 ticks at 100 ms; none at all if the 10 s interval had been used.
-  EXPECT_GE(bounded_subprocess::detail::memory_watchdog_scans(io), 4u);
+  // ~10 ticks at 100 ms (fewer when they come late on a loaded machine);
+  // none at all if the 10 s interval had been used.
+  EXPECT_GE(bounded_subprocess::detail::memory_watchdog_scans(io), 2u);
   leaks.expect_clean();
 }
 

@@ -21,7 +21,8 @@ using namespace bs_async_test;
 using namespace std::chrono_literals;
 
 // Reads every line of `stream` with a coroutine, running `io` to the end.
-std::vector<std::string> read_all(asio::io_context& io, LineStream& stream, std::size_t stop_after = SIZE_MAX) {
+std::vector<std::string> read_all(asio::io_context& io, LineStream& stream,
+                                  std::size_t stop_after = SIZE_MAX) {
   std::vector<std::string> lines;
   asio::co_spawn(
       io,
@@ -66,7 +67,8 @@ TEST(LineStream, ManyLinesAcrossReadsAreExact) {
   warm_up(io);
   bs_test::NoLeaks leaks;
   const unsigned long long n = 4ull * 1024 * 1024;  // 65536 lines of 63 bytes
-  auto stream = open_line_stream(io.get_executor(), misbehave({"flood-out", std::to_string(n)}), {.timeout = 60s});
+  auto stream =
+      open_line_stream(io.get_executor(), misbehave({"flood-out", std::to_string(n)}), {.timeout = 90s});
   auto lines = read_all(io, stream);
   ASSERT_EQ(lines.size(), n / 64);
   const std::string all = bs_test::misbehave_pattern(0, n);
@@ -112,7 +114,8 @@ TEST(LineStream, DestroyedMidStreamLeavesNothing) {
     io.run();
   }
   ASSERT_TRUE(first);
-  EXPECT_EQ(*first, "pgid " + std::to_string(bs_test::seen_inside(pgid, bounded_subprocess::strongest_containment())));
+  EXPECT_EQ(*first, "pgid " + std::to_string(
+                                  bs_test::seen_inside(pgid, bounded_subprocess::strongest_containment())));
   leaks.expect_clean({pgid});
 }
 
@@ -132,9 +135,10 @@ TEST(LineStream, LongLineIsCappedKeepingItsEnd) {
   asio::io_context io;
   warm_up(io);
   bs_test::NoLeaks leaks;
-  auto stream = open_line_stream(io.get_executor(), {"/bin/sh", "-c", "printf 'head'; \"$0\" long-line 100000; echo ok",
-                                                     bs_test::misbehave()},
-                                 {.max_line_size = 1000});
+  auto stream = open_line_stream(
+      io.get_executor(),
+      {"/bin/sh", "-c", "printf 'head'; \"$0\" long-line 100000; echo ok", bs_test::misbehave()},
+      {.max_line_size = 1000});
   auto lines = read_all(io, stream);
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0], std::string(1000, 'x'));
@@ -161,7 +165,8 @@ TEST(LineStream, TimeoutEndsTheStream) {
   asio::io_context io;
   warm_up(io);
   bs_test::NoLeaks leaks;
-  auto stream = open_line_stream(io.get_executor(), with_pgid({"sleep-forever"}), {.timeout = 300ms});
+  // (A deadline that leaves a loaded machine time to print the pgid.)
+  auto stream = open_line_stream(io.get_executor(), with_pgid({"sleep-forever"}), {.timeout = 1s});
   const pid_t pgid = stream.pid();
   const auto t0 = std::chrono::steady_clock::now();
   auto lines = read_all(io, stream);
@@ -177,7 +182,8 @@ TEST(LineStream, StdinDataAndGrandchildHoldingStdout) {
   asio::io_context io;
   warm_up(io);
   bs_test::NoLeaks leaks;
-  auto stream = open_line_stream(io.get_executor(), misbehave({"echo-stdin"}), {.stdin_data = std::string("a\nb\n")});
+  auto stream =
+      open_line_stream(io.get_executor(), misbehave({"echo-stdin"}), {.stdin_data = std::string("a\nb\n")});
   EXPECT_EQ(read_all(io, stream), (std::vector<std::string>{"a", "b"}));
   io.restart();
   auto held = open_line_stream(io.get_executor(), misbehave({"fork-grandchild-sleep"}), {.timeout = 20s});
@@ -188,6 +194,29 @@ TEST(LineStream, StdinDataAndGrandchildHoldingStdout) {
   EXPECT_EQ(lines[0], "pgid " + std::to_string(bs_test::seen_inside(held.pid(), held.result().containment)));
   EXPECT_EQ(held.result().exit_code, 0);
   leaks.expect_clean({held.pid()}, {static_cast<pid_t>(bs_test::field_after(lines[1], "grandchild"))});
+}
+
+TEST(LineStream, StdinTimeoutMarksFailureEvenIfChildExitsZero) {
+  asio::io_context io;
+  warm_up(io);
+  bs_test::NoLeaks leaks;
+  // As for async_run: the child reads its stdin only once it is closed, so
+  // only the stdin bound can leave the 4 MiB unwritten.
+  const std::size_t size = 4 * 1024 * 1024;
+  auto stream =
+      open_line_stream(io.get_executor(), misbehave({"read-stdin-late", "60000"}),
+                       {.timeout = 90s, .stdin_data = std::string(size, 'x'), .stdin_write_timeout = 200ms});
+  const auto t0 = std::chrono::steady_clock::now();
+  auto lines = read_all(io, stream);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_LT(std::stoull(lines[0]), size) << "the child read all of stdin";
+  const Result& r = stream.result();
+  EXPECT_TRUE(r.stdin_write_failed) << r;
+  EXPECT_EQ(r.exit_code, -1);
+  EXPECT_EQ(r.reason, EndReason::exited);
+  EXPECT_FALSE(r.timeout);
+  EXPECT_LT(seconds_since(t0), 45.0) << "stdin was not closed at its bound";
+  leaks.expect_clean();
 }
 
 TEST(LineStream, ErrorsAtOpen) {
@@ -210,11 +239,12 @@ TEST(LineStream, CancellingANextLosesNoLine) {
   asio::cancellation_signal signal;
   std::exception_ptr first_error;
   bool first_called = false;
-  stream.async_next(asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e, std::optional<std::string> l) {
-    first_called = true;
-    first_error = e;
-    EXPECT_FALSE(l);
-  }));
+  stream.async_next(
+      asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e, std::optional<std::string> l) {
+        first_called = true;
+        first_error = e;
+        EXPECT_FALSE(l);
+      }));
   asio::steady_timer timer(io, 50ms);
   timer.async_wait([&](std::error_code) { signal.emit(asio::cancellation_type::total); });
   io.run_for(150ms);
@@ -325,13 +355,18 @@ TEST(RunStreamLines, StopAfterFirstLine) {
   int calls = 0;
   std::string first;
   const auto t0 = std::chrono::steady_clock::now();
-  Result r = run_stream_lines(with_pgid({"fork-grandchild-flood"}), {.timeout = 30s}, [&](std::string_view l) {
+  // The direct child floods lines and never exits by itself, so only the
+  // stop can end the stream (a child that exits right after its first lines
+  // may end it by itself before the callback says stop: reason `exited`).
+  Result r = run_stream_lines(with_pgid({"flood-out", "forever"}), {.timeout = 30s}, [&](std::string_view l) {
     if (calls++ == 0) first = l;
     return false;
   });
   EXPECT_LT(seconds_since(t0), 10.0);
-  EXPECT_EQ(calls, 1);
-  EXPECT_EQ(r.reason, EndReason::cancelled);
+  EXPECT_EQ(calls, 1) << "a line was delivered after the stop";
+  EXPECT_EQ(r.reason, EndReason::cancelled) << r;
+  EXPECT_EQ(r.exit_code, -1);
+  EXPECT_FALSE(r.timeout);
   leaks.expect_clean({static_cast<pid_t>(bs_test::field_after(first, "pgid"))});
 }
 

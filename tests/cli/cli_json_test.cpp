@@ -115,10 +115,12 @@ TEST(CliJson, TailKeepsTheLastBytes) {
 }
 
 TEST(CliJson, NotTruncatedAtExactlyTheBound) {
+  bs_test::NoLeaks leaks;
   auto inv = bounded_run({"--json", "--max-output", "100", misbehave(), "flood-out", "100"});
   auto j = parse_json(inv);
   EXPECT_EQ(j.value("stdout", ""), bs_test::misbehave_pattern(0, 100));
   EXPECT_FALSE(j.value("stdout_truncated", true));
+  leaks.expect_clean();
 }
 
 TEST(CliJson, InvalidUtf8IsDropped) {

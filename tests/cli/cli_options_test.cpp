@@ -123,6 +123,7 @@ TEST(CliOptions, Cwd) {
 }
 
 TEST(CliOptions, HelpAndVersionExitZero) {
+  bs_test::NoLeaks leaks;
   auto help = bounded_run({"--help"});
   EXPECT_EQ(help.status, 0);
   for (const char* opt : {"--timeout", "--max-output", "--tail", "--stdin-data", "--stdin-file", "--stdin-timeout",
@@ -135,6 +136,7 @@ TEST(CliOptions, HelpAndVersionExitZero) {
   EXPECT_EQ(version.status, 0);
   EXPECT_EQ(version.out.rfind("bounded-run ", 0), 0u) << version.out;
   EXPECT_EQ(version.out.back(), '\n');
+  leaks.expect_clean();
 }
 
 TEST(CliOptions, FractionalTimeoutsAreHonoured) {

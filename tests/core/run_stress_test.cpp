@@ -87,6 +87,7 @@ TEST(RunStress, FiveThousandRunsStayFlat) {
   };
   int failures = 0;
   for (int i = 0; i < kWarmup; ++i) failures += one(i) ? 0 : 1;
+  bs_test::NoLeaks leaks;
   const int fds = bs_test::count_open_fds();
   const long mem = memory_in_use_kb();
   for (int i = kWarmup; i < kRuns; ++i) {
@@ -101,6 +102,7 @@ TEST(RunStress, FiveThousandRunsStayFlat) {
   const long grown = memory_in_use_kb() - mem;
   std::printf("memory growth over %d runs: %ld KiB\n", kRuns - kWarmup, grown);
   EXPECT_LT(grown, 2 * 1024) << "memory grew by " << grown << " KiB";
+  leaks.expect_clean();
 }
 
 }  // namespace

@@ -30,11 +30,24 @@
 //   read-line-then-sleep       read one line, echo it, then sleep forever
 //   ignore-stdin-flood-out N   never read stdin; write N bytes of PATTERN
 //   close-stdin-sleep          close fd 0, print "closed", sleep forever
+//   read-stdin-late MS         wait until the writer of stdin has closed it
+//                              (POLLHUP) or MS milliseconds have passed,
+//                              whichever comes first; then read stdin to EOF
+//                              and print the byte count (a child that only a
+//                              stdin write bound can make a write fail)
+//   echo-ignore-eof            ignore SIGTERM, SIGHUP, SIGINT and SIGPIPE;
+//                              fork a grandchild that ignores them too and
+//                              sleeps; print "grandchild PID"; echo stdin
+//                              lines to stdout until EOF, then sleep forever
+//                              (closing its pipes never ends it)
 // Hanging and descendants (the pids of forked processes are printed so that
 // tests can check they are gone):
 //   sleep-forever              block in pause() forever (no CPU)
 //   ignore-sigterm-sleep       ignore SIGTERM, print "ready", sleep forever
 //   close-outputs-spin         print "closing", close stdout and stderr, spin
+//   out-close-sleep N MS       write N bytes of PATTERN to stdout and to
+//                              stderr, close both, sleep MS milliseconds
+//                              (no CPU), exit 0
 //   fork-grandchild-sleep      print "pgid G", fork a grandchild that sleeps
 //                              forever holding stdout/stderr; print
 //                              "grandchild PID", exit 0
@@ -62,6 +75,16 @@
 //                              exit 0
 //   fork-alloc-mb N            a forked child does alloc-mb N; the parent
 //                              prints "child PID" and waits for it
+// Handshakes through files, so that a test can order events exactly:
+//   exit-then-grandchild-writes DIR N [announce]
+//                              write DIR/pid (own pid); fork a grandchild;
+//                              with `announce`, print "pid P" on stdout;
+//                              wait for DIR/exit to exist, then exit 0. The
+//                              grandchild waits for DIR/write, writes N bytes
+//                              of PATTERN to stdout and then to stderr,
+//                              writes DIR/written (its pid) and sleeps
+//                              forever, holding both pipes open.
+//                              (Files appear whole: written, then renamed.)
 #include <dirent.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -77,57 +100,11 @@
 #include <string_view>
 #include <vector>
 
+#include "misbehave_io.hpp"
+
 namespace {
 
-char pattern_byte(unsigned long long i) {
-  return i % 64 == 63 ? '\n' : static_cast<char>('a' + static_cast<int>(i % 26));
-}
-
-// Writes all of `data`; exits quietly when the reader has gone.
-void write_all(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      std::_Exit(4);
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
-void write_str(int fd, std::string_view s) { write_all(fd, s.data(), s.size()); }
-
-[[noreturn]] void sleep_forever() {
-  for (;;) ::pause();
-}
-
-[[noreturn]] void usage(const char* what) {
-  std::fprintf(stderr, "bs_misbehave: %s\n", what);
-  std::exit(2);
-}
-
-unsigned long long parse_count(const char* s) {
-  if (s == nullptr) usage("missing number");
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = std::strtoull(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0') usage("bad number");
-  return v;
-}
-
-// Writes `count` bytes of PATTERN to fd (forever when count is ~0ULL).
-void flood(int fd, unsigned long long count) {
-  std::vector<char> chunk(64 * 1024);
-  unsigned long long offset = 0;
-  while (offset < count) {
-    std::size_t n = chunk.size();
-    if (count - offset < n) n = static_cast<std::size_t>(count - offset);
-    for (std::size_t i = 0; i < n; ++i) chunk[i] = pattern_byte(offset + i);
-    write_all(fd, chunk.data(), n);
-    offset += n;
-  }
-}
+using namespace bs_misbehave;
 
 unsigned long long count_or_forever(const char* s) {
   if (s != nullptr && std::string_view(s) == "forever") return ~0ULL;
@@ -161,12 +138,6 @@ int count_fds(std::string* list) {
   }
   ::closedir(dir);
   return count;
-}
-
-pid_t fork_or_die() {
-  pid_t pid = ::fork();
-  if (pid < 0) std::_Exit(6);
-  return pid;
 }
 
 // The escapee's side of `escape`: leaves the group, tells the parent, then
@@ -257,8 +228,14 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     ::raise(sig);
     return 7;  // the signal was not fatal
   }
-  if (mode == "flood-out") { flood(1, count_or_forever(a1)); return 0; }
-  if (mode == "flood-err") { flood(2, count_or_forever(a1)); return 0; }
+  if (mode == "flood-out") {
+    flood(1, count_or_forever(a1));
+    return 0;
+  }
+  if (mode == "flood-err") {
+    flood(2, count_or_forever(a1));
+    return 0;
+  }
   if (mode == "flood-both") {
     unsigned long long n = parse_count(a1);
     flood(1, n);
@@ -308,9 +285,8 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     return 0;
   }
   if (mode == "print-ids") {
-    write_str(1, "pid " + std::to_string(::getpid()) + " pgid " + std::to_string(::getpgrp()) +
-                     " sid " + std::to_string(::getsid(0)) + " ppid " +
-                     std::to_string(::getppid()) + "\n");
+    write_str(1, "pid " + std::to_string(::getpid()) + " pgid " + std::to_string(::getpgrp()) + " sid " +
+                     std::to_string(::getsid(0)) + " ppid " + std::to_string(::getppid()) + "\n");
     return 0;
   }
   if (mode == "count-fds") {
@@ -359,7 +335,10 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     write_str(1, line);
     sleep_forever();
   }
-  if (mode == "ignore-stdin-flood-out") { flood(1, parse_count(a1)); return 0; }
+  if (mode == "ignore-stdin-flood-out") {
+    flood(1, parse_count(a1));
+    return 0;
+  }
   if (mode == "close-stdin-sleep") {
     ::close(0);
     write_str(1, "closed\n");
@@ -424,6 +403,7 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     return 0;
   }
   if (mode == "escape") return escape(argc, argv);
+  if (int code = run_handshake_mode(mode, argc, argv); code >= 0) return code;
   usage("unknown mode");
 }
 

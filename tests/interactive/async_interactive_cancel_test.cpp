@@ -266,7 +266,7 @@ TEST_F(AsyncInteractiveCancel, DestructorWithOperationsPendingKillsAndReaps) {
     proc->async_read_line(30s, [&](Line l) { got = std::move(l); });
     proc->async_close(30s, [&](int c) { code = c; });
     proc.reset();  // destroyed with a read and a close pending
-    EXPECT_EQ(bs_test::count_my_zombie_children(), 0);  // reaped in the destructor
+    EXPECT_FALSE(bs_test::pid_alive(pid)) << "not reaped in the destructor";
     run_bounded(ctx);
   }
   ASSERT_TRUE(got.has_value());
@@ -284,17 +284,57 @@ TEST(AsyncInteractiveLifetime, DestructorWithoutCloseNoContextRun) {
     pid = proc.pid();
   }
   EXPECT_EQ(bs_test::count_my_zombie_children(), 0);
+  EXPECT_FALSE(bs_test::pid_alive(pid)) << "not killed and reaped in the destructor";
   leaks.expect_clean({pid});
+}
+
+// A child that ignores EOF on its stdin, SIGTERM and SIGHUP, and whose
+// grandchild does too: closing the pipes never ends them. Destroyed with a
+// read pending, the object kills the group and reaps the child before its
+// destructor returns; the pending read completes without a line.
+TEST_F(AsyncInteractiveCancel, DestructorKillsAChildThatIgnoresEofAndSigterm) {
+  pid_t pid;
+  pid_t grandchild = -1;
+  std::optional<Line> got;
+  {
+    auto proc =
+        std::make_unique<AsyncInteractive>(ctx, std::vector<std::string>{helper(), "echo-ignore-eof"});
+    pid = proc->pid();
+    auto first = proc->async_read_line(10s, asio::use_future);
+    run_bounded(ctx);
+    grandchild = static_cast<pid_t>(bs_test::field_after(first.get().value_or(""), "grandchild"));
+    ASSERT_GT(grandchild, 0);
+    ctx.restart();
+    auto wrote = proc->async_write("ping\n", 5s, asio::use_future);
+    auto echo = proc->async_read_line(10s, asio::use_future);
+    run_bounded(ctx);
+    EXPECT_TRUE(wrote.get());
+    EXPECT_EQ(echo.get(), Line("ping"));
+    ctx.restart();
+    proc->async_read_line(30s, [&](Line l) { got = std::move(l); });
+    proc.reset();
+    EXPECT_FALSE(bs_test::pid_alive(pid)) << "the destructor returned before the child was killed and reaped";
+    run_bounded(ctx);
+  }
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(got->has_value());
+  leaks.expect_clean({pid}, {grandchild});
 }
 
 namespace {
 
 // One child (a shell loop that echoes each line about 1 ms late) driven
 // through a random mix of reads that complete, reads cancelled after a
-// random moment and reads with a short timeout, each after one write. Everything it touches runs on the object's strand
-// (the handlers' default executor, and the timer's).
+// random moment and reads with a short timeout, each after one write.
+// Every kSyncEvery lines, once every line written so far has been read, one
+// more read is cut short (cancelled or timed out) *before* the next write:
+// no line can arrive for it, so it must end empty, and the mix is sure to
+// cross that edge at least kLines / kSyncEvery times, however the machine's
+// load shifts the random ones. Everything it touches runs on the object's
+// strand (the handlers' default executor, and the timer's).
 struct RandomDriver : std::enable_shared_from_this<RandomDriver> {
   static constexpr int kLines = 60;
+  static constexpr int kSyncEvery = 5;
 
   RandomDriver(asio::io_context& ctx, unsigned seed)
       : proc(ctx.get_executor(), {"sh", "-c", "while read -r l; do sleep 0.001; echo \"$l\"; done"}),
@@ -303,6 +343,28 @@ struct RandomDriver : std::enable_shared_from_this<RandomDriver> {
 
   void step() {
     auto self = shared_from_this();
+    if (written < kLines && written % kSyncEvery == 0 && doomed_before != written) {
+      if (static_cast<int>(got.size()) < written) {
+        // Collect what is still to come, so that nothing can arrive below.
+        proc.async_read_line(5s, [self](Line l) {
+          if (!l) {
+            self->errors.push_back("collect: no line");
+            return self->close();
+          }
+          self->got.push_back(*l);
+          self->step();
+        });
+        return;
+      }
+      doomed_before = written;
+      cut_short_read([self](Line l) {
+        if (l) self->errors.push_back("a line came before it was written: " + *l);
+        ++self->doomed_reads;
+        ++self->empty_reads;
+        self->step();
+      });
+      return;
+    }
     if (written < kLines) {
       const std::string text = "line " + std::to_string(written);
       proc.async_write(text + "\n", 5s, [self](bool ok) {
@@ -324,28 +386,42 @@ struct RandomDriver : std::enable_shared_from_this<RandomDriver> {
     }
   }
 
-  void read_some_way() {
+  // A read cancelled within 3 ms, or with a timeout of 0, 1 or 2 ms (the
+  // echo takes a little over 1 ms).
+  template <class Handler>
+  void cut_short_read(Handler handler) {
     auto self = shared_from_this();
-    // 0: a read that gets its line; 1: cancelled within 3 ms; 2: a timeout
-    // of 0, 1 or 2 ms (the echo takes a little over 1 ms).
-    const unsigned mode = pick(3);
+    const bool cancel = pick(2) == 0;
     const bounded_subprocess::Seconds timeout =
-        mode == 2 ? bounded_subprocess::Seconds(1e-3 * pick(3)) : bounded_subprocess::Seconds(5);
-    proc.async_read_line(timeout, asio::bind_cancellation_slot(signal.slot(), [self](Line l) {
+        cancel ? bounded_subprocess::Seconds(5) : bounded_subprocess::Seconds(1e-3 * pick(3));
+    proc.async_read_line(timeout, asio::bind_cancellation_slot(signal.slot(), [self, handler](Line l) {
                            self->timer.cancel();
-                           ++self->reads;
-                           if (l) {
-                             self->got.push_back(*l);
-                           } else {
-                             ++self->empty_reads;  // cancelled or timed out
-                           }
-                           self->step();
+                           handler(std::move(l));
                          }));
-    if (mode == 1) {
+    if (cancel) {
       timer.expires_after(std::chrono::microseconds(pick(3000)));
       timer.async_wait([self](std::error_code ec) {
         if (!ec) self->signal.emit(asio::cancellation_type::terminal);
       });
+    }
+  }
+
+  void read_some_way() {
+    auto self = shared_from_this();
+    auto done = [self](Line l) {
+      ++self->reads;
+      if (l) {
+        self->got.push_back(*l);
+      } else {
+        ++self->empty_reads;  // cancelled or timed out
+      }
+      self->step();
+    };
+    // 0: a read that gets its line; otherwise one cut short.
+    if (pick(3) == 0) {
+      proc.async_read_line(5s, done);
+    } else {
+      cut_short_read(done);
     }
   }
 
@@ -361,8 +437,10 @@ struct RandomDriver : std::enable_shared_from_this<RandomDriver> {
   asio::steady_timer timer;
   asio::cancellation_signal signal;
   int written = 0;
-  int reads = 0;
-  int empty_reads = 0;
+  int doomed_before = -1;  // the line before which a read was cut short last
+  int reads = 0;           // reads after a write
+  int empty_reads = 0;     // reads that ended without a line (cut short)
+  int doomed_reads = 0;    // reads cut short with no line to come
   std::vector<std::string> got;
   std::vector<std::string> errors;
   std::promise<int> closed;
@@ -404,11 +482,15 @@ TEST_F(AsyncInteractiveCancel, RandomCancellationsLoseNoLineAndNeverHang) {
     EXPECT_TRUE(d.errors.empty()) << "object " << i << ": " << d.errors.front();
     EXPECT_EQ(d.got, expected) << "object " << i;
     EXPECT_EQ(d.reads, RandomDriver::kLines) << "object " << i;
+    // Every kSyncEvery lines a read was cut short with no line to come.
+    EXPECT_EQ(d.doomed_reads, RandomDriver::kLines / RandomDriver::kSyncEvery) << "object " << i;
   }
-  // The mix really cut reads short, so the lines above crossed those ends.
+  // The mix really cut reads short, so the lines above crossed those ends:
+  // by construction at least the reads cut short before a write did.
   EXPECT_GT(empty_reads, kObjects * RandomDriver::kLines / 10);
-  std::printf("random mix: %d of %d reads ended without a line\n", empty_reads,
-              kObjects * RandomDriver::kLines);
+  std::printf("random mix: %d of %d reads ended without a line (%d of them before a write)\n", empty_reads,
+              kObjects * (RandomDriver::kLines + RandomDriver::kLines / RandomDriver::kSyncEvery),
+              kObjects * RandomDriver::kLines / RandomDriver::kSyncEvery);
   drivers.clear();
   leaks.expect_clean(pids);
 }

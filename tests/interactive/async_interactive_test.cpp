@@ -18,6 +18,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -144,7 +145,9 @@ TEST_F(AsyncInteractiveTest, DeferredToken) {
 }
 
 // A read is pending when the line arrives about 1 ms later: it completes at
-// once, driven by readiness of the pipe.
+// once, driven by readiness of the pipe. As for the sync face, the fastest
+// of ten rounds is checked (a loaded machine may delay any one of them; a
+// read that slept in fixed steps is never fast).
 TEST_F(AsyncInteractiveTest, LineArrivingAfterOneMillisecondIsReturnedPromptly) {
   pid_t pid = -1;
   std::vector<double> latencies;
@@ -154,7 +157,7 @@ TEST_F(AsyncInteractiveTest, LineArrivingAfterOneMillisecondIsReturnedPromptly) 
         auto ex = co_await asio::this_coro::executor;
         AsyncInteractive proc(ex, {"cat"});
         pid = proc.pid();
-        for (int round = 0; round < 5; ++round) {
+        for (int round = 0; round < 10; ++round) {
           Clock::time_point written{};
           Line got;
           bool read_done = false;
@@ -165,9 +168,11 @@ TEST_F(AsyncInteractiveTest, LineArrivingAfterOneMillisecondIsReturnedPromptly) 
           });
           asio::steady_timer timer(ex, 1ms);
           co_await timer.async_wait(asio::use_awaitable);
+          // Before the write: the read may complete before the write's own
+          // completion resumes this coroutine.
+          written = Clock::now();
           const bool ok = co_await proc.async_write("late\n", 5s, asio::use_awaitable);
           EXPECT_TRUE(ok);
-          written = Clock::now();
           while (!read_done) {  // let the read complete
             asio::steady_timer tick(ex, 1ms);
             co_await tick.async_wait(asio::use_awaitable);
@@ -178,8 +183,10 @@ TEST_F(AsyncInteractiveTest, LineArrivingAfterOneMillisecondIsReturnedPromptly) 
       },
       asio::detached);
   run_bounded(ctx);
-  ASSERT_EQ(latencies.size(), 5u);
-  for (double l : latencies) EXPECT_LT(l, 0.05);  // generous, on a loaded machine
+  ASSERT_EQ(latencies.size(), 10u);
+  for (double l : latencies) EXPECT_LT(l, 1.0);                           // not a hang
+  EXPECT_LT(*std::min_element(latencies.begin(), latencies.end()), 0.05)  // generous
+      << "no round returned its line promptly";
   leaks.expect_clean({pid});
 }
 

@@ -2,6 +2,7 @@
 // input, moves. Each test checks that no process, zombie or fd is left.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -90,14 +91,18 @@ TEST(Interactive, ConcurrentWriterAndReaderManyLines) {
 }
 
 // A line that arrives about 1 ms after read_line started is returned at
-// once: the wait is on the fd, not a sleep interval.
+// once: the wait is on the fd, not a sleep interval. A loaded machine may
+// delay any one round (cat and this thread must both be scheduled), so the
+// fastest of ten rounds is checked: a read that slept in fixed steps (the
+// seed's 100 ms or so) is never fast, in any round.
 TEST(Interactive, LineArrivingAfterOneMillisecondIsReturnedPromptly) {
   bs_test::NoLeaks leaks;
   Interactive proc({"cat"});
   const pid_t pid = proc.pid();
   ASSERT_TRUE(proc.write("warm-up\n", 5s));
   ASSERT_EQ(proc.read_line(5s).value_or("?"), "warm-up");
-  for (int round = 0; round < 5; ++round) {
+  double best = 1e9;
+  for (int round = 0; round < 10; ++round) {
     Clock::time_point written{};
     std::thread late([&] {
       std::this_thread::sleep_for(1ms);
@@ -110,9 +115,10 @@ TEST(Interactive, LineArrivingAfterOneMillisecondIsReturnedPromptly) {
     late.join();
     ASSERT_EQ(line.value_or("?"), "late");
     EXPECT_LT(std::chrono::duration<double>(t1 - t0).count(), 1.0);  // not a hang
-    // Generous: the echo through cat plus scheduling on a loaded machine.
-    EXPECT_LT(std::chrono::duration<double>(t1 - written).count(), 0.05) << "round " << round;
+    best = std::min(best, std::chrono::duration<double>(t1 - written).count());
   }
+  // Generous: the echo through cat plus scheduling.
+  EXPECT_LT(best, 0.05) << "no round returned its line promptly";
   EXPECT_EQ(proc.close(5s), 0);
   leaks.expect_clean({pid});
 }
@@ -244,14 +250,18 @@ TEST(Interactive, MoveConstructAndAssign) {
   ASSERT_TRUE(b.write("moved\n", 5s));
   EXPECT_EQ(b.read_line(5s).value_or("?"), "moved");
 
-  Interactive c({bs_test::misbehave(), "sleep-forever"});
+  // c's child ignores EOF and SIGTERM: only a kill ends it.
+  Interactive c({bs_test::misbehave(), "echo-ignore-eof"});
   const pid_t pid_c = c.pid();
-  c = std::move(b);  // c's old child is killed and reaped
-  EXPECT_FALSE(bs_test::still_true_after([&] { return bs_test::pid_alive(pid_c); }));
+  const auto grandchild_c =
+      static_cast<pid_t>(bs_test::field_after(c.read_line(10s).value_or(""), "grandchild"));
+  ASSERT_GT(grandchild_c, 0);
+  c = std::move(b);  // c's old child is killed and reaped before this returns
+  EXPECT_FALSE(bs_test::pid_alive(pid_c));
   EXPECT_EQ(c.pid(), pid_a);
   ASSERT_TRUE(c.write("again\n", 5s));
   EXPECT_EQ(c.read_line(5s).value_or("?"), "again");
   a = std::move(c);  // assigning into a moved-from object is fine
   EXPECT_EQ(a.close(5s), 0);
-  leaks.expect_clean({pid_a, pid_c});
+  leaks.expect_clean({pid_a, pid_c}, {grandchild_c});
 }

@@ -7,8 +7,11 @@
 #include <signal.h>
 
 #include <chrono>
+#include <future>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "bounded_subprocess/interactive.hpp"
 #include "interactive_test_util.hpp"
@@ -183,8 +186,57 @@ TEST(InteractiveMisbehave, DestructorWithoutCloseKillsAndReaps) {
     pid2 = b.pid();
     ASSERT_TRUE(b.write("pending\n", 5s));
   }
-  EXPECT_EQ(bs_test::count_my_zombie_children(), 0);  // at once, no grace period
+  // At once, no grace period: the destructor killed and reaped both.
+  EXPECT_EQ(bs_test::count_my_zombie_children(), 0);
+  EXPECT_FALSE(bs_test::pid_alive(pid1));
+  EXPECT_FALSE(bs_test::pid_alive(pid2));
   leaks.expect_clean({pid1, pid2});
+}
+
+namespace {
+// Destroys `proc` on another thread and waits for it up to `limit`; on a
+// hang, kills the group itself (so that the thread can end) and fails.
+void destroy_within(std::unique_ptr<Interactive> proc, std::chrono::seconds limit) {
+  const pid_t pid = proc->pid();
+  auto done = std::async(std::launch::async, [p = std::move(proc)]() mutable { p.reset(); });
+  if (done.wait_for(limit) != std::future_status::ready) {
+    ADD_FAILURE() << "the destructor did not return within " << limit.count() << " s";
+    ::kill(-pid, SIGKILL);
+  }
+  done.get();
+}
+}  // namespace
+
+// A child that ignores EOF on its stdin, SIGTERM and SIGHUP, and whose
+// grandchild does too: closing the pipes (or a polite signal) never ends
+// them, only the destructor's kill of the group does, and the destructor
+// returns once the child is reaped.
+TEST(InteractiveMisbehave, DestructorKillsAChildThatIgnoresEofAndSigterm) {
+  bs_test::NoLeaks leaks;
+  auto proc = std::make_unique<Interactive>(std::vector<std::string>{helper(), "echo-ignore-eof"});
+  const pid_t pid = proc->pid();
+  const auto grandchild =
+      static_cast<pid_t>(bs_test::field_after(proc->read_line(10s).value_or(""), "grandchild"));
+  ASSERT_GT(grandchild, 0);
+  ASSERT_TRUE(proc->write("ping\n", 5s));
+  EXPECT_EQ(proc->read_line(10s).value_or("?"), "ping");
+  ASSERT_TRUE(proc->write("unread\n", 5s));  // left in the pipes
+  destroy_within(std::move(proc), 30s);
+  EXPECT_FALSE(bs_test::pid_alive(pid)) << "the destructor returned before the child was killed and reaped";
+  leaks.expect_clean({pid}, {grandchild});
+}
+
+// The same after a close whose polite wait timed out: close kills too.
+TEST(InteractiveMisbehave, CloseKillsAChildThatIgnoresEofAndSigterm) {
+  bs_test::NoLeaks leaks;
+  Interactive proc({helper(), "echo-ignore-eof"});
+  const pid_t pid = proc.pid();
+  const auto grandchild =
+      static_cast<pid_t>(bs_test::field_after(proc.read_line(10s).value_or(""), "grandchild"));
+  ASSERT_GT(grandchild, 0);
+  EXPECT_EQ(proc.close(200ms), -9);
+  EXPECT_FALSE(bs_test::pid_alive(pid));
+  leaks.expect_clean({pid}, {grandchild});
 }
 
 TEST(InteractiveMisbehave, GrandchildOfAChildThatExitedIsKilledOnClose) {
