@@ -1,18 +1,20 @@
-// bounded-run: the command-line face of bounded_subprocess::run.
+// bounded-run: the command-line face of bounded_subprocess.
 //
-//   bounded-run [OPTIONS] [--] PROGRAM [ARG...]
+//   bounded-run [OPTIONS] [--] PROGRAM [ARG...]      one bounded run
 //
-// See `bounded-run --help` and CONTRACT.md section 4. Exit status 125 means
+// See `--help` of each, CONTRACT.md sections 4 and 7. Exit status 125 means
 // bounded-run itself failed; its message is one line on stderr.
 #include <unistd.h>
 
 #include <exception>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "cli_options.hpp"
-#include "execute.hpp"
 #include "report.hpp"
+#include "signals.hpp"
+#include "single_run.hpp"
 
 namespace {
 
@@ -30,20 +32,13 @@ int fail(const char* what) {
 
 int main(int argc, char** argv) {
   namespace cli = bounded_subprocess::cli;
+  cli::reset_inherited_signals();
   try {
     auto parsed = cli::parse_command_line(argc, argv);
     if (const auto* early = std::get_if<cli::EarlyExit>(&parsed)) {
-      return cli::write_all(STDOUT_FILENO, early->text) ? 0 : 1;
+      return cli::write_all(STDOUT_FILENO, early->text) ? 0 : 125;
     }
-    const cli::CliConfig& config = std::get<cli::CliConfig>(parsed);
-    const bounded_subprocess::Result result = cli::execute(config);
-    if (config.json) {
-      cli::write_all(STDOUT_FILENO, cli::result_to_json(result) + "\n");
-      return 0;
-    }
-    cli::write_all(STDOUT_FILENO, result.out.data);
-    cli::write_all(STDERR_FILENO, result.err.data);
-    return cli::exit_status(result);
+    return cli::run_single(std::get<cli::CliConfig>(parsed));
   } catch (const std::exception& e) {
     return fail(e.what());
   } catch (...) {
