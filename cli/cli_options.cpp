@@ -20,7 +20,9 @@ std::variant<CliConfig, EarlyExit> parse_command_line(int argc, const char* cons
 
   CLI::App app{
       "Runs PROGRAM with hard bounds: a wall-clock timeout that kills its whole process group, "
-      "bounded capture of stdout and stderr, and an optional memory watchdog.",
+      "bounded capture of stdout and stderr, and an optional memory watchdog.\n"
+      "`bounded-run batch --help` runs a JSON Lines file of jobs; `bounded-run batch-merge --help` joins "
+      "the output of its shards.",
       "bounded-run"};
   app.positionals_at_end();  // after the program's name, every word is the program's
   app.set_version_flag("--version", std::string("bounded-run ") + BOUNDED_RUN_VERSION);

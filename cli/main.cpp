@@ -1,6 +1,8 @@
 // bounded-run: the command-line face of bounded_subprocess.
 //
 //   bounded-run [OPTIONS] [--] PROGRAM [ARG...]      one bounded run
+//   bounded-run batch JOBS.jsonl [OPTIONS]            a JSON Lines file of runs
+//   bounded-run batch-merge [OPTIONS] SHARD...        join a batch's shards
 //
 // See `--help` of each, CONTRACT.md sections 4 and 7. Exit status 125 means
 // bounded-run itself failed; its message is one line on stderr.
@@ -11,6 +13,7 @@
 #include <string_view>
 #include <variant>
 
+#include "batch_main.hpp"
 #include "cli_options.hpp"
 #include "report.hpp"
 #include "signals.hpp"
@@ -34,6 +37,9 @@ int main(int argc, char** argv) {
   namespace cli = bounded_subprocess::cli;
   cli::reset_inherited_signals();
   try {
+    const std::string_view first = argc > 1 ? argv[1] : "";
+    if (first == "batch") return cli::batch_main(argc - 1, argv + 1);
+    if (first == "batch-merge") return cli::batch_merge_main(argc - 1, argv + 1);
     auto parsed = cli::parse_command_line(argc, argv);
     if (const auto* early = std::get_if<cli::EarlyExit>(&parsed)) {
       return cli::write_all(STDOUT_FILENO, early->text) ? 0 : 125;

@@ -24,6 +24,11 @@
 //   count-fds                  the number of fds open in this process (0,1,2
 //                              give "3"), then the fd numbers on a 2nd line
 //   spin-ms MS                 busy CPU loop for MS milliseconds, exit 0
+//   spin-cpu-ms MS             busy loop until this process has used MS ms
+//                              of CPU time (however long that takes), exit 0
+//   log-interval FILE MS TAG   append "TAG start NS" to FILE (NS: CLOCK_
+//                              MONOTONIC nanoseconds), sleep MS ms, append
+//                              "TAG end NS", exit 0 (one write per line)
 // stdin:
 //   read-stdin-count           read stdin to EOF, print the byte count
 //   echo-stdin                 copy stdin to stdout until EOF
@@ -51,9 +56,11 @@
 //   fork-alloc-mb N            a forked child does alloc-mb N; the parent
 //                              prints "child PID" and waits for it
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -344,6 +351,34 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    return 0;
+  }
+  if (mode == "spin-cpu-ms") {
+    const long long want_ns = static_cast<long long>(parse_count(a1)) * 1000000LL;
+    volatile unsigned long long x = 0;
+    for (;;) {
+      timespec ts{};
+      ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+      if (ts.tv_sec * 1000000000LL + ts.tv_nsec >= want_ns) return 0;
+      for (int i = 0; i < 10000; ++i) x = x + static_cast<unsigned long long>(i);
+    }
+  }
+  if (mode == "log-interval") {
+    const char* tag = argc > 4 ? argv[4] : nullptr;
+    if (a1 == nullptr || tag == nullptr) usage("log-interval FILE MS TAG");
+    const unsigned long long ms = parse_count(a2);
+    const int fd = ::open(a1, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return 9;
+    auto log = [&](const char* what) {
+      timespec ts{};
+      ::clock_gettime(CLOCK_MONOTONIC, &ts);
+      write_str(fd, std::string(tag) + " " + what + " " +
+                        std::to_string(ts.tv_sec * 1000000000LL + ts.tv_nsec) + "\n");
+    };
+    log("start");
+    ::usleep(static_cast<useconds_t>(ms * 1000));
+    log("end");
+    ::close(fd);
     return 0;
   }
   usage("unknown mode");
