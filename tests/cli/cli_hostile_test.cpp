@@ -75,7 +75,9 @@ TEST_P(CliStopSignal, KillsTheRunReportsCancelledAndExits128PlusN) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, CliStopSignal, ::testing::Values(SIGTERM, SIGINT, SIGHUP, SIGQUIT),
-                         [](const ::testing::TestParamInfo<int>& p) { return std::string(sigabbrev_np(p.param)); });
+                         [](const ::testing::TestParamInfo<int>& p) {
+                           return std::string(sigabbrev_np(p.param));
+                         });
 
 TEST(CliStopSignals, ASignalIgnoredByTheParentStaysIgnored) {
   // `nohup bounded-run ...`: SIGHUP was ignored before exec and must stay so.
@@ -146,7 +148,8 @@ TEST(CliWriteErrors, AResultThatCannotBeWrittenIsAnError) {
   const ChildSetup full{.stdout_path = std::string("/dev/full")};
   Spawned json({"--json", "--", misbehave(), "exit", "0"}, full);
   EXPECT_EQ(json.wait(), 125);
-  EXPECT_NE(json.err().find("bounded-run: cannot write the result: No space left on device"), std::string::npos)
+  EXPECT_NE(json.err().find("bounded-run: cannot write the result: No space left on device"),
+            std::string::npos)
       << json.err();
   Spawned plain({"--", misbehave(), "out-err", "some output", ""}, full);
   EXPECT_EQ(plain.wait(), 125);

@@ -92,7 +92,8 @@ class Spawned {
   // Between fork and exec: no allocation (everything was prepared before).
   [[noreturn]] void exec_child(const ChildSetup& setup) {
     for (int sig : setup.ignored_signals) ::signal(sig, SIG_IGN);
-    int in = setup.stdin_fd ? *setup.stdin_fd : ::open(setup.stdin_path.value_or("/dev/null").c_str(), O_RDONLY);
+    int in =
+        setup.stdin_fd ? *setup.stdin_fd : ::open(setup.stdin_path.value_or("/dev/null").c_str(), O_RDONLY);
     const int out = setup.stdout_path ? ::open(out_path_.c_str(), O_WRONLY)
                                       : ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     const int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
