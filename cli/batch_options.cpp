@@ -161,6 +161,9 @@ std::variant<BatchConfig, BatchHelp> parse_batch_command_line(int argc, const ch
 
   config.defaults = run_settings_from(texts);
   check_conflicts(config.defaults, Spelling::flag, /*containers_known=*/false);
+  if (config.defaults.spec.stdin_file == "-") {
+    throw UsageError("--stdin-file -: bounded-run's stdin cannot feed a batch's jobs");
+  }
   config.parallel = parallel.empty() ? available_cpus() : positive(parallel, "--parallel");
   if (!budget.empty()) config.memory_budget_mb = positive(budget, "--memory-budget-mb");
   if (!shard.empty()) {

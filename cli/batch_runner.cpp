@@ -169,6 +169,11 @@ std::optional<BatchRunner::Ready> BatchRunner::prepare(const Job& job, std::stri
     write_error(job.id, job.line_no, e.what());
     return std::nullopt;
   }
+  if (ready.spec.stdin_file == "-") {
+    write_error(job.id, job.line_no,
+                "field 'stdin_file': '-' (bounded-run's stdin) cannot feed a batch's jobs");
+    return std::nullopt;
+  }
   ready.memory_mb = ready.spec.memory_limit_mb.value_or(default_memory_mb_);
   if (config_.memory_budget_mb && ready.memory_mb > *config_.memory_budget_mb) {
     write_error(job.id, job.line_no,

@@ -17,8 +17,11 @@ bool repeatable(ValueKind kind) {
 void add_run_flags(CLI::App& app, RunFlagTexts& texts) {
   for (const FieldInfo& fi : run_fields()) {
     const auto i = static_cast<std::size_t>(fi.field);
-    std::string help(fi.help);
-    if (!fi.default_text.empty()) help += " (default " + std::string(fi.default_text) + ")";
+    // const: CLI11's add_flag(name, T&) takes a non-const string as the
+    // variable to store the flag in, a const one as its description.
+    const std::string help =
+        std::string(fi.help) +
+        (fi.default_text.empty() ? "" : " (default " + std::string(fi.default_text) + ")");
     CLI::Option* opt = nullptr;
     if (fi.kind == ValueKind::flag) {
       opt = app.add_flag(std::string(fi.flag), help);

@@ -217,7 +217,8 @@ TEST(BatchResults, AStdinFileFieldIsReadLikeTheOption) {
   cli_test::TempFile data("file bytes");
   ws.write_jobs({job("file", {misbehave(), "echo-stdin"}, {{"stdin_file", data.path()}}),
                  job("missing", {misbehave(), "echo-stdin"}, {{"stdin_file", "/nonexistent/bs-in"}}),
-                 job("zero", {misbehave(), "echo-stdin"}, {{"stdin_file", "/dev/zero"}})});
+                 job("zero", {misbehave(), "echo-stdin"}, {{"stdin_file", "/dev/zero"}}),
+                 job("dash", {misbehave(), "echo-stdin"}, {{"stdin_file", "-"}})});
   auto run = batch_test::run_batch({ws.jobs(), "--quiet"});
   EXPECT_EQ(run.status, 0) << run.err;
   auto r = batch_test::by_id(batch_test::parse_lines(run.out));
@@ -225,6 +226,8 @@ TEST(BatchResults, AStdinFileFieldIsReadLikeTheOption) {
   EXPECT_EQ(r["missing"]["reason"], "error");
   EXPECT_NE(r["missing"]["error"].get<std::string>().find("/nonexistent/bs-in"), std::string::npos);
   EXPECT_NE(r["zero"]["error"].get<std::string>().find("more than 64 MiB"), std::string::npos) << r["zero"];
+  EXPECT_NE(r["dash"]["error"].get<std::string>().find("cannot feed a batch"), std::string::npos)
+      << r["dash"];
   leaks.expect_clean();
 }
 
@@ -252,6 +255,7 @@ TEST(BatchResults, ItsOwnErrorsExit125) {
       {{ws.jobs(), "--timeout", "0x10"}, "--timeout"},
       {{ws.jobs(), "--stdin-data", "a", "--stdin-file", "b"}, "exclude each other"},
       {{ws.jobs(), "--progress", "sometimes"}, "--progress"},
+      {{ws.jobs(), "--stdin-file", "-"}, "--stdin-file -"},
   };
   for (const Case& c : cases) {
     auto run = batch_test::run_batch(c.args);
