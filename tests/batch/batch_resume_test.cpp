@@ -140,6 +140,24 @@ TEST(BatchResume, ACutOffLastLineIsDroppedAndItsJobRunsAgain) {
   leaks.expect_clean();
 }
 
+TEST(BatchResume, AResultThatCannotBeWrittenStopsTheBatchCleanly) {
+  bs_test::NoLeaks leaks;
+  batch_test::Workspace ws;
+  // The quick job's line cannot be written (/dev/full): the batch stops,
+  // the jobs still running are killed (not waited for: they would sleep
+  // 300 s), and it exits 125 saying why.
+  ws.write_jobs({job("quick", {misbehave(), "exit", "0"}),
+                 job("s1", {"/bin/sh", "-c", "sleep 300 & exec sleep 300"}),
+                 job("s2", {misbehave(), "sleep-forever"}), job("later", {misbehave(), "exit", "0"})});
+  cli_test::Spawned br({"batch", ws.jobs(), "--parallel", "3", "--quiet"},
+                       {.stdout_path = std::string("/dev/full")});
+  EXPECT_EQ(br.wait(std::chrono::seconds(60)), 125);
+  EXPECT_NE(br.err().find("bounded-run: cannot write a result to stdout: No space left on device"),
+            std::string::npos)
+      << br.err();
+  leaks.expect_clean();
+}
+
 TEST(BatchResume, ErrorResultsOfBadLinesCountAsDone) {
   bs_test::NoLeaks leaks;
   batch_test::Workspace ws;
