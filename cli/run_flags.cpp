@@ -31,6 +31,7 @@ void add_run_flags(CLI::App& app, RunFlagTexts& texts) {
       opt = app.add_option(std::string(fi.flag), texts.words[i], help)
                 ->type_name(std::string(fi.value_name))
                 ->allow_extra_args(false);
+      if (!repeatable(fi.kind)) opt->expected(1);  // one value (no "..." in --help)
     }
     texts.options[i] = opt;
   }
