@@ -232,6 +232,7 @@ TEST(BatchResults, AStdinFileFieldIsReadLikeTheOption) {
 }
 
 TEST(BatchResults, ItsOwnErrorsExit125) {
+  bs_test::NoLeaks leaks;
   batch_test::Workspace ws;
   ws.write_jobs({job("a", {"true"})});
   const std::string out = ws.path("out.jsonl");
@@ -268,6 +269,7 @@ TEST(BatchResults, ItsOwnErrorsExit125) {
   auto overwrite = batch_test::run_batch({ws.jobs(), "--output", out, "--overwrite", "--quiet"});
   EXPECT_EQ(overwrite.status, 0) << overwrite.err;
   EXPECT_EQ(batch_test::by_id(batch_test::read_results(out)).count("a"), 1u);
+  leaks.expect_clean();
 }
 
 }  // namespace

@@ -170,6 +170,7 @@ TEST(BatchSchedule, SignalDuringConfirmationWritesTheRestAsCancelled) {
 }
 
 TEST(BatchSchedule, ProgressLinesBarAndQuiet) {
+  bs_test::NoLeaks leaks;
   batch_test::Workspace ws;
   std::vector<json> jobs;
   for (int i = 0; i < 6; ++i) jobs.push_back(job(i, {misbehave(), "exit-after-ms", "300", "0"}));
@@ -196,6 +197,7 @@ TEST(BatchSchedule, ProgressLinesBarAndQuiet) {
   EXPECT_EQ(quiet.status, 0);
   EXPECT_EQ(quiet.err, "");
   EXPECT_EQ(batch_test::parse_lines(quiet.out).size(), 7u);
+  leaks.expect_clean();
 }
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -226,9 +228,11 @@ TEST(BatchSchedule, OwnMemoryStaysFlatAsJobsGrow) {
     EXPECT_EQ(std::count(run.out.begin(), run.out.end(), '\n'), n);
     return run.max_rss_kb;
   };
+  bs_test::NoLeaks leaks;
   const long small = peak_for(200);
   const long large = peak_for(4000);
   EXPECT_LT(large - small, 4 * 1024) << "200 jobs: " << small << " KiB, 4000 jobs: " << large << " KiB";
+  leaks.expect_clean();
 }
 
 }  // namespace
