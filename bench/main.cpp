@@ -6,7 +6,7 @@
 // start with '#' are context, skip reasons and goal verdicts. Every figure is
 // compared with a floor measured in the same run, interleaved with it
 // (A B A B ...), and reported as a median, so ratios hold on a noisy machine.
-// Sections: run, drain, timeout, async, watchdog, interactive, podman
+// Sections: run, drain, timeout, async, watchdog, interactive, podman, batch
 // (all by default). --quick divides the repetition counts by four.
 // Exit status: 0 when every measured operation behaved, 1 otherwise (goals
 // missed do not change it: they are reported as `# goal ... MISSED`).
@@ -55,6 +55,11 @@ const std::vector<Section>& all_sections() {
       {"podman", bsbench::section_podman, nullptr},
 #else
       {"podman", nullptr, "podman_run is not built (no src/podman.cmake)"},
+#endif
+#ifdef BS_BENCH_HAVE_BATCH
+      {"batch", bsbench::section_batch, nullptr},
+#else
+      {"batch", nullptr, "bounded-run is not built (-DBOUNDED_SUBPROCESS_CLI=OFF)"},
 #endif
   };
   return s;

@@ -19,5 +19,8 @@ void section_watchdog();
 void section_interactive();
 /// podman_run of `true` against bare `podman run`, and timeout-to-gone.
 void section_podman();
+/// `bounded-run batch`: 2,000 `true` against xargs -P 2, 1,000 `sleep 1` at
+/// --parallel 1000 against a bare loop, peak RSS over 10,000 and 100,000 jobs.
+void section_batch();
 
 }  // namespace bsbench

@@ -1,54 +1,19 @@
-// The command line of `bounded-run`, parsed with CLI11 into a plain struct.
+// The command line of `bounded-run` (a single run), parsed with CLI11.
 #pragma once
 
-#include <optional>
-#include <stdexcept>
 #include <string>
-#include <utility>
 #include <variant>
-#include <vector>
 
-#include "bounded_subprocess/containment.hpp"
+#include "run_spec.hpp"
 
 namespace bounded_subprocess::cli {
 
-/// An error of bounded-run itself (bad option, bad number, unreadable file):
-/// main prints `bounded-run: <what()>` on one line and exits 125.
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-/// Everything the command line asked for, validated (numbers finite and in
-/// range, the program present), not yet turned into library options.
+/// Everything the command line asked for, validated (numbers plain decimal,
+/// finite and in range, the program present, no conflicting options).
 struct CliConfig {
-  /// PROGRAM and its arguments.
-  std::vector<std::string> argv;
-  double timeout_seconds = 15.0;
-  std::size_t max_output = 2048;
-  bool tail = false;
-  std::optional<std::string> stdin_data;
-  /// `--stdin-file PATH`; "-" means bounded-run's own stdin.
-  std::optional<std::string> stdin_file;
-  double stdin_timeout_seconds = 15.0;
-  std::optional<std::size_t> memory_limit_mb;
-  double memory_interval_seconds = 1.0;
-  std::optional<std::string> cwd;
-  /// `--env NAME=VALUE`, split at the first '=', in command-line order.
-  std::vector<std::pair<std::string, std::string>> env;
-  bool clear_env = false;
+  /// The run; `settings.spec.argv` is PROGRAM and its arguments.
+  RunSettings settings;
   bool json = false;
-  /// `--podman IMAGE`: run in a container.
-  std::optional<std::string> podman_image;
-  std::vector<std::string> volumes;
-  /// `--entrypoint E`; an empty string is kept (it clears the ENTRYPOINT).
-  std::optional<std::string> entrypoint;
-  std::vector<std::string> podman_args;
-  /// `--containment NAME`: exactly this mechanism; absent (or `auto`): the
-  /// strongest the machine has.
-  std::optional<Containment> containment;
-  /// `--min-containment NAME`: never a weaker one.
-  Containment min_containment = Containment::process_group;
 };
 
 /// Text to print on stdout, then exit 0 (`--help`, `--version`).

@@ -1,19 +1,23 @@
-// bounded-run: the command-line face of bounded_subprocess::run.
+// bounded-run: the command-line face of bounded_subprocess.
 //
-//   bounded-run [OPTIONS] [--] PROGRAM [ARG...]
+//   bounded-run [OPTIONS] [--] PROGRAM [ARG...]      one bounded run
+//   bounded-run batch JOBS.jsonl [OPTIONS]            a JSON Lines file of runs
+//   bounded-run batch-merge [OPTIONS] SHARD...        join a batch's shards
 //
-// See `bounded-run --help` and CONTRACT.md section 4. Exit status 125 means
+// See `--help` of each, CONTRACT.md sections 4 and 7. Exit status 125 means
 // bounded-run itself failed; its message is one line on stderr.
 #include <unistd.h>
 
-#include <cstring>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <variant>
 
+#include "batch_main.hpp"
 #include "cli_options.hpp"
-#include "execute.hpp"
 #include "report.hpp"
+#include "signals.hpp"
+#include "single_run.hpp"
 
 namespace {
 
@@ -31,25 +35,16 @@ int fail(const char* what) {
 
 int main(int argc, char** argv) {
   namespace cli = bounded_subprocess::cli;
+  cli::reset_inherited_signals();
   try {
+    const std::string_view first = argc > 1 ? argv[1] : "";
+    if (first == "batch") return cli::batch_main(argc - 1, argv + 1);
+    if (first == "batch-merge") return cli::batch_merge_main(argc - 1, argv + 1);
     auto parsed = cli::parse_command_line(argc, argv);
     if (const auto* early = std::get_if<cli::EarlyExit>(&parsed)) {
-      return cli::write_all(STDOUT_FILENO, early->text) ? 0 : 1;
+      return cli::write_all(STDOUT_FILENO, early->text) ? 0 : 125;
     }
-    const cli::CliConfig& config = std::get<cli::CliConfig>(parsed);
-    const bounded_subprocess::Result result = cli::execute(config);
-    if (config.json) {
-      cli::write_all(STDOUT_FILENO, cli::result_to_json(result) + "\n");
-      return 0;
-    }
-    cli::write_all(STDOUT_FILENO, result.out.data);
-    cli::write_all(STDERR_FILENO, result.err.data);
-    if (result.reason == bounded_subprocess::EndReason::watchdog_failed) {
-      return fail(("the memory watchdog could not measure the run (" + std::string(std::strerror(result.watchdog_error)) +
-                   "), so it was killed")
-                      .c_str());
-    }
-    return cli::exit_status(result);
+    return cli::run_single(std::get<cli::CliConfig>(parsed));
   } catch (const std::exception& e) {
     return fail(e.what());
   } catch (...) {

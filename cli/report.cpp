@@ -12,12 +12,14 @@ namespace bounded_subprocess::cli {
 
 namespace {
 
-double seconds(std::chrono::microseconds us) { return std::chrono::duration<double>(us).count(); }
+double seconds(std::chrono::microseconds us) {
+  return std::chrono::duration<double>(us).count();
+}
 
 }  // namespace
 
-std::string result_to_json(const Result& result) {
-  const nlohmann::ordered_json j = {
+nlohmann::ordered_json result_json(const Result& result, int cancel_signal) {
+  return nlohmann::ordered_json{
       {"exit_code", result.exit_code},
       {"timeout", result.timeout},
       {"stdout", drop_invalid_utf8(result.out.data)},
@@ -33,25 +35,31 @@ std::string result_to_json(const Result& result) {
       {"stderr_total_bytes", result.err.total_bytes},
       {"user_cpu_seconds", seconds(result.usage.user_cpu)},
       {"system_cpu_seconds", seconds(result.usage.system_cpu)},
+      {"cpu_seconds", seconds(result.usage.user_cpu + result.usage.system_cpu)},
       {"max_rss_kb", result.usage.max_rss_kb},
+      {"cancel_signal", result.reason == EndReason::cancelled ? cancel_signal : 0},
       {"containment", std::string(to_string(result.containment))},
       {"watchdog_error", result.watchdog_error},
   };
-  return j.dump();
 }
 
-int exit_status(const Result& result) noexcept {
+std::string result_to_json(const Result& result, int cancel_signal) {
+  return result_json(result, cancel_signal).dump();
+}
+
+int exit_status(const Result& result, int cancel_signal) noexcept {
+  if (result.reason == EndReason::cancelled && cancel_signal > 0) return 128 + cancel_signal;
   if (result.reason == EndReason::watchdog_failed) return 125;  // bounded-run could not do its job
   if (result.timeout || result.reason == EndReason::timeout) return 124;
   if (result.memory_limit_exceeded || result.reason == EndReason::memory_limit) return 137;
   if (result.term_signal > 0) return 128 + result.term_signal;
-  if (result.reason == EndReason::cancelled) return 128 + 9;  // not reachable from the sync run
+  if (result.reason == EndReason::cancelled) return 128 + 9;
   if (result.stdin_write_failed) return 255;
   if (result.exit_code < 0) return 128 - result.exit_code;  // a negative code is minus a signal number
   return result.exit_code & 0xff;
 }
 
-bool write_all(int fd, const std::string& data) noexcept {
+bool write_all(int fd, std::string_view data) noexcept {
   const char* p = data.data();
   std::size_t left = data.size();
   while (left > 0) {

@@ -30,7 +30,9 @@ bool second_byte_fits(unsigned char lead, unsigned char b) {
   }
 }
 
-bool is_continuation(unsigned char b) { return b >= 0x80 && b <= 0xBF; }
+bool is_continuation(unsigned char b) {
+  return b >= 0x80 && b <= 0xBF;
+}
 
 }  // namespace
 

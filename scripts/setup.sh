@@ -13,6 +13,7 @@ packages=(
   pybind11-dev python3-dev                        # the Python module
   python3-pytest python3-pytest-asyncio python3-pytest-timeout
   podman runc busybox-static                      # container faces and their test image
+  slurm-wlm munge                                 # the Slurm test of bounded-run batch (a one-node cluster)
 )
 
 missing=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: C++ (GoogleTest), the bounded-run
-# command, Python (pytest) and podman, in
-#   1. a release build with g++ (all tests),
+# command and its batch mode, Python (pytest), podman and Slurm, in
+#   1. a release build with g++ (all tests; the Slurm test only here),
 #   2. the developer build with ASan+UBSan and -Werror (all C++ and CLI tests),
 #   3. a ThreadSanitizer build (the async and Interactive tests),
 #   4. a clang build with -Werror (builds everything, runs the core tests).
@@ -53,13 +53,14 @@ run_ctest release build -j "$jobs"
 
 echo "=== build: developer, ASan+UBSan (g++)"
 configure build-asan -DCMAKE_BUILD_TYPE=Debug -DBOUNDED_SUBPROCESS_DEVELOP=ON \
-  -DBOUNDED_SUBPROCESS_PYTHON=OFF -DBOUNDED_SUBPROCESS_BENCH=OFF
+  -DBOUNDED_SUBPROCESS_PYTHON=OFF -DBOUNDED_SUBPROCESS_BENCH=OFF -DBOUNDED_SUBPROCESS_SLURM_TESTS=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_ctest asan build-asan -j "$jobs"
 
 echo "=== build: developer, TSan (g++)"
 configure build-tsan -DCMAKE_BUILD_TYPE=Debug -DBOUNDED_SUBPROCESS_DEVELOP=ON -DBOUNDED_SUBPROCESS_TSAN=ON \
-  -DBOUNDED_SUBPROCESS_PYTHON=OFF -DBOUNDED_SUBPROCESS_BENCH=OFF -DBOUNDED_SUBPROCESS_PODMAN_TESTS=OFF
+  -DBOUNDED_SUBPROCESS_PYTHON=OFF -DBOUNDED_SUBPROCESS_BENCH=OFF -DBOUNDED_SUBPROCESS_PODMAN_TESTS=OFF \
+  -DBOUNDED_SUBPROCESS_SLURM_TESTS=OFF
 for face in async interactive; do
   TSAN_OPTIONS=halt_on_error=1 run_ctest "tsan-$face" "build-tsan/tests/$face" -j "$jobs"
 done
@@ -71,7 +72,7 @@ echo "=== build: developer, clang 14"
 TARGETS="bounded_subprocess bounded-run bs_misbehave bs_core_tests bs_engine_tests bs_interactive_tests bs_cli_tests" \
 configure build-clang -DCMAKE_BUILD_TYPE=Debug -DBOUNDED_SUBPROCESS_DEVELOP=ON \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DBOUNDED_SUBPROCESS_PYTHON=OFF -DBOUNDED_SUBPROCESS_PODMAN_TESTS=OFF
+  -DBOUNDED_SUBPROCESS_PYTHON=OFF -DBOUNDED_SUBPROCESS_PODMAN_TESTS=OFF -DBOUNDED_SUBPROCESS_SLURM_TESTS=OFF
 run_ctest clang-core build-clang/tests/core -j "$jobs"
 run_ctest clang-engine build-clang/tests/engine -j "$jobs"
 

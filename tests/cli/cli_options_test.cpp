@@ -149,6 +149,17 @@ TEST(CliOptions, FractionalTimeoutsAreHonoured) {
   leaks.expect_clean();
 }
 
+TEST(CliOptions, PlainDecimalSecondsInEveryForm) {
+  bs_test::NoLeaks leaks;
+  for (const char* seconds : {"2", "2.5", ".5", "5.", "007", "0.25"}) {
+    for (const char* option : {"--timeout", "--stdin-timeout", "--memory-interval"}) {
+      auto inv = bounded_run({option, seconds, misbehave(), "exit", "0"});
+      EXPECT_EQ(inv.status, 0) << option << " " << seconds << ": " << inv.err;
+    }
+  }
+  leaks.expect_clean();
+}
+
 TEST(CliOptions, StdinTimeoutBoundsTheWrite) {
   bs_test::NoLeaks leaks;
   // The child reads nothing for 1 s, then reads all of its stdin. With a

@@ -24,6 +24,11 @@
 //   count-fds                  the number of fds open in this process (0,1,2
 //                              give "3"), then the fd numbers on a 2nd line
 //   spin-ms MS                 busy CPU loop for MS milliseconds, exit 0
+//   spin-cpu-ms MS             busy loop until this process has used MS ms
+//                              of CPU time (however long that takes), exit 0
+//   log-interval FILE MS TAG   append "TAG start NS" to FILE (NS: CLOCK_
+//                              MONOTONIC nanoseconds), sleep MS ms, append
+//                              "TAG end NS", exit 0 (one write per line)
 // stdin:
 //   read-stdin-count           read stdin to EOF, print the byte count
 //   echo-stdin                 copy stdin to stdout until EOF
@@ -86,9 +91,11 @@
 //                              forever, holding both pipes open.
 //                              (Files appear whole: written, then renamed.)
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -404,6 +411,34 @@ int run_mode(std::string_view mode, int argc, char** argv) {
   }
   if (mode == "escape") return escape(argc, argv);
   if (int code = run_handshake_mode(mode, argc, argv); code >= 0) return code;
+  if (mode == "spin-cpu-ms") {
+    const long long want_ns = static_cast<long long>(parse_count(a1)) * 1000000LL;
+    volatile unsigned long long x = 0;
+    for (;;) {
+      timespec ts{};
+      ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+      if (ts.tv_sec * 1000000000LL + ts.tv_nsec >= want_ns) return 0;
+      for (int i = 0; i < 10000; ++i) x = x + static_cast<unsigned long long>(i);
+    }
+  }
+  if (mode == "log-interval") {
+    const char* tag = argc > 4 ? argv[4] : nullptr;
+    if (a1 == nullptr || tag == nullptr) usage("log-interval FILE MS TAG");
+    const unsigned long long ms = parse_count(a2);
+    const int fd = ::open(a1, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return 9;
+    auto log = [&](const char* what) {
+      timespec ts{};
+      ::clock_gettime(CLOCK_MONOTONIC, &ts);
+      write_str(fd, std::string(tag) + " " + what + " " +
+                        std::to_string(ts.tv_sec * 1000000000LL + ts.tv_nsec) + "\n");
+    };
+    log("start");
+    ::usleep(static_cast<useconds_t>(ms * 1000));
+    log("end");
+    ::close(fd);
+    return 0;
+  }
   usage("unknown mode");
 }
 
