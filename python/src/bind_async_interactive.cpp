@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bounded_subprocess/async.hpp"
+#include "live_children.hpp"
 #include "native.hpp"
 #include "pending.hpp"
 #include "reactor.hpp"
@@ -26,6 +27,7 @@ namespace {
 /// reactor's (or at interpreter exit, by the reactor's shutdown actions).
 struct AsyncInteractiveBox {
   std::optional<AsyncInteractive> proc;
+  LiveChild live;  // for the final at-exit kill (see live_children.hpp)
   std::optional<std::uint64_t> shutdown_id;
 };
 using BoxPtr = std::shared_ptr<AsyncInteractiveBox>;
@@ -44,17 +46,18 @@ class AsyncInteractiveHandle {
     where.argv = {argv.empty() ? std::string{} : argv.front()};
     where.cwd = std::move(cwd);
     try {
-      py::gil_scoped_release nogil;
-      box_->proc.emplace(reactor_.executor(), std::move(argv), std::move(options));
+      without_gil([&] { box_->proc.emplace(reactor_.executor(), std::move(argv), std::move(options)); });
     } catch (const std::system_error& e) {
       raise_os_error(e, failed_start_filename(where));
     }
     pid_ = box_->proc->pid();
+    box_->live = LiveChild(pid_);
     reactor_.post([box = box_, r = &reactor_] {
       std::weak_ptr<AsyncInteractiveBox> weak = box;
       box->shutdown_id = r->remember([weak] {
         if (auto b = weak.lock()) {
           b->shutdown_id.reset();
+          b->live.reset();
           b->proc.reset();  // kills the group, reaps the child
         }
       });
@@ -64,10 +67,16 @@ class AsyncInteractiveHandle {
   AsyncInteractiveHandle& operator=(const AsyncInteractiveHandle&) = delete;
 
   /// Destroys the C++ object on the reactor's thread: unless closed, its
-  /// group is killed and its child reaped there.
+  /// group is killed and its child reaped there. In a forked copy of the
+  /// process the child is the parent's: the object is left alone.
   ~AsyncInteractiveHandle() {
+    if (!reactor_.owned_by_this_process()) {
+      new BoxPtr(std::move(box_));  // never destroyed, on purpose
+      return;
+    }
     reactor_.post([box = std::move(box_), r = &reactor_] {
       if (box->shutdown_id) r->forget(*box->shutdown_id);
+      box->live.reset();
       box->proc.reset();
     });
   }
@@ -111,8 +120,7 @@ void bind_async_interactive(py::module_& m) {
   py::class_<AsyncInteractiveHandle>(
       m, "AsyncInteractive",
       "The C++ AsyncInteractive on the module's reactor; each method returns a Pending.")
-      .def(py::init<std::vector<std::string>, std::size_t,
-                    std::optional<std::map<std::string, std::string>>,
+      .def(py::init<std::vector<std::string>, std::size_t, std::optional<std::map<std::string, std::string>>,
                     std::optional<std::string>>(),
            py::arg("argv"), py::arg("read_buffer_size"), py::arg("env"), py::arg("cwd"))
       .def("write", &AsyncInteractiveHandle::write, py::arg("data"), py::arg("timeout"))

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "bounded_subprocess/async.hpp"
+#include "live_children.hpp"
 #include "native.hpp"
 #include "pending.hpp"
 #include "reactor.hpp"
@@ -39,6 +40,7 @@ class LineStreamHandle {
  private:
   struct Box {
     std::optional<LineStream> stream;
+    LiveChild live;  // for the final at-exit kill (see live_children.hpp)
     std::optional<std::uint64_t> shutdown_id;
   };
   Reactor& reactor_;
@@ -53,8 +55,7 @@ std::unique_ptr<LineStreamHandle> open_stream(Open&& open, const std::string& fi
   Reactor& reactor = Reactor::instance();
   std::optional<LineStream> stream;
   try {
-    py::gil_scoped_release nogil;
-    stream.emplace(open(reactor.executor()));
+    without_gil([&] { stream.emplace(open(reactor.executor())); });
   } catch (const std::system_error& e) {
     raise_os_error(e, filename);
   }

@@ -9,10 +9,13 @@
 #include <pybind11/pybind11.h>
 
 #include <cstddef>
+#include <exception>
 #include <map>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "bounded_subprocess/options.hpp"
@@ -20,6 +23,38 @@
 namespace bounded_subprocess::python {
 
 namespace py = pybind11;
+
+/// Calls `f()` with the GIL released and returns its result (or rethrows
+/// its exception) with the GIL held again. Unlike py::gil_scoped_release,
+/// the GIL is taken back outside any destructor: when a daemon thread comes
+/// back while the interpreter is finalizing, CPython ends the thread from
+/// PyEval_RestoreThread (pthread_exit), and that unwinding must not cross a
+/// noexcept frame (std::terminate, an abort at exit).
+template <class F>
+auto without_gil(F&& f) -> decltype(f()) {
+  using R = decltype(f());
+  PyThreadState* state = PyEval_SaveThread();
+  std::exception_ptr error;
+  if constexpr (std::is_void_v<R>) {
+    try {
+      f();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    PyEval_RestoreThread(state);
+    if (error) std::rethrow_exception(error);
+  } else {
+    std::optional<R> value;
+    try {
+      value.emplace(f());
+    } catch (...) {
+      error = std::current_exception();
+    }
+    PyEval_RestoreThread(state);
+    if (error) std::rethrow_exception(error);
+    return std::move(*value);
+  }
+}
 
 /// Arguments common to every bounded run, as the Python package passes them:
 /// strings as bytes (os.fsencode), durations as float seconds.
@@ -59,9 +94,5 @@ void bind_interactive(py::module_& m);
 void bind_async_interactive(py::module_& m);
 void bind_line_stream(py::module_& m);
 void bind_podman(py::module_& m);
-
-/// Kills the children of the sync Interactive objects still alive (at
-/// interpreter exit). Call without the GIL.
-void close_all_interactives();
 
 }  // namespace bounded_subprocess::python

@@ -48,10 +48,10 @@ class PendingState : public std::enable_shared_from_this<PendingState> {
   /// cancellation slot. Use on the reactor's thread only.
   template <class Convert>
   auto handler(Convert convert) {
-    return asio::bind_cancellation_slot(
-        signal_.slot(), [self = shared_from_this(), convert](auto&&... args) mutable {
-          self->on_handler(convert(std::forward<decltype(args)>(args)...));
-        });
+    return asio::bind_cancellation_slot(signal_.slot(),
+                                        [self = shared_from_this(), convert](auto&&... args) mutable {
+                                          self->on_handler(convert(std::forward<decltype(args)>(args)...));
+                                        });
   }
 
   /// Marks the start of the operation on the reactor's thread: registers it

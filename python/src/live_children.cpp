@@ -1,0 +1,114 @@
+// The registry of live children (see live_children.hpp).
+#include "live_children.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+#include <mutex>
+
+#ifndef PIDFD_SIGNAL_PROCESS_GROUP
+#define PIDFD_SIGNAL_PROCESS_GROUP (1U << 2)  // Linux 6.9
+#endif
+
+namespace bounded_subprocess::python {
+
+namespace {
+
+struct Entry {
+  pid_t pid;    // also the process group id: the child leads its own session
+  int pidfd;    // ours, O_CLOEXEC; -1 if pidfd_open failed
+  pid_t owner;  // the process that started the child
+};
+
+std::mutex g_mu;
+std::map<std::uint64_t, Entry> g_entries;  // under g_mu
+std::uint64_t g_next_id = 1;               // under g_mu
+bool g_final = false;                      // under g_mu
+
+int pidfd_open(pid_t pid) noexcept {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0U));  // O_CLOEXEC by default
+}
+
+int pidfd_send_signal(int pidfd, int sig, unsigned flags) noexcept {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, flags));
+}
+
+void kill_group(const Entry& e) noexcept {
+  if (e.pidfd >= 0) {
+    // The group of exactly this process, even if its pid is reused.
+    if (pidfd_send_signal(e.pidfd, SIGKILL, PIDFD_SIGNAL_PROCESS_GROUP) == 0 || errno == ESRCH) return;
+    // Older kernels: the group by number, once the pidfd says the leader is
+    // not reaped (so its pid, the group's id, is not free for reuse).
+    if (pidfd_send_signal(e.pidfd, 0, 0) != 0) return;
+  }
+  ::kill(-e.pid, SIGKILL);
+}
+
+void close_entry(const Entry& e) noexcept {
+  if (e.pidfd >= 0) ::close(e.pidfd);
+}
+
+}  // namespace
+
+LiveChild::LiveChild(pid_t pid) noexcept {
+  const Entry e{pid, pidfd_open(pid), ::getpid()};
+  std::lock_guard lock(g_mu);
+  if (g_final) {
+    kill_group(e);
+    close_entry(e);
+    return;
+  }
+  id_ = g_next_id++;
+  g_entries.emplace(id_, e);
+}
+
+LiveChild& LiveChild::operator=(LiveChild&& other) noexcept {
+  if (this != &other) {
+    reset();
+    id_ = other.id_;
+    other.id_ = 0;
+  }
+  return *this;
+}
+
+void LiveChild::reset() noexcept {
+  if (id_ == 0) return;
+  std::lock_guard lock(g_mu);
+  auto it = g_entries.find(id_);
+  if (it != g_entries.end()) {
+    close_entry(it->second);
+    g_entries.erase(it);
+  }
+  id_ = 0;
+}
+
+void kill_live_children(bool final) noexcept {
+  std::lock_guard lock(g_mu);
+  if (final) g_final = true;
+  const pid_t self = ::getpid();
+  for (const auto& [id, e] : g_entries) {
+    if (e.owner == self) kill_group(e);
+  }
+}
+
+void install_live_children_fork_handlers() {
+  // Holding the lock across fork() keeps the registry consistent in the
+  // child, which then forgets its parent's children (and their pidfds).
+  static std::once_flag once;
+  std::call_once(once, [] {
+    ::pthread_atfork([] { g_mu.lock(); },  //
+                     [] { g_mu.unlock(); },
+                     [] {
+                       for (const auto& [id, e] : g_entries) close_entry(e);
+                       g_entries.clear();
+                       g_final = false;
+                       g_mu.unlock();
+                     });
+  });
+}
+
+}  // namespace bounded_subprocess::python
