@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _native
 from ._aio import await_pending
-from .util import (
-    Result,
+from ._args import (
     _encode_str,
     encode_args,
     encode_cwd,
@@ -19,6 +20,29 @@ from .util import (
     size,
     stdin_write_seconds,
 )
+from .util import (  # util's names are importable from every face module
+    MAX_BYTES_PER_READ,
+    SLEEP_BETWEEN_READS,
+    SLEEP_BETWEEN_WRITES,
+    Result,
+    can_read,
+    can_write,
+    read_to_eof_async,
+    set_nonblocking,
+    write_nonblocking_async,
+)
+
+#: The module's logger, as in the seed. It says at DEBUG level when a run,
+#: a container or a stream is cut short (cancelled, or closed early).
+logger = logging.getLogger(__name__)
+
+
+async def _await_result(pending: Any, what: str, args: Any) -> Result:
+    try:
+        return Result._from_native(await await_pending(pending))
+    except asyncio.CancelledError:
+        logger.debug("%s of %r cancelled: its process group was killed and reaped", what, args)
+        raise
 
 
 async def run(
@@ -48,8 +72,7 @@ async def run(
     cannot start.
     """
     kwargs = run_kwargs(**locals())  # first: locals() is the parameters
-    pending = _native.start_run(**kwargs)
-    return Result._from_native(await await_pending(pending))
+    return await _await_result(_native.start_run(**kwargs), "run", args)
 
 
 def _podman_kwargs(
@@ -102,7 +125,7 @@ async def podman_run(
     env: Optional[Mapping[str, str]] = None,
     stdin_data: Optional[Union[str, bytes]] = None,
     stdin_write_timeout: Optional[float] = None,
-    volumes: Sequence[str] = (),
+    volumes: Sequence[str] = [],  # the seed's default; never mutated
     cwd: Optional[str] = None,
     memory_limit_mb: Optional[int] = None,
     entrypoint: Optional[str] = None,
@@ -132,28 +155,29 @@ async def podman_run(
         tail=bool(tail),
         **kwargs,
     )
-    return Result._from_native(await await_pending(pending))
+    return await _await_result(pending, "podman_run", args)
 
 
-async def _stream_lines(stream: Any) -> AsyncIterator[str]:
-    """Yields the decoded lines of a native LineStream; whatever ends the
-    iteration (its end, break + aclose, an error, cancellation), the stream is
-    stopped and its cleanup awaited before this generator finishes."""
-    try:
-        while True:
-            line = await await_pending(stream.next())
-            if line is None:
-                return
-            yield line.decode("utf-8", errors="ignore")
-    finally:
-        stream.close()
-        # The end (None) is reported only once the group is killed, the child
-        # reaped and, for podman, the container removed.
-        while await await_pending(stream.next()) is not None:
-            pass
+async def _next_line(stream: Any) -> Optional[str]:
+    """The next decoded line of a native LineStream, None at its end."""
+    line = await await_pending(stream.next())
+    return None if line is None else line.decode("utf-8", errors="ignore")
 
 
-def podman_run_stream_lines(
+async def _close_stream(stream: Any, args: Any, ended: bool) -> None:
+    """Stops a native LineStream and awaits its cleanup: its end (None) is
+    reported only once the group is killed, the child reaped and, for
+    podman, the container removed. Called from the generators' finally, so
+    it runs whatever ends the iteration (its end, break + aclose, an error,
+    cancellation)."""
+    if not ended:
+        logger.debug("line stream of %r closed early: its process group was killed", args)
+    stream.close()
+    while await await_pending(stream.next()) is not None:
+        pass
+
+
+async def podman_run_stream_lines(
     args: List[str],
     *,
     image: str,
@@ -162,7 +186,7 @@ def podman_run_stream_lines(
     env: Optional[Mapping[str, str]] = None,
     stdin_data: Optional[Union[str, bytes]] = None,
     stdin_write_timeout: Optional[float] = None,
-    volumes: Sequence[str] = (),
+    volumes: Sequence[str] = [],  # the seed's default; never mutated
     cwd: Optional[str] = None,
     memory_limit_mb: Optional[int] = None,
     entrypoint: Optional[str] = None,
@@ -172,8 +196,8 @@ def podman_run_stream_lines(
 ) -> AsyncIterator[str]:
     """Stream stdout lines from a command inside a podman container.
 
-    Returns an async iterator of decoded str lines (UTF-8, errors="ignore")
-    without trailing newlines, as they arrive, until EOF or the deadline.
+    Yields decoded str lines (UTF-8, errors="ignore") without trailing
+    newlines, as they arrive, until EOF or the deadline.
     Pending line data is capped at max_line_size bytes; if a line grows past
     the cap before a newline arrives, older bytes are discarded. stderr is
     drained, keeping at most stderr_max_output_size bytes.
@@ -183,9 +207,9 @@ def podman_run_stream_lines(
     (or call aclose()) for a deterministic end. aclose() returns once the
     container is gone.
 
-    Unlike the seed, the arguments are checked and podman is started when
-    this function is called (not at the first iteration): bad input raises
-    ValueError/TypeError and a podman that cannot start raises OSError here.
+    As in the seed, this is an async generator function: the arguments are
+    checked and podman is started at the first iteration, which raises
+    ValueError/TypeError for bad input and OSError when podman cannot start.
     """
     kwargs = _podman_kwargs(args, image, timeout_seconds, env, stdin_data, stdin_write_timeout,
                             volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path)
@@ -194,10 +218,16 @@ def podman_run_stream_lines(
         stderr_max_output_size=size(stderr_max_output_size, "stderr_max_output_size"),
         **kwargs,
     )
-    return _stream_lines(stream)
+    ended = False
+    try:
+        while (line := await _next_line(stream)) is not None:
+            yield line
+        ended = True
+    finally:
+        await _close_stream(stream, args, ended)
 
 
-def run_stream_lines(
+async def run_stream_lines(
     args: List[str],
     *,
     timeout_seconds: float = 15,
@@ -213,7 +243,8 @@ def run_stream_lines(
     """The local twin of podman_run_stream_lines (not in the seed): stdout
     lines of a process on this host, as they arrive, with the bounds of run.
     Breaking out early and closing the generator (contextlib.aclosing) kills
-    the process group. The process is started when this is called."""
+    the process group. Like podman_run_stream_lines, an async generator
+    function: the process starts at the first iteration."""
     kwargs = run_kwargs(args, timeout_seconds, 0, False, env, stdin_data, stdin_write_timeout,
                         cwd, memory_limit_mb, memory_watchdog_interval_seconds)
     del kwargs["max_output_size"], kwargs["tail"]
@@ -222,7 +253,28 @@ def run_stream_lines(
         stderr_max_output_size=size(stderr_max_output_size, "stderr_max_output_size"),
         **kwargs,
     )
-    return _stream_lines(stream)
+    ended = False
+    try:
+        while (line := await _next_line(stream)) is not None:
+            yield line
+        ended = True
+    finally:
+        await _close_stream(stream, args, ended)
 
 
-__all__ = ["run", "podman_run", "podman_run_stream_lines", "run_stream_lines", "Result"]
+__all__ = [
+    "run",
+    "podman_run",
+    "podman_run_stream_lines",
+    "run_stream_lines",
+    "logger",
+    "Result",
+    "MAX_BYTES_PER_READ",
+    "SLEEP_BETWEEN_READS",
+    "SLEEP_BETWEEN_WRITES",
+    "can_read",
+    "can_write",
+    "read_to_eof_async",
+    "set_nonblocking",
+    "write_nonblocking_async",
+]

@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from . import _native
-from .util import encode_args, encode_cwd, encode_env, size
+from ._args import encode_args, encode_cwd, encode_data, encode_env, interactive_seconds, size
+from .util import (  # util's names are importable from every face module
+    MAX_BYTES_PER_READ,
+    SLEEP_BETWEEN_READS,
+    SLEEP_BETWEEN_WRITES,
+    can_read,
+    can_write,
+    set_nonblocking,
+    write_loop_sync,
+    write_nonblocking_sync,
+)
 
 Bytes = Union[bytes, bytearray, memoryview, str]
 
 
-def _data(stdin_data: Any) -> bytes:
-    if isinstance(stdin_data, str):
-        return stdin_data.encode("utf-8")
-    if isinstance(stdin_data, (bytes, bytearray, memoryview)):
-        return bytes(stdin_data)
-    raise TypeError(f"data must be bytes (or str), not {type(stdin_data).__name__}")
-
-
-def _timeout(value: Any, what: str) -> float:
-    """Interactive timeouts may be 0 (only what is ready) or math.inf."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
-    v = float(value)
-    if math.isnan(v) or v < 0:
-        raise ValueError(f"{what} must be >= 0 seconds, not {value!r}")
-    return v
-
-
-def _native_args(args: Any, read_buffer_size: Any, env: Any, cwd: Any) -> dict:
+def _native_args(args: Any, read_buffer_size: Any, env: Any, cwd: Any) -> Dict[str, Any]:
     return dict(
         argv=encode_args(args),
         read_buffer_size=size(read_buffer_size, "read_buffer_size", allow_zero=False),
@@ -62,7 +53,7 @@ class Interactive:
     def __init__(
         self,
         args: List[str],
-        read_buffer_size: int = 4096,
+        read_buffer_size: int,
         *,
         env: Optional[Mapping[str, str]] = None,
         cwd: Optional[str] = None,
@@ -81,20 +72,20 @@ class Interactive:
         exited, closed its stdin, the object was closed, or the time ran out.
         Never raises BrokenPipeError and never lets SIGPIPE reach the process.
         """
-        return self._proc.write(_data(stdin_data), _timeout(timeout_seconds, "timeout_seconds"))
+        return self._proc.write(encode_data(stdin_data), interactive_seconds(timeout_seconds, "timeout_seconds"))
 
     def read_line(self, timeout_seconds: float) -> Optional[bytes]:
         """Read the next line of stdout (without the trailing newline), or
         return None on timeout / EOF. Data read before a timeout stays
         buffered for the next call; a partial line at EOF is dropped."""
-        return self._proc.read_line(_timeout(timeout_seconds, "timeout_seconds"))
+        return self._proc.read_line(interactive_seconds(timeout_seconds, "timeout_seconds"))
 
     def close(self, nice_timeout_seconds: float) -> int:
         """Close the pipes, wait up to nice_timeout_seconds for a clean exit,
         then SIGKILL the child's group if it is still running. Returns the
         child's exit code (minus the signal number if a signal ended it), or
         -9 if we had to kill it. Calling it again returns the same code."""
-        return self._proc.close(_timeout(nice_timeout_seconds, "nice_timeout_seconds"))
+        return self._proc.close(interactive_seconds(nice_timeout_seconds, "nice_timeout_seconds"))
 
     def __enter__(self) -> "Interactive":
         return self
@@ -103,4 +94,14 @@ class Interactive:
         self.close(0)
 
 
-__all__ = ["Interactive"]
+__all__ = [
+    "Interactive",
+    "MAX_BYTES_PER_READ",
+    "SLEEP_BETWEEN_READS",
+    "SLEEP_BETWEEN_WRITES",
+    "can_read",
+    "can_write",
+    "set_nonblocking",
+    "write_loop_sync",
+    "write_nonblocking_sync",
+]

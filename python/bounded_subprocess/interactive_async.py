@@ -7,7 +7,17 @@ from typing import Any, List, Mapping, Optional
 
 from . import _native
 from ._aio import await_pending
-from .interactive import Bytes, _data, _native_args, _timeout
+from ._args import encode_data, interactive_seconds
+from .interactive import Bytes, _native_args
+from .util import (  # util's names are importable from every face module
+    MAX_BYTES_PER_READ,
+    SLEEP_BETWEEN_READS,
+    SLEEP_BETWEEN_WRITES,
+    can_read,
+    can_write,
+    set_nonblocking,
+    write_nonblocking_async,
+)
 
 
 class Interactive:
@@ -35,7 +45,7 @@ class Interactive:
     def __init__(
         self,
         args: List[str],
-        read_buffer_size: int = 4096,
+        read_buffer_size: int,
         *,
         env: Optional[Mapping[str, str]] = None,
         cwd: Optional[str] = None,
@@ -54,15 +64,15 @@ class Interactive:
         """Write all of stdin_data within timeout_seconds; True once every
         byte is in the pipe, False if the child has gone, closed its stdin,
         the object was closed, or the time ran out."""
-        data = _data(stdin_data)
-        timeout = _timeout(timeout_seconds, "timeout_seconds")
+        data = encode_data(stdin_data)
+        timeout = interactive_seconds(timeout_seconds, "timeout_seconds")
         async with self._write_lock:
             return await await_pending(self._proc.write(data, timeout))
 
     async def read_line(self, timeout_seconds: float) -> Optional[bytes]:
         """Read the next line of stdout (without the trailing newline), or
         return None on timeout / EOF."""
-        timeout = _timeout(timeout_seconds, "timeout_seconds")
+        timeout = interactive_seconds(timeout_seconds, "timeout_seconds")
         async with self._read_lock:
             return await await_pending(self._proc.read_line(timeout))
 
@@ -70,7 +80,7 @@ class Interactive:
         """Close the pipes, wait up to nice_timeout_seconds for a clean exit,
         then SIGKILL the child's group if it is still running. Returns the
         child's exit code, or -9 if we had to kill it."""
-        timeout = _timeout(nice_timeout_seconds, "nice_timeout_seconds")
+        timeout = interactive_seconds(nice_timeout_seconds, "nice_timeout_seconds")
         async with self._close_lock:
             return await await_pending(self._proc.close(timeout))
 
@@ -81,4 +91,13 @@ class Interactive:
         await self.close(0)
 
 
-__all__ = ["Interactive"]
+__all__ = [
+    "Interactive",
+    "MAX_BYTES_PER_READ",
+    "SLEEP_BETWEEN_READS",
+    "SLEEP_BETWEEN_WRITES",
+    "can_read",
+    "can_write",
+    "set_nonblocking",
+    "write_nonblocking_async",
+]

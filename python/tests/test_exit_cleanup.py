@@ -16,12 +16,12 @@ SCRIPT = textwrap.dedent(
     from bounded_subprocess.interactive_async import Interactive as AsyncInteractive
 
     keep = []
-    sync_proc = Interactive(["sleep", "1000"])
+    sync_proc = Interactive(["sleep", "1000"], 4096)
     print("group", sync_proc.pid, flush=True)
     keep.append(sync_proc)
 
     async def main():
-        a = AsyncInteractive(["sleep", "1000"])
+        a = AsyncInteractive(["sleep", "1000"], 4096)
         print("group", a.pid, flush=True)
         keep.append(a)
         s = run_stream_lines([sys.argv[1], "fork-storm", "1"], timeout_seconds=1000)

@@ -26,7 +26,7 @@ def test_seed_example_verbatim(capsys, system_python_first):
 
 async def test_cat_echo_comes_back(leaks):
     # The seed's async write leaves bytes in a buffer; ours puts them in the pipe.
-    proc = Interactive(["cat"])
+    proc = Interactive(["cat"], 4096)
     leaks.track_group(proc.pid)
     for i in range(100):
         assert await proc.write(b"ping %d\n" % i, timeout_seconds=5) is True
@@ -36,7 +36,7 @@ async def test_cat_echo_comes_back(leaks):
 
 
 async def test_many_at_once(leaks):
-    procs = [Interactive(["cat"]) for _ in range(20)]
+    procs = [Interactive(["cat"], 4096) for _ in range(20)]
     for p in procs:
         leaks.track_group(p.pid)
 
@@ -51,7 +51,7 @@ async def test_many_at_once(leaks):
 
 
 async def test_read_timeout_and_cancellation(leaks):
-    proc = Interactive(["cat"])
+    proc = Interactive(["cat"], 4096)
     leaks.track_group(proc.pid)
     t0 = time.monotonic()
     assert await proc.read_line(0.2) is None
@@ -65,7 +65,7 @@ async def test_read_timeout_and_cancellation(leaks):
 
 
 async def test_concurrent_reader_and_writer(leaks):
-    proc = Interactive(["cat"])
+    proc = Interactive(["cat"], 4096)
     leaks.track_group(proc.pid)
     reader = asyncio.create_task(proc.read_line(10))
     await asyncio.sleep(0.05)
@@ -75,7 +75,7 @@ async def test_concurrent_reader_and_writer(leaks):
 
 
 async def test_close_kills_child_that_ignores_eof(misbehave, leaks):
-    proc = Interactive([misbehave, "ignore-sigterm-sleep"])
+    proc = Interactive([misbehave, "ignore-sigterm-sleep"], 4096)
     leaks.track_group(proc.pid)
     assert await proc.read_line(5) == b"ready"
     t0 = time.monotonic()
@@ -84,17 +84,17 @@ async def test_close_kills_child_that_ignores_eof(misbehave, leaks):
 
 
 async def test_dropped_without_close(leaks):
-    proc = Interactive(["cat"])
+    proc = Interactive(["cat"], 4096)
     leaks.track_group(proc.pid)
     del proc
 
 
 async def test_async_context_manager_and_errors(tmp_path, leaks):
-    async with Interactive(["cat"]) as proc:
+    async with Interactive(["cat"], 4096) as proc:
         leaks.track_group(proc.pid)
         assert await proc.write("s\n", 1)
         assert await proc.read_line(5) == b"s"
         with pytest.raises(ValueError):
             await proc.read_line(-1)
     with pytest.raises(FileNotFoundError):
-        Interactive([str(tmp_path / "missing")])
+        Interactive([str(tmp_path / "missing")], 4096)
