@@ -22,7 +22,7 @@ DEFAULT_STDIN_WRITE_TIMEOUT = 15.0
 MAX_SIZE = sys.maxsize
 
 
-def _encode_str(value: Any, what: str) -> bytes:
+def encode_str(value: Any, what: str) -> bytes:
     if isinstance(value, bytes):
         return value
     if isinstance(value, str) or hasattr(value, "__fspath__"):
@@ -37,7 +37,7 @@ def encode_args(args: Any) -> List[bytes]:
         raise TypeError(f"args must be a list of strings, not {type(args).__name__}")
     if len(args) == 0:
         raise ValueError("args must not be empty")
-    return [_encode_str(a, "args[%d]" % i) for i, a in enumerate(args)]
+    return [encode_str(a, "args[%d]" % i) for i, a in enumerate(args)]
 
 
 def encode_env(env: Optional[Mapping[Any, Any]]) -> Optional[Dict[bytes, bytes]]:
@@ -47,15 +47,15 @@ def encode_env(env: Optional[Mapping[Any, Any]]) -> Optional[Dict[bytes, bytes]]
         raise TypeError(f"env must be a mapping of str to str, not {type(env).__name__}")
     out: Dict[bytes, bytes] = {}
     for k, v in env.items():
-        kb = _encode_str(k, "env name")
+        kb = encode_str(k, "env name")
         if not kb or b"=" in kb:
             raise ValueError(f"illegal environment variable name: {k!r}")
-        out[kb] = _encode_str(v, f"env[{k!r}]")
+        out[kb] = encode_str(v, f"env[{k!r}]")
     return out
 
 
 def encode_cwd(cwd: Any) -> Optional[bytes]:
-    return None if cwd is None else _encode_str(cwd, "cwd")
+    return None if cwd is None else encode_str(cwd, "cwd")
 
 
 def encode_stdin(stdin_data: Any) -> Optional[bytes]:

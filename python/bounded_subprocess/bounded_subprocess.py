@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import List, Mapping, Optional, Union
 
-from . import _native
-from ._args import run_kwargs
+from . import _args, _native
 from .util import (  # util's names are importable from every face module
     MAX_BYTES_PER_READ,
     SLEEP_BETWEEN_READS,
@@ -55,7 +54,7 @@ def run(
     cwd cannot be used. The GIL is released while the run proceeds, so runs in
     several threads proceed at once.
     """
-    kwargs = run_kwargs(**locals())  # first: locals() is the parameters
+    kwargs = _args.run_kwargs(**locals())  # first: locals() is the parameters
     return Result._from_native(_native.run(**kwargs))
 
 

@@ -6,20 +6,8 @@ import asyncio
 import logging
 from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import _native
-from ._aio import await_pending
-from ._args import (
-    _encode_str,
-    encode_args,
-    encode_cwd,
-    encode_env,
-    encode_stdin,
-    memory_limit,
-    run_kwargs,
-    seconds,
-    size,
-    stdin_write_seconds,
-)
+from . import _args, _native
+from ._aio import await_pending as _await_pending
 from .util import (  # util's names are importable from every face module
     MAX_BYTES_PER_READ,
     SLEEP_BETWEEN_READS,
@@ -39,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 async def _await_result(pending: Any, what: str, args: Any) -> Result:
     try:
-        return Result._from_native(await await_pending(pending))
+        return Result._from_native(await _await_pending(pending))
     except asyncio.CancelledError:
         logger.debug("%s of %r cancelled: its process group was killed and reaped", what, args)
         raise
@@ -71,7 +59,7 @@ async def run(
     Raises TypeError/ValueError for bad arguments, OSError when the program
     cannot start.
     """
-    kwargs = run_kwargs(**locals())  # first: locals() is the parameters
+    kwargs = _args.run_kwargs(**locals())  # first: locals() is the parameters
     return await _await_result(_native.start_run(**kwargs), "run", args)
 
 
@@ -101,17 +89,17 @@ def _podman_kwargs(
         raise TypeError("podman_args must be a list of strings")
     return dict(
         image=image,
-        env=encode_env(env),
-        stdin_data=encode_stdin(stdin_data),
-        stdin_write_timeout=stdin_write_seconds(stdin_write_timeout),
-        volumes=[_encode_str(v, "volumes[]") for v in volumes],
-        cwd=encode_cwd(cwd),
-        memory_limit_mb=memory_limit(memory_limit_mb),
-        entrypoint=None if entrypoint is None else _encode_str(entrypoint, "entrypoint"),
-        podman_args=[_encode_str(a, "podman_args[]") for a in podman_args],
-        podman_path=_encode_str(podman_path, "podman_path"),
-        argv=encode_args(args),
-        timeout=seconds(timeout_seconds, "timeout_seconds"),
+        env=_args.encode_env(env),
+        stdin_data=_args.encode_stdin(stdin_data),
+        stdin_write_timeout=_args.stdin_write_seconds(stdin_write_timeout),
+        volumes=[_args.encode_str(v, "volumes[]") for v in volumes],
+        cwd=_args.encode_cwd(cwd),
+        memory_limit_mb=_args.memory_limit(memory_limit_mb),
+        entrypoint=None if entrypoint is None else _args.encode_str(entrypoint, "entrypoint"),
+        podman_args=[_args.encode_str(a, "podman_args[]") for a in podman_args],
+        podman_path=_args.encode_str(podman_path, "podman_path"),
+        argv=_args.encode_args(args),
+        timeout=_args.seconds(timeout_seconds, "timeout_seconds"),
     )
 
 
@@ -151,7 +139,7 @@ async def podman_run(
     kwargs = _podman_kwargs(args, image, timeout_seconds, env, stdin_data, stdin_write_timeout,
                             volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path)
     pending = _native.start_podman_run(
-        max_output_size=size(max_output_size, "max_output_size"),
+        max_output_size=_args.size(max_output_size, "max_output_size"),
         tail=bool(tail),
         **kwargs,
     )
@@ -160,7 +148,7 @@ async def podman_run(
 
 async def _next_line(stream: Any) -> Optional[str]:
     """The next decoded line of a native LineStream, None at its end."""
-    line = await await_pending(stream.next())
+    line = await _await_pending(stream.next())
     return None if line is None else line.decode("utf-8", errors="ignore")
 
 
@@ -173,7 +161,7 @@ async def _close_stream(stream: Any, args: Any, ended: bool) -> None:
     if not ended:
         logger.debug("line stream of %r closed early: its process group was killed", args)
     stream.close()
-    while await await_pending(stream.next()) is not None:
+    while await _await_pending(stream.next()) is not None:
         pass
 
 
@@ -214,8 +202,8 @@ async def podman_run_stream_lines(
     kwargs = _podman_kwargs(args, image, timeout_seconds, env, stdin_data, stdin_write_timeout,
                             volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path)
     stream = _native.open_podman_line_stream(
-        max_line_size=size(max_line_size, "max_line_size", allow_zero=False),
-        stderr_max_output_size=size(stderr_max_output_size, "stderr_max_output_size"),
+        max_line_size=_args.size(max_line_size, "max_line_size", allow_zero=False),
+        stderr_max_output_size=_args.size(stderr_max_output_size, "stderr_max_output_size"),
         **kwargs,
     )
     ended = False
@@ -245,12 +233,12 @@ async def run_stream_lines(
     Breaking out early and closing the generator (contextlib.aclosing) kills
     the process group. Like podman_run_stream_lines, an async generator
     function: the process starts at the first iteration."""
-    kwargs = run_kwargs(args, timeout_seconds, 0, False, env, stdin_data, stdin_write_timeout,
+    kwargs = _args.run_kwargs(args, timeout_seconds, 0, False, env, stdin_data, stdin_write_timeout,
                         cwd, memory_limit_mb, memory_watchdog_interval_seconds)
     del kwargs["max_output_size"], kwargs["tail"]
     stream = _native.open_line_stream(
-        max_line_size=size(max_line_size, "max_line_size", allow_zero=False),
-        stderr_max_output_size=size(stderr_max_output_size, "stderr_max_output_size"),
+        max_line_size=_args.size(max_line_size, "max_line_size", allow_zero=False),
+        stderr_max_output_size=_args.size(stderr_max_output_size, "stderr_max_output_size"),
         **kwargs,
     )
     ended = False

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Union
 
-from . import _native
-from ._args import encode_args, encode_cwd, encode_data, encode_env, interactive_seconds, size
+from . import _args, _native
 from .util import (  # util's names are importable from every face module
     MAX_BYTES_PER_READ,
     SLEEP_BETWEEN_READS,
@@ -22,10 +21,10 @@ Bytes = Union[bytes, bytearray, memoryview, str]
 
 def _native_args(args: Any, read_buffer_size: Any, env: Any, cwd: Any) -> Dict[str, Any]:
     return dict(
-        argv=encode_args(args),
-        read_buffer_size=size(read_buffer_size, "read_buffer_size", allow_zero=False),
-        env=encode_env(env),
-        cwd=encode_cwd(cwd),
+        argv=_args.encode_args(args),
+        read_buffer_size=_args.size(read_buffer_size, "read_buffer_size", allow_zero=False),
+        env=_args.encode_env(env),
+        cwd=_args.encode_cwd(cwd),
     )
 
 
@@ -72,20 +71,21 @@ class Interactive:
         exited, closed its stdin, the object was closed, or the time ran out.
         Never raises BrokenPipeError and never lets SIGPIPE reach the process.
         """
-        return self._proc.write(encode_data(stdin_data), interactive_seconds(timeout_seconds, "timeout_seconds"))
+        data = _args.encode_data(stdin_data)
+        return self._proc.write(data, _args.interactive_seconds(timeout_seconds, "timeout_seconds"))
 
     def read_line(self, timeout_seconds: float) -> Optional[bytes]:
         """Read the next line of stdout (without the trailing newline), or
         return None on timeout / EOF. Data read before a timeout stays
         buffered for the next call; a partial line at EOF is dropped."""
-        return self._proc.read_line(interactive_seconds(timeout_seconds, "timeout_seconds"))
+        return self._proc.read_line(_args.interactive_seconds(timeout_seconds, "timeout_seconds"))
 
     def close(self, nice_timeout_seconds: float) -> int:
         """Close the pipes, wait up to nice_timeout_seconds for a clean exit,
         then SIGKILL the child's group if it is still running. Returns the
         child's exit code (minus the signal number if a signal ended it), or
         -9 if we had to kill it. Calling it again returns the same code."""
-        return self._proc.close(interactive_seconds(nice_timeout_seconds, "nice_timeout_seconds"))
+        return self._proc.close(_args.interactive_seconds(nice_timeout_seconds, "nice_timeout_seconds"))
 
     def __enter__(self) -> "Interactive":
         return self

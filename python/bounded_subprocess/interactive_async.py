@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, List, Mapping, Optional
 
-from . import _native
-from ._aio import await_pending
-from ._args import encode_data, interactive_seconds
+from . import _args, _native
+from ._aio import await_pending as _await_pending
 from .interactive import Bytes, _native_args
 from .util import (  # util's names are importable from every face module
     MAX_BYTES_PER_READ,
@@ -64,25 +63,25 @@ class Interactive:
         """Write all of stdin_data within timeout_seconds; True once every
         byte is in the pipe, False if the child has gone, closed its stdin,
         the object was closed, or the time ran out."""
-        data = encode_data(stdin_data)
-        timeout = interactive_seconds(timeout_seconds, "timeout_seconds")
+        data = _args.encode_data(stdin_data)
+        timeout = _args.interactive_seconds(timeout_seconds, "timeout_seconds")
         async with self._write_lock:
-            return await await_pending(self._proc.write(data, timeout))
+            return await _await_pending(self._proc.write(data, timeout))
 
     async def read_line(self, timeout_seconds: float) -> Optional[bytes]:
         """Read the next line of stdout (without the trailing newline), or
         return None on timeout / EOF."""
-        timeout = interactive_seconds(timeout_seconds, "timeout_seconds")
+        timeout = _args.interactive_seconds(timeout_seconds, "timeout_seconds")
         async with self._read_lock:
-            return await await_pending(self._proc.read_line(timeout))
+            return await _await_pending(self._proc.read_line(timeout))
 
     async def close(self, nice_timeout_seconds: float) -> int:
         """Close the pipes, wait up to nice_timeout_seconds for a clean exit,
         then SIGKILL the child's group if it is still running. Returns the
         child's exit code, or -9 if we had to kill it."""
-        timeout = interactive_seconds(nice_timeout_seconds, "nice_timeout_seconds")
+        timeout = _args.interactive_seconds(nice_timeout_seconds, "nice_timeout_seconds")
         async with self._close_lock:
-            return await await_pending(self._proc.close(timeout))
+            return await _await_pending(self._proc.close(timeout))
 
     async def __aenter__(self) -> "Interactive":
         return self

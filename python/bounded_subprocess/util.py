@@ -30,12 +30,12 @@ SLEEP_BETWEEN_WRITES = 0.01
 
 
 
-class HasFileno(Protocol):
+class _HasFileno(Protocol):
     def fileno(self) -> int: ...
 
 
 #: A file descriptor, or an object with a ``fileno()`` method.
-FileLike = Union[int, HasFileno]
+FileLike = Union[int, _HasFileno]
 
 
 def _decode(data: bytes) -> str:

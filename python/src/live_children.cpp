@@ -24,10 +24,12 @@ struct Entry {
   pid_t owner;  // the process that started the child
 };
 
-std::mutex g_mu;
-std::map<std::uint64_t, Entry> g_entries;  // under g_mu
-std::uint64_t g_next_id = 1;               // under g_mu
-bool g_final = false;                      // under g_mu
+// Never destroyed: daemon threads may still unregister their children while
+// exit() runs the static destructors.
+std::mutex& g_mu = *new std::mutex;
+std::map<std::uint64_t, Entry>& g_entries = *new std::map<std::uint64_t, Entry>;  // under g_mu
+std::uint64_t g_next_id = 1;                                                      // under g_mu
+bool g_final = false;                                                             // under g_mu
 
 int pidfd_open(pid_t pid) noexcept {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0U));  // O_CLOEXEC by default

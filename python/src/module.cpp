@@ -4,9 +4,8 @@
 
 #include <system_error>
 
-#include "live_children.hpp"
+#include "interpreter_exit.hpp"
 #include "native.hpp"
-#include "reactor.hpp"
 
 #ifndef BOUNDED_SUBPROCESS_VERSION
 #error "BOUNDED_SUBPROCESS_VERSION must be defined by the build"
@@ -44,23 +43,6 @@ PYBIND11_MODULE(_native, m) {
   bs_py::bind_line_stream(m);
   bs_py::bind_podman(m);
 
-  // Interpreter exit, in two steps. The atexit hook (after the non-daemon
-  // threads are joined) cancels what runs on the reactor and kills every
-  // live child, even those a daemon thread is blocked on, without taking
-  // any object's lock. Py_AtExit, at the very end of finalization when no
-  // Python code runs any more, does it again and from then on kills any
-  // child at birth: a daemon thread that started one meanwhile leaves
-  // nothing behind. A forked child kills only children it started itself.
-  bs_py::install_live_children_fork_handlers();
-  bs_py::Reactor::install_fork_handlers();
-  pybind11::module_::import("atexit").attr("register")(pybind11::cpp_function([] {
-    bs_py::without_gil([] {
-      bs_py::kill_live_children(false);
-      bs_py::Reactor::shutdown_all();
-    });
-  }));
-  Py_AtExit([] {
-    bs_py::kill_live_children(true);
-    bs_py::Reactor::shutdown_all();
-  });
+  // Interpreter exit: kill what is still running (interpreter_exit.hpp).
+  bs_py::install_exit_hooks();
 }

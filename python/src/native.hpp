@@ -19,21 +19,21 @@
 #include <vector>
 
 #include "bounded_subprocess/options.hpp"
+#include "interpreter_exit.hpp"
 
 namespace bounded_subprocess::python {
 
 namespace py = pybind11;
 
 /// Calls `f()` with the GIL released and returns its result (or rethrows
-/// its exception) with the GIL held again. Unlike py::gil_scoped_release,
-/// the GIL is taken back outside any destructor: when a daemon thread comes
-/// back while the interpreter is finalizing, CPython ends the thread from
-/// PyEval_RestoreThread (pthread_exit), and that unwinding must not cross a
-/// noexcept frame (std::terminate, an abort at exit).
+/// its exception) with the GIL held again. Once the interpreter is exiting,
+/// a thread other than the exiting one parks for good here instead of
+/// touching Python again (see interpreter_exit.hpp).
 template <class F>
 auto without_gil(F&& f) -> decltype(f()) {
   using R = decltype(f());
   PyThreadState* state = PyEval_SaveThread();
+  exit_gate::enter();
   std::exception_ptr error;
   if constexpr (std::is_void_v<R>) {
     try {
@@ -41,7 +41,9 @@ auto without_gil(F&& f) -> decltype(f()) {
     } catch (...) {
       error = std::current_exception();
     }
+    exit_gate::leave();
     PyEval_RestoreThread(state);
+    exit_gate::returned();
     if (error) std::rethrow_exception(error);
   } else {
     std::optional<R> value;
@@ -50,7 +52,9 @@ auto without_gil(F&& f) -> decltype(f()) {
     } catch (...) {
       error = std::current_exception();
     }
+    exit_gate::leave();
     PyEval_RestoreThread(state);
+    exit_gate::returned();
     if (error) std::rethrow_exception(error);
     return std::move(*value);
   }
