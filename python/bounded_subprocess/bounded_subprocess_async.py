@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, AsyncGenerator, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _args, _native
 from ._aio import await_pending as _await_pending
@@ -181,7 +181,7 @@ async def podman_run_stream_lines(
     stderr_max_output_size: int = 2048,
     podman_args: Optional[Sequence[str]] = None,
     podman_path: str = "podman",
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """Stream stdout lines from a command inside a podman container.
 
     Yields decoded str lines (UTF-8, errors="ignore") without trailing
@@ -227,7 +227,7 @@ async def run_stream_lines(
     memory_limit_mb: Optional[int] = None,
     memory_watchdog_interval_seconds: float = 1.0,
     stderr_max_output_size: int = 2048,
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """The local twin of podman_run_stream_lines (not in the seed): stdout
     lines of a process on this host, as they arrive, with the bounds of run.
     Breaking out early and closing the generator (contextlib.aclosing) kills

@@ -66,14 +66,16 @@ class Interactive:
         data = _args.encode_data(stdin_data)
         timeout = _args.interactive_seconds(timeout_seconds, "timeout_seconds")
         async with self._write_lock:
-            return await _await_pending(self._proc.write(data, timeout))
+            written: bool = await _await_pending(self._proc.write(data, timeout))
+        return written
 
     async def read_line(self, timeout_seconds: float) -> Optional[bytes]:
         """Read the next line of stdout (without the trailing newline), or
         return None on timeout / EOF."""
         timeout = _args.interactive_seconds(timeout_seconds, "timeout_seconds")
         async with self._read_lock:
-            return await _await_pending(self._proc.read_line(timeout))
+            line: Optional[bytes] = await _await_pending(self._proc.read_line(timeout))
+        return line
 
     async def close(self, nice_timeout_seconds: float) -> int:
         """Close the pipes, wait up to nice_timeout_seconds for a clean exit,
@@ -81,7 +83,8 @@ class Interactive:
         child's exit code, or -9 if we had to kill it."""
         timeout = _args.interactive_seconds(nice_timeout_seconds, "nice_timeout_seconds")
         async with self._close_lock:
-            return await _await_pending(self._proc.close(timeout))
+            code: int = await _await_pending(self._proc.close(timeout))
+        return code
 
     async def __aenter__(self) -> "Interactive":
         return self

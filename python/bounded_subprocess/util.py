@@ -220,11 +220,16 @@ async def write_nonblocking_async(*, fd: FileLike, data: bytes, timeout_seconds:
     return True
 
 
+def _set_done(future: "asyncio.Future[None]") -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 async def _wait_fd(loop: asyncio.AbstractEventLoop, fd: int, timeout: float, *, writer: bool) -> bool:
     """True once fd is ready, False after timeout seconds."""
     ready = loop.create_future()
     add, remove = (loop.add_writer, loop.remove_writer) if writer else (loop.add_reader, loop.remove_reader)
-    add(fd, lambda: ready.done() or ready.set_result(None))
+    add(fd, _set_done, ready)
     try:
         await asyncio.wait_for(ready, timeout)
         return True
@@ -293,7 +298,7 @@ async def read_to_eof_async(files: Sequence[FileLike], *, timeout_seconds: float
             break
         ready = loop.create_future()
         for c in open_:
-            loop.add_reader(c.fd, lambda: ready.done() or ready.set_result(None))
+            loop.add_reader(c.fd, _set_done, ready)
         try:
             await asyncio.wait_for(ready, left)
         except asyncio.TimeoutError:
