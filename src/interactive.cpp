@@ -115,6 +115,40 @@ int Interactive::close(Seconds nice_timeout) {
 
 pid_t Interactive::pid() const noexcept { return core_ ? core_->pid() : -1; }
 
+int Interactive::stdin_fd() const noexcept {
+  return core_ ? core_->stdin_fd() : -1;
+}
+int Interactive::stdout_fd() const noexcept {
+  return core_ ? core_->stdout_fd() : -1;
+}
+int Interactive::pidfd() const noexcept {
+  return core_ ? core_->pidfd() : -1;
+}
+
+bool Interactive::write_some(std::string_view data, std::size_t& offset) {
+  return core("write_some").write_some(data, offset) != detail::WriteStep::failed;
+}
+
+std::optional<std::string> Interactive::read_line_now(bool& eof) {
+  auto& c = core("read_line_now");
+  eof = false;
+  if (c.finished()) {
+    eof = true;
+    return std::nullopt;
+  }
+  switch (c.read_some()) {
+    case detail::ReadStep::line: return c.pop_line();
+    case detail::ReadStep::eof: eof = true; return std::nullopt;
+    case detail::ReadStep::more:
+    case detail::ReadStep::would_block: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void Interactive::close_pipes() {
+  core("close_pipes").close_pipes();
+}
+
 bool Interactive::is_running() const noexcept { return core_ && !core_->child_exited(); }
 
 std::optional<int> Interactive::exit_code() const noexcept {

@@ -128,6 +128,28 @@ class Interactive {
   /// The child's pid (also its process group id). After `close` it names
   /// no process of ours.
   pid_t pid() const noexcept;
+
+  // Driving the object from a foreign event loop (the Python package's
+  // asyncio face does): wait for a descriptor with the loop, then take a
+  // step. Steps never block. Same thread rules as write/read_line/close.
+
+  /// The descriptors to wait on: the child's stdin (writable), its stdout
+  /// (readable) and its pidfd (readable once the child has exited). Owned
+  /// by this object; -1 once closed.
+  int stdin_fd() const noexcept;
+  int stdout_fd() const noexcept;
+  int pidfd() const noexcept;
+  /// Writes what the pipe takes now of `data` from `offset`, advancing
+  /// `offset`. False once no write can work any more (broken pipe, object
+  /// closed); true otherwise: done when `offset == data.size()`, else wait
+  /// for stdin_fd(). Never raises SIGPIPE (as `write`).
+  bool write_some(std::string_view data, std::size_t& offset);
+  /// The next line, reading only what is in the pipe now. No value: none
+  /// yet (wait for stdout_fd()), or, with `eof` set, none ever again.
+  std::optional<std::string> read_line_now(bool& eof);
+  /// Closes the pipes (the child sees EOF on stdin); `close` then reaps,
+  /// killing first if the child has not exited. Idempotent.
+  void close_pipes();
   /// True until the child has exited (or been closed). Does not reap.
   bool is_running() const noexcept;
   /// The code `close` returned, once it has been called.

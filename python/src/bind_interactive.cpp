@@ -11,7 +11,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -47,7 +49,7 @@ class InteractiveHandle {
     if (::getpid() != owner_) static_cast<void>(proc_.release());
   }
 
-  bool write(const std::string& data, double timeout) {
+  bool write(std::string_view data, double timeout) {
     return without_gil([&] {
       std::lock_guard lock(write_mu_);
       return proc_->write(data, Seconds{timeout});
@@ -55,6 +57,17 @@ class InteractiveHandle {
   }
 
   py::object read_line(double timeout) {
+    {
+      // From Python the line is often there already (the child answered
+      // while we were writing): take it without a wait or a GIL hand-off.
+      std::unique_lock lock(read_mu_, std::try_to_lock);
+      if (lock.owns_lock()) {
+        bool eof = false;
+        std::optional<std::string> now = proc_->read_line_now(eof);
+        if (now) return py::bytes(now->data(), now->size());
+        if (eof || timeout == 0) return py::none();
+      }
+    }
     std::optional<std::string> line = without_gil([&] {
       std::lock_guard lock(read_mu_);
       return proc_->read_line(Seconds{timeout});
@@ -72,6 +85,38 @@ class InteractiveHandle {
     });
   }
 
+  // The non-blocking steps the asyncio face drives (interactive_async.py),
+  // with the GIL held: they never wait. Called from one thread; a blocking
+  // call of the sync face in progress makes them raise (RuntimeError).
+
+  /// The new offset, or -1 once no write can work any more.
+  long write_some(std::string_view data, std::size_t offset) {
+    std::unique_lock lock(write_mu_, std::try_to_lock);
+    if (!lock.owns_lock()) throw std::runtime_error("Interactive: a write is in progress");
+    if (offset > data.size()) throw std::invalid_argument("Interactive.write_some: offset past the data");
+    return proc_->write_some(data, offset) ? static_cast<long>(offset) : -1;
+  }
+
+  /// (line or None, eof).
+  py::tuple read_line_now() {
+    std::unique_lock lock(read_mu_, std::try_to_lock);
+    if (!lock.owns_lock()) throw std::runtime_error("Interactive: a read_line is in progress");
+    bool eof = false;
+    std::optional<std::string> line = proc_->read_line_now(eof);
+    if (!line) return py::make_tuple(py::none(), eof);
+    return py::make_tuple(py::bytes(line->data(), line->size()), eof);
+  }
+
+  void close_pipes() {
+    std::unique_lock w(write_mu_, std::try_to_lock);
+    std::unique_lock r(read_mu_, std::try_to_lock);
+    if (!w.owns_lock() || !r.owns_lock()) throw std::runtime_error("Interactive: a call is in progress");
+    proc_->close_pipes();
+  }
+
+  int stdin_fd() const noexcept { return proc_->stdin_fd(); }
+  int stdout_fd() const noexcept { return proc_->stdout_fd(); }
+  int pidfd() const noexcept { return proc_->pidfd(); }
   pid_t pid() const noexcept { return proc_->pid(); }
   bool is_running() const noexcept { return proc_->is_running(); }
   std::optional<int> exit_code() const noexcept { return proc_->exit_code(); }
@@ -110,6 +155,12 @@ void bind_interactive(py::module_& m) {
       .def("write", &InteractiveHandle::write, py::arg("data"), py::arg("timeout"))
       .def("read_line", &InteractiveHandle::read_line, py::arg("timeout"))
       .def("close", &InteractiveHandle::close, py::arg("nice_timeout"))
+      .def("write_some", &InteractiveHandle::write_some, py::arg("data"), py::arg("offset"))
+      .def("read_line_now", &InteractiveHandle::read_line_now)
+      .def("close_pipes", &InteractiveHandle::close_pipes)
+      .def_property_readonly("stdin_fd", &InteractiveHandle::stdin_fd)
+      .def_property_readonly("stdout_fd", &InteractiveHandle::stdout_fd)
+      .def_property_readonly("pidfd", &InteractiveHandle::pidfd)
       .def_property_readonly("pid", &InteractiveHandle::pid)
       .def_property_readonly("is_running", &InteractiveHandle::is_running)
       .def_property_readonly("exit_code", &InteractiveHandle::exit_code);

@@ -39,7 +39,6 @@ PYBIND11_MODULE(_native, m) {
   bs_py::bind_pending(m);
   bs_py::bind_async_run(m);
   bs_py::bind_interactive(m);
-  bs_py::bind_async_interactive(m);
   bs_py::bind_line_stream(m);
   bs_py::bind_podman(m);
 

@@ -95,7 +95,6 @@ void bind_run(py::module_& m);
 void bind_async_run(py::module_& m);
 void bind_pending(py::module_& m);
 void bind_interactive(py::module_& m);
-void bind_async_interactive(py::module_& m);
 void bind_line_stream(py::module_& m);
 void bind_podman(py::module_& m);
 

@@ -98,3 +98,51 @@ async def test_async_context_manager_and_errors(tmp_path, leaks):
             await proc.read_line(-1)
     with pytest.raises(FileNotFoundError):
         Interactive([str(tmp_path / "missing")], 4096)
+
+
+async def test_dropped_after_reading_kills_and_frees_the_fd(leaks):
+    # The loop keeps no reference to the object: dropping it after a read
+    # kills the child at once, and the loop forgets its stdout descriptor
+    # (a later registration of the same number must work).
+    import gc
+    import os
+
+    proc = Interactive(["cat"], 4096)
+    leaks.track_group(proc.pid)
+    assert await proc.write(b"a\n", 5) and await proc.read_line(5) == b"a"
+    fd = proc._proc.stdout_fd
+    del proc
+    gc.collect()
+    r, w = os.pipe()
+    try:
+        os.dup2(r, fd)
+        loop = asyncio.get_running_loop()
+        got = loop.create_future()
+        loop.add_reader(fd, got.set_result, None)
+        os.write(w, b"x")
+        await asyncio.wait_for(got, 5)
+        loop.remove_reader(fd)
+    finally:
+        os.close(fd)
+        os.close(r)
+        os.close(w)
+
+
+async def test_close_ends_pending_read_and_write(misbehave, leaks):
+    proc = Interactive([misbehave, "sleep-forever"], 4096)
+    leaks.track_group(proc.pid)
+    reader = asyncio.ensure_future(proc.read_line(60))
+    writer = asyncio.ensure_future(proc.write(b"x" * (8 << 20), 60))
+    await asyncio.sleep(0.2)
+    t0 = time.monotonic()
+    assert await proc.close(0) == -9
+    assert await reader is None and await writer is False
+    assert time.monotonic() - t0 < 10
+
+
+async def test_write_to_exited_child_is_false(misbehave, leaks):
+    proc = Interactive([misbehave, "exit", "3"], 4096)
+    leaks.track_group(proc.pid)
+    assert await proc.read_line(10) is None  # EOF
+    assert await proc.write(b"x\n", 1) is False
+    assert await proc.close(5) == 3
