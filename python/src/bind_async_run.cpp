@@ -1,5 +1,7 @@
 // `_native.start_run`: a bounded run driven by the library's `async_run` on
-// the module's reactor, completing a `Pending` (see pending.hpp). Cancelling
+// the module's reactor, completing a `Pending` (see pending.hpp). The child
+// is spawned in the calling thread (asyncio's, with the GIL released, as
+// asyncio.create_subprocess_exec does), the rest happens on the reactor. Cancelling
 // the Pending cancels the run: the group is killed, the child reaped, and the
 // result says `reason == "cancelled"`.
 #include <pybind11/pybind11.h>
@@ -21,11 +23,9 @@ PendingPtr start_run(RunArgs args) {
   // Bad input raises ValueError here, before anything starts.
   detail::validate_async_run(args.argv, options);
   std::string filename = failed_start_filename(args);  // before argv moves below
-  return start_pending(Reactor::instance(), std::move(filename),
-                       [argv = std::move(args.argv), options = std::move(options)](PendingState& p) mutable {
-                         async_run(p.reactor().executor(), std::move(argv), std::move(options),
-                                   p.handler(ErrorAnd{}));
-                       });
+  return start_pending_here(Reactor::instance(), std::move(filename), [&](PendingState& p) {
+    async_run(p.reactor().executor(), std::move(args.argv), std::move(options), p.handler(ErrorAnd{}));
+  });
 }
 
 }  // namespace
