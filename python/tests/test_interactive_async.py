@@ -143,6 +143,13 @@ async def test_close_ends_pending_read_and_write(misbehave, leaks):
 async def test_write_to_exited_child_is_false(misbehave, leaks):
     proc = Interactive([misbehave, "exit", "3"], 4096)
     leaks.track_group(proc.pid)
-    assert await proc.read_line(10) is None  # EOF
-    assert await proc.write(b"x\n", 1) is False
-    assert await proc.close(5) == 3
+    try:
+        assert await proc.read_line(10) is None  # EOF
+        # EOF can come a moment before the exit itself: wait for the exit.
+        deadline = time.monotonic() + 30
+        while proc._proc.is_running:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        assert await proc.write(b"x\n", 1) is False
+    finally:
+        assert await proc.close(5) == 3
