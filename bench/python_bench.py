@@ -12,8 +12,9 @@ same run (issue 11). Prints `name: value` lines like bs_bench.
                                        ping-pong with subprocess.Popen
 
 Every figure is a median of interleaved rounds (A B A B ...), so a busy machine
-slows both sides alike. Usage: python_bench.py [--quick] (the package must be
-importable: bench/run.sh sets PYTHONPATH to its build).
+slows both sides alike. Usage: python_bench.py [--quick] [run|interactive|
+concurrent...] (all by default; the package must be importable: bench/run.sh
+sets PYTHONPATH to its build).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from bounded_subprocess.interactive import Interactive
 from bounded_subprocess.interactive_async import Interactive as AsyncInteractive
 
 QUICK = "--quick" in sys.argv
+SECTIONS = [a for a in sys.argv[1:] if not a.startswith("-")] or ["run", "interactive", "concurrent"]
 
 
 def out(name: str, value: str) -> None:
@@ -169,9 +171,12 @@ def bench_interactive() -> None:
 def main() -> None:
     out("package", f"{bounded_subprocess.__version__} from {os.path.dirname(bounded_subprocess.__file__)}")
     t0 = time.monotonic()
-    bench_run_true()
-    bench_interactive()
-    bench_concurrent_sleep()
+    sections = {"run": bench_run_true, "interactive": bench_interactive,
+                "concurrent": bench_concurrent_sleep}
+    for name in SECTIONS:
+        if name not in sections:
+            sys.exit(f"python_bench.py: unknown section {name!r} (one of {', '.join(sections)})")
+        sections[name]()
     out("wall", f"{time.monotonic() - t0:.0f} s")
 
 

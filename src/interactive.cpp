@@ -129,14 +129,14 @@ bool Interactive::write_some(std::string_view data, std::size_t& offset) {
   return core("write_some").write_some(data, offset) != detail::WriteStep::failed;
 }
 
-std::optional<std::string> Interactive::read_line_now(bool& eof) {
+std::optional<std::string> Interactive::read_line_now(bool& eof, bool read_pipe) {
   auto& c = core("read_line_now");
   eof = false;
   if (c.finished()) {
     eof = true;
     return std::nullopt;
   }
-  switch (c.read_some()) {
+  switch (read_pipe ? c.read_some() : c.buffered()) {
     case detail::ReadStep::line: return c.pop_line();
     case detail::ReadStep::eof: eof = true; return std::nullopt;
     case detail::ReadStep::more:

@@ -144,9 +144,10 @@ class Interactive {
   /// closed); true otherwise: done when `offset == data.size()`, else wait
   /// for stdin_fd(). Never raises SIGPIPE (as `write`).
   bool write_some(std::string_view data, std::size_t& offset);
-  /// The next line, reading only what is in the pipe now. No value: none
-  /// yet (wait for stdout_fd()), or, with `eof` set, none ever again.
-  std::optional<std::string> read_line_now(bool& eof);
+  /// The next line, reading only what is in the pipe now (with `read_pipe`
+  /// false, only what was read before: no system call). No value: none yet
+  /// (wait for stdout_fd()), or, with `eof` set, none ever again.
+  std::optional<std::string> read_line_now(bool& eof, bool read_pipe = true);
   /// Closes the pipes (the child sees EOF on stdin); `close` then reaps,
   /// killing first if the child has not exited. Idempotent.
   void close_pipes();

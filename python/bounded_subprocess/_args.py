@@ -87,6 +87,10 @@ def seconds(value: Any, what: str) -> float:
 
 def interactive_seconds(value: Any, what: str) -> float:
     """Interactive timeouts may be 0 (only what is ready) or math.inf."""
+    if type(value) is float and value >= 0:  # the hot paths; NaN fails >= 0
+        return value
+    if type(value) is int and 0 <= value < 1 << 53:
+        return float(value)
     v = _float(value, what)
     if math.isnan(v) or v < 0:
         raise ValueError(f"{what} must be >= 0 seconds, not {value!r}")

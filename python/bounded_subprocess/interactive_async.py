@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-import weakref
 from typing import Any, List, Mapping, Optional, Sequence, Set
 
 from . import _args, _native
+from ._aio import LineWatch as _LineWatch
+from ._aio import Turn as _Turn
 from .interactive import Bytes, _native_args
 from .util import (  # util's names are importable from every face module
     MAX_BYTES_PER_READ,
@@ -53,15 +54,11 @@ class Interactive:
         cwd: Optional[str] = None,
     ) -> None:
         self._proc = _native.Interactive(**_native_args(args, read_buffer_size, env, cwd))
-        self._write_lock = asyncio.Lock()
-        self._read_lock = asyncio.Lock()
-        self._close_lock = asyncio.Lock()
-        self._waiters: Set["asyncio.Future[Optional[int]]"] = set()
-        # stdout stays registered with the loop between reads, so that a
-        # ping-pong costs no epoll_ctl; it is dropped when it fires with no
-        # read waiting (the loop would spin on a readable pipe otherwise).
-        self._stdout_loop: Optional[asyncio.AbstractEventLoop] = None
-        self._read_waiter: "Optional[asyncio.Future[Optional[int]]]" = None
+        self._writes = _Turn()
+        self._reads = _Turn()
+        self._closes = _Turn()
+        self._stdout = _LineWatch()  # stays registered between reads
+        self._write_waiters: Set["asyncio.Future[Optional[int]]"] = set()
 
     @property
     def pid(self) -> int:
@@ -70,7 +67,8 @@ class Interactive:
 
     async def _ready(self, readers: Sequence[int], writers: Sequence[int], deadline: float) -> Optional[int]:
         """Waits until one of the fds is ready (returns it), the deadline
-        (loop time) passes or close begins (None)."""
+        (loop time) passes or close begins (None). For the rare waits (a
+        full pipe, close): registers and unregisters its fds each time."""
         loop = asyncio.get_running_loop()
         ready: "asyncio.Future[Optional[int]]" = loop.create_future()
 
@@ -83,11 +81,11 @@ class Interactive:
         for fd in writers:
             loop.add_writer(fd, fire, fd)
         timer = None if math.isinf(deadline) else loop.call_at(deadline, fire, None)
-        self._waiters.add(ready)
+        self._write_waiters.add(ready)
         try:
             return await ready
         finally:
-            self._waiters.discard(ready)
+            self._write_waiters.discard(ready)
             if timer is not None:
                 timer.cancel()
             for fd in readers:
@@ -95,57 +93,19 @@ class Interactive:
             for fd in writers:
                 loop.remove_writer(fd)
 
-    @staticmethod
-    def _on_stdout(ref: "weakref.ReferenceType[Interactive]") -> None:
-        self = ref()  # the loop must not keep the object (and its child) alive
-        if self is None:
-            return
-        waiter = self._read_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(self._proc.stdout_fd)
-        else:
-            self._unwatch_stdout()
-
-    def _unwatch_stdout(self) -> None:
-        if self._stdout_loop is not None:
-            fd = self._proc.stdout_fd
-            if fd >= 0 and not self._stdout_loop.is_closed():
-                self._stdout_loop.remove_reader(fd)
-            self._stdout_loop = None
-
-    async def _stdout_ready(self, deadline: float) -> bool:
-        """Waits until stdout is readable (True), or the deadline passes or
-        close begins (False)."""
-        loop = asyncio.get_running_loop()
-        fd = self._proc.stdout_fd
-        if fd < 0:
-            return False
-        if self._stdout_loop is not loop:
-            self._unwatch_stdout()
-            loop.add_reader(fd, Interactive._on_stdout, weakref.ref(self))
-            self._stdout_loop = loop
-        waiter: "asyncio.Future[Optional[int]]" = loop.create_future()
-        timer = None if math.isinf(deadline) else loop.call_at(deadline, waiter.set_result, None)
-        self._read_waiter = waiter
-        self._waiters.add(waiter)
-        try:
-            return await waiter is not None
-        finally:
-            self._read_waiter = None
-            self._waiters.discard(waiter)
-            if timer is not None:
-                timer.cancel()
-
     async def write(self, stdin_data: Bytes, timeout_seconds: float) -> bool:
         """Write all of stdin_data within timeout_seconds; True once every
-        byte is in the pipe, False if the child has gone, closed its stdin,
-        the object was closed, or the time ran out."""
-        data = _args.encode_data(stdin_data)
+        byte is in the pipe, False if the child has gone (broken pipe, or it
+        exits while the write waits), closed its stdin, the object was
+        closed, or the time ran out."""
+        data = stdin_data if type(stdin_data) is bytes else _args.encode_data(stdin_data)
         timeout = _args.interactive_seconds(timeout_seconds, "timeout_seconds")
-        async with self._write_lock:
+        if not self._writes.enter_now():
+            await self._writes.enter()
+        try:
             proc = self._proc
-            if not proc.is_running:
-                return False
+            # No check of the child's exit first (the sync face makes one):
+            # a write to a child that has exited fails on the broken pipe.
             offset = proc.write_some(data, 0)
             if offset == len(data) or offset < 0:
                 return offset >= 0
@@ -159,42 +119,66 @@ class Interactive:
                 offset = proc.write_some(data, offset)
                 if offset == len(data) or offset < 0:
                     return offset >= 0
+        finally:
+            self._writes.leave()
 
     async def read_line(self, timeout_seconds: float) -> Optional[bytes]:
         """Read the next line of stdout (without the trailing newline), or
         return None on timeout / EOF."""
         timeout = _args.interactive_seconds(timeout_seconds, "timeout_seconds")
-        async with self._read_lock:
+        if not self._reads.enter_now():
+            await self._reads.enter()
+        try:
             proc = self._proc
-            line, eof = proc.read_line_now()
+            # A line already read, else (unless only what is there is
+            # wanted) wait first: an answer is rarely in the pipe yet, and a
+            # read that fails costs a system call on every round trip.
+            line, eof = proc.read_line_now(timeout == 0)
             if line is not None or eof or timeout == 0:
+                if eof:
+                    self._stdout.stop()
                 return line
-            deadline = asyncio.get_running_loop().time() + timeout
-            while True:
-                if not await self._stdout_ready(deadline):
-                    return None  # closed, the time is up, or close began
-                line, eof = proc.read_line_now()
-                if line is not None or eof:
-                    return line
+            fd = proc.stdout_fd
+            if fd < 0:
+                return None
+            loop = asyncio.get_running_loop()
+            got = await self._stdout.wait(loop, fd, loop.time() + timeout, proc.read_line_now)
+            if got is None:
+                return None  # the time is up, or close began
+            line, eof = got
+            if eof:
+                self._stdout.stop()
+            return line
+        finally:
+            self._reads.leave()
 
     async def close(self, nice_timeout_seconds: float) -> int:
         """Close the pipes, wait up to nice_timeout_seconds for a clean exit,
         then SIGKILL the child's group if it is still running. Returns the
         child's exit code, or -9 if we had to kill it."""
         timeout = _args.interactive_seconds(nice_timeout_seconds, "nice_timeout_seconds")
-        async with self._close_lock:
+        await self._closes.enter()
+        try:
             proc = self._proc
             if proc.exit_code is not None:
                 return int(proc.exit_code)
             # Pending writes and reads end now (False / None), then let go
             # of the pipes, so that the pipes can be closed.
-            for waiter in list(self._waiters):
+            for waiter in list(self._write_waiters):
                 if not waiter.done():
                     waiter.set_result(None)
+            self._stdout.wake()
             try:
-                async with self._write_lock, self._read_lock:
-                    self._unwatch_stdout()
-                    proc.close_pipes()
+                await self._writes.enter()
+                try:
+                    await self._reads.enter()
+                    try:
+                        self._stdout.stop()
+                        proc.close_pipes()
+                    finally:
+                        self._reads.leave()
+                finally:
+                    self._writes.leave()
                 if proc.is_running and timeout > 0:
                     deadline = asyncio.get_running_loop().time() + timeout
                     await self._ready([proc.pidfd], [], deadline)
@@ -203,12 +187,15 @@ class Interactive:
                 # when the awaiting task is cancelled) and reaps.
                 code = proc.close(0)
             return code
+        finally:
+            self._closes.leave()
 
     def __del__(self) -> None:
         # Before the native object closes the pipe: a closed fd left in the
         # loop's selector would break whoever gets its number next.
-        if getattr(self, "_stdout_loop", None) is not None:
-            self._unwatch_stdout()
+        watch = getattr(self, "_stdout", None)
+        if watch is not None:
+            watch.stop()
 
     async def __aenter__(self) -> "Interactive":
         return self

@@ -98,11 +98,11 @@ class InteractiveHandle {
   }
 
   /// (line or None, eof).
-  py::tuple read_line_now() {
+  py::tuple read_line_now(bool read_pipe) {
     std::unique_lock lock(read_mu_, std::try_to_lock);
     if (!lock.owns_lock()) throw std::runtime_error("Interactive: a read_line is in progress");
     bool eof = false;
-    std::optional<std::string> line = proc_->read_line_now(eof);
+    std::optional<std::string> line = proc_->read_line_now(eof, read_pipe);
     if (!line) return py::make_tuple(py::none(), eof);
     return py::make_tuple(py::bytes(line->data(), line->size()), eof);
   }
@@ -156,7 +156,7 @@ void bind_interactive(py::module_& m) {
       .def("read_line", &InteractiveHandle::read_line, py::arg("timeout"))
       .def("close", &InteractiveHandle::close, py::arg("nice_timeout"))
       .def("write_some", &InteractiveHandle::write_some, py::arg("data"), py::arg("offset"))
-      .def("read_line_now", &InteractiveHandle::read_line_now)
+      .def("read_line_now", &InteractiveHandle::read_line_now, py::arg("read_pipe") = true)
       .def("close_pipes", &InteractiveHandle::close_pipes)
       .def_property_readonly("stdin_fd", &InteractiveHandle::stdin_fd)
       .def_property_readonly("stdout_fd", &InteractiveHandle::stdout_fd)

@@ -153,3 +153,42 @@ async def test_write_to_exited_child_is_false(misbehave, leaks):
         assert await proc.write(b"x\n", 1) is False
     finally:
         assert await proc.close(5) == 3
+
+
+async def test_calls_of_one_kind_take_turns(leaks):
+    # Three reads at once get three lines in call order; a cancelled waiting
+    # read gives its turn on; writes of data larger than the pipe do not
+    # interleave.
+    proc = Interactive(["cat"], 1 << 20)
+    leaks.track_group(proc.pid)
+    reads = [asyncio.ensure_future(proc.read_line(30)) for _ in range(4)]
+    await asyncio.sleep(0)
+    reads[1].cancel()
+    big = [bytes([ord("a") + i]) * (300 << 10) + b"\n" for i in range(3)]
+    writes = [asyncio.ensure_future(proc.write(data, 30)) for data in big]
+    assert await asyncio.gather(*writes) == [True, True, True]
+    got = [await reads[0], await reads[2], await reads[3]]
+    assert got == [data[:-1] for data in big]
+    with pytest.raises(asyncio.CancelledError):
+        await reads[1]
+    assert await proc.close(5) == 0
+
+
+async def test_read_deadlines_after_long_ones(leaks):
+    # The read timer is kept between reads: a short deadline after long
+    # ones still ends on time, and an infinite one waits.
+    import math
+
+    proc = Interactive(["cat"], 4096)
+    leaks.track_group(proc.pid)
+    for _ in range(3):
+        assert await proc.write(b"x\n", 5) and await proc.read_line(30) == b"x"
+    t0 = time.monotonic()
+    assert await proc.read_line(0.2) is None
+    assert 0.15 <= time.monotonic() - t0 < 5
+    later = asyncio.ensure_future(proc.read_line(math.inf))
+    await asyncio.sleep(0.3)
+    assert not later.done()
+    assert await proc.write(b"y\n", 5)
+    assert await asyncio.wait_for(later, 5) == b"y"
+    assert await proc.close(5) == 0
