@@ -42,12 +42,12 @@ void AsyncDriver::start() {
   if (sup_->memory_limit_kb()) {
     watchdog_ = &MemoryWatchdog::of(strand_.get_inner_executor());
     std::weak_ptr<AsyncDriver> weak = weak_from_this();
-    watchdog_key_ = watchdog_->add(strand_.get_inner_executor(), pid_, sup_->memory_watchdog_interval(),
-                                   [weak, strand = strand_](std::uint64_t kb) {
-                                     asio::post(strand, [weak, kb] {
+    watchdog_key_ = watchdog_->add(strand_.get_inner_executor(), sup_->members(), sup_->memory_watchdog_interval(),
+                                   [weak, strand = strand_](const MemorySample& sample) {
+                                     asio::post(strand, [weak, sample] {
                                        auto self = weak.lock();
                                        if (!self || self->finished_) return;
-                                       self->sup_->on_memory_sample(kb);
+                                       self->sup_->on_memory_sample(sample);
                                        self->step();
                                      });
                                    });

@@ -5,7 +5,7 @@
 
 #include "async_driver.hpp"
 #include "bounded_subprocess/async.hpp"
-#include "spawn.hpp"
+#include "spawn/child.hpp"
 #include "supervisor.hpp"
 
 namespace bounded_subprocess::detail {

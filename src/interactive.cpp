@@ -124,6 +124,9 @@ int Interactive::stdout_fd() const noexcept {
 int Interactive::pidfd() const noexcept {
   return core_ ? core_->pidfd() : -1;
 }
+Containment Interactive::containment() const noexcept {
+  return core_ ? core_->containment() : Containment::process_group;
+}
 
 bool Interactive::write_some(std::string_view data, std::size_t& offset) {
   return core("write_some").write_some(data, offset) != detail::WriteStep::failed;

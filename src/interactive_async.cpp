@@ -68,6 +68,7 @@ class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiv
         strand_any_(strand_),
         core_(std::make_unique<InteractiveCore>(argv, options)),
         pid_(core_->pid()),
+        direct_(core_->direct_pid()),
         in_(strand_),
         out_(strand_),
         pidd_(strand_),
@@ -107,8 +108,9 @@ class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiv
     if (exit_code()) return false;
     siginfo_t info;
     std::memset(&info, 0, sizeof info);
-    // Our own child, not reaped (WNOWAIT); ECHILD once we have reaped it.
-    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return false;
+    // Our own child (the program or its init), not reaped (WNOWAIT); ECHILD
+    // once we have reaped it.
+    if (::waitid(P_PID, static_cast<id_t>(direct_), &info, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0) return false;
     return info.si_pid == 0;
   }
 
@@ -286,7 +288,14 @@ class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiv
   int finish_exited() noexcept {
     release(pidd_);
     close_timer_.cancel();
-    const int code = core_->reap_exited();
+    int code;
+    try {
+      code = core_->reap_exited();
+    } catch (...) {
+      // The status cannot be known (its init died without a report): the
+      // completion carries no exception, so say -1, never a made-up 0.
+      code = -1;
+    }
     code_.store(code, std::memory_order_release);
     return code;
   }
@@ -294,7 +303,7 @@ class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiv
   void kill_now() noexcept {
     close_->killed = true;
     close_timer_.cancel();
-    if (!core_->finished()) kill_group(pid_);
+    if (!core_->finished()) core_->kill();
   }
 
   // ---- waits (on the strand) -----------------------------------------------
@@ -415,6 +424,7 @@ class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiv
   asio::any_io_executor strand_any_;
   std::unique_ptr<InteractiveCore> core_;
   pid_t pid_;
+  pid_t direct_;  // our own child: the program or its init
   asio::posix::stream_descriptor in_;
   asio::posix::stream_descriptor out_;
   asio::posix::stream_descriptor pidd_;

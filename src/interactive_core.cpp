@@ -37,67 +37,36 @@ std::chrono::steady_clock::time_point interactive_deadline(Seconds timeout) {
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout);
 }
 
-int exit_code_from_status(int status) noexcept {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return -WTERMSIG(status);
-  return -1;
-}
-
-InteractiveCore::InteractiveCore(const std::vector<std::string>& argv,
-                                 const InteractiveOptions& options)
+InteractiveCore::InteractiveCore(const std::vector<std::string>& argv, const InteractiveOptions& options)
     : lines_(options.read_buffer_size) {  // throws for read_buffer_size 0
-  validate_command(argv, options.env, options.cwd);
-  const SpawnRequest request{
-      .argv = &argv,
-      .env = &options.env,
-      .cwd = &options.cwd,
+  child_ = Child::spawn({
+      .argv = argv,
+      .env = options.env,
+      .cwd = options.cwd,
       .stdin_mode = StdioMode::pipe,
       .stdout_mode = StdioMode::pipe,
       .stderr_mode = StdioMode::inherit,
-  };
-  child_ = spawn_child(request);
+      .containment = {options.containment, options.min_containment},
+  });
 }
 
-InteractiveCore::~InteractiveCore() {
-  if (!finished() && child_.pid > 0) kill_and_reap(child_.pid);
-}
-
-bool InteractiveCore::child_exited() const noexcept {
-  if (finished()) return true;
-  if (!child_.pidfd) return true;
-  pollfd p{child_.pidfd.get(), POLLIN, 0};
-  int r;
-  do {
-    r = ::poll(&p, 1, 0);
-  } while (r < 0 && errno == EINTR);
-  return r > 0;
-}
+bool InteractiveCore::child_exited() const noexcept { return finished() || child_.exited(); }
 
 WriteStep InteractiveCore::write_some(std::string_view data, std::size_t& offset) {
-  if (stdin_failed_ || !child_.stdin_fd) return WriteStep::failed;
-  if (offset >= data.size()) return WriteStep::done;
-  SigpipeGuard guard;
-  while (offset < data.size()) {
-    const ssize_t n = ::write(child_.stdin_fd.get(), data.data() + offset, data.size() - offset);
-    if (n > 0) {
-      offset += static_cast<std::size_t>(n);
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      return WriteStep::would_block;
-    } else {
-      // EPIPE (the child closed its stdin) or worse: no later write can work.
-      if (n < 0 && errno == EPIPE) guard.note_epipe();
-      stdin_failed_ = true;
-      return WriteStep::failed;
-    }
+  if (stdin_failed_ || !child_.stdin_pipe()) return WriteStep::failed;
+  switch (child_.write_some(data, offset)) {
+    case Io::done: return WriteStep::done;
+    case Io::would_block: return WriteStep::would_block;
+    case Io::closed: break;
   }
-  return WriteStep::done;
+  // EPIPE (the child closed its stdin) or worse: no later write can work.
+  stdin_failed_ = true;
+  return WriteStep::failed;
 }
 
 ReadStep InteractiveCore::buffered() const noexcept {
   if (lines_.has_line()) return ReadStep::line;
-  if (eof_ || !child_.stdout_fd) return ReadStep::eof;
+  if (eof_ || !child_.stdout_pipe()) return ReadStep::eof;
   return ReadStep::would_block;
 }
 
@@ -113,7 +82,7 @@ ReadStep InteractiveCore::read_some() {
   std::array<char, kReadChunk> buf;
   std::size_t budget = kReadBudget;
   while (budget > 0) {
-    const ssize_t n = ::read(child_.stdout_fd.get(), buf.data(), buf.size());
+    const ssize_t n = ::read(child_.stdout_pipe().get(), buf.data(), buf.size());
     if (n > 0) {
       lines_.append(std::string_view(buf.data(), static_cast<std::size_t>(n)));
       if (lines_.has_line()) return ReadStep::line;
@@ -132,31 +101,26 @@ ReadStep InteractiveCore::read_some() {
 }
 
 void InteractiveCore::close_pipes() noexcept {
-  child_.stdin_fd.reset();
-  child_.stdout_fd.reset();
+  child_.stdin_pipe().reset();
+  child_.stdout_pipe().reset();
   stdin_failed_ = true;
   eof_ = true;
   lines_.clear();
 }
 
 int InteractiveCore::record(const ExitInfo& info) noexcept {
-  child_.pidfd.reset();
   exit_code_ = exit_code_from_status(info.status);
   return *exit_code_;
 }
 
-int InteractiveCore::reap_exited() noexcept {
+int InteractiveCore::reap_exited() {
   if (exit_code_) return *exit_code_;
-  // The leader is a zombie, so its pid (the group id) cannot be reused yet:
-  // kill what is left of the group first, then reap.
-  kill_group(child_.pid);
-  if (auto info = try_reap(child_.pid)) return record(*info);
-  return record(kill_and_reap(child_.pid));
+  return record(child_.finish());
 }
 
 int InteractiveCore::kill_and_reap_now() noexcept {
   if (exit_code_) return *exit_code_;
-  return record(kill_and_reap(child_.pid));
+  return record(child_.kill_and_finish());
 }
 
 }  // namespace bounded_subprocess::detail

@@ -14,26 +14,26 @@
 
 #include "bounded_subprocess/interactive.hpp"
 #include "interactive_line_buffer.hpp"
-#include "spawn.hpp"
+#include "spawn/child.hpp"
 
 namespace bounded_subprocess::detail {
-
-/// Converts a wait status to the library's exit code convention.
-int exit_code_from_status(int status) noexcept;
 
 class InteractiveCore {
  public:
   /// Validates and spawns (see Interactive's constructor for the errors).
   InteractiveCore(const std::vector<std::string>& argv, const InteractiveOptions& options);
-  /// SIGKILLs the group and reaps the child if that has not happened yet.
-  ~InteractiveCore();
+  /// Kills everything the child contains and reaps it (Child's destructor).
+  ~InteractiveCore() = default;
   InteractiveCore(const InteractiveCore&) = delete;
   InteractiveCore& operator=(const InteractiveCore&) = delete;
 
-  pid_t pid() const noexcept { return child_.pid; }
-  int stdin_fd() const noexcept { return child_.stdin_fd.get(); }
-  int stdout_fd() const noexcept { return child_.stdout_fd.get(); }
-  int pidfd() const noexcept { return child_.pidfd.get(); }
+  pid_t pid() const noexcept { return child_.pid(); }
+  /// See Child::direct_pid.
+  pid_t direct_pid() const noexcept { return child_.direct_pid(); }
+  int stdin_fd() const noexcept { return child_.stdin_pipe().get(); }
+  int stdout_fd() const noexcept { return child_.stdout_pipe().get(); }
+  int pidfd() const noexcept { return child_.exit_fd(); }
+  Containment containment() const noexcept { return child_.containment(); }
   std::optional<int> exit_code() const noexcept { return exit_code_; }
   bool finished() const noexcept { return exit_code_.has_value(); }
 
@@ -60,11 +60,14 @@ class InteractiveCore {
 
   /// Closes stdin and stdout (the child sees EOF and, writing, EPIPE).
   void close_pipes() noexcept;
-  /// For a child that has exited: SIGKILLs the rest of its group, reaps it,
-  /// closes the pidfd and records the code. Returns the code.
-  int reap_exited() noexcept;
-  /// SIGKILLs the group, reaps the child (blocking until the kernel has torn
-  /// it down), closes the pidfd and records the code. Returns the code.
+  /// For a child that has exited: kills the rest of what it contains, reaps
+  /// it and records the code. Returns the code. Throws std::system_error
+  /// when the status cannot be known (everything is reaped then too).
+  int reap_exited();
+  /// Sends SIGKILL to everything the child contains; returns at once.
+  void kill() noexcept { child_.kill(); }
+  /// Kills everything, reaps the child (blocking until the kernel has torn
+  /// it down) and records the code. Returns the code.
   int kill_and_reap_now() noexcept;
 
  private:

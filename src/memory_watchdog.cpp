@@ -19,7 +19,7 @@ MemoryWatchdog& MemoryWatchdog::of(const asio::any_io_executor& ex) {
   return asio::use_service<MemoryWatchdog>(asio::query(ex, asio::execution::context));
 }
 
-std::uint64_t MemoryWatchdog::add(const asio::any_io_executor& ex, pid_t pgid, Clock::duration interval,
+std::uint64_t MemoryWatchdog::add(const asio::any_io_executor& ex, Members members, Clock::duration interval,
                                   Sink sink) {
   std::optional<asio::strand<asio::any_io_executor>> strand;
   std::uint64_t entry_key = 0;
@@ -27,7 +27,7 @@ std::uint64_t MemoryWatchdog::add(const asio::any_io_executor& ex, pid_t pgid, C
     std::lock_guard lock(mutex_);
     if (shut_down_) return 0;
     entry_key = next_key_++;
-    entries_.emplace(entry_key, Entry{pgid, interval, std::move(sink)});
+    entries_.emplace(entry_key, Entry{std::move(members), interval, std::move(sink)});
     if (!strand_) {
       strand_.emplace(asio::make_strand(ex));
       timer_.emplace(*strand_);
@@ -92,23 +92,23 @@ void MemoryWatchdog::rearm() {
 
 void MemoryWatchdog::on_tick() {
   ticking_ = false;
-  std::vector<pid_t> pgids;
+  std::vector<Members> runs;
   std::vector<Sink> sinks;
   {
     std::lock_guard lock(mutex_);
     if (shut_down_) return;
-    pgids.reserve(entries_.size());
+    runs.reserve(entries_.size());
     sinks.reserve(entries_.size());
     for (const auto& [entry_key, entry] : entries_) {
-      pgids.push_back(entry.pgid);
+      runs.push_back(entry.members);
       sinks.push_back(entry.sink);
     }
   }
-  if (!pgids.empty()) {
-    // One scan of /proc serves every watched run of this context.
-    const std::vector<std::uint64_t> kb = sample_groups_kb(pgids);
+  if (!runs.empty()) {
+    // One pass serves every watched run of this context.
+    const std::vector<MemorySample> samples = sample_members(runs);
     scans_.fetch_add(1, std::memory_order_relaxed);
-    for (std::size_t i = 0; i < sinks.size() && i < kb.size(); ++i) sinks[i](kb[i]);
+    for (std::size_t i = 0; i < sinks.size() && i < samples.size(); ++i) sinks[i](samples[i]);
   }
   rearm();
 }

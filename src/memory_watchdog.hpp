@@ -1,7 +1,7 @@
 // The shared memory watchdog of the async faces: one Asio service per
 // execution context, holding every watched run of that context, with one
-// timer. Each tick makes ONE scan of /proc (detail::sample_groups_kb) for all
-// registered process groups and hands each run its sample.
+// timer. Each tick makes ONE pass (detail::sample_members) over all
+// registered runs and hands each run its sample.
 #pragma once
 
 #include <sys/types.h>
@@ -19,6 +19,8 @@
 #include <mutex>
 #include <optional>
 
+#include "proc_memory.hpp"
+
 namespace bounded_subprocess::detail {
 
 class MemoryWatchdog : public asio::execution_context::service {
@@ -26,19 +28,19 @@ class MemoryWatchdog : public asio::execution_context::service {
   using key_type = MemoryWatchdog;
   static asio::execution_context::id id;
   using Clock = std::chrono::steady_clock;
-  /// Receives one group's summed peak RSS in KiB. Called on the watchdog's
-  /// strand: it must only post to the run's own executor.
-  using Sink = std::function<void(std::uint64_t group_kb)>;
+  /// Receives one run's sample. Called on the watchdog's strand: it must
+  /// only post to the run's own executor.
+  using Sink = std::function<void(const MemorySample& sample)>;
 
   explicit MemoryWatchdog(asio::execution_context& ctx);
 
   /// The service of the execution context behind `ex`.
   static MemoryWatchdog& of(const asio::any_io_executor& ex);
 
-  /// Registers group `pgid`, to be sampled at least every `interval`; the
+  /// Registers a run's `members`, to be sampled at least every `interval`; the
   /// timer ticks at the smallest interval registered. Returns an entry key for
   /// `remove`. Thread-safe.
-  std::uint64_t add(const asio::any_io_executor& ex, pid_t pgid, Clock::duration interval, Sink sink);
+  std::uint64_t add(const asio::any_io_executor& ex, Members members, Clock::duration interval, Sink sink);
   /// Unregisters; no sample is delivered to `entry_key` once this returns (except
   /// one already being delivered on another thread: sinks must tolerate a
   /// late call). Thread-safe; unknown keys are ignored.
@@ -51,7 +53,7 @@ class MemoryWatchdog : public asio::execution_context::service {
 
  private:
   struct Entry {
-    pid_t pgid;
+    Members members;
     Clock::duration interval;
     Sink sink;
   };

@@ -37,7 +37,14 @@ void validate_run_options(const RunOptions& options) {
     if (*options.memory_limit_mb > (std::size_t{1} << 40))
       throw std::invalid_argument("memory_limit_mb is absurdly large");
     require_positive(options.memory_watchdog_interval, "memory_watchdog_interval");
+    // Each tick reads /proc: a tiny interval would be a busy loop.
+    if (options.memory_watchdog_interval < kMinWatchdogInterval)
+      throw std::invalid_argument("memory_watchdog_interval must be at least 10 ms");
   }
+  if (options.containment && *options.containment < options.min_containment)
+    throw std::invalid_argument("containment '" + std::string(to_string(*options.containment)) +
+                                "' is weaker than min_containment '" +
+                                std::string(to_string(options.min_containment)) + "'");
   if (options.stdin_data && options.stdin_data->size() > (std::size_t{1} << 40))
     throw std::invalid_argument("stdin_data is too large");
 }

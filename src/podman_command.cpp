@@ -124,8 +124,12 @@ std::optional<std::string> PodmanScratch::container_id() const {
 std::vector<std::string> podman_run_command(const std::vector<std::string>& argv,
                                             const PodmanOptions& o,
                                             const PodmanScratch& scratch) {
-  std::vector<std::string> cmd{o.podman_path, "run", "--rm", "-i", "--cidfile", scratch.cidfile(),
-                               "--label", std::string(kCallLabel) + "=" + scratch.call_id()};
+  // --log-driver=none: conmon would otherwise copy everything the
+  // container prints into a log file on the host's disk, unbounded (a
+  // flooding container fills the disk); the attached streams are all we
+  // read. A --log-driver in podman_args comes later and wins.
+  std::vector<std::string> cmd{o.podman_path, "run", "--rm", "-i", "--log-driver=none", "--cidfile",
+                               scratch.cidfile(), "--label", std::string(kCallLabel) + "=" + scratch.call_id()};
   if (o.env) {
     for (const auto& [name, value] : *o.env) {
       cmd.emplace_back("-e");
@@ -166,12 +170,22 @@ std::vector<std::string> podman_rm_command(const PodmanOptions& o, const PodmanS
           std::string("label=") + kCallLabel + "=" + scratch.call_id()};
 }
 
+std::optional<Containment> client_containment(const std::optional<Containment>& requested,
+                                              Containment at_least) {
+  if (requested) return requested;
+  if (at_least <= Containment::subreaper && containment_available(Containment::subreaper))
+    return Containment::subreaper;
+  return std::nullopt;  // the strongest there is, at least `at_least`
+}
+
 RunOptions client_run_options(const PodmanOptions& o) {
   return {.timeout = o.timeout,
           .max_output_size = o.max_output_size,
           .tail = o.tail,
           .stdin_data = o.stdin_data,
-          .stdin_write_timeout = o.stdin_write_timeout};
+          .stdin_write_timeout = o.stdin_write_timeout,
+          .containment = client_containment(o.containment, o.min_containment),
+          .min_containment = o.min_containment};
 }
 
 RunOptions checked_client_run_options(const std::vector<std::string>& argv,
@@ -183,7 +197,10 @@ RunOptions checked_client_run_options(const std::vector<std::string>& argv,
 }
 
 RunOptions cleanup_run_options(const PodmanOptions& options) {
-  return {.timeout = options.cleanup_timeout, .max_output_size = 4096};
+  return {.timeout = options.cleanup_timeout,
+          .max_output_size = 4096,
+          .containment = client_containment(options.containment, options.min_containment),
+          .min_containment = options.min_containment};
 }
 
 void check_cleanup_result(const std::vector<std::string>& rm_command, const Result& rm_result) {

@@ -66,6 +66,12 @@ std::vector<std::string> podman_rm_command(const PodmanOptions& options,
 /// RunOptions for the podman client of `podman_run`: the bounds of the call,
 /// the host's environment and cwd, no watchdog (the container is not in the
 /// client's process group; its memory is bounded by --memory).
+/// The containment of podman's own processes: `requested`, else subreaper
+/// where the machine has it (namespaces around podman confuse it: its
+/// mounts and pids must be the host's), else the strongest at least
+/// `at_least`.
+std::optional<Containment> client_containment(const std::optional<Containment>& requested, Containment at_least);
+
 RunOptions client_run_options(const PodmanOptions& options);
 
 /// validate_container, then the client's bounds (validate_run_options);

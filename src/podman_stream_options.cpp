@@ -30,12 +30,16 @@ PodmanStreamParts checked_stream_parts(const std::vector<std::string>& argv,
                                         .podman_args = o.podman_args,
                                         .podman_path = o.podman_path,
                                         .cleanup_timeout = o.cleanup_timeout,
-                                        .temp_dir = o.temp_dir},
+                                        .temp_dir = o.temp_dir,
+                                        .containment = o.containment,
+                                        .min_containment = o.min_containment},
                           .client = {.timeout = o.timeout,
                                      .max_line_size = o.max_line_size,
                                      .stderr_max_output_size = o.stderr_max_output_size,
                                      .stdin_data = o.stdin_data,
-                                     .stdin_write_timeout = o.stdin_write_timeout}};
+                                     .stdin_write_timeout = o.stdin_write_timeout,
+                                     .containment = client_containment(o.containment, o.min_containment),
+                                     .min_containment = o.min_containment}};
   validate_container(argv, parts.container);
   require_positive(o.timeout, "timeout");
   require_positive(o.stdin_write_timeout, "stdin_write_timeout");

@@ -1,6 +1,7 @@
 #include "bounded_subprocess/result.hpp"
 
 #include <cstdio>
+#include <cstring>
 #include <ostream>
 #include <string>
 
@@ -13,6 +14,7 @@ std::string_view to_string(EndReason reason) noexcept {
     case EndReason::timeout: return "timeout";
     case EndReason::memory_limit: return "memory_limit";
     case EndReason::cancelled: return "cancelled";
+    case EndReason::watchdog_failed: return "watchdog_failed";
   }
   return "unknown";
 }
@@ -35,6 +37,9 @@ std::string Result::str() const {
     case EndReason::timeout: s = "timed out"; break;
     case EndReason::memory_limit: s = "killed by the memory watchdog"; break;
     case EndReason::cancelled: s = "cancelled"; break;
+    case EndReason::watchdog_failed:
+      s = std::string("killed: the memory watchdog could not measure it (") + std::strerror(watchdog_error) + ")";
+      break;
   }
   if (stdin_write_failed) s += ", stdin write failed";
   char secs[32];
@@ -47,5 +52,24 @@ std::string Result::str() const {
 }
 
 std::ostream& operator<<(std::ostream& os, const Result& result) { return os << result.str(); }
+
+std::string_view to_string(Containment containment) noexcept {
+  switch (containment) {
+    case Containment::process_group: return "process_group";
+    case Containment::subreaper: return "subreaper";
+    case Containment::pid_namespace: return "pid_namespace";
+    case Containment::cgroup: return "cgroup";
+  }
+  return "unknown";
+}
+
+std::optional<Containment> containment_from_string(std::string_view name) noexcept {
+  for (Containment c : {Containment::process_group, Containment::subreaper, Containment::pid_namespace,
+                        Containment::cgroup})
+    if (to_string(c) == name) return c;
+  return std::nullopt;
+}
+
+std::ostream& operator<<(std::ostream& os, Containment containment) { return os << to_string(containment); }
 
 }  // namespace bounded_subprocess

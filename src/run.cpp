@@ -26,10 +26,13 @@ Result run(const std::vector<std::string>& argv, const RunOptions& options) {
 }
 
 Result detail::run_observed(const std::vector<std::string>& argv, const RunOptions& options,
-                            const std::function<void(pid_t)>& on_spawn) {
+                            const std::function<void(pid_t, Containment)>& on_spawn) {
   using detail::Clock;
   detail::Supervisor sup(argv, options);
-  if (on_spawn) on_spawn(sup.pid());
+  if (on_spawn) {
+    const detail::Members m = sup.members();
+    on_spawn(m.containment == Containment::process_group ? m.pgid : m.init_pid, m.containment);
+  }
 
   // The sync face samples its own group; async runs share one scan per tick.
   const bool watched = sup.memory_limit_kb().has_value();
@@ -79,7 +82,8 @@ Result detail::run_observed(const std::vector<std::string>& argv, const RunOptio
     now = Clock::now();
     if (sup.killed()) next_sample = Clock::time_point::max();
     if (now >= next_sample) {
-      sup.on_memory_sample(detail::sample_group_kb(sup.pid()));
+      const detail::Members members = sup.members();
+      sup.on_memory_sample(detail::sample_members({&members, 1}).front());
       next_sample = now + sup.memory_watchdog_interval();
     }
     if (now >= sup.next_deadline()) sup.on_time(now);

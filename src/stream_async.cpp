@@ -14,7 +14,7 @@
 
 #include "async_driver.hpp"
 #include "bounded_subprocess/async.hpp"
-#include "spawn.hpp"
+#include "spawn/child.hpp"
 #include "stream_line_splitter.hpp"
 
 namespace bounded_subprocess::detail {
@@ -42,6 +42,8 @@ RunOptions engine_options(const StreamOptions& o) {
       .cwd = o.cwd,
       .memory_limit_mb = o.memory_limit_mb,
       .memory_watchdog_interval = o.memory_watchdog_interval,
+      .containment = o.containment,
+      .min_containment = o.min_containment,
   };
 }
 

@@ -42,32 +42,31 @@ Supervisor::Supervisor(const std::vector<std::string>& argv, const RunOptions& o
     memory_limit_kb_ = static_cast<std::uint64_t>(*options.memory_limit_mb) * 1024;
     watchdog_interval_ = to_clock(options.memory_watchdog_interval);
   }
-  const SpawnRequest request{
-      .argv = &argv,
-      .env = &options.env,
-      .cwd = &options.cwd,
+  child_ = Child::spawn({
+      .argv = argv,
+      .env = options.env,
+      .cwd = options.cwd,
       .stdin_mode = options.stdin_data ? StdioMode::pipe : StdioMode::null,
       .stdout_mode = StdioMode::pipe,
       .stderr_mode = StdioMode::pipe,
-  };
-  child_ = spawn_child(request);  // last: nothing below may throw
-  deadline_ = child_.started + to_clock(options.timeout);
-  if (child_.stdin_fd) {
-    if (stdin_data_.empty()) {
-      stop_stdin(false);  // the child reads EOF at once
+      .containment = {options.containment, options.min_containment},
+      .stdin_prefill = stdin_data_,
+  });  // last: nothing below may throw
+  deadline_ = child_.started() + to_clock(options.timeout);
+  stdin_written_ = child_.prefilled();
+  if (child_.stdin_pipe()) {
+    if (stdin_written_ == stdin_data_.size()) {
+      stop_stdin(false);  // all of it is in the pipe: the child reads it, then EOF
     } else {
-      stdin_deadline_ = child_.started + to_clock(options.stdin_write_timeout);
+      stdin_deadline_ = child_.started() + to_clock(options.stdin_write_timeout);
     }
   }
 }
 
 Supervisor::~Supervisor() {
   if (done_) return;
-  kill_and_reap(child_.pid);
-  close_fd(child_.stdin_fd);
-  close_fd(child_.stdout_fd);
-  close_fd(child_.stderr_fd);
-  close_fd(child_.pidfd);
+  release_fds();
+  child_.kill_and_finish();
 }
 
 Clock::time_point Supervisor::next_deadline() const noexcept {
@@ -81,41 +80,35 @@ void Supervisor::close_fd(UniqueFd& fd) noexcept {
   fd.reset();
 }
 
+void Supervisor::release_fds() noexcept {
+  close_fd(child_.stdin_pipe());
+  close_fd(child_.stdout_pipe());
+  close_fd(child_.stderr_pipe());
+  if (observer_ != nullptr && child_.exit_fd() >= 0) observer_->before_close(child_.exit_fd());
+}
+
 void Supervisor::stop_stdin(bool failed) noexcept {
-  if (!child_.stdin_fd) return;
+  if (!child_.stdin_pipe()) return;
   stdin_failed_ = stdin_failed_ || failed;
   stdin_deadline_.reset();
-  close_fd(child_.stdin_fd);
+  close_fd(child_.stdin_pipe());
   stdin_data_.clear();
   stdin_data_.shrink_to_fit();
 }
 
 void Supervisor::on_stdin_writable() {
-  if (!child_.stdin_fd) return;
-  SigpipeGuard guard;
-  while (stdin_written_ < stdin_data_.size()) {
-    const std::size_t chunk = std::min<std::size_t>(stdin_data_.size() - stdin_written_, kLargeReadSize);
-    const ssize_t n = sys::write(child_.stdin_fd.get(), stdin_data_.data() + stdin_written_, chunk);
-    if (n > 0) {
-      stdin_written_ += static_cast<std::size_t>(n);
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && errno == EAGAIN) {
-      return;
-    } else {
-      if (errno == EPIPE) guard.note_epipe();
-      stop_stdin(true);  // EPIPE: the child closed its stdin
-      return;
-    }
+  switch (child_.write_some(stdin_data_, stdin_written_)) {
+    case Io::done: stop_stdin(false); break;
+    case Io::would_block: break;
+    case Io::closed: stop_stdin(true); break;  // EPIPE: the child closed its stdin
   }
-  stop_stdin(false);
 }
 
 void Supervisor::on_stdout_readable() { read_stream(Stream::out); }
 void Supervisor::on_stderr_readable() { read_stream(Stream::err); }
 
 void Supervisor::read_stream(Stream which) {
-  UniqueFd& fd = which == Stream::out ? child_.stdout_fd : child_.stderr_fd;
+  UniqueFd& fd = which == Stream::out ? child_.stdout_pipe() : child_.stderr_pipe();
   CaptureBuffer& buf = which == Stream::out ? out_ : err_;
   std::size_t moved = 0;
   while (fd && moved < kEventBudget) {
@@ -168,7 +161,7 @@ void Supervisor::grow_pipe(Stream which) noexcept {
   bool& grown = pipe_grown_[which == Stream::out ? 0 : 1];
   if (grown) return;
   grown = true;
-  const UniqueFd& fd = which == Stream::out ? child_.stdout_fd : child_.stderr_fd;
+  const UniqueFd& fd = which == Stream::out ? child_.stdout_pipe() : child_.stderr_pipe();
   ::fcntl(fd.get(), F_SETPIPE_SZ, static_cast<int>(kLargeReadSize));
 }
 
@@ -176,7 +169,7 @@ void Supervisor::drain_after_exit() {
   // Read what is already in the pipes, and no more: a descendant that keeps
   // writing must not keep the run alive.
   for (auto which : {Stream::out, Stream::err}) {
-    UniqueFd& fd = which == Stream::out ? child_.stdout_fd : child_.stderr_fd;
+    UniqueFd& fd = which == Stream::out ? child_.stdout_pipe() : child_.stderr_pipe();
     if (!fd) continue;
     int avail = 0;
     if (::ioctl(fd.get(), FIONREAD, &avail) != 0) avail = 0;
@@ -196,13 +189,20 @@ void Supervisor::drain_after_exit() {
 
 void Supervisor::on_child_exit() {
   if (done_) return;
-  // The child is a zombie now, so its pid (and process group id) cannot be
-  // reused until we reap it: drain, kill the group, then reap.
+  // Read what the pipes hold, then end everything the run contains (with a
+  // process group: the leader is a zombie, so the group id cannot be reused
+  // before the kill) and collect the status.
   drain_after_exit();
-  kill_group(child_.pid);
-  auto info = try_reap(child_.pid);
-  if (!info) info = kill_and_reap(child_.pid);  // not expected: pidfd said it exited
-  finish(*info);
+  stop_stdin(stdin_written_ < stdin_data_.size());
+  release_fds();
+  ExitInfo info;
+  try {
+    info = child_.finish();
+  } catch (...) {
+    done_ = true;  // everything is reaped; there is no status to report
+    throw;
+  }
+  finish(info);
 }
 
 void Supervisor::on_time(Clock::time_point now) {
@@ -211,9 +211,14 @@ void Supervisor::on_time(Clock::time_point now) {
   if (now >= deadline_) kill_as(EndReason::timeout);
 }
 
-void Supervisor::on_memory_sample(std::uint64_t group_kb) {
+void Supervisor::on_memory_sample(const MemorySample& sample) {
   if (done_ || kill_reason_ || !memory_limit_kb_) return;
-  if (group_kb > *memory_limit_kb_) kill_as(EndReason::memory_limit);
+  if (sample.error != 0) {
+    watchdog_error_ = sample.error;
+    kill_as(EndReason::watchdog_failed);
+  } else if (sample.kb > *memory_limit_kb_) {
+    kill_as(EndReason::memory_limit);
+  }
 }
 
 void Supervisor::cancel() {
@@ -223,18 +228,13 @@ void Supervisor::cancel() {
 
 void Supervisor::kill_as(EndReason reason) noexcept {
   kill_reason_ = reason;
-  kill_group(child_.pid);
+  child_.kill();
   // Unwritten stdin is a failed write; the pidfd reports the death next.
   stop_stdin(stdin_written_ < stdin_data_.size());
 }
 
 void Supervisor::finish(const ExitInfo& info) {
-  stop_stdin(stdin_written_ < stdin_data_.size());
-  close_fd(child_.stdout_fd);
-  close_fd(child_.stderr_fd);
-  close_fd(child_.pidfd);
   devnull_.reset();
-
   Result& r = result_;
   if (WIFEXITED(info.status)) {
     r.exit_code = WEXITSTATUS(info.status);
@@ -254,11 +254,12 @@ void Supervisor::finish(const ExitInfo& info) {
   if (stdin_failed_) r.exit_code = -1;
   r.out = out_.take();
   r.err = err_.take();
-  r.elapsed = Clock::now() - child_.started;
-  r.usage.user_cpu = std::chrono::microseconds(info.user_usec);
-  r.usage.system_cpu = std::chrono::microseconds(info.system_usec);
-  r.usage.max_rss_kb = static_cast<std::uint64_t>(info.max_rss_kb);
-  child_.pid = -1;
+  r.watchdog_error = watchdog_error_;
+  r.containment = child_.containment();
+  r.elapsed = Clock::now() - child_.started();
+  r.usage.user_cpu = info.user_cpu;
+  r.usage.system_cpu = info.system_cpu;
+  r.usage.max_rss_kb = info.max_rss_kb;
   done_ = true;
 }
 

@@ -18,12 +18,11 @@
 #include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/result.hpp"
 #include "capture_buffer.hpp"
-#include "spawn.hpp"
+#include "proc_memory.hpp"
+#include "spawn/child.hpp"
 #include "unique_fd.hpp"
 
 namespace bounded_subprocess::detail {
-
-using Clock = std::chrono::steady_clock;
 
 /// Told before the supervisor closes one of the fds it exposed, so that an
 /// event loop holding the fd (an Asio descriptor, say) can let go of it first.
@@ -34,6 +33,9 @@ class FdCloseObserver {
  protected:
   ~FdCloseObserver() = default;
 };
+
+/// The shortest memory watchdog interval accepted.
+inline constexpr Seconds kMinWatchdogInterval{0.010};
 
 /// Throws std::invalid_argument for options that make no sense.
 void validate_run_options(const RunOptions& options);
@@ -46,17 +48,20 @@ class Supervisor {
              FdCloseObserver* observer = nullptr);
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
-  /// If the run is not done: SIGKILL the group, reap the child, close fds.
+  /// If the run is not done: kill everything it contains, reap, close fds.
   ~Supervisor();
 
-  pid_t pid() const noexcept { return child_.pid; }
-  Clock::time_point started() const noexcept { return child_.started; }
+  pid_t pid() const noexcept { return child_.pid(); }
+  Clock::time_point started() const noexcept { return child_.started(); }
+  /// Whom the memory watchdog counts.
+  Members members() const noexcept { return child_.members(); }
 
   // What to wait for. -1 means "not interested (any more)".
-  int stdin_fd() const noexcept { return child_.stdin_fd.get(); }
-  int stdout_fd() const noexcept { return child_.stdout_fd.get(); }
-  int stderr_fd() const noexcept { return child_.stderr_fd.get(); }
-  int pidfd() const noexcept { return child_.pidfd.get(); }
+  int stdin_fd() const noexcept { return child_.stdin_pipe().get(); }
+  int stdout_fd() const noexcept { return child_.stdout_pipe().get(); }
+  int stderr_fd() const noexcept { return child_.stderr_pipe().get(); }
+  /// Readable once the child has exited (and, contained, everything else).
+  int pidfd() const noexcept { return child_.exit_fd(); }
   /// The earliest deadline still pending (run deadline, stdin deadline).
   Clock::time_point next_deadline() const noexcept;
   /// The memory limit in KiB, when the watchdog is on.
@@ -67,12 +72,14 @@ class Supervisor {
   void on_stdin_writable();
   void on_stdout_readable();
   void on_stderr_readable();
-  /// The pidfd is readable: the child has exited.
+  /// The pidfd is readable: the child has exited. Throws std::system_error
+  /// when its status cannot be known (everything is reaped then too).
   void on_child_exit();
   /// Time has reached `now`: handles whichever deadlines have passed.
   void on_time(Clock::time_point now);
-  /// A watchdog sample: summed peak RSS of the group in KiB.
-  void on_memory_sample(std::uint64_t group_kb);
+  /// A watchdog sample. One that could not be taken kills the run (fails
+  /// closed, reason watchdog_failed) rather than let it run unwatched.
+  void on_memory_sample(const MemorySample& sample);
   /// Kills the group as cancelled (async cancellation). The run ends when
   /// the pidfd then reports the exit.
   void cancel();
@@ -92,6 +99,7 @@ class Supervisor {
   void drain_after_exit();
   void stop_stdin(bool failed) noexcept;
   void kill_as(EndReason reason) noexcept;
+  void release_fds() noexcept;
   void finish(const ExitInfo& info);
 
   FdCloseObserver* observer_;
@@ -106,6 +114,7 @@ class Supervisor {
   Clock::duration watchdog_interval_{};
   std::optional<EndReason> kill_reason_;  // set once we killed the group
   bool stdin_failed_ = false;
+  int watchdog_error_ = 0;  // the errno of a sample that could not be taken
   bool done_ = false;
   bool pipe_grown_[2] = {false, false};  // stdout, stderr
   bool splice_ok_ = true;  // false once splice(2) to /dev/null proved unsupported

@@ -34,6 +34,9 @@ struct InteractiveOptions {
   std::optional<Environment> env{};
   /// Working directory of the child; the host's when absent.
   std::optional<std::string> cwd{};
+  /// How every descendant is kept in the run: see `RunOptions::containment`.
+  std::optional<Containment> containment{};
+  Containment min_containment = Containment::process_group;
 };
 
 namespace detail {
@@ -134,11 +137,14 @@ class Interactive {
   // step. Steps never block. Same thread rules as write/read_line/close.
 
   /// The descriptors to wait on: the child's stdin (writable), its stdout
-  /// (readable) and its pidfd (readable once the child has exited). Owned
-  /// by this object; -1 once closed.
+  /// (readable) and the pidfd of our own child, the program or its init
+  /// (readable once the program has exited and, contained, everything else
+  /// with it). Owned by this object; -1 once closed.
   int stdin_fd() const noexcept;
   int stdout_fd() const noexcept;
   int pidfd() const noexcept;
+  /// How the child's descendants are contained (see Containment).
+  Containment containment() const noexcept;
   /// Writes what the pipe takes now of `data` from `offset`, advancing
   /// `offset`. False once no write can work any more (broken pipe, object
   /// closed); true otherwise: done when `offset == data.size()`, else wait

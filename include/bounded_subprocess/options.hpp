@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "bounded_subprocess/containment.hpp"
+
 namespace bounded_subprocess {
 
 /// Durations are seconds as a double, so `5s`, `250ms` and `1.5s` all work.
@@ -49,7 +51,14 @@ struct RunOptions {
   /// in the child's process group is sampled every `memory_watchdog_interval`
   /// and the group is killed once it exceeds this many MiB.
   std::optional<std::size_t> memory_limit_mb{};
+  /// At least 1 ms (the watchdog reads /proc on every tick).
   Seconds memory_watchdog_interval{1.0};
+  /// How every descendant is kept in the run (see Containment): exactly this
+  /// mechanism, or an error (SpawnError) when the machine lacks it. When
+  /// absent, the strongest the machine allows...
+  std::optional<Containment> containment{};
+  /// ...and never one weaker than this (an error instead).
+  Containment min_containment = Containment::process_group;
 };
 
 /// A copy of the host process's environment, to start from when a few

@@ -62,6 +62,13 @@ struct PodmanOptions {
   /// Where the private folder holding the cidfile is created; $TMPDIR (or
   /// /tmp) when absent.
   std::optional<std::string> temp_dir{};
+  /// How the podman client and everything it starts (conmon, the
+  /// container's processes) are kept in the run: see
+  /// `RunOptions::containment`. When absent: subreaper where the machine
+  /// has it (a PID or user namespace around the client confuses podman),
+  /// else process_group.
+  std::optional<Containment> containment{};
+  Containment min_containment = Containment::process_group;
 };
 
 /// Runs `argv` in a container of `options.image`, bounded like `run`:
@@ -118,6 +125,13 @@ struct PodmanStreamOptions {
   std::string podman_path = "podman";
   Seconds cleanup_timeout{10.0};
   std::optional<std::string> temp_dir{};
+  /// How the podman client and everything it starts (conmon, the
+  /// container's processes) are kept in the run: see
+  /// `RunOptions::containment`. When absent: subreaper where the machine
+  /// has it (a PID or user namespace around the client confuses podman),
+  /// else process_group.
+  std::optional<Containment> containment{};
+  Containment min_containment = Containment::process_group;
 };
 
 /// The sync stream face: runs `argv` in a container like `podman_run` and

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "bounded_subprocess/containment.hpp"
+
 namespace bounded_subprocess {
 
 /// Why a run ended.
@@ -15,7 +17,11 @@ enum class EndReason {
   signaled,      ///< a signal killed the direct child (`exit_code` is minus its number)
   timeout,       ///< the deadline passed; the group was killed (`exit_code` is -1)
   memory_limit,  ///< the memory watchdog killed the group (`exit_code` is -1)
-  cancelled,     ///< an async run was cancelled; the group was killed (`exit_code` is -1)
+  cancelled,     ///< the run was cancelled; everything it contains was killed (`exit_code` is -1)
+  /// The memory watchdog could not measure the run (no fd left to read
+  /// /proc, say) and killed it rather than let it run unwatched
+  /// (`exit_code` is -1, `watchdog_error` says why).
+  watchdog_failed,
 };
 
 std::string_view to_string(EndReason reason) noexcept;
@@ -31,12 +37,13 @@ struct Capture {
   std::uint64_t total_bytes = 0;
 };
 
-/// Resource usage of the direct child, from wait4(2). Descendants that the
-/// child did not wait for are not counted.
+/// Resource usage of the run, from wait4(2): with a process_group, of the
+/// direct child and the descendants it waited for; with any other
+/// containment, of every process of the run (its init reaps them all).
 struct ResourceUsage {
   std::chrono::microseconds user_cpu{0};
   std::chrono::microseconds system_cpu{0};
-  /// Peak resident set size of the direct child, in KiB.
+  /// Peak resident set size, in KiB: the largest of the processes counted.
   std::uint64_t max_rss_kb = 0;
 };
 
@@ -58,6 +65,11 @@ struct Result {
   /// the short names).
   Capture out;
   Capture err;
+  /// How the run's descendants were contained.
+  Containment containment = Containment::process_group;
+  /// With `reason` watchdog_failed: the errno that kept the watchdog from
+  /// measuring (EMFILE, say). 0 otherwise.
+  int watchdog_error = 0;
   /// Wall time from the spawn to the end of the run.
   std::chrono::duration<double> elapsed{0};
   ResourceUsage usage;

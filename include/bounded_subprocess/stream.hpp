@@ -63,6 +63,9 @@ struct StreamOptions {
   /// Memory watchdog, as in `RunOptions`.
   std::optional<std::size_t> memory_limit_mb{};
   Seconds memory_watchdog_interval{1.0};
+  /// How every descendant is kept in the run: see `RunOptions::containment`.
+  std::optional<Containment> containment{};
+  Containment min_containment = Containment::process_group;
 };
 
 /// Hooks for faces built on a line stream (the podman stream uses this to

@@ -131,6 +131,22 @@ def memory_limit(memory_limit_mb: Any) -> Optional[int]:
     return size(memory_limit_mb, "memory_limit_mb", allow_zero=False)
 
 
+CONTAINMENTS = ("process_group", "subreaper", "pid_namespace", "cgroup")
+
+
+def containment_kwargs(containment: Any, min_containment: Any) -> Dict[str, Any]:
+    """The containment options every face takes (see README): a mechanism
+    name or None (the strongest the machine allows), and a minimum."""
+    for value, what in ((containment, "containment"), (min_containment, "min_containment")):
+        if value is None and what == "containment":
+            continue
+        if not isinstance(value, str):
+            raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+        if value not in CONTAINMENTS:
+            raise ValueError(f"{what} must be one of {', '.join(map(repr, CONTAINMENTS))}, not {value!r}")
+    return dict(containment=containment, min_containment=min_containment)
+
+
 def run_kwargs(
     args: Any,
     timeout_seconds: Any,
@@ -142,11 +158,14 @@ def run_kwargs(
     cwd: Any,
     memory_limit_mb: Any,
     memory_watchdog_interval_seconds: Any,
+    containment: Any,
+    min_containment: Any,
 ) -> Dict[str, Any]:
     """Checks the seed's arguments of run (sync and async, which take the same
     ones in another order, so each calls run_kwargs(**locals()) first thing);
     returns those of _native.run and _native.start_run."""
     return dict(
+        **containment_kwargs(containment, min_containment),
         argv=encode_args(args),
         timeout=seconds(timeout_seconds, "timeout_seconds"),
         max_output_size=size(max_output_size, "max_output_size"),

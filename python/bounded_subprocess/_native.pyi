@@ -38,6 +38,10 @@ class Result:
     def system_cpu_seconds(self) -> float: ...
     @property
     def max_rss_kb(self) -> int: ...
+    @property
+    def containment(self) -> str: ...
+    @property
+    def watchdog_error(self) -> int: ...
 
 class Pending:
     """The outcome of a native async operation; fileno() is readable when done."""
@@ -55,6 +59,8 @@ class Interactive:
         read_buffer_size: int,
         env: Optional[Dict[bytes, bytes]],
         cwd: Optional[bytes],
+        containment: Optional[str],
+        min_containment: str,
     ) -> None: ...
     def write(self, data: bytes, timeout: float) -> bool: ...
     def read_line(self, timeout: float) -> Optional[bytes]: ...
@@ -69,6 +75,8 @@ class Interactive:
     def stdout_fd(self) -> int: ...
     @property
     def pidfd(self) -> int: ...
+    @property
+    def containment(self) -> str: ...
     @property
     def pid(self) -> int: ...
     @property
@@ -93,6 +101,8 @@ def run(
     cwd: Optional[bytes],
     memory_limit_mb: Optional[int],
     memory_watchdog_interval: float,
+    containment: Optional[str],
+    min_containment: str,
 ) -> Result: ...
 def start_run(
     argv: List[bytes],
@@ -105,6 +115,8 @@ def start_run(
     cwd: Optional[bytes],
     memory_limit_mb: Optional[int],
     memory_watchdog_interval: float,
+    containment: Optional[str],
+    min_containment: str,
 ) -> Pending: ...
 def open_line_stream(
     argv: List[bytes],
@@ -117,6 +129,8 @@ def open_line_stream(
     cwd: Optional[bytes],
     memory_limit_mb: Optional[int],
     memory_watchdog_interval: float,
+    containment: Optional[str],
+    min_containment: str,
 ) -> LineStream: ...
 def start_podman_run(
     argv: List[bytes],
@@ -133,6 +147,8 @@ def start_podman_run(
     entrypoint: Optional[bytes],
     podman_args: List[bytes],
     podman_path: bytes,
+    containment: Optional[str],
+    min_containment: str,
 ) -> Pending: ...
 def open_podman_line_stream(
     argv: List[bytes],
@@ -149,4 +165,6 @@ def open_podman_line_stream(
     entrypoint: Optional[bytes],
     podman_args: List[bytes],
     podman_path: bytes,
+    containment: Optional[str],
+    min_containment: str,
 ) -> LineStream: ...

@@ -31,6 +31,8 @@ def run(
     *,
     memory_limit_mb: Optional[int] = None,
     memory_watchdog_interval_seconds: float = 1.0,
+    containment: Optional[str] = None,
+    min_containment: str = "process_group",
 ) -> Result:
     """Run a subprocess with a timeout and bounded output capture.
 
@@ -46,8 +48,12 @@ def run(
     is closed and exit_code is -1. env, when given, replaces the environment.
 
     Beyond the seed (keyword-only): memory_limit_mb turns on the memory
-    watchdog (summed peak RSS of the group, sampled every
-    memory_watchdog_interval_seconds).
+    watchdog (summed peak RSS of every process of the run, sampled every
+    memory_watchdog_interval_seconds). containment picks how every
+    descendant is kept in the run ("process_group", "subreaper",
+    "pid_namespace" or "cgroup"; None: the strongest the machine allows,
+    but none weaker than min_containment); Result.containment says which
+    was used.
 
     Raises TypeError/ValueError for bad arguments (nothing is spawned), and
     OSError (FileNotFoundError, PermissionError, ...) when the program or the

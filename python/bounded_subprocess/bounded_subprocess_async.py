@@ -44,6 +44,9 @@ async def run(
     memory_limit_mb: Optional[int] = None,
     memory_watchdog_interval_seconds: float = 1.0,
     cwd: Optional[str] = None,
+    *,
+    containment: Optional[str] = None,
+    min_containment: str = "process_group",
 ) -> Result:
     """Async counterpart of bounded_subprocess.run, with an optional memory limit.
 
@@ -76,6 +79,8 @@ def _podman_kwargs(
     entrypoint: Any,
     podman_args: Any,
     podman_path: Any,
+    containment: Any,
+    min_containment: Any,
 ) -> Dict[str, Any]:
     """Checks the arguments podman_run and podman_run_stream_lines share;
     returns those of the native podman faces (each adds its own bounds)."""
@@ -88,6 +93,7 @@ def _podman_kwargs(
     if isinstance(podman_args, (str, bytes)) or not isinstance(podman_args, Sequence):
         raise TypeError("podman_args must be a list of strings")
     return dict(
+        **_args.containment_kwargs(containment, min_containment),
         image=image,
         env=_args.encode_env(env),
         stdin_data=_args.encode_stdin(stdin_data),
@@ -119,6 +125,8 @@ async def podman_run(
     entrypoint: Optional[str] = None,
     podman_args: Optional[Sequence[str]] = None,
     podman_path: str = "podman",
+    containment: Optional[str] = None,
+    min_containment: str = "process_group",
 ) -> Result:
     """Run a command inside a podman container, with the same bounds as `run`.
 
@@ -129,15 +137,17 @@ async def podman_run(
     container, `cwd` as -w, `memory_limit_mb` as --memory/--memory-swap (an
     OOM kill then shows as exit code 137). `entrypoint=""` clears the image's
     ENTRYPOINT; None omits the flag. Beyond the seed: `podman_args`, further
-    podman flags placed before the image (e.g. ["--network=none"]), and
-    `podman_path`.
+    podman flags placed before the image (e.g. ["--network=none"]),
+    `podman_path`, and `containment`/`min_containment` for the podman client
+    and what it starts (by default a subreaper where the machine has one).
 
     Raises ValueError/TypeError for bad arguments and OSError when podman
     cannot be started. Cancelling the awaiting task kills the podman client
     and removes the container before the cancellation proceeds.
     """
     kwargs = _podman_kwargs(args, image, timeout_seconds, env, stdin_data, stdin_write_timeout,
-                            volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path)
+                            volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path,
+                            containment, min_containment)
     pending = _native.start_podman_run(
         max_output_size=_args.size(max_output_size, "max_output_size"),
         tail=bool(tail),
@@ -181,6 +191,8 @@ async def podman_run_stream_lines(
     stderr_max_output_size: int = 2048,
     podman_args: Optional[Sequence[str]] = None,
     podman_path: str = "podman",
+    containment: Optional[str] = None,
+    min_containment: str = "process_group",
 ) -> AsyncGenerator[str, None]:
     """Stream stdout lines from a command inside a podman container.
 
@@ -200,7 +212,8 @@ async def podman_run_stream_lines(
     ValueError/TypeError for bad input and OSError when podman cannot start.
     """
     kwargs = _podman_kwargs(args, image, timeout_seconds, env, stdin_data, stdin_write_timeout,
-                            volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path)
+                            volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path,
+                            containment, min_containment)
     stream = _native.open_podman_line_stream(
         max_line_size=_args.size(max_line_size, "max_line_size", allow_zero=False),
         stderr_max_output_size=_args.size(stderr_max_output_size, "stderr_max_output_size"),
@@ -227,6 +240,8 @@ async def run_stream_lines(
     memory_limit_mb: Optional[int] = None,
     memory_watchdog_interval_seconds: float = 1.0,
     stderr_max_output_size: int = 2048,
+    containment: Optional[str] = None,
+    min_containment: str = "process_group",
 ) -> AsyncGenerator[str, None]:
     """The local twin of podman_run_stream_lines (not in the seed): stdout
     lines of a process on this host, as they arrive, with the bounds of run.
@@ -234,7 +249,8 @@ async def run_stream_lines(
     the process group. Like podman_run_stream_lines, an async generator
     function: the process starts at the first iteration."""
     kwargs = _args.run_kwargs(args, timeout_seconds, 0, False, env, stdin_data, stdin_write_timeout,
-                        cwd, memory_limit_mb, memory_watchdog_interval_seconds)
+                              cwd, memory_limit_mb, memory_watchdog_interval_seconds,
+                              containment, min_containment)
     del kwargs["max_output_size"], kwargs["tail"]
     stream = _native.open_line_stream(
         max_line_size=_args.size(max_line_size, "max_line_size", allow_zero=False),

@@ -19,8 +19,11 @@ from .util import (  # util's names are importable from every face module
 Bytes = Union[bytes, bytearray, memoryview, str]
 
 
-def _native_args(args: Any, read_buffer_size: Any, env: Any, cwd: Any) -> Dict[str, Any]:
+def _native_args(
+    args: Any, read_buffer_size: Any, env: Any, cwd: Any, containment: Any, min_containment: Any
+) -> Dict[str, Any]:
     return dict(
+        **_args.containment_kwargs(containment, min_containment),
         argv=_args.encode_args(args),
         read_buffer_size=_args.size(read_buffer_size, "read_buffer_size", allow_zero=False),
         env=_args.encode_env(env),
@@ -46,7 +49,9 @@ class Interactive:
 
     Raises TypeError/ValueError for bad arguments, OSError
     (FileNotFoundError, PermissionError, ...) when the program cannot start.
-    Extras beyond the seed: env (replaces the environment), cwd, pid.
+    Extras beyond the seed: env (replaces the environment), cwd,
+    containment and min_containment (as for run), pid, and containment (the
+    mechanism used).
     """
 
     def __init__(
@@ -56,13 +61,22 @@ class Interactive:
         *,
         env: Optional[Mapping[str, str]] = None,
         cwd: Optional[str] = None,
+        containment: Optional[str] = None,
+        min_containment: str = "process_group",
     ) -> None:
-        self._proc = _native.Interactive(**_native_args(args, read_buffer_size, env, cwd))
+        self._proc = _native.Interactive(
+            **_native_args(args, read_buffer_size, env, cwd, containment, min_containment))
 
     @property
     def pid(self) -> int:
-        """The child's pid, which is also its process group id."""
+        """The child's pid (with containment "process_group", also its
+        process group id; 0 when not known in this PID namespace)."""
         return self._proc.pid
+
+    @property
+    def containment(self) -> str:
+        """How the child's descendants are contained (e.g. "pid_namespace")."""
+        return self._proc.containment
 
     def write(self, stdin_data: Bytes, timeout_seconds: float) -> bool:
         """Write all of stdin_data to the child's stdin within timeout_seconds.

@@ -52,8 +52,11 @@ class Interactive:
         *,
         env: Optional[Mapping[str, str]] = None,
         cwd: Optional[str] = None,
+        containment: Optional[str] = None,
+        min_containment: str = "process_group",
     ) -> None:
-        self._proc = _native.Interactive(**_native_args(args, read_buffer_size, env, cwd))
+        self._proc = _native.Interactive(
+            **_native_args(args, read_buffer_size, env, cwd, containment, min_containment))
         self._writes = _Turn()
         self._reads = _Turn()
         self._closes = _Turn()
@@ -62,8 +65,14 @@ class Interactive:
 
     @property
     def pid(self) -> int:
-        """The child's pid, which is also its process group id."""
+        """The child's pid (with containment "process_group", also its
+        process group id; 0 when not known in this PID namespace)."""
         return self._proc.pid
+
+    @property
+    def containment(self) -> str:
+        """How the child's descendants are contained (e.g. "pid_namespace")."""
+        return self._proc.containment
 
     async def _ready(self, readers: Sequence[int], writers: Sequence[int], deadline: float) -> Optional[int]:
         """Waits until one of the fds is ready (returns it), the deadline

@@ -58,11 +58,14 @@ class Result:
     the memory watchdog.
 
     Beyond the seed, each with a default: why the run ended (reason:
-    "exited", "signaled", "timeout", "memory_limit" or "cancelled"), the
-    signal, truncation flags and total sizes of each stream, and, left out
-    of ``==`` because they change from run to run, the elapsed wall time and
-    the direct child's CPU times and peak RSS. Two results of the same
-    deterministic program compare equal, as in the seed.
+    "exited", "signaled", "timeout", "memory_limit", "cancelled" or
+    "watchdog_failed", with the errno in watchdog_error), the signal,
+    truncation flags and total sizes of each stream, how the run's
+    descendants were contained (containment: "process_group", "subreaper",
+    "pid_namespace" or "cgroup"), and, left out of ``==`` because they
+    change from run to run, the elapsed wall time and the run's CPU times
+    and peak RSS. Two results of the same deterministic program compare
+    equal, as in the seed.
     """
 
     timeout: bool
@@ -77,6 +80,8 @@ class Result:
     stderr_total_bytes: int = 0
     reason: str = "exited"
     term_signal: int = 0
+    containment: str = "process_group"
+    watchdog_error: int = 0
     stdout_bytes: bytes = field(default=b"", repr=False)
     stderr_bytes: bytes = field(default=b"", repr=False)
     elapsed_seconds: float = field(default=0.0, compare=False)
@@ -100,6 +105,8 @@ class Result:
             stderr_total_bytes=r.stderr_total_bytes,
             reason=r.reason,
             term_signal=r.term_signal,
+            containment=r.containment,
+            watchdog_error=r.watchdog_error,
             stdout_bytes=out,
             stderr_bytes=err,
             elapsed_seconds=r.elapsed_seconds,

@@ -36,14 +36,15 @@ void bind_async_run(py::module_& m) {
       [](std::vector<std::string> argv, double timeout, std::size_t max_output_size, bool tail,
          std::optional<std::map<std::string, std::string>> env, std::optional<std::string> stdin_data,
          double stdin_write_timeout, std::optional<std::string> cwd,
-         std::optional<std::size_t> memory_limit_mb, double memory_watchdog_interval) {
+         std::optional<std::size_t> memory_limit_mb, double memory_watchdog_interval,
+         std::optional<std::string> containment, std::string min_containment) {
         return start_run(RunArgs{std::move(argv), timeout, max_output_size, tail, std::move(env),
                                  std::move(stdin_data), stdin_write_timeout, std::move(cwd), memory_limit_mb,
-                                 memory_watchdog_interval});
+                                 memory_watchdog_interval, containment_args(containment, min_containment)});
       },
       py::arg("argv"), py::arg("timeout"), py::arg("max_output_size"), py::arg("tail"), py::arg("env"),
       py::arg("stdin_data"), py::arg("stdin_write_timeout"), py::arg("cwd"), py::arg("memory_limit_mb"),
-      py::arg("memory_watchdog_interval"),
+      py::arg("memory_watchdog_interval"), py::arg("containment"), py::arg("min_containment"),
       "Starts a bounded run on the module's reactor; returns a Pending whose result() "
       "is the Result. Raises ValueError for bad options at once; a program that cannot "
       "start raises OSError from result().");

@@ -27,8 +27,9 @@ namespace {
 
 InteractiveOptions make_options(std::size_t read_buffer_size,
                                 std::optional<std::map<std::string, std::string>> env,
-                                std::optional<std::string> cwd) {
+                                std::optional<std::string> cwd, const ContainmentArgs& containment) {
   InteractiveOptions o;
+  apply_containment(o, containment);
   o.read_buffer_size = read_buffer_size;
   if (env) o.env = Environment(env->begin(), env->end());
   o.cwd = std::move(cwd);
@@ -38,7 +39,9 @@ InteractiveOptions make_options(std::size_t read_buffer_size,
 class InteractiveHandle {
  public:
   InteractiveHandle(std::vector<std::string> argv, InteractiveOptions options)
-      : proc_(start(std::move(argv), std::move(options))), owner_(::getpid()), live_(proc_->pid()) {}
+      : proc_(start(std::move(argv), std::move(options))),
+        owner_(::getpid()),
+        live_(proc_->pidfd(), proc_->pid(), proc_->containment()) {}
   InteractiveHandle(const InteractiveHandle&) = delete;
   InteractiveHandle& operator=(const InteractiveHandle&) = delete;
   /// The C++ destructor kills the group and reaps the child unless closed;
@@ -114,6 +117,7 @@ class InteractiveHandle {
     proc_->close_pipes();
   }
 
+  std::string containment() const { return std::string(to_string(proc_->containment())); }
   int stdin_fd() const noexcept { return proc_->stdin_fd(); }
   int stdout_fd() const noexcept { return proc_->stdout_fd(); }
   int pidfd() const noexcept { return proc_->pidfd(); }
@@ -145,13 +149,15 @@ class InteractiveHandle {
 
 void bind_interactive(py::module_& m) {
   py::class_<InteractiveHandle>(m, "Interactive", "The C++ Interactive: a child spoken to line by line.")
-      .def(
-          py::init([](std::vector<std::string> argv, std::size_t read_buffer_size,
-                      std::optional<std::map<std::string, std::string>> env, std::optional<std::string> cwd) {
-            return std::make_unique<InteractiveHandle>(
-                std::move(argv), make_options(read_buffer_size, std::move(env), std::move(cwd)));
-          }),
-          py::arg("argv"), py::arg("read_buffer_size"), py::arg("env"), py::arg("cwd"))
+      .def(py::init([](std::vector<std::string> argv, std::size_t read_buffer_size,
+                       std::optional<std::map<std::string, std::string>> env, std::optional<std::string> cwd,
+                       std::optional<std::string> containment, std::string min_containment) {
+             return std::make_unique<InteractiveHandle>(
+                 std::move(argv), make_options(read_buffer_size, std::move(env), std::move(cwd),
+                                               containment_args(containment, min_containment)));
+           }),
+           py::arg("argv"), py::arg("read_buffer_size"), py::arg("env"), py::arg("cwd"),
+           py::arg("containment"), py::arg("min_containment"))
       .def("write", &InteractiveHandle::write, py::arg("data"), py::arg("timeout"))
       .def("read_line", &InteractiveHandle::read_line, py::arg("timeout"))
       .def("close", &InteractiveHandle::close, py::arg("nice_timeout"))
@@ -162,6 +168,7 @@ void bind_interactive(py::module_& m) {
       .def_property_readonly("stdout_fd", &InteractiveHandle::stdout_fd)
       .def_property_readonly("pidfd", &InteractiveHandle::pidfd)
       .def_property_readonly("pid", &InteractiveHandle::pid)
+      .def_property_readonly("containment", &InteractiveHandle::containment)
       .def_property_readonly("is_running", &InteractiveHandle::is_running)
       .def_property_readonly("exit_code", &InteractiveHandle::exit_code);
 }

@@ -24,7 +24,9 @@ void fill_common(Options& o, std::string image, double timeout, OptEnv env,
                  std::optional<std::string> stdin_data, double stdin_write_timeout,
                  std::vector<std::string> volumes, std::optional<std::string> cwd,
                  std::optional<std::size_t> memory_limit_mb, std::optional<std::string> entrypoint,
-                 std::vector<std::string> podman_args, std::string podman_path) {
+                 std::vector<std::string> podman_args, std::string podman_path,
+                 const ContainmentArgs& containment) {
+  apply_containment(o, containment);
   o.image = std::move(image);
   o.timeout = Seconds{timeout};
   if (env) o.env = Environment(env->begin(), env->end());
@@ -57,11 +59,13 @@ void bind_podman(py::module_& m) {
          bool tail, OptEnv env, std::optional<std::string> stdin_data, double stdin_write_timeout,
          std::vector<std::string> volumes, std::optional<std::string> cwd,
          std::optional<std::size_t> memory_limit_mb, std::optional<std::string> entrypoint,
-         std::vector<std::string> podman_args, std::string podman_path) {
+         std::vector<std::string> podman_args, std::string podman_path,
+         std::optional<std::string> containment, std::string min_containment) {
         PodmanOptions o;
         fill_common(o, std::move(image), timeout, std::move(env), std::move(stdin_data), stdin_write_timeout,
                     std::move(volumes), std::move(cwd), memory_limit_mb, std::move(entrypoint),
-                    std::move(podman_args), std::move(podman_path));
+                    std::move(podman_args), std::move(podman_path),
+                    containment_args(containment, min_containment));
         o.max_output_size = max_output_size;
         o.tail = tail;
         return start_podman_run(std::move(argv), std::move(o));
@@ -69,7 +73,7 @@ void bind_podman(py::module_& m) {
       py::arg("argv"), py::arg("image"), py::arg("timeout"), py::arg("max_output_size"), py::arg("tail"),
       py::arg("env"), py::arg("stdin_data"), py::arg("stdin_write_timeout"), py::arg("volumes"),
       py::arg("cwd"), py::arg("memory_limit_mb"), py::arg("entrypoint"), py::arg("podman_args"),
-      py::arg("podman_path"),
+      py::arg("podman_path"), py::arg("containment"), py::arg("min_containment"),
       "Starts argv in a podman container on the reactor; returns a Pending of the Result.");
 
   m.def(
@@ -78,11 +82,13 @@ void bind_podman(py::module_& m) {
          std::size_t stderr_max_output_size, OptEnv env, std::optional<std::string> stdin_data,
          double stdin_write_timeout, std::vector<std::string> volumes, std::optional<std::string> cwd,
          std::optional<std::size_t> memory_limit_mb, std::optional<std::string> entrypoint,
-         std::vector<std::string> podman_args, std::string podman_path) {
+         std::vector<std::string> podman_args, std::string podman_path,
+         std::optional<std::string> containment, std::string min_containment) {
         PodmanStreamOptions o;
         fill_common(o, std::move(image), timeout, std::move(env), std::move(stdin_data), stdin_write_timeout,
                     std::move(volumes), std::move(cwd), memory_limit_mb, std::move(entrypoint),
-                    std::move(podman_args), std::move(podman_path));
+                    std::move(podman_args), std::move(podman_path),
+                    containment_args(containment, min_containment));
         o.max_line_size = max_line_size;
         o.stderr_max_output_size = stderr_max_output_size;
         const std::string filename = o.podman_path;
@@ -92,7 +98,8 @@ void bind_podman(py::module_& m) {
       py::arg("argv"), py::arg("image"), py::arg("timeout"), py::arg("max_line_size"),
       py::arg("stderr_max_output_size"), py::arg("env"), py::arg("stdin_data"),
       py::arg("stdin_write_timeout"), py::arg("volumes"), py::arg("cwd"), py::arg("memory_limit_mb"),
-      py::arg("entrypoint"), py::arg("podman_args"), py::arg("podman_path"),
+      py::arg("entrypoint"), py::arg("podman_args"), py::arg("podman_path"), py::arg("containment"),
+      py::arg("min_containment"),
       "Starts argv in a podman container with its stdout read as lines; returns a LineStream.");
 }
 

@@ -4,16 +4,34 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <stdexcept>
 #include <string>
 #include <system_error>
 
 #include "bounded_subprocess/result.hpp"
+#include "bounded_subprocess/spawn_error.hpp"
 #include "native.hpp"
 
 namespace bounded_subprocess::python {
 
+ContainmentArgs containment_args(const std::optional<std::string>& containment,
+                                 const std::string& min_containment) {
+  auto parse = [](const std::string& name, const char* what) {
+    if (auto c = containment_from_string(name)) return *c;
+    throw std::invalid_argument(std::string(what) +
+                                " must be \"process_group\", \"subreaper\", \"pid_namespace\" or "
+                                "\"cgroup\", not \"" +
+                                name + "\"");
+  };
+  ContainmentArgs c;
+  if (containment) c.containment = parse(*containment, "containment");
+  c.min_containment = parse(min_containment, "min_containment");
+  return c;
+}
+
 RunOptions to_run_options(const RunArgs& args) {
   RunOptions o;
+  apply_containment(o, args.containment);
   o.timeout = Seconds{args.timeout};
   o.max_output_size = args.max_output_size;
   o.tail = args.tail;
@@ -26,7 +44,18 @@ RunOptions to_run_options(const RunArgs& args) {
   return o;
 }
 
-void raise_os_error(const std::system_error& error, const std::string& program) {
+void raise_os_error(const std::system_error& error, const std::string& fallback_filename) {
+  // A SpawnError says what failed: the program or the cwd (the filename, as
+  // subprocess reports them), or the containment (the library's message).
+  std::string program = fallback_filename;
+  if (const auto* spawn = dynamic_cast<const SpawnError*>(&error)) {
+    switch (spawn->subject()) {
+      case SpawnError::Subject::program:
+      case SpawnError::Subject::cwd: program = spawn->path(); break;
+      case SpawnError::Subject::containment:
+      case SpawnError::Subject::system: program.clear(); break;
+    }
+  }
   // OSError(errno, message, filename) picks the subclass from errno, as
   // PyErr_SetFromErrno does.
   py::object filename = py::none();
@@ -86,6 +115,9 @@ void bind_result(py::module_& m) {
       .def_property_readonly("system_cpu_seconds",
                              [](const Result& r) { return seconds(r.usage.system_cpu); })
       .def_property_readonly("max_rss_kb", [](const Result& r) { return r.usage.max_rss_kb; })
+      .def_readonly("watchdog_error", &Result::watchdog_error)
+      .def_property_readonly("containment",
+                             [](const Result& r) { return std::string(to_string(r.containment)); })
       .def("__str__", &Result::str);
 }
 

@@ -13,7 +13,6 @@ namespace bounded_subprocess::python {
 LineStreamHandle::LineStreamHandle(Reactor& reactor, LineStream stream)
     : reactor_(reactor), box_(std::make_shared<Box>()), pid_(stream.pid()) {
   box_->stream.emplace(std::move(stream));
-  box_->live = LiveChild(pid_);
   reactor_.post([box = box_, r = &reactor_] {
     std::weak_ptr<Box> weak = box;
     box->shutdown_id = r->remember([weak] {
@@ -35,7 +34,6 @@ LineStreamHandle::~LineStreamHandle() {
   // then removes its container asynchronously there.
   reactor_.post([box = std::move(box_), r = &reactor_] {
     if (box->shutdown_id) r->forget(*box->shutdown_id);
-    box->live.reset();
     box->stream.reset();
   });
 }
@@ -64,8 +62,10 @@ void bind_line_stream(py::module_& m) {
       [](std::vector<std::string> argv, double timeout, std::size_t max_line_size,
          std::size_t stderr_max_output_size, std::optional<std::map<std::string, std::string>> env,
          std::optional<std::string> stdin_data, double stdin_write_timeout, std::optional<std::string> cwd,
-         std::optional<std::size_t> memory_limit_mb, double memory_watchdog_interval) {
+         std::optional<std::size_t> memory_limit_mb, double memory_watchdog_interval,
+         std::optional<std::string> containment, std::string min_containment) {
         StreamOptions o;
+        apply_containment(o, containment_args(containment, min_containment));
         o.timeout = Seconds{timeout};
         o.max_line_size = max_line_size;
         o.stderr_max_output_size = stderr_max_output_size;
@@ -83,8 +83,8 @@ void bind_line_stream(py::module_& m) {
       },
       py::arg("argv"), py::arg("timeout"), py::arg("max_line_size"), py::arg("stderr_max_output_size"),
       py::arg("env"), py::arg("stdin_data"), py::arg("stdin_write_timeout"), py::arg("cwd"),
-      py::arg("memory_limit_mb"), py::arg("memory_watchdog_interval"),
-      "Starts argv with its stdout read as lines; returns a LineStream.");
+      py::arg("memory_limit_mb"), py::arg("memory_watchdog_interval"), py::arg("containment"),
+      py::arg("min_containment"), "Starts argv with its stdout read as lines; returns a LineStream.");
 }
 
 }  // namespace bounded_subprocess::python

@@ -13,7 +13,6 @@
 #include <string>
 
 #include "bounded_subprocess/async.hpp"
-#include "live_children.hpp"
 #include "native.hpp"
 #include "pending.hpp"
 #include "reactor.hpp"
@@ -40,7 +39,6 @@ class LineStreamHandle {
  private:
   struct Box {
     std::optional<LineStream> stream;
-    LiveChild live;  // for the final at-exit kill (see live_children.hpp)
     std::optional<std::uint64_t> shutdown_id;
   };
   Reactor& reactor_;

@@ -1,6 +1,7 @@
 // The registry of live children (see live_children.hpp).
 #include "live_children.hpp"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -19,7 +20,8 @@ namespace bounded_subprocess::python {
 namespace {
 
 struct Entry {
-  pid_t pid;    // also the process group id: the child leads its own session
+  pid_t pid;  // with process_group: the group id (the program leads its group)
+  Containment containment;
   int pidfd;    // ours, O_CLOEXEC; -1 if pidfd_open failed
   pid_t owner;  // the process that started the child
 };
@@ -39,7 +41,20 @@ int pidfd_send_signal(int pidfd, int sig, unsigned flags) noexcept {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, flags));
 }
 
-void kill_group(const Entry& e) noexcept {
+void kill_run(const Entry& e) noexcept {
+  switch (e.containment) {
+    case Containment::process_group: break;
+    case Containment::pid_namespace:
+    case Containment::cgroup:
+      // The init is process 1 of the run's namespace: the kernel kills
+      // everything in it when it dies.
+      if (e.pidfd >= 0) pidfd_send_signal(e.pidfd, SIGKILL, 0);
+      return;
+    case Containment::subreaper:
+      // Killing the init would free its descendants; it kills them all
+      // itself when its channel to this process closes, at exit.
+      return;
+  }
   if (e.pidfd >= 0) {
     // The group of exactly this process, even if its pid is reused.
     if (pidfd_send_signal(e.pidfd, SIGKILL, PIDFD_SIGNAL_PROCESS_GROUP) == 0 || errno == ESRCH) return;
@@ -56,11 +71,19 @@ void close_entry(const Entry& e) noexcept {
 
 }  // namespace
 
-LiveChild::LiveChild(pid_t pid) noexcept {
-  const Entry e{pid, pidfd_open(pid), ::getpid()};
+LiveChild::LiveChild(pid_t direct_pid, Containment containment) noexcept {
+  add(direct_pid, containment, pidfd_open(direct_pid));
+}
+
+LiveChild::LiveChild(int pidfd, pid_t program_pid, Containment containment) noexcept {
+  add(program_pid, containment, pidfd < 0 ? -1 : ::fcntl(pidfd, F_DUPFD_CLOEXEC, 0));
+}
+
+void LiveChild::add(pid_t pid, Containment containment, int pidfd) noexcept {
+  const Entry e{pid, containment, pidfd, ::getpid()};
   std::lock_guard lock(g_mu);
   if (g_final) {
-    kill_group(e);
+    kill_run(e);
     close_entry(e);
     return;
   }
@@ -93,7 +116,7 @@ void kill_live_children(bool final) noexcept {
   if (final) g_final = true;
   const pid_t self = ::getpid();
   for (const auto& [id, e] : g_entries) {
-    if (e.owner == self) kill_group(e);
+    if (e.owner == self) kill_run(e);
   }
 }
 

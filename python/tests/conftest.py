@@ -118,16 +118,49 @@ def _proc_stats() -> Iterable[List[str]]:
         yield [entry.name, rest[0], rest[1], rest[2]]
 
 
+def _become_subreaper() -> None:
+    """Orphans of the runs are re-parented to the test process instead of
+    init, so that a process a run left behind is always its descendant."""
+    import ctypes
+
+    pr_set_child_subreaper = 36
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0) == 0
+
+
+_become_subreaper()
+
+
 def _leftovers(pgids: Set[int], pids: Set[int]) -> List[str]:
+    """Descendants of the test process that a test left behind. Only
+    descendants count: ids a helper printed from inside a PID namespace are
+    that namespace's numbers, and the host processes that happen to carry
+    them are not ours."""
     me = str(os.getpid())
+    stats = {pid: (state, ppid, pgrp) for pid, state, ppid, pgrp in _proc_stats()}
+
+    def mine(pid: str) -> bool:
+        for _ in range(4096):
+            ppid = stats.get(pid, (None, "0", None))[1]
+            if ppid == me:
+                return True
+            if ppid in ("0", "1") or ppid not in stats:
+                return False
+            pid = ppid
+        return False
+
     found = []
-    for pid, state, ppid, pgrp in _proc_stats():
+    for pid, (state, ppid, pgrp) in stats.items():
         if ppid == me:
             found.append(f"child {pid} (state {state}) of the test process")
+        elif not mine(pid):
+            continue
         elif int(pgrp) in pgids:
             found.append(f"process {pid} (state {state}) in group {pgrp}")
         elif int(pid) in pids and state != "Z":
             found.append(f"process {pid} (state {state})")
+        elif state != "Z":
+            found.append(f"descendant {pid} (state {state}) of the test process")
     return found
 
 

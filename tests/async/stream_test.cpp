@@ -112,7 +112,7 @@ TEST(LineStream, DestroyedMidStreamLeavesNothing) {
     io.run();
   }
   ASSERT_TRUE(first);
-  EXPECT_EQ(*first, "pgid " + std::to_string(pgid));
+  EXPECT_EQ(*first, "pgid " + std::to_string(bs_test::seen_inside(pgid, bounded_subprocess::strongest_containment())));
   leaks.expect_clean({pgid});
 }
 
@@ -166,7 +166,8 @@ TEST(LineStream, TimeoutEndsTheStream) {
   const auto t0 = std::chrono::steady_clock::now();
   auto lines = read_all(io, stream);
   EXPECT_LT(seconds_since(t0), 5.0);
-  EXPECT_EQ(lines, (std::vector<std::string>{"pgid " + std::to_string(pgid)}));
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "pgid " + std::to_string(bs_test::seen_inside(pgid, stream.result().containment))}));
   EXPECT_TRUE(stream.result().timeout);
   EXPECT_EQ(stream.result().exit_code, -1);
   leaks.expect_clean({pgid});
@@ -184,7 +185,7 @@ TEST(LineStream, StdinDataAndGrandchildHoldingStdout) {
   auto lines = read_all(io, held);
   EXPECT_LT(seconds_since(t0), 5.0) << "the stream waited for the grandchild";
   ASSERT_EQ(lines.size(), 2u);  // "pgid G", "grandchild PID"
-  EXPECT_EQ(lines[0], "pgid " + std::to_string(held.pid()));
+  EXPECT_EQ(lines[0], "pgid " + std::to_string(bs_test::seen_inside(held.pid(), held.result().containment)));
   EXPECT_EQ(held.result().exit_code, 0);
   leaks.expect_clean({held.pid()}, {static_cast<pid_t>(bs_test::field_after(lines[1], "grandchild"))});
 }

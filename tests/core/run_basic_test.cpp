@@ -23,19 +23,29 @@ using bs_test::misbehave;
 namespace {
 
 TEST(RunBasic, ChildHasItsOwnSessionAndGroup) {
-  bs_test::NoLeaks leaks;
-  bs::Result r = bs::run({misbehave(), "print-ids"});
-  ASSERT_EQ(r.exit_code, 0) << r;
-  long pid = bs_test::field_after(r.out.data, "pid");
-  long pgid = bs_test::field_after(r.out.data, "pgid");
-  long sid = bs_test::field_after(r.out.data, "sid");
-  long ppid = bs_test::field_after(r.out.data, "ppid");
-  ASSERT_GT(pid, 0) << r.out.data;
-  EXPECT_EQ(pgid, pid);
-  EXPECT_EQ(sid, pid);
-  EXPECT_NE(pgid, static_cast<long>(::getpgrp()));
-  EXPECT_EQ(ppid, static_cast<long>(::getpid()));
-  leaks.expect_clean({static_cast<pid_t>(pgid)});
+  for (bs::Containment c : bs_test::available_containments()) {
+    SCOPED_TRACE(std::string(bs::to_string(c)));
+    bs_test::NoLeaks leaks;
+    bs::Result r = bs::run({misbehave(), "print-ids"}, {.containment = c});
+    ASSERT_EQ(r.exit_code, 0) << r;
+    EXPECT_EQ(r.containment, c);
+    long pid = bs_test::field_after(r.out.data, "pid");
+    long pgid = bs_test::field_after(r.out.data, "pgid");
+    long sid = bs_test::field_after(r.out.data, "sid");
+    long ppid = bs_test::field_after(r.out.data, "ppid");
+    ASSERT_GT(pid, 0) << r.out.data;
+    EXPECT_EQ(pgid, pid);
+    EXPECT_EQ(sid, pid);
+    if (c == bs::Containment::process_group) {
+      EXPECT_NE(pgid, static_cast<long>(::getpgrp()));
+      EXPECT_EQ(ppid, static_cast<long>(::getpid())) << "the host is the parent";
+    } else if (c == bs::Containment::subreaper) {
+      EXPECT_NE(ppid, static_cast<long>(::getpid())) << "the init is the parent";
+    } else {
+      EXPECT_EQ(ppid, 1) << "the init is process 1 of the namespace";
+    }
+    leaks.expect_clean({static_cast<pid_t>(pgid)});
+  }
 }
 
 TEST(RunBasic, ChildGetsExactlyStdFdsEvenWithManyOpenInParent) {

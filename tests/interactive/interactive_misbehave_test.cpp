@@ -192,12 +192,13 @@ TEST(InteractiveMisbehave, GrandchildOfAChildThatExitedIsKilledOnClose) {
   const std::string l1 = proc.read_line(10s).value_or("");
   const std::string l2 = proc.read_line(10s).value_or("");
   const long pgid = bs_test::field_after(l1, "pgid");
-  const long grandchild = bs_test::field_after(l2, "grandchild");
-  EXPECT_EQ(pgid, pid);  // own session: the group is the child's pid
-  ASSERT_GT(grandchild, 0);
-  EXPECT_TRUE(bs_test::pid_alive(static_cast<pid_t>(grandchild)));
+  const long grandchild_inside = bs_test::field_after(l2, "grandchild");
+  EXPECT_EQ(pgid, bs_test::seen_inside(pid, bounded_subprocess::strongest_containment()));  // own session: the group is its pid
+  ASSERT_GT(grandchild_inside, 0);
+  const pid_t grandchild = bs_test::host_pid(grandchild_inside, pid);
+  EXPECT_TRUE(bs_test::pid_alive(grandchild));
   EXPECT_EQ(proc.close(5s), 0);  // the child exited 0; the grandchild is killed
-  leaks.expect_clean({static_cast<pid_t>(pgid)}, {static_cast<pid_t>(grandchild)});
+  leaks.expect_clean({pid}, {grandchild});
 }
 
 TEST(InteractiveMisbehave, WholeGroupIsKilledWhenTheLeaderIsKilled) {

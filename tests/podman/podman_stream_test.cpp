@@ -204,3 +204,25 @@ TEST_F(PodmanStreamTest, AsyncStreamMissingPodmanIsASystemError) {
 }
 
 }  // namespace
+
+namespace {
+
+// conmon copies a container's output into a log file on the host unless
+// the log driver is none: a flooding container would fill the disk.
+TEST_F(PodmanStreamTest, ContainerOutputIsNotLoggedOnTheHost) {
+  const std::string label = "bs_logtest=" + std::to_string(::getpid()) + "-" + temp_dir_.substr(temp_dir_.rfind('/') + 1);
+  auto o = stream_options(temp_dir_);
+  o.podman_args = {"--label", label};
+  std::string driver;
+  auto r = bs::podman_run_stream_lines({"sh", "-c", "echo first; exec sleep 30"}, o, [&](std::string_view) {
+    const bs::Result id = podman({"ps", "-q", "--filter", "label=" + label});
+    const std::string cid = id.out.data.substr(0, id.out.data.find('\n'));
+    const bs::Result inspect = podman({"inspect", "--format", "{{.HostConfig.LogConfig.Type}}", cid});
+    driver = inspect.out.data;
+    return false;
+  });
+  EXPECT_EQ(r.reason, bs::EndReason::cancelled) << r.err.data;
+  EXPECT_EQ(driver, "none\n");
+}
+
+}  // namespace

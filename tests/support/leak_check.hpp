@@ -17,6 +17,8 @@
 
 #include <gtest/gtest.h>
 
+#include <bounded_subprocess/containment.hpp>
+
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -106,13 +108,28 @@ inline std::vector<ProcStat> all_processes() {
   return result;
 }
 
-/// The processes of group `pgid` that still exist. A zombie counts (it has
-/// not been reaped) unless its parent is init (pid 1) or a subreaper other
-/// than us, which reaps it on its own.
+/// Whether `st` is this process's descendant (its parent chain reaches us).
+/// Ids a helper printed from inside a PID namespace are that namespace's
+/// own numbers: the host processes that happen to carry them are not our
+/// descendants, and leftovers of the run are (the test process is a child
+/// subreaper, and a contained run keeps everything under its init).
+inline bool is_my_descendant(const ProcStat& st) {
+  const pid_t me = ::getpid();
+  ProcStat cur = st;
+  for (int depth = 0; depth < 4096; ++depth) {
+    if (cur.ppid == me) return true;
+    if (cur.ppid <= 1 || !read_proc_stat(cur.ppid, &cur)) return false;
+  }
+  return false;
+}
+
+/// The processes of group `pgid` that still exist among our descendants. A
+/// zombie counts (it has not been reaped) unless its parent is init (pid 1)
+/// or a subreaper other than us, which reaps it on its own.
 inline std::vector<ProcStat> group_members(pid_t pgid) {
   std::vector<ProcStat> members;
   for (const ProcStat& st : all_processes()) {
-    if (st.pgrp != pgid) continue;
+    if (st.pgrp != pgid || !is_my_descendant(st)) continue;
     if (st.state == 'Z' && st.ppid != ::getpid()) {
       ProcStat parent;
       // Reaped by init, or by a parent outside the test (e.g. a container's
@@ -131,12 +148,12 @@ inline bool group_alive(pid_t pgid) {
   return !group_members(pgid).empty();
 }
 
-/// True while `pid` exists and is not a zombie of someone else (a zombie of
-/// ours counts as alive: it was not reaped).
+/// True while `pid` exists among our descendants and is not a zombie of
+/// someone else (a zombie of ours counts as alive: it was not reaped).
 inline bool pid_alive(pid_t pid) {
   if (pid <= 0) return false;
   ProcStat st;
-  if (!read_proc_stat(pid, &st)) return false;
+  if (!read_proc_stat(pid, &st) || !is_my_descendant(st)) return false;
   if (st.state == 'Z' && st.ppid != ::getpid()) return false;
   return true;
 }
@@ -162,6 +179,58 @@ bool still_true_after(Pred pred, std::chrono::milliseconds limit = std::chrono::
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return false;
+}
+
+/// The fields of the NSpid: line of /proc/PID/status: the pid in each PID
+/// namespace from ours inwards (one field when the process is in ours).
+inline std::vector<long> ns_pids(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  std::vector<long> out;
+  while (std::getline(f, line)) {
+    if (line.rfind("NSpid:", 0) != 0) continue;
+    std::istringstream fields(line.substr(6));
+    for (long v; fields >> v;) out.push_back(v);
+  }
+  return out;
+}
+
+/// The pid that process `host_pid` sees for itself (in a run contained by a
+/// PID namespace, its number there): what a helper prints as "pid". -1 when
+/// it is gone.
+inline long pid_inside(pid_t host_pid) {
+  const std::vector<long> v = ns_pids(host_pid);
+  return v.empty() ? -1 : v.back();
+}
+
+/// The pid a run's program sees for itself, given our pid of it and the
+/// run's containment: in a PID namespace it is the first process its init
+/// starts, number 2 there (the init is 1); otherwise the same number.
+inline long seen_inside(pid_t host_pid, bounded_subprocess::Containment c) {
+  const bool namespaced =
+      c == bounded_subprocess::Containment::pid_namespace || c == bounded_subprocess::Containment::cgroup;
+  return namespaced ? 2 : host_pid;
+}
+
+inline std::string pid_namespace_of(pid_t pid) {
+  char buf[64];
+  const std::string path = "/proc/" + std::to_string(pid) + "/ns/pid";
+  const ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+/// Our pid of the process that a run's process printed as `inside` (its own
+/// view), given `reference`, our pid of any live process of the same run:
+/// `inside` itself when the run is in our PID namespace. -1 when no such
+/// process exists (any more).
+inline pid_t host_pid(long inside, pid_t reference) {
+  if (ns_pids(reference).size() <= 1) return static_cast<pid_t>(inside);
+  const std::string ns = pid_namespace_of(reference);
+  for (const ProcStat& st : all_processes()) {
+    const std::vector<long> v = ns_pids(st.pid);
+    if (v.size() > 1 && v.back() == inside && pid_namespace_of(st.pid) == ns) return st.pid;
+  }
+  return -1;
 }
 
 /// The integer after the word `key` in `text` ("pgid 123" -> 123), or -1.
@@ -196,6 +265,19 @@ inline bool is_subreaper() {
   return ::prctl(PR_GET_CHILD_SUBREAPER, &flag, 0, 0, 0) == 0 && flag != 0;
 }
 
+/// Every containment this machine offers, weakest first.
+inline std::vector<bounded_subprocess::Containment> available_containments() {
+  std::vector<bounded_subprocess::Containment> out;
+  for (auto c : {bounded_subprocess::Containment::process_group, bounded_subprocess::Containment::subreaper,
+                 bounded_subprocess::Containment::pid_namespace, bounded_subprocess::Containment::cgroup})
+    if (bounded_subprocess::containment_available(c)) out.push_back(c);
+  return out;
+}
+
+/// Every test program that includes this header is a child subreaper from
+/// its start, so that NoLeaks sees whatever a run leaves behind.
+inline const bool kBecameSubreaper = become_subreaper();
+
 /// For a subreaper: waits (up to `limit`) until no orphan adopted from a run
 /// is alive, reaping the adopted zombies (never a run's direct child: those
 /// lead their own session and are the library's to reap). Returns the
@@ -226,7 +308,7 @@ class NoLeaks {
   /// `grace`: how long processes may take to vanish (SIGKILLed orphans are
   /// reaped by their new parent a moment later).
   explicit NoLeaks(std::chrono::milliseconds grace = std::chrono::milliseconds(2000))
-      : fds_(count_open_fds()), grace_(grace) {}
+      : fds_(baseline_fds()), grace_(grace) {}
 
   int fds_at_start() const { return fds_; }
 
@@ -267,6 +349,13 @@ class NoLeaks {
   }
 
  private:
+  // The library's containment probe keeps two fds (/proc, the caller's
+  // cgroup) open for the life of the process: make them exist first.
+  static int baseline_fds() {
+    (void)bounded_subprocess::strongest_containment();
+    return count_open_fds();
+  }
+
   int fds_;
   std::chrono::milliseconds grace_;
 };

@@ -1,0 +1,49 @@
+// How a run keeps every descendant of its child under control, so that
+// nothing it starts outlives the run.
+#pragma once
+
+#include <iosfwd>
+#include <optional>
+#include <string_view>
+
+namespace bounded_subprocess {
+
+/// The mechanisms, from the weakest to the strongest. Each one kills every
+/// process of the run when the run ends (the direct child's exit, the
+/// deadline, a memory kill, cancellation, `close()` or destruction); they
+/// differ in what a hostile descendant can do against them.
+enum class Containment {
+  /// The child's own process group (the seed's behaviour). A descendant that
+  /// calls setsid() or setpgid() leaves it and survives the run.
+  process_group,
+  /// A small init of the library's is the child's parent and a child
+  /// subreaper (PR_SET_CHILD_SUBREAPER): every orphaned descendant is
+  /// reparented to it, and it kills and reaps them all at the end. A
+  /// descendant running as the same user can still SIGKILL or SIGSTOP the
+  /// init itself.
+  subreaper,
+  /// The init is process 1 of a new PID namespace (inside a new user
+  /// namespace that maps the caller's own uid and gid when the caller is not
+  /// root): no descendant can leave the namespace or signal the init, and
+  /// the kernel kills the whole namespace when the init ends.
+  pid_namespace,
+  /// pid_namespace plus a cgroup v2 of its own (where the caller's cgroup
+  /// subtree is writable), ended with `cgroup.kill`, and a cgroup namespace
+  /// so that no descendant can move itself out of it.
+  cgroup,
+};
+
+/// "process_group", "subreaper", "pid_namespace" or "cgroup".
+std::string_view to_string(Containment containment) noexcept;
+/// The inverse of to_string; nothing for any other text.
+std::optional<Containment> containment_from_string(std::string_view name) noexcept;
+std::ostream& operator<<(std::ostream& os, Containment containment);
+
+/// The strongest mechanism this process can use now (probed once, then
+/// cached). Never throws.
+Containment strongest_containment() noexcept;
+
+/// Whether this process can use `containment` now (probed once, then cached).
+bool containment_available(Containment containment) noexcept;
+
+}  // namespace bounded_subprocess

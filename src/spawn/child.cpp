@@ -1,0 +1,529 @@
+// Child: spawning into a containment, and the end of a run.
+//
+// process_group: the host clones the program itself (CLONE_VM | CLONE_VFORK,
+// as posix_spawn does) into a new session, and kills the group at the end.
+//
+// The others: the host clones an init (CLONE_VM without CLONE_VFORK: a
+// process of its own that shares the host's memory, which costs what a
+// thread costs instead of what a fork costs) into the new namespaces; the
+// init starts the program and reports on a socket pair (launch.cpp). The
+// init is cloned with no exit signal, so the host's SIGCHLD disposition
+// (even SIG_IGN, which makes the kernel reap children) cannot take its
+// status away, and a host's SIGCHLD handler never hears of it.
+#include "child.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+#include <utility>
+
+#include "bounded_subprocess/spawn_error.hpp"
+#include "command.hpp"
+#include "launch.hpp"
+#include "machine.hpp"
+#include "raw_syscall.hpp"
+#include "sigpipe_guard.hpp"
+#include "sys.hpp"
+
+namespace bounded_subprocess::detail {
+
+namespace {
+
+constexpr std::size_t kPage = 4096;
+constexpr std::size_t kProgramStack = 32 * 1024;
+constexpr std::size_t kInitStack = 64 * 1024;
+constexpr std::size_t kPlanArea = 2 * kPage;  // InitPlan and the cgroup's name
+
+[[noreturn]] void throw_errno(int err, const std::string& what) {
+  throw std::system_error(err, std::generic_category(), what);
+}
+
+UniqueFd above_stdio(int fd) {
+  UniqueFd owned(fd);
+  if (fd < 0 || fd > 2) return owned;
+  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (moved < 0) throw_errno(errno, "fcntl(F_DUPFD_CLOEXEC)");
+  return UniqueFd(moved);
+}
+
+struct Pipe {
+  UniqueFd read_end;
+  UniqueFd write_end;
+};
+
+Pipe make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno(errno, "pipe2");
+  UniqueFd r(fds[0]);
+  UniqueFd w(fds[1]);
+  Pipe p;
+  p.read_end = above_stdio(r.release());
+  p.write_end = above_stdio(w.release());
+  return p;
+}
+
+void set_nonblocking(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw_errno(errno, "fcntl(O_NONBLOCK)");
+}
+
+// Every signal blocked in this thread while it lives (the child of a clone
+// starts with the parent's mask; it must not run a host handler before it
+// has reset them). Raw, so glibc's internal signals are blocked too.
+class BlockAllSignals {
+ public:
+  BlockAllSignals() noexcept {
+    const unsigned long all = ~0UL;
+    raw::call(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old_, sizeof old_);
+  }
+  ~BlockAllSignals() { raw::call(SYS_rt_sigprocmask, SIG_SETMASK, &old_, nullptr, sizeof old_); }
+  BlockAllSignals(const BlockAllSignals&) = delete;
+  BlockAllSignals& operator=(const BlockAllSignals&) = delete;
+
+ private:
+  unsigned long old_ = 0;
+};
+
+// Anonymous memory for stacks, unmapped on scope exit unless released.
+class Mapping {
+ public:
+  explicit Mapping(std::size_t size) : size_(size) {
+    ptr_ = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (ptr_ == MAP_FAILED) throw_errno(errno, "mmap");
+  }
+  ~Mapping() {
+    if (ptr_ != nullptr) ::munmap(ptr_, size_);
+  }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  char* at(std::size_t offset) const noexcept { return static_cast<char*>(ptr_) + offset; }
+  void guard(std::size_t offset) const noexcept { ::mprotect(at(offset), kPage, PROT_NONE); }
+  void* release() noexcept { return std::exchange(ptr_, nullptr); }
+
+ private:
+  void* ptr_;
+  std::size_t size_;
+};
+
+bool sigchld_reaped_by_kernel() {
+  struct sigaction sa {};
+  if (::sigaction(SIGCHLD, nullptr, &sa) != 0) return false;
+  return sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT) != 0;
+}
+
+// waitid on our own child only, never on any other.
+bool wait_for(pid_t pid, int options, siginfo_t& info) {
+  info.si_pid = 0;
+  int r;
+  do {
+    r = ::waitid(P_PID, static_cast<id_t>(pid), &info, options | WEXITED | __WALL);
+  } while (r < 0 && errno == EINTR);
+  return r == 0 && info.si_pid == pid;
+}
+
+std::string quoted(const std::string& s) {
+  return "'" + s + "'";
+}
+
+[[noreturn]] void throw_start_failure(LaunchStage stage, int err, const ChildSpec& spec) {
+  const std::string& program = spec.argv.front();
+  const std::string head = "cannot start " + quoted(program);
+  using Subject = SpawnError::Subject;
+  switch (stage) {
+    case LaunchStage::exec: throw SpawnError(err, Subject::program, program, head);
+    case LaunchStage::cwd:
+      throw SpawnError(err, Subject::cwd, *spec.cwd,
+                       head + ": cannot change to the working directory " + quoted(*spec.cwd));
+    case LaunchStage::init:
+    case LaunchStage::cgroup:
+      throw SpawnError(err, Subject::containment, program, head + ": setting up its containment failed");
+    default: throw SpawnError(err, Subject::system, program, head + ": preparing the child failed");
+  }
+}
+
+std::atomic<unsigned long> cgroup_counter{0};
+
+}  // namespace
+
+int exit_code_from_status(int status) noexcept {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1;
+}
+
+Child Child::spawn(const ChildSpec& spec) {
+  validate_command(spec.argv, spec.env, spec.cwd);
+  const Containment containment = choose_containment(spec.containment);
+  if (containment == Containment::process_group && sigchld_reaped_by_kernel()) {
+    throw SpawnError(ECHILD, SpawnError::Subject::containment, "process_group",
+                     "SIGCHLD is ignored in this process (SIG_IGN or SA_NOCLDWAIT), so the kernel would reap "
+                     "the child and its exit status could not be known; containment process_group needs the "
+                     "default SIGCHLD disposition");
+  }
+  const ExecCommand command(spec.argv, spec.env);
+
+  // The child's ends of its standard fds, above 2, closed when we return.
+  Pipe in, out, err;
+  UniqueFd null_in, null_out;
+  int stdio[3] = {-1, -1, -1};
+  auto wire = [&](StdioMode mode, int target, Pipe& pipe, bool child_reads) {
+    switch (mode) {
+      case StdioMode::pipe:
+        pipe = make_pipe();
+        stdio[target] = child_reads ? pipe.read_end.get() : pipe.write_end.get();
+        break;
+      case StdioMode::null: {
+        UniqueFd& null = child_reads ? null_in : null_out;
+        if (!null) null = above_stdio(::open("/dev/null", (child_reads ? O_RDONLY : O_WRONLY) | O_CLOEXEC));
+        if (!null) throw_errno(errno, "open /dev/null");
+        stdio[target] = null.get();
+        break;
+      }
+      case StdioMode::inherit: stdio[target] = target; break;
+    }
+  };
+  wire(spec.stdin_mode, 0, in, true);
+  wire(spec.stdout_mode, 1, out, false);
+  wire(spec.stderr_mode, 2, err, false);
+
+  Child child;
+  child.containment_ = containment;
+  if (in.write_end) {
+    set_nonblocking(in.write_end.get());
+    if (!spec.stdin_prefill.empty()) {
+      // The pipe is empty: what fits goes in now, before the program runs.
+      const ssize_t n = ::write(in.write_end.get(), spec.stdin_prefill.data(), spec.stdin_prefill.size());
+      if (n > 0) child.prefilled_ = static_cast<std::size_t>(n);
+    }
+  }
+
+  ProgramPlan program;
+  program.path = command.path();
+  program.argv = command.argv();
+  program.envp = command.envp();
+  program.cwd = spec.cwd ? spec.cwd->c_str() : nullptr;
+  for (int i = 0; i < 3; ++i) program.stdio[i] = stdio[i];
+
+  if (containment == Containment::process_group) {
+    Mapping stack(kProgramStack + kPage);
+    stack.guard(0);
+    int pidfd = -1;
+    long pid;
+    {
+      BlockAllSignals blocked;
+      child.started_ = Clock::now();
+      pid = bs_clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, stack.at(kProgramStack + kPage), &pidfd,
+                     bs_launch_program, &program);
+    }
+    if (pid < 0)
+      throw SpawnError(static_cast<int>(-pid), SpawnError::Subject::system, spec.argv.front(),
+                       "cannot start " + quoted(spec.argv.front()) + ": clone");
+    UniqueFd owned_pidfd(pidfd);
+    if (program.error_stage != LaunchStage::none) {
+      siginfo_t info;
+      wait_for(static_cast<pid_t>(pid), 0, info);  // it has exited (127)
+      throw_start_failure(program.error_stage, program.error_errno, spec);
+    }
+    child.pid_ = child.direct_ = static_cast<pid_t>(pid);
+    child.exit_fd_ = above_stdio(owned_pidfd.release());
+  } else {
+    const Machine& m = machine();
+    // [guard][program stack][guard][init stack][plan]: the init runs on it
+    // and reads the plan until it is reaped, so it outlives this call.
+    Mapping region(kPage + kProgramStack + kPage + kInitStack + kPlanArea);
+    region.guard(0);
+    region.guard(kPage + kProgramStack);
+    const std::size_t plan_at = kPage + kProgramStack + kPage + kInitStack;
+    auto* plan = new (region.at(plan_at)) InitPlan;
+    plan->program = program;
+    plan->program.reset_signals = false;  // the init has
+    plan->kind = containment == Containment::subreaper ? InitKind::subreaper : InitKind::pid_namespace;
+    plan->proc_fd = m.proc_fd;
+    plan->map_ids = m.user_namespace && plan->kind == InitKind::pid_namespace;
+    plan->uid = ::geteuid();
+    plan->gid = ::getegid();
+    plan->mount_proc = m.mount_proc && plan->kind == InitKind::pid_namespace;
+    plan->program_stack_top = region.at(kPage + kProgramStack);
+
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) throw_errno(errno, "socketpair");
+    UniqueFd host_end = above_stdio(pair[0]);
+    UniqueFd init_end = above_stdio(pair[1]);
+    plan->channel_fd = init_end.get();
+
+    UniqueFd cgroup_dir, cgroup_procs_write;
+    std::string cgroup_name;
+    auto remove_cgroup = [&] {
+      if (!cgroup_name.empty()) ::unlinkat(m.cgroup_parent_fd, cgroup_name.c_str(), AT_REMOVEDIR);
+    };
+    if (containment == Containment::cgroup) {
+      cgroup_name =
+          "bounded_subprocess." + std::to_string(::getpid()) + "." + std::to_string(++cgroup_counter);
+      if (::mkdirat(m.cgroup_parent_fd, cgroup_name.c_str(), 0755) != 0) {
+        const int e = errno;
+        cgroup_name.clear();
+        throw SpawnError(e, SpawnError::Subject::containment, "cgroup",
+                         "cannot create a cgroup in " + m.cgroup_parent);
+      }
+      cgroup_dir =
+          above_stdio(::openat(m.cgroup_parent_fd, cgroup_name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (cgroup_dir)
+        cgroup_procs_write = above_stdio(::openat(cgroup_dir.get(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
+      UniqueFd procs_read;
+      if (cgroup_dir && cgroup_procs_write)
+        procs_read = above_stdio(::openat(cgroup_dir.get(), "cgroup.procs", O_RDONLY | O_CLOEXEC));
+      if (!procs_read) {
+        const int e = errno;
+        remove_cgroup();
+        throw SpawnError(e, SpawnError::Subject::containment, "cgroup", "cannot open the run's cgroup");
+      }
+      child.cgroup_procs_ = std::make_shared<const UniqueFd>(std::move(procs_read));
+      std::memcpy(region.at(plan_at + sizeof(InitPlan)), cgroup_name.c_str(), cgroup_name.size() + 1);
+      plan->cgroup_name = region.at(plan_at + sizeof(InitPlan));
+      plan->cgroup_dir_fd = cgroup_dir.get();
+      plan->cgroup_parent_fd = m.cgroup_parent_fd;
+      plan->program.cgroup_procs_fd = cgroup_procs_write.get();
+      plan->program.new_cgroup_namespace = true;
+    }
+
+    int pidfd = -1;
+    long pid;
+    {
+      BlockAllSignals blocked;
+      child.started_ = Clock::now();
+      pid = bs_clone(init_clone_flags(containment, m) | CLONE_PIDFD, region.at(plan_at), &pidfd, bs_run_init,
+                     plan);
+    }
+    init_end.reset();
+    cgroup_procs_write.reset();
+    cgroup_dir.reset();
+    if (pid < 0) {
+      remove_cgroup();
+      throw SpawnError(static_cast<int>(-pid), SpawnError::Subject::containment,
+                       std::string(to_string(containment)),
+                       "cannot start " + quoted(spec.argv.front()) + ": clone of its init");
+    }
+    child.direct_ = static_cast<pid_t>(pid);
+    child.exit_fd_ = above_stdio(pidfd);
+    child.region_ = region.release();
+    child.region_size_ = kPage + kProgramStack + kPage + kInitStack + kPlanArea;
+    child.channel_ = std::move(host_end);
+    child.cgroup_name_ = std::move(cgroup_name);
+
+    // The init answers once the program has exec'd (or could not).
+    InitReport report;
+    ssize_t n;
+    do {
+      n = ::recv(child.channel_.get(), &report, sizeof report, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(sizeof report) || report.kind != InitReport::started) {
+      child.kill_and_finish();  // reaps the init; nothing of the program runs
+      if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::failed)
+        throw_start_failure(report.error_stage, report.error_errno, spec);
+      throw SpawnError(EIO, SpawnError::Subject::containment, std::string(to_string(containment)),
+                       "cannot start " + quoted(spec.argv.front()) + ": its init ended without a word");
+    }
+    child.pid_ = report.program_pid;
+  }
+
+  if (in.write_end) child.stdin_ = std::move(in.write_end);
+  if (out.read_end) {
+    set_nonblocking(out.read_end.get());
+    child.stdout_ = std::move(out.read_end);
+  }
+  if (err.read_end) {
+    set_nonblocking(err.read_end.get());
+    child.stderr_ = std::move(err.read_end);
+  }
+  return child;  // the child's ends of the pipes close here, in the parent
+}
+
+Child::Child(Child&& other) noexcept {
+  *this = std::move(other);
+}
+
+Child& Child::operator=(Child&& other) noexcept {
+  if (this == &other) return *this;
+  if (!finished_ && direct_ > 0) kill_and_finish();
+  release();
+  pid_ = std::exchange(other.pid_, 0);
+  direct_ = std::exchange(other.direct_, -1);
+  containment_ = other.containment_;
+  started_ = other.started_;
+  prefilled_ = other.prefilled_;
+  stdin_ = std::move(other.stdin_);
+  stdout_ = std::move(other.stdout_);
+  stderr_ = std::move(other.stderr_);
+  exit_fd_ = std::move(other.exit_fd_);
+  channel_ = std::move(other.channel_);
+  cgroup_procs_ = std::move(other.cgroup_procs_);
+  cgroup_name_ = std::move(other.cgroup_name_);
+  region_ = std::exchange(other.region_, nullptr);
+  region_size_ = std::exchange(other.region_size_, 0);
+  killed_ = std::exchange(other.killed_, false);
+  finished_ = std::exchange(other.finished_, false);
+  return *this;
+}
+
+Child::~Child() {
+  if (!finished_ && direct_ > 0) kill_and_finish();
+  release();
+}
+
+void Child::release() noexcept {
+  stdin_.reset();
+  stdout_.reset();
+  stderr_.reset();
+  exit_fd_.reset();
+  channel_.reset();
+  cgroup_procs_.reset();
+  // The init removes the run's cgroup; not if it died first.
+  if (!cgroup_name_.empty()) ::unlinkat(machine().cgroup_parent_fd, cgroup_name_.c_str(), AT_REMOVEDIR);
+  cgroup_name_.clear();
+  // Only once the init is reaped: it ran on this memory.
+  if (region_ != nullptr) ::munmap(region_, region_size_);
+  region_ = nullptr;
+}
+
+bool Child::exited() const noexcept {
+  if (finished_ || !exit_fd_) return true;
+  pollfd p{exit_fd_.get(), POLLIN, 0};
+  int r;
+  do {
+    r = ::poll(&p, 1, 0);
+  } while (r < 0 && errno == EINTR);
+  return r > 0;
+}
+
+Io Child::write_some(std::string_view data, std::size_t& written) {
+  if (!stdin_) return Io::closed;
+  SigpipeGuard guard;
+  while (written < data.size()) {
+    const ssize_t n = sys::write(stdin_.get(), data.data() + written, data.size() - written);
+    if (n > 0) {
+      written += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return Io::would_block;
+    } else {
+      if (n < 0 && errno == EPIPE) guard.note_epipe();
+      return Io::closed;  // EPIPE (the child closed its stdin) or worse
+    }
+  }
+  return Io::done;
+}
+
+void Child::kill() noexcept {
+  if (finished_ || direct_ <= 0) return;
+  killed_ = true;
+  if (containment_ == Containment::process_group) {
+    ::kill(-direct_, SIGKILL);  // the leader cannot leave its group
+    return;
+  }
+  // The init kills and reaps everything, then reports and exits. A
+  // subreaper's init could have been stopped by a descendant: wake it.
+  const char byte = 'k';
+  ::send(channel_.get(), &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (containment_ == Containment::subreaper) ::kill(direct_, SIGCONT);
+}
+
+ExitInfo Child::finish() {
+  if (finished_) return {};
+  ExitInfo info;
+  siginfo_t si;
+  bool known = false;
+  std::string why;
+  if (containment_ == Containment::process_group) {
+    // The leader is a zombie now, so its pid (the group id) cannot be
+    // reused yet: kill what is left of the group first, then reap.
+    ::kill(-direct_, SIGKILL);
+    rusage ru{};
+    int status = 0;
+    pid_t r;
+    do {
+      r = sys::wait4(direct_, &status, __WALL, &ru);
+    } while (r < 0 && errno == EINTR);
+    if (r == direct_) {
+      known = true;
+      info.status = status;
+      info.user_cpu =
+          std::chrono::seconds(ru.ru_utime.tv_sec) + std::chrono::microseconds(ru.ru_utime.tv_usec);
+      info.system_cpu =
+          std::chrono::seconds(ru.ru_stime.tv_sec) + std::chrono::microseconds(ru.ru_stime.tv_usec);
+      info.max_rss_kb = static_cast<std::uint64_t>(ru.ru_maxrss);
+    } else {
+      why = "it was reaped by someone else (is SIGCHLD ignored, or does a handler reap every child?)";
+    }
+  } else {
+    InitReport report;
+    ssize_t n;
+    do {
+      // A kill request the init never read makes its exit reset the
+      // connection: that error comes first, the report after it.
+      n = ::recv(channel_.get(), &report, sizeof report, MSG_DONTWAIT);
+    } while (n < 0 && (errno == EINTR || errno == ECONNRESET));
+    wait_for(direct_, 0, si);  // the init has exited: exit_fd was readable
+    if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::ended) {
+      known = true;
+      info.status = report.wait_status;
+      info.user_cpu = std::chrono::microseconds(report.user_usec);
+      info.system_cpu = std::chrono::microseconds(report.system_usec);
+      info.max_rss_kb = static_cast<std::uint64_t>(report.max_rss_kb);
+    } else {
+      why = "its init ended without a report";
+      if (si.si_pid == direct_ && si.si_code != CLD_EXITED)
+        why += " (killed by signal " + std::to_string(si.si_status) + ")";
+    }
+  }
+  finished_ = true;
+  const pid_t direct = std::exchange(direct_, -1);
+  release();
+  if (!known)
+    throw std::system_error(
+        ECHILD, std::generic_category(),
+        "the exit status of process " + std::to_string(direct) + " cannot be known: " + why);
+  return info;
+}
+
+ExitInfo Child::kill_and_finish() noexcept {
+  if (finished_ || direct_ <= 0) return {};
+  kill();
+  pollfd p{exit_fd_.get(), POLLIN, 0};
+  while (exit_fd_ && ::poll(&p, 1, -1) < 0 && errno == EINTR) {
+  }
+  try {
+    return finish();
+  } catch (...) {
+    ExitInfo killed;
+    killed.status = SIGKILL;
+    return killed;
+  }
+}
+
+Members Child::members() const noexcept {
+  Members m;
+  m.containment = containment_;
+  if (containment_ == Containment::process_group) {
+    m.pgid = direct_;
+  } else {
+    m.init_pid = direct_;
+    m.cgroup_procs = cgroup_procs_;
+  }
+  return m;
+}
+
+}  // namespace bounded_subprocess::detail

@@ -1,0 +1,172 @@
+// The one process primitive under every face: a contained child with its
+// pipes. Spawn it into the chosen containment, write and read without
+// blocking, kill everything it contains, collect its status.
+//
+// Event-loop agnostic: the owner waits on the fds (the pipes and `exit_fd`)
+// however it likes (ppoll, Asio) and calls back in.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bounded_subprocess/containment.hpp"
+#include "bounded_subprocess/options.hpp"
+#include "unique_fd.hpp"
+
+namespace bounded_subprocess::detail {
+
+using Clock = std::chrono::steady_clock;
+
+/// Where one of the child's standard fds comes from or goes to.
+enum class StdioMode {
+  pipe,     ///< a pipe whose other end the parent keeps (non-blocking, CLOEXEC)
+  null,     ///< /dev/null
+  inherit,  ///< the parent's own fd of the same number
+};
+
+/// Which containment a spawn must use.
+struct ContainmentRequest {
+  /// This mechanism or an error; when absent, the strongest available...
+  std::optional<Containment> exactly{};
+  /// ...but none weaker than this (an error otherwise).
+  Containment at_least = Containment::process_group;
+};
+
+struct ChildSpec {
+  const std::vector<std::string>& argv;
+  const std::optional<Environment>& env;
+  const std::optional<std::string>& cwd;
+  StdioMode stdin_mode = StdioMode::null;
+  StdioMode stdout_mode = StdioMode::pipe;
+  StdioMode stderr_mode = StdioMode::pipe;
+  ContainmentRequest containment{};
+  /// Bytes put into the stdin pipe before the program starts, as many as the
+  /// pipe takes at once (`Child::prefilled()` says how many): small stdin
+  /// data is then in place however fast the program exits.
+  std::string_view stdin_prefill{};
+};
+
+/// How the run ended, as its init or wait4 reported it.
+struct ExitInfo {
+  int status = 0;  ///< raw wait status of the program
+  std::chrono::microseconds user_cpu{0};
+  std::chrono::microseconds system_cpu{0};
+  std::uint64_t max_rss_kb = 0;
+};
+
+/// The library's exit code convention: the status, or minus the signal.
+int exit_code_from_status(int status) noexcept;
+
+/// Whom the memory watchdog counts for one run. A copy stays valid after
+/// the run ends (the watchdog may sample on another thread meanwhile): the
+/// pids then name no process of the run, and the cgroup.procs fd stays open
+/// until the last copy goes.
+struct Members {
+  Containment containment = Containment::process_group;
+  pid_t pgid = -1;                               ///< process_group: the group
+  pid_t init_pid = -1;                           ///< otherwise: the init; its descendants are the run
+  std::shared_ptr<const UniqueFd> cgroup_procs;  ///< cgroup: the run's cgroup.procs (read-only)
+};
+
+/// Throws std::invalid_argument for bad argv, env or cwd strings.
+void validate_command(const std::vector<std::string>& argv, const std::optional<Environment>& env,
+                      const std::optional<std::string>& cwd);
+
+/// Outcome of a non-blocking transfer.
+enum class Io {
+  done,         ///< everything asked for was transferred (write), or bytes came (read)
+  would_block,  ///< the pipe is full (write) or empty (read): wait for readiness
+  closed,       ///< EOF (read), or the reader is gone (write: EPIPE)
+};
+
+class Child {
+ public:
+  /// Validates (std::invalid_argument), picks the containment and spawns.
+  /// Throws SpawnError naming the program, the cwd or the containment when
+  /// it cannot start, std::system_error when the host is out of a resource.
+  /// Nothing is left behind when it throws.
+  static Child spawn(const ChildSpec& spec);
+
+  Child() = default;
+  Child(Child&& other) noexcept;
+  Child& operator=(Child&& other) noexcept;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  /// Kills everything and waits for it unless `finish` has run.
+  ~Child();
+
+  /// The program's pid in this process's PID namespace (0 when not known).
+  pid_t pid() const noexcept { return pid_; }
+  Containment containment() const noexcept { return containment_; }
+  /// Our own child: the program (process_group) or its init. Until `finish`
+  /// it is not reaped, so `waitid(P_PID, direct_pid(), ... | __WALL)` with
+  /// WNOWAIT tells from any thread whether the run is over.
+  pid_t direct_pid() const noexcept { return direct_; }
+  Clock::time_point started() const noexcept { return started_; }
+  std::size_t prefilled() const noexcept { return prefilled_; }
+
+  /// The parent's ends of the pipes (invalid when not piped, or closed).
+  UniqueFd& stdin_pipe() noexcept { return stdin_; }
+  UniqueFd& stdout_pipe() noexcept { return stdout_; }
+  UniqueFd& stderr_pipe() noexcept { return stderr_; }
+  const UniqueFd& stdin_pipe() const noexcept { return stdin_; }
+  const UniqueFd& stdout_pipe() const noexcept { return stdout_; }
+  const UniqueFd& stderr_pipe() const noexcept { return stderr_; }
+
+  /// Readable once the program has exited (with a containment other than
+  /// process_group: once every process of the run is gone too). -1 after
+  /// `finish`.
+  int exit_fd() const noexcept { return exit_fd_.get(); }
+  /// Whether `exit_fd` is readable now. Does not reap.
+  bool exited() const noexcept;
+
+  /// Writes a prefix of `data` to stdin without blocking; `written` grows by
+  /// what went in. SIGPIPE never reaches the host (see SigpipeGuard).
+  Io write_some(std::string_view data, std::size_t& written);
+
+  /// SIGKILL to everything the run contains. Returns at once; `exit_fd`
+  /// turns readable when it is all gone.
+  void kill() noexcept;
+  /// Once `exit_fd` is readable: kills what is left (process_group), reaps
+  /// and returns the program's status. Throws std::system_error when the
+  /// status cannot be known (the host ignores SIGCHLD, or the init died
+  /// without a report); everything is reaped then too.
+  ExitInfo finish();
+  /// kill(), wait for the end, finish(); for destructors and error paths.
+  /// Never throws (a status that cannot be known reads as SIGKILL).
+  ExitInfo kill_and_finish() noexcept;
+  bool finished() const noexcept { return finished_; }
+
+  /// Whom the memory watchdog counts (valid until `finish`).
+  Members members() const noexcept;
+
+ private:
+  void release() noexcept;
+
+  pid_t pid_ = 0;
+  pid_t direct_ = -1;  ///< our own child: the program, or its init
+  Containment containment_ = Containment::process_group;
+  Clock::time_point started_{};
+  std::size_t prefilled_ = 0;
+  UniqueFd stdin_;
+  UniqueFd stdout_;
+  UniqueFd stderr_;
+  UniqueFd exit_fd_;  ///< pidfd of `direct_`
+  UniqueFd channel_;  ///< to the init
+  std::shared_ptr<const UniqueFd> cgroup_procs_;
+  std::string cgroup_name_;  ///< the run's cgroup, removed (again) once the init is reaped
+  void* region_ = nullptr;   ///< the init's stacks and plan (munmap'd after it is reaped)
+  std::size_t region_size_ = 0;
+  bool killed_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace bounded_subprocess::detail

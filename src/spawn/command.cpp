@@ -1,0 +1,111 @@
+// Validating a command and preparing it for execve.
+#include "command.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <stdexcept>
+#include <string_view>
+
+#include "bounded_subprocess/spawn_error.hpp"
+#include "child.hpp"
+
+extern char** environ;  // NOLINT: POSIX
+
+namespace bounded_subprocess::detail {
+
+namespace {
+
+bool has_nul(std::string_view s) {
+  return s.find('\0') != std::string_view::npos;
+}
+
+bool is_executable_file(const std::string& path, int& err) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT && errno != ENOTDIR) err = errno;
+    return false;
+  }
+  if (!S_ISREG(st.st_mode) || ::access(path.c_str(), X_OK) != 0) {
+    err = EACCES;
+    return false;
+  }
+  return true;
+}
+
+// execvp's lookup, but in the PATH the child will have.
+std::string resolve_program(const std::string& name, const std::optional<Environment>& env) {
+  if (name.find('/') != std::string::npos) return name;
+  std::string path;
+  if (env) {
+    if (auto it = env->find("PATH"); it != env->end())
+      path = it->second;
+    else
+      path = "/usr/local/bin:/usr/bin:/bin";
+  } else if (const char* p = std::getenv("PATH")) {
+    path = p;
+  } else {
+    path = "/usr/local/bin:/usr/bin:/bin";
+  }
+  int err = ENOENT;
+  std::string_view rest(path);
+  while (true) {
+    const auto colon = rest.find(':');
+    std::string_view dir = rest.substr(0, colon);
+    std::string candidate = dir.empty() ? std::string(".") : std::string(dir);
+    candidate += '/';
+    candidate += name;
+    if (is_executable_file(candidate, err)) return candidate;
+    if (colon == std::string_view::npos) break;
+    rest.remove_prefix(colon + 1);
+  }
+  throw SpawnError(err, SpawnError::Subject::program, name, "cannot start '" + name + "': not found in PATH");
+}
+
+}  // namespace
+
+void validate_command(const std::vector<std::string>& argv, const std::optional<Environment>& env,
+                      const std::optional<std::string>& cwd) {
+  if (argv.empty()) throw std::invalid_argument("argv must not be empty");
+  if (argv.front().empty()) throw std::invalid_argument("argv[0] (the program) must not be empty");
+  for (std::size_t i = 0; i < argv.size(); ++i)
+    if (has_nul(argv[i])) throw std::invalid_argument("argv[" + std::to_string(i) + "] contains a NUL byte");
+  if (env) {
+    for (const auto& [name, value] : *env) {
+      if (name.empty()) throw std::invalid_argument("environment variable name must not be empty");
+      if (name.find('=') != std::string::npos || has_nul(name))
+        throw std::invalid_argument("environment variable name '" + name + "' contains '=' or NUL");
+      if (has_nul(value))
+        throw std::invalid_argument("value of environment variable '" + name + "' contains a NUL byte");
+    }
+  }
+  if (cwd && (cwd->empty() || has_nul(*cwd)))
+    throw std::invalid_argument("cwd must be a non-empty path without NUL bytes");
+}
+
+ExecCommand::ExecCommand(const std::vector<std::string>& argv, const std::optional<Environment>& env)
+    : path_(resolve_program(argv.front(), env)) {
+  // With a cwd, a relative program path is resolved by exec after chdir, as
+  // the child sees it.
+  argv_.reserve(argv.size() + 1);
+  for (const auto& a : argv) argv_.push_back(const_cast<char*>(a.c_str()));
+  argv_.push_back(nullptr);
+  if (env) {
+    own_env_ = true;
+    env_storage_.reserve(env->size());
+    envp_.reserve(env->size() + 1);
+    for (const auto& [name, value] : *env) {
+      env_storage_.push_back(name + "=" + value);
+      envp_.push_back(env_storage_.back().data());
+    }
+    envp_.push_back(nullptr);
+  }
+}
+
+char* const* ExecCommand::envp() const noexcept {
+  return own_env_ ? envp_.data() : environ;
+}
+
+}  // namespace bounded_subprocess::detail

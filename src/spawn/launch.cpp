@@ -1,0 +1,491 @@
+// The code that runs between clone() and execve(), and the init of a
+// contained run. See launch.hpp. Compiled freestanding (src/spawn/CMakeLists):
+// everything here shares the host's memory and thread pointer, so it calls
+// the kernel directly (raw_syscall.hpp), never libc, and keeps its data on
+// its own stack or in the plan the host prepared.
+#include "launch.hpp"
+
+#include <errno.h>  // the E* constants only: never errno itself
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "raw_syscall.hpp"
+
+namespace bounded_subprocess::detail {
+
+namespace {
+
+using raw::call;
+
+constexpr unsigned long kSigsetSize = 8;  // the kernel's sigset_t (64 signals)
+constexpr int kMaxSignal = 64;
+
+// struct sigaction as the kernel's rt_sigaction takes it (x86_64 and
+// aarch64 alike: handler, flags, restorer, mask).
+struct KernelSigaction {
+  void* handler;
+  unsigned long flags;
+  void* restorer;
+  unsigned long mask;
+};
+
+[[noreturn]] void exit_now(int code) {
+  for (;;) call(SYS_exit_group, code);
+}
+
+int fail(ProgramPlan& plan, LaunchStage stage, long err) {
+  plan.error_stage = stage;
+  plan.error_errno = static_cast<int>(-err);
+  return 127;
+}
+
+// Every disposition back to the default: the copies of the host's handlers
+// point into the host and must never run here (and exec keeps SIG_IGN).
+void reset_signal_dispositions() {
+  KernelSigaction dfl{};  // handler SIG_DFL (0), no flags, empty mask
+  for (int sig = 1; sig <= kMaxSignal; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    call(SYS_rt_sigaction, sig, &dfl, nullptr, kSigsetSize);  // EINVAL for none of 1..64
+  }
+}
+
+long write_all(int fd, const char* data, unsigned long size) {
+  while (size > 0) {
+    const long n = call(SYS_write, fd, data, size);
+    if (n == -EINTR) continue;
+    if (n <= 0) return n < 0 ? n : -EIO;
+    data += n;
+    size -= static_cast<unsigned long>(n);
+  }
+  return 0;
+}
+
+// Whether `text` holds `word` at the start of a line.
+bool contains(const char* text, const char* word) {
+  for (const char* line = text; *line != '\0';) {
+    const char* a = line;
+    const char* b = word;
+    while (*b != '\0' && *a == *b) ++a, ++b;
+    if (*b == '\0') return true;
+    while (*line != '\0' && *line != '\n') ++line;
+    if (*line == '\n') ++line;
+  }
+  return false;
+}
+
+unsigned long length(const char* s) {
+  unsigned long n = 0;
+  while (s[n] != '\0') ++n;
+  return n;
+}
+
+// Writes the decimal digits of `value` (>= 0) at `out`; returns the end.
+char* put_decimal(char* out, unsigned long value) {
+  char digits[24];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  while (n > 0) *out++ = digits[--n];
+  return out;
+}
+
+}  // namespace
+
+extern "C" int bs_launch_program(void* arg) {
+  ProgramPlan& plan = *static_cast<ProgramPlan*>(arg);
+  // Every signal is blocked here (the parent blocked them around clone).
+  if (plan.reset_signals) reset_signal_dispositions();
+  if (plan.new_session) {
+    if (const long r = call(SYS_setsid); r < 0) return fail(plan, LaunchStage::session, r);
+  }
+  for (int target = 0; target < 3; ++target) {
+    const int from = plan.stdio[target];
+    if (from < 0) continue;
+    // The same number: only make sure it survives the exec.
+    const long r = from == target ? call(SYS_fcntl, from, F_SETFD, 0) : call(SYS_dup3, from, target, 0);
+    if (r < 0) return fail(plan, LaunchStage::stdio, r);
+  }
+  if (plan.cgroup_procs_fd >= 0) {
+    if (const long r = write_all(plan.cgroup_procs_fd, "0", 1); r < 0)
+      return fail(plan, LaunchStage::cgroup, r);
+  }
+  if (plan.new_cgroup_namespace) {
+    if (const long r = call(SYS_unshare, CLONE_NEWCGROUP); r < 0) return fail(plan, LaunchStage::cgroup, r);
+  }
+  if (plan.cwd != nullptr) {
+    if (const long r = call(SYS_chdir, plan.cwd); r < 0) return fail(plan, LaunchStage::cwd, r);
+  }
+  // Exactly 0, 1 and 2 reach the program. (close_range: Linux 5.9.)
+  if (const long r = call(SYS_close_range, 3, ~0U, 0); r < 0) return fail(plan, LaunchStage::stdio, r);
+  const unsigned long empty = 0;
+  if (const long r = call(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, kSigsetSize); r < 0)
+    return fail(plan, LaunchStage::signals, r);
+  const long r = call(SYS_execve, plan.path, plan.argv, plan.envp);
+  return fail(plan, LaunchStage::exec, r);
+}
+
+namespace {
+
+// The init's state, on its own stack.
+class Init {
+ public:
+  explicit Init(InitPlan& plan) : plan_(plan) {}
+
+  [[noreturn]] void run() {
+    const int err = prepare();
+    if (plan_.probe) {
+      if (err != 0) exit_now(kProbeFailed + (err < 250 ? err : 250));
+      exit_now(plan_.mount_proc && !proc_mounted_ ? kProbeWorkedWithoutProc : kProbeWorked);
+    }
+    if (err != 0) fail_start(LaunchStage::init, err);
+    start_program();
+    supervise();
+    end_everything();
+  }
+
+ private:
+  void report(InitReport& r) {
+    // MSG_NOSIGNAL: the host may be gone (and SIGPIPE is blocked anyway).
+    call(SYS_sendto, plan_.channel_fd, &r, sizeof r, MSG_NOSIGNAL, nullptr, 0);
+  }
+
+  [[noreturn]] void fail_start(LaunchStage stage, int err) {
+    // A program child that failed before exec has exited: reap it here, or
+    // a subreaper's exit would hand the zombie to the host's own subreaper.
+    for (;;) {
+      siginfo_t info;
+      const long r = call(SYS_waitid, P_ALL, 0, &info, WEXITED | __WALL, nullptr);
+      if (r != -EINTR && r < 0) break;
+    }
+    InitReport r;
+    r.kind = InitReport::failed;
+    r.error_stage = stage;
+    r.error_errno = err;
+    report(r);
+    exit_now(0);  // the kernel kills whatever the namespace holds
+  }
+
+  long write_proc_file(const char* name, const char* text) {
+    const long fd = call(SYS_openat, plan_.proc_fd, name, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return fd;
+    const long r = write_all(static_cast<int>(fd), text, length(text));
+    call(SYS_close, fd);
+    return r;
+  }
+
+  int map_ids() {
+    // An unprivileged user namespace: map our own uid and gid to themselves,
+    // so the program sees the ids it would have seen outside.
+    char line[64];
+    long r = write_proc_file("self/setgroups", "deny");
+    if (r == 0) {
+      char* end = put_decimal(line, plan_.uid);
+      *end++ = ' ';
+      end = put_decimal(end, plan_.uid);
+      *end++ = ' ';
+      *end++ = '1';
+      *end = '\0';
+      r = write_proc_file("self/uid_map", line);
+    }
+    if (r == 0) {
+      char* end = put_decimal(line, plan_.gid);
+      *end++ = ' ';
+      end = put_decimal(end, plan_.gid);
+      *end++ = ' ';
+      *end++ = '1';
+      *end = '\0';
+      r = write_proc_file("self/gid_map", line);
+    }
+    return static_cast<int>(-r);
+  }
+
+  // Everything before the program starts; returns 0 or an errno.
+  int prepare() {
+    // The host blocked every signal around clone; they stay blocked (SIGCHLD
+    // is read from a signalfd), so nothing is delivered to the init but
+    // SIGKILL and SIGSTOP, and inside a PID namespace not even those.
+    reset_signal_dispositions();
+    call(SYS_prctl, PR_SET_NAME, "bs-init", 0, 0, 0);
+    call(SYS_setsid);  // off the host's terminal: no Ctrl-C or SIGHUP of its
+    if (plan_.map_ids) {
+      if (const int err = map_ids(); err != 0) return err;
+    }
+    if (plan_.mount_proc) {
+      // Our copy of the mounts must not propagate back to the host's.
+      long r = call(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr);
+      if (r == 0) r = call(SYS_mount, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+      proc_mounted_ = r == 0;
+    }
+    if (plan_.kind == InitKind::subreaper) {
+      if (const long r = call(SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); r < 0)
+        return static_cast<int>(-r);
+      // The end of the run lists our children here (CONFIG_PROC_CHILDREN).
+      const long fd = call(SYS_openat, plan_.proc_fd, "thread-self/children", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return static_cast<int>(-fd);
+      call(SYS_close, fd);
+    }
+    if (plan_.probe) {
+      if (plan_.program.new_cgroup_namespace) {
+        if (const long r = call(SYS_unshare, CLONE_NEWCGROUP); r < 0) return static_cast<int>(-r);
+      }
+      return 0;
+    }
+    const unsigned long chld = 1UL << (SIGCHLD - 1);
+    const long sfd = call(SYS_signalfd4, -1, &chld, kSigsetSize, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) return static_cast<int>(-sfd);
+    signal_fd_ = static_cast<int>(sfd);
+    // Keep only what the init and the program's start need: the host's
+    // other fds (other runs' pipes among them) must not stay open here.
+    const int program_fds[4] = {plan_.program.stdio[0], plan_.program.stdio[1], plan_.program.stdio[2],
+                                plan_.program.cgroup_procs_fd};
+    close_all_but(program_fds, 4);
+    return 0;
+  }
+
+  // Closes every fd but ours and the `extra` ones.
+  void close_all_but(const int* extra, int extra_count) {
+    int keep[10];
+    int n = 0;
+    const int ours[5] = {plan_.channel_fd, plan_.proc_fd, plan_.cgroup_dir_fd, plan_.cgroup_parent_fd,
+                         signal_fd_};
+    for (int fd : ours)
+      if (fd >= 0) keep[n++] = fd;
+    for (int i = 0; i < extra_count; ++i)
+      if (extra[i] >= 0) keep[n++] = extra[i];
+    for (int i = 1; i < n; ++i)  // insertion sort of at most 8
+      for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) {
+        const int t = keep[j];
+        keep[j] = keep[j - 1];
+        keep[j - 1] = t;
+      }
+    unsigned int from = 0;
+    for (int i = 0; i < n; ++i) {
+      const auto fd = static_cast<unsigned int>(keep[i]);
+      if (fd > from) call(SYS_close_range, from, fd - 1, 0);
+      if (fd + 1 > from) from = fd + 1;
+    }
+    call(SYS_close_range, from, ~0U, 0);
+  }
+
+  // The program's pid as the host sees it: "Pid:" in the fdinfo of its
+  // pidfd, read through the host's /proc.
+  int host_pid_of(int pidfd) {
+    char path[48] = "self/fdinfo/";
+    *put_decimal(path + 12, static_cast<unsigned long>(pidfd)) = '\0';
+    const long fd = call(SYS_openat, plan_.proc_fd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[512];
+    long got = 0;
+    for (;;) {
+      const long n = call(SYS_read, fd, buf + got, sizeof buf - 1 - static_cast<unsigned long>(got));
+      if (n == -EINTR) continue;
+      if (n <= 0) break;
+      got += n;
+    }
+    call(SYS_close, fd);
+    buf[got < 0 ? 0 : got] = '\0';
+    for (long i = 0; i + 5 < got; ++i) {
+      if ((i == 0 || buf[i - 1] == '\n') && buf[i] == 'P' && buf[i + 1] == 'i' && buf[i + 2] == 'd' &&
+          buf[i + 3] == ':') {
+        long j = i + 4;
+        while (buf[j] == '\t' || buf[j] == ' ') ++j;
+        int pid = 0;
+        while (buf[j] >= '0' && buf[j] <= '9') pid = pid * 10 + (buf[j++] - '0');
+        return pid;
+      }
+    }
+    return 0;
+  }
+
+  void start_program() {
+    int pidfd = -1;
+    const long pid = bs_clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, plan_.program_stack_top, &pidfd,
+                              bs_launch_program, &plan_.program);
+    if (pid < 0) fail_start(LaunchStage::clone, static_cast<int>(-pid));
+    program_ = static_cast<int>(pid);
+    // The vfork is over: the program runs, or its child failed before exec
+    // and exits with 127 (reaped with everything else).
+    if (plan_.program.error_stage != LaunchStage::none) {
+      fail_start(plan_.program.error_stage, plan_.program.error_errno);
+    }
+    InitReport r;
+    r.kind = InitReport::started;
+    r.program_pid = host_pid_of(pidfd);
+    r.proc_mounted = proc_mounted_ ? 1 : 0;
+    // The program has its own copies of its stdio: ours must go, or the
+    // host would never see EOF on the pipes.
+    close_all_but(nullptr, 0);
+    report(r);
+  }
+
+  // Reaps one exited child (blocking) or every one that has exited
+  // (WNOHANG); notes the program's status. `no_children_` once none is left.
+  void reap(bool block) {
+    for (;;) {
+      siginfo_t info;
+      info.si_pid = 0;
+      const long r = call(SYS_waitid, P_ALL, 0, &info, WEXITED | __WALL | (block ? 0 : WNOHANG), nullptr);
+      if (r == -EINTR) continue;
+      no_children_ = r == -ECHILD;
+      if (r < 0 || info.si_pid == 0) return;  // an error, or WNOHANG and nothing yet
+      if (info.si_pid == program_ && !program_done_) {
+        program_done_ = true;
+        const int s = info.si_status;
+        if (info.si_code == CLD_EXITED)
+          status_ = (s & 0xff) << 8;
+        else if (info.si_code == CLD_DUMPED)
+          status_ = (s & 0x7f) | 0x80;
+        else
+          status_ = s & 0x7f;
+      }
+      if (block) return;
+    }
+  }
+
+  void drain_signal_fd() {
+    signalfd_siginfo si;
+    while (call(SYS_read, signal_fd_, &si, sizeof si) > 0) {
+    }
+  }
+
+  void supervise() {
+    // Until the program exits, or the host asks for the end (a byte) or is
+    // gone (EOF on the channel).
+    while (!program_done_) {
+      pollfd fds[2] = {{signal_fd_, POLLIN, 0}, {plan_.channel_fd, POLLIN, 0}};
+      const long n = call(SYS_ppoll, fds, 2, nullptr, nullptr, kSigsetSize);
+      if (n == -EINTR) continue;
+      if (n < 0) return;  // cannot wait: end the run rather than hang
+      if (fds[0].revents != 0) {
+        drain_signal_fd();
+        reap(false);
+      }
+      if (fds[1].revents != 0) return;
+    }
+  }
+
+  void kill_all_children() {
+    // The subreaper's way: SIGKILL each child we have now (orphans are
+    // reparented to us, so this reaches every descendant in a few rounds).
+    const long fd = call(SYS_openat, plan_.proc_fd, "thread-self/children", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    char buf[4096];
+    int pid = 0;
+    for (;;) {
+      const long n = call(SYS_read, fd, buf, sizeof buf);
+      if (n == -EINTR) continue;
+      if (n <= 0) break;
+      for (long i = 0; i < n; ++i) {
+        if (buf[i] >= '0' && buf[i] <= '9') {
+          pid = pid * 10 + (buf[i] - '0');
+        } else if (pid != 0) {
+          call(SYS_kill, pid, SIGKILL);
+          pid = 0;
+        }
+      }
+    }
+    if (pid != 0) call(SYS_kill, pid, SIGKILL);
+    call(SYS_close, fd);
+  }
+
+  void kill_everything() {
+    if (plan_.cgroup_dir_fd >= 0) {
+      const long fd = call(SYS_openat, plan_.cgroup_dir_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        write_all(static_cast<int>(fd), "1", 1);
+        call(SYS_close, fd);
+      }
+    }
+    if (plan_.kind == InitKind::pid_namespace) {
+      call(SYS_kill, -1, SIGKILL);  // everything in the namespace but us
+    } else {
+      kill_all_children();
+    }
+  }
+
+  void wait_cgroup_empty() {
+    // Everything in the cgroup was in our namespace and is reaped, unless
+    // someone outside put a process into it: cgroup.kill has dealt with that
+    // one; wait until the kernel says the cgroup is empty, then remove it.
+    const long fd = call(SYS_openat, plan_.cgroup_dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      for (;;) {
+        char buf[256];
+        const long n = call(SYS_pread64, fd, buf, sizeof buf - 1, 0);
+        if (n < 0 && n != -EINTR) break;
+        buf[n < 0 ? 0 : n] = '\0';
+        const bool populated = !contains(buf, "populated 0");
+        if (!populated && n >= 0) break;
+        pollfd p{static_cast<int>(fd), POLLPRI, 0};
+        call(SYS_ppoll, &p, 1, nullptr, nullptr, kSigsetSize);
+      }
+      call(SYS_close, fd);
+    }
+    call(SYS_unlinkat, plan_.cgroup_parent_fd, plan_.cgroup_name, AT_REMOVEDIR);
+  }
+
+  [[noreturn]] void end_everything() {
+    // Kill, then reap until nothing is left. In a namespace one kill(-1)
+    // reaches everything (a fork racing it fails). A subreaper repeats the
+    // round: a killed child's children become ours only once it is gone.
+    kill_everything();
+    for (;;) {
+      reap(true);
+      reap(false);
+      if (no_children_) {
+        if (plan_.kind == InitKind::pid_namespace) break;
+        kill_all_children();  // one more look: the list must be empty too
+        reap(false);
+        if (no_children_) break;
+      } else if (plan_.kind == InitKind::subreaper) {
+        kill_all_children();
+      }
+    }
+    if (plan_.cgroup_dir_fd >= 0) wait_cgroup_empty();
+    rusage usage{};
+    call(SYS_getrusage, RUSAGE_CHILDREN, &usage);
+    // Unread bytes from the host would make our exit reset the connection
+    // before the host reads the report: take them.
+    char ignored[64];
+    while (call(SYS_recvfrom, plan_.channel_fd, ignored, sizeof ignored, MSG_DONTWAIT, nullptr, nullptr) >
+           0) {
+    }
+    InitReport r;
+    r.kind = InitReport::ended;
+    r.wait_status = program_done_ ? status_ : SIGKILL;
+    r.user_usec = usage.ru_utime.tv_sec * 1000000L + usage.ru_utime.tv_usec;
+    r.system_usec = usage.ru_stime.tv_sec * 1000000L + usage.ru_stime.tv_usec;
+    r.max_rss_kb = usage.ru_maxrss;
+    report(r);
+    exit_now(0);
+  }
+
+  InitPlan& plan_;
+  int signal_fd_ = -1;
+  int program_ = -1;
+  bool program_done_ = false;
+  bool no_children_ = false;
+  bool proc_mounted_ = false;
+  int status_ = 0;
+};
+
+}  // namespace
+
+extern "C" int bs_run_init(void* arg) {
+  Init init(*static_cast<InitPlan*>(arg));
+  init.run();
+}
+
+}  // namespace bounded_subprocess::detail
