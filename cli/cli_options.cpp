@@ -167,6 +167,22 @@ std::variant<CliConfig, EarlyExit> parse_command_line(int argc, const char* cons
       ->type_name("A")
       ->allow_extra_args(false)
       ->needs(podman);
+  std::string containment = "auto";
+  std::string min_containment = "process_group";
+  const std::vector<std::string> mechanisms = {"process_group", "subreaper", "pid_namespace", "cgroup"};
+  std::vector<std::string> choices = mechanisms;
+  choices.insert(choices.begin(), "auto");
+  app.add_option("--containment", containment,
+                 "How descendants are kept in the run: auto (the strongest the machine has), "
+                 "process_group, subreaper, pid_namespace or cgroup")
+      ->check(CLI::IsMember(choices))
+      ->type_name("NAME")
+      ->capture_default_str();
+  app.add_option("--min-containment", min_containment,
+                 "Fail rather than use a containment weaker than NAME")
+      ->check(CLI::IsMember(mechanisms))
+      ->type_name("NAME")
+      ->capture_default_str();
   podman->excludes(clear_env);  // the container's environment comes from its image
   podman->excludes(interval);   // containers are bounded by podman's --memory
 
@@ -193,6 +209,11 @@ std::variant<CliConfig, EarlyExit> parse_command_line(int argc, const char* cons
       throw UsageError("--env expects NAME=VALUE, got '" + word + "'");
     }
     config.env.emplace_back(word.substr(0, eq), word.substr(eq + 1));
+  }
+  if (containment != "auto") config.containment = containment_from_string(containment);
+  config.min_containment = *containment_from_string(min_containment);
+  if (config.containment && *config.containment < config.min_containment) {
+    throw UsageError("--containment " + containment + " is weaker than --min-containment " + min_containment);
   }
   check_config(config);
   return config;

@@ -8,6 +8,8 @@
 #include <variant>
 #include <vector>
 
+#include "bounded_subprocess/containment.hpp"
+
 namespace bounded_subprocess::cli {
 
 /// An error of bounded-run itself (bad option, bad number, unreadable file):
@@ -42,6 +44,11 @@ struct CliConfig {
   /// `--entrypoint E`; an empty string is kept (it clears the ENTRYPOINT).
   std::optional<std::string> entrypoint;
   std::vector<std::string> podman_args;
+  /// `--containment NAME`: exactly this mechanism; absent (or `auto`): the
+  /// strongest the machine has.
+  std::optional<Containment> containment;
+  /// `--min-containment NAME`: never a weaker one.
+  Containment min_containment = Containment::process_group;
 };
 
 /// Text to print on stdout, then exit 0 (`--help`, `--version`).

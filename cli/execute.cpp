@@ -58,6 +58,8 @@ Result run_local(const CliConfig& config, std::optional<std::string> input) {
       .cwd = config.cwd,
       .memory_limit_mb = config.memory_limit_mb,
       .memory_watchdog_interval = Seconds(config.memory_interval_seconds),
+      .containment = config.containment,
+      .min_containment = config.min_containment,
   };
   if (config.clear_env || !config.env.empty()) {
     Environment env = config.clear_env ? Environment{} : inherited_env();
@@ -81,6 +83,8 @@ Result run_in_container(const CliConfig& config, std::optional<std::string> inpu
       .memory_limit_mb = config.memory_limit_mb,
       .entrypoint = config.entrypoint,
       .podman_args = config.podman_args,
+      .containment = config.containment,
+      .min_containment = config.min_containment,
   };
   if (!config.env.empty()) {
     Environment env;

@@ -6,6 +6,7 @@
 // bounded-run itself failed; its message is one line on stderr.
 #include <unistd.h>
 
+#include <cstring>
 #include <exception>
 #include <string>
 #include <variant>
@@ -43,6 +44,11 @@ int main(int argc, char** argv) {
     }
     cli::write_all(STDOUT_FILENO, result.out.data);
     cli::write_all(STDERR_FILENO, result.err.data);
+    if (result.reason == bounded_subprocess::EndReason::watchdog_failed) {
+      return fail(("the memory watchdog could not measure the run (" + std::string(std::strerror(result.watchdog_error)) +
+                   "), so it was killed")
+                      .c_str());
+    }
     return cli::exit_status(result);
   } catch (const std::exception& e) {
     return fail(e.what());

@@ -34,11 +34,14 @@ std::string result_to_json(const Result& result) {
       {"user_cpu_seconds", seconds(result.usage.user_cpu)},
       {"system_cpu_seconds", seconds(result.usage.system_cpu)},
       {"max_rss_kb", result.usage.max_rss_kb},
+      {"containment", std::string(to_string(result.containment))},
+      {"watchdog_error", result.watchdog_error},
   };
   return j.dump();
 }
 
 int exit_status(const Result& result) noexcept {
+  if (result.reason == EndReason::watchdog_failed) return 125;  // bounded-run could not do its job
   if (result.timeout || result.reason == EndReason::timeout) return 124;
   if (result.memory_limit_exceeded || result.reason == EndReason::memory_limit) return 137;
   if (result.term_signal > 0) return 128 + result.term_signal;

@@ -29,8 +29,7 @@ void check_interactive_timeout(Seconds timeout, const char* where) {
     throw std::invalid_argument(std::string(where) + ": timeout must not be negative or NaN");
 }
 
-std::chrono::steady_clock::time_point interactive_deadline(Seconds timeout) {
-  using Clock = std::chrono::steady_clock;
+Clock::time_point interactive_deadline(Seconds timeout) {
   // Beyond a century, or infinite: no deadline (and no overflow).
   constexpr double kMax = 100.0 * 365 * 24 * 3600;
   if (!(timeout.count() < kMax)) return Clock::time_point::max();

@@ -43,6 +43,18 @@
 //   fork-storm N               print "pgid G", fork N children that sleep
 //                              forever, print "child PID" for each, then
 //                              "forked N"; sleep forever
+// Escapes: a descendant that leaves the process group, as a hostile program
+// would; the direct child waits until it has, prints "escaped PID", then
+// THEN is `exit` (exit 0) or `sleep` (sleep forever):
+//   escape setsid THEN         a grandchild in a session of its own
+//   escape setpgid THEN        a grandchild in a process group of its own
+//   escape daemon THEN         a double-forked daemon (setsid between)
+//   escape hold-stdout THEN    a setsid grandchild writing to stdout forever
+//   escape stop THEN           a setsid grandchild that stops itself
+//   escape block-signals THEN  a setsid grandchild that ignores and blocks
+//                              every signal it can
+//   escape alloc-mb N THEN     a setsid grandchild that allocates N MiB
+//   escape loop N THEN         N setsid grandchildren, one after the other
 // Memory:
 //   alloc-mb N                 allocate and touch N MiB, print "allocated",
 //                              sleep forever
@@ -155,6 +167,71 @@ pid_t fork_or_die() {
   pid_t pid = ::fork();
   if (pid < 0) std::_Exit(6);
   return pid;
+}
+
+// The escapee's side of `escape`: leaves the group, tells the parent, then
+// does what KIND says. Never returns.
+[[noreturn]] void escapee(std::string_view kind, unsigned long long n, int ready) {
+  if (kind == "setpgid") {
+    ::setpgid(0, 0);
+  } else {
+    ::setsid();
+  }
+  if (kind == "daemon") {
+    // The classic double fork: the daemon is an orphan in its own session.
+    if (::fork() != 0) std::_Exit(0);
+  }
+  if (kind == "block-signals") {
+    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_IGN);
+    sigset_t all;
+    sigfillset(&all);
+    ::sigprocmask(SIG_BLOCK, &all, nullptr);
+  }
+  char* block = kind == "alloc-mb" ? alloc_and_touch(n) : nullptr;
+  const std::string line = std::to_string(::getpid()) + "\n";
+  write_all(ready, line.data(), line.size());
+  ::close(ready);
+  if (kind == "stop") ::raise(SIGSTOP);
+  if (kind == "hold-stdout") {
+    ::signal(SIGPIPE, SIG_IGN);
+    for (;;) {
+      if (::write(1, "x", 1) < 0 && errno != EINTR) {
+      }
+      ::usleep(10000);
+    }
+  }
+  (void)block;
+  sleep_forever();
+}
+
+int escape(int argc, char** argv) {
+  if (argc < 4) usage("escape KIND [N] THEN");
+  const std::string_view kind = argv[2];
+  const bool counted = kind == "alloc-mb" || kind == "loop";
+  if (counted && argc < 5) usage("escape KIND N THEN");
+  const unsigned long long n = counted ? parse_count(argv[3]) : 0;
+  const std::string_view then = argv[counted ? 4 : 3];
+  const unsigned long long escapees = kind == "loop" ? n : 1;
+  for (unsigned long long i = 0; i < escapees; ++i) {
+    int fds[2];
+    if (::pipe(fds) != 0) std::_Exit(6);
+    const pid_t pid = fork_or_die();
+    if (pid == 0) {
+      ::close(fds[0]);
+      escapee(kind == "loop" ? "setsid" : kind, n, fds[1]);
+    }
+    ::close(fds[1]);
+    char buf[32] = {};
+    ssize_t got;
+    do {
+      got = ::read(fds[0], buf, sizeof buf - 1);
+    } while (got < 0 && errno == EINTR);
+    ::close(fds[0]);
+    if (kind == "daemon") ::waitpid(pid, nullptr, 0);  // its first fork exits
+    write_str(1, "escaped " + std::string(buf, got > 0 ? static_cast<std::size_t>(got) : 0));
+  }
+  if (then == "exit") return 0;
+  sleep_forever();
 }
 
 int run_mode(std::string_view mode, int argc, char** argv) {
@@ -346,6 +423,7 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     }
     return 0;
   }
+  if (mode == "escape") return escape(argc, argv);
   usage("unknown mode");
 }
 
