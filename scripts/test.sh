@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: C++ (GoogleTest), the bounded-run
 # command and its batch mode, Python (pytest), podman and Slurm, in
-#   1. a release build with g++ (all tests; the Slurm test only here),
+#   1. a release build with g++ (all tests; the Slurm test only here; the
+#      Python suite runs against a wheel pip builds and installs into a fresh
+#      venv, scripts/test_python_install.sh),
 #   2. the developer build with ASan+UBSan and -Werror (all C++ and CLI tests),
 #   3. a ThreadSanitizer build (the async and Interactive tests),
 #   4. a clang build with -Werror (builds everything, runs the core tests).
@@ -47,9 +49,30 @@ run_ctest() {
   [[ $rc -eq 0 && $nfail -eq 0 ]] || status=1
 }
 
+# run_pytest NAME COMMAND...: a command whose last line is "pytest: <pytest's summary>".
+run_pytest() {
+  local name=$1; shift
+  echo "=== $name"
+  local log=$logdir/$name.log
+  "$@" 2>&1 | tee "$log" | grep -E "^(---|python-install|pytest:|FAILED|ERROR)" || true
+  local rc=${PIPESTATUS[0]}
+  local line
+  line=$(grep -E "^pytest: " "$log" | tail -n 1 || true)
+  if [[ -z $line ]]; then
+    echo "$name: pytest printed no summary"; status=1; return
+  fi
+  count() { grep -oE "[0-9]+ $1" <<<"$line" | cut -d" " -f1 || echo 0; }
+  passed=$((passed + $(count passed)))
+  failed=$((failed + $(count failed) + $(count "errors?")))
+  skipped=$((skipped + $(count skipped)))
+  [[ $rc -eq 0 ]] || status=1
+}
+
 echo "=== build: release (g++)"
 configure build -DCMAKE_BUILD_TYPE=Release
-run_ctest release build -j "$jobs"
+# The Python suite runs below, against the installed wheel, not the build.
+run_ctest release build -j "$jobs" -E '^python_tests$'
+run_pytest python-installed scripts/test_python_install.sh build
 
 echo "=== build: developer, ASan+UBSan (g++)"
 configure build-asan -DCMAKE_BUILD_TYPE=Debug -DBOUNDED_SUBPROCESS_DEVELOP=ON \

@@ -172,6 +172,50 @@ bool Interactive::is_running() const noexcept {
   return state_ && !state_->core.child_exited();
 }
 
+int Interactive::stdin_fd() const noexcept {
+  return state_ ? state_->core.stdin_fd() : -1;
+}
+int Interactive::stdout_fd() const noexcept {
+  return state_ ? state_->core.stdout_fd() : -1;
+}
+int Interactive::pidfd() const noexcept {
+  return state_ ? state_->core.pidfd() : -1;
+}
+Containment Interactive::containment() const noexcept {
+  return state_ ? state_->core.containment() : Containment::process_group;
+}
+
+bool Interactive::write_some(std::string_view data, std::size_t& offset) {
+  auto& s = state("write_some");
+  std::lock_guard lock(s.write_mutex);
+  if (s.closing.load()) return false;
+  return s.core.write_some(data, offset) != detail::WriteStep::failed;
+}
+
+std::optional<std::string> Interactive::read_line_now(bool& eof, bool read_pipe) {
+  auto& s = state("read_line_now");
+  std::lock_guard lock(s.read_mutex);
+  auto& c = s.core;
+  eof = false;
+  if (s.closing.load() || c.finished()) {
+    eof = true;
+    return std::nullopt;
+  }
+  switch (read_pipe ? c.read_some() : c.buffered()) {
+    case detail::ReadStep::line: return c.pop_line();
+    case detail::ReadStep::eof: eof = true; return std::nullopt;
+    case detail::ReadStep::more:
+    case detail::ReadStep::would_block: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void Interactive::close_pipes() {
+  auto& s = state("close_pipes");
+  std::scoped_lock lock(s.read_mutex, s.write_mutex);
+  s.core.close_pipes();
+}
+
 std::optional<int> Interactive::exit_code() const noexcept {
   return state_ ? state_->core.exit_code() : std::nullopt;
 }

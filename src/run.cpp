@@ -22,8 +22,17 @@ timespec until(detail::Clock::time_point deadline, detail::Clock::time_point now
 }  // namespace
 
 Result run(const std::vector<std::string>& argv, const RunOptions& options) {
+  return detail::run_observed(argv, options, {});
+}
+
+Result detail::run_observed(const std::vector<std::string>& argv, const RunOptions& options,
+                            const std::function<void(pid_t, Containment)>& on_spawn) {
   using detail::Clock;
   detail::Supervisor sup(argv, options);
+  if (on_spawn) {
+    const detail::Members m = sup.members();
+    on_spawn(m.containment == Containment::process_group ? m.pgid : m.init_pid, m.containment);
+  }
 
   // The sync face samples its own group; async runs share one scan per tick.
   const bool watched = sup.memory_limit_kb().has_value();

@@ -7,7 +7,11 @@ the same modules, functions and keyword arguments. Linux only.
     result = run(["echo", "hello"], timeout_seconds=5)
 """
 
+from . import _native
 from .bounded_subprocess import run
-from .util import Result
+from .util import SLEEP_BETWEEN_READS, Result
 
-__all__ = ["run", "Result"]
+#: The version of this package (the C++ project's version).
+__version__: str = _native.__version__
+
+__all__ = ["run", "Result", "SLEEP_BETWEEN_READS"]

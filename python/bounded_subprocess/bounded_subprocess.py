@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from typing import List, Mapping, Optional, Union
 
-from . import _native
-from .util import Result, run_kwargs
+from . import _args, _native
+from .util import (  # util's names are importable from every face module
+    MAX_BYTES_PER_READ,
+    SLEEP_BETWEEN_READS,
+    SLEEP_BETWEEN_WRITES,
+    Result,
+    can_read,
+    can_write,
+    read_to_eof_sync,
+    set_nonblocking,
+    write_loop_sync,
+    write_nonblocking_sync,
+)
 
 
 def run(
@@ -17,8 +28,11 @@ def run(
     stdin_data: Optional[Union[str, bytes]] = None,
     stdin_write_timeout: Optional[float] = None,
     cwd: Optional[str] = None,
+    *,
     memory_limit_mb: Optional[int] = None,
     memory_watchdog_interval_seconds: float = 1.0,
+    containment: Optional[str] = None,
+    min_containment: str = "process_group",
 ) -> Result:
     """Run a subprocess with a timeout and bounded output capture.
 
@@ -32,16 +46,34 @@ def run(
     encoded as UTF-8, or bytes) is written while output is read; if it cannot
     all be written within stdin_write_timeout seconds (None means 15), stdin
     is closed and exit_code is -1. env, when given, replaces the environment.
-    memory_limit_mb turns on the memory watchdog (summed peak RSS of the
-    group, sampled every memory_watchdog_interval_seconds).
+
+    Beyond the seed (keyword-only): memory_limit_mb turns on the memory
+    watchdog (summed peak RSS of every process of the run, sampled every
+    memory_watchdog_interval_seconds). containment picks how every
+    descendant is kept in the run ("process_group", "subreaper",
+    "pid_namespace" or "cgroup"; None: the strongest the machine allows,
+    but none weaker than min_containment); Result.containment says which
+    was used.
 
     Raises TypeError/ValueError for bad arguments (nothing is spawned), and
     OSError (FileNotFoundError, PermissionError, ...) when the program or the
     cwd cannot be used. The GIL is released while the run proceeds, so runs in
     several threads proceed at once.
     """
-    kwargs = run_kwargs(**locals())  # first: locals() is the parameters
+    kwargs = _args.run_kwargs(**locals())  # first: locals() is the parameters
     return Result._from_native(_native.run(**kwargs))
 
 
-__all__ = ["run", "Result"]
+__all__ = [
+    "run",
+    "Result",
+    "MAX_BYTES_PER_READ",
+    "SLEEP_BETWEEN_READS",
+    "SLEEP_BETWEEN_WRITES",
+    "can_read",
+    "can_write",
+    "read_to_eof_sync",
+    "set_nonblocking",
+    "write_loop_sync",
+    "write_nonblocking_sync",
+]

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence, Union
+import asyncio
+import logging
+from typing import Any, AsyncGenerator, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import _native
-from ._aio import await_pending
-from .util import (
+from . import _args, _native
+from ._aio import await_pending as _await_pending
+from .util import (  # util's names are importable from every face module
+    MAX_BYTES_PER_READ,
+    SLEEP_BETWEEN_READS,
+    SLEEP_BETWEEN_WRITES,
     Result,
-    _encode_str,
-    encode_args,
-    encode_cwd,
-    encode_env,
-    encode_stdin,
-    memory_limit,
-    run_kwargs,
-    seconds,
-    size,
-    stdin_write_seconds,
+    can_read,
+    can_write,
+    read_to_eof_async,
+    set_nonblocking,
+    write_nonblocking_async,
 )
+
+#: The module's logger, as in the seed. It says at DEBUG level when a run,
+#: a container or a stream is cut short (cancelled, or closed early).
+logger = logging.getLogger(__name__)
+
+
+async def _await_result(pending: Any, what: str, args: Any) -> Result:
+    try:
+        return Result._from_native(await _await_pending(pending))
+    except asyncio.CancelledError:
+        logger.debug("%s of %r cancelled: its process group was killed and reaped", what, args)
+        raise
 
 
 async def run(
@@ -32,6 +44,9 @@ async def run(
     memory_limit_mb: Optional[int] = None,
     memory_watchdog_interval_seconds: float = 1.0,
     cwd: Optional[str] = None,
+    *,
+    containment: Optional[str] = None,
+    min_containment: str = "process_group",
 ) -> Result:
     """Async counterpart of bounded_subprocess.run, with an optional memory limit.
 
@@ -47,9 +62,8 @@ async def run(
     Raises TypeError/ValueError for bad arguments, OSError when the program
     cannot start.
     """
-    kwargs = run_kwargs(**locals())  # first: locals() is the parameters
-    pending = _native.start_run(**kwargs)
-    return Result._from_native(await await_pending(pending))
+    kwargs = _args.run_kwargs(**locals())  # first: locals() is the parameters
+    return await _await_result(_native.start_run(**kwargs), "run", args)
 
 
 def _podman_kwargs(
@@ -65,6 +79,8 @@ def _podman_kwargs(
     entrypoint: Any,
     podman_args: Any,
     podman_path: Any,
+    containment: Any,
+    min_containment: Any,
 ) -> Dict[str, Any]:
     """Checks the arguments podman_run and podman_run_stream_lines share;
     returns those of the native podman faces (each adds its own bounds)."""
@@ -77,18 +93,19 @@ def _podman_kwargs(
     if isinstance(podman_args, (str, bytes)) or not isinstance(podman_args, Sequence):
         raise TypeError("podman_args must be a list of strings")
     return dict(
+        **_args.containment_kwargs(containment, min_containment),
         image=image,
-        env=encode_env(env),
-        stdin_data=encode_stdin(stdin_data),
-        stdin_write_timeout=stdin_write_seconds(stdin_write_timeout),
-        volumes=[_encode_str(v, "volumes[]") for v in volumes],
-        cwd=encode_cwd(cwd),
-        memory_limit_mb=memory_limit(memory_limit_mb),
-        entrypoint=None if entrypoint is None else _encode_str(entrypoint, "entrypoint"),
-        podman_args=[_encode_str(a, "podman_args[]") for a in podman_args],
-        podman_path=_encode_str(podman_path, "podman_path"),
-        argv=encode_args(args),
-        timeout=seconds(timeout_seconds, "timeout_seconds"),
+        env=_args.encode_env(env),
+        stdin_data=_args.encode_stdin(stdin_data),
+        stdin_write_timeout=_args.stdin_write_seconds(stdin_write_timeout),
+        volumes=[_args.encode_str(v, "volumes[]") for v in volumes],
+        cwd=_args.encode_cwd(cwd),
+        memory_limit_mb=_args.memory_limit(memory_limit_mb),
+        entrypoint=None if entrypoint is None else _args.encode_str(entrypoint, "entrypoint"),
+        podman_args=[_args.encode_str(a, "podman_args[]") for a in podman_args],
+        podman_path=_args.encode_str(podman_path, "podman_path"),
+        argv=_args.encode_args(args),
+        timeout=_args.seconds(timeout_seconds, "timeout_seconds"),
     )
 
 
@@ -102,12 +119,14 @@ async def podman_run(
     env: Optional[Mapping[str, str]] = None,
     stdin_data: Optional[Union[str, bytes]] = None,
     stdin_write_timeout: Optional[float] = None,
-    volumes: Sequence[str] = (),
+    volumes: Sequence[str] = [],  # the seed's default; never mutated
     cwd: Optional[str] = None,
     memory_limit_mb: Optional[int] = None,
     entrypoint: Optional[str] = None,
     podman_args: Optional[Sequence[str]] = None,
     podman_path: str = "podman",
+    containment: Optional[str] = None,
+    min_containment: str = "process_group",
 ) -> Result:
     """Run a command inside a podman container, with the same bounds as `run`.
 
@@ -118,42 +137,45 @@ async def podman_run(
     container, `cwd` as -w, `memory_limit_mb` as --memory/--memory-swap (an
     OOM kill then shows as exit code 137). `entrypoint=""` clears the image's
     ENTRYPOINT; None omits the flag. Beyond the seed: `podman_args`, further
-    podman flags placed before the image (e.g. ["--network=none"]), and
-    `podman_path`.
+    podman flags placed before the image (e.g. ["--network=none"]),
+    `podman_path`, and `containment`/`min_containment` for the podman client
+    and what it starts (by default a subreaper where the machine has one).
 
     Raises ValueError/TypeError for bad arguments and OSError when podman
     cannot be started. Cancelling the awaiting task kills the podman client
     and removes the container before the cancellation proceeds.
     """
     kwargs = _podman_kwargs(args, image, timeout_seconds, env, stdin_data, stdin_write_timeout,
-                            volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path)
+                            volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path,
+                            containment, min_containment)
     pending = _native.start_podman_run(
-        max_output_size=size(max_output_size, "max_output_size"),
+        max_output_size=_args.size(max_output_size, "max_output_size"),
         tail=bool(tail),
         **kwargs,
     )
-    return Result._from_native(await await_pending(pending))
+    return await _await_result(pending, "podman_run", args)
 
 
-async def _stream_lines(stream: Any) -> AsyncIterator[str]:
-    """Yields the decoded lines of a native LineStream; whatever ends the
-    iteration (its end, break + aclose, an error, cancellation), the stream is
-    stopped and its cleanup awaited before this generator finishes."""
-    try:
-        while True:
-            line = await await_pending(stream.next())
-            if line is None:
-                return
-            yield line.decode("utf-8", errors="ignore")
-    finally:
-        stream.close()
-        # The end (None) is reported only once the group is killed, the child
-        # reaped and, for podman, the container removed.
-        while await await_pending(stream.next()) is not None:
-            pass
+async def _next_line(stream: Any) -> Optional[str]:
+    """The next decoded line of a native LineStream, None at its end."""
+    line = await _await_pending(stream.next())
+    return None if line is None else line.decode("utf-8", errors="ignore")
 
 
-def podman_run_stream_lines(
+async def _close_stream(stream: Any, args: Any, ended: bool) -> None:
+    """Stops a native LineStream and awaits its cleanup: its end (None) is
+    reported only once the group is killed, the child reaped and, for
+    podman, the container removed. Called from the generators' finally, so
+    it runs whatever ends the iteration (its end, break + aclose, an error,
+    cancellation)."""
+    if not ended:
+        logger.debug("line stream of %r closed early: its process group was killed", args)
+    stream.close()
+    while await _await_pending(stream.next()) is not None:
+        pass
+
+
+async def podman_run_stream_lines(
     args: List[str],
     *,
     image: str,
@@ -162,18 +184,20 @@ def podman_run_stream_lines(
     env: Optional[Mapping[str, str]] = None,
     stdin_data: Optional[Union[str, bytes]] = None,
     stdin_write_timeout: Optional[float] = None,
-    volumes: Sequence[str] = (),
+    volumes: Sequence[str] = [],  # the seed's default; never mutated
     cwd: Optional[str] = None,
     memory_limit_mb: Optional[int] = None,
     entrypoint: Optional[str] = None,
     stderr_max_output_size: int = 2048,
     podman_args: Optional[Sequence[str]] = None,
     podman_path: str = "podman",
-) -> AsyncIterator[str]:
+    containment: Optional[str] = None,
+    min_containment: str = "process_group",
+) -> AsyncGenerator[str, None]:
     """Stream stdout lines from a command inside a podman container.
 
-    Returns an async iterator of decoded str lines (UTF-8, errors="ignore")
-    without trailing newlines, as they arrive, until EOF or the deadline.
+    Yields decoded str lines (UTF-8, errors="ignore") without trailing
+    newlines, as they arrive, until EOF or the deadline.
     Pending line data is capped at max_line_size bytes; if a line grows past
     the cap before a newline arrives, older bytes are discarded. stderr is
     drained, keeping at most stderr_max_output_size bytes.
@@ -183,21 +207,28 @@ def podman_run_stream_lines(
     (or call aclose()) for a deterministic end. aclose() returns once the
     container is gone.
 
-    Unlike the seed, the arguments are checked and podman is started when
-    this function is called (not at the first iteration): bad input raises
-    ValueError/TypeError and a podman that cannot start raises OSError here.
+    As in the seed, this is an async generator function: the arguments are
+    checked and podman is started at the first iteration, which raises
+    ValueError/TypeError for bad input and OSError when podman cannot start.
     """
     kwargs = _podman_kwargs(args, image, timeout_seconds, env, stdin_data, stdin_write_timeout,
-                            volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path)
+                            volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path,
+                            containment, min_containment)
     stream = _native.open_podman_line_stream(
-        max_line_size=size(max_line_size, "max_line_size", allow_zero=False),
-        stderr_max_output_size=size(stderr_max_output_size, "stderr_max_output_size"),
+        max_line_size=_args.size(max_line_size, "max_line_size", allow_zero=False),
+        stderr_max_output_size=_args.size(stderr_max_output_size, "stderr_max_output_size"),
         **kwargs,
     )
-    return _stream_lines(stream)
+    ended = False
+    try:
+        while (line := await _next_line(stream)) is not None:
+            yield line
+        ended = True
+    finally:
+        await _close_stream(stream, args, ended)
 
 
-def run_stream_lines(
+async def run_stream_lines(
     args: List[str],
     *,
     timeout_seconds: float = 15,
@@ -209,20 +240,45 @@ def run_stream_lines(
     memory_limit_mb: Optional[int] = None,
     memory_watchdog_interval_seconds: float = 1.0,
     stderr_max_output_size: int = 2048,
-) -> AsyncIterator[str]:
+    containment: Optional[str] = None,
+    min_containment: str = "process_group",
+) -> AsyncGenerator[str, None]:
     """The local twin of podman_run_stream_lines (not in the seed): stdout
     lines of a process on this host, as they arrive, with the bounds of run.
     Breaking out early and closing the generator (contextlib.aclosing) kills
-    the process group. The process is started when this is called."""
-    kwargs = run_kwargs(args, timeout_seconds, 0, False, env, stdin_data, stdin_write_timeout,
-                        cwd, memory_limit_mb, memory_watchdog_interval_seconds)
+    the process group. Like podman_run_stream_lines, an async generator
+    function: the process starts at the first iteration."""
+    kwargs = _args.run_kwargs(args, timeout_seconds, 0, False, env, stdin_data, stdin_write_timeout,
+                              cwd, memory_limit_mb, memory_watchdog_interval_seconds,
+                              containment, min_containment)
     del kwargs["max_output_size"], kwargs["tail"]
     stream = _native.open_line_stream(
-        max_line_size=size(max_line_size, "max_line_size", allow_zero=False),
-        stderr_max_output_size=size(stderr_max_output_size, "stderr_max_output_size"),
+        max_line_size=_args.size(max_line_size, "max_line_size", allow_zero=False),
+        stderr_max_output_size=_args.size(stderr_max_output_size, "stderr_max_output_size"),
         **kwargs,
     )
-    return _stream_lines(stream)
+    ended = False
+    try:
+        while (line := await _next_line(stream)) is not None:
+            yield line
+        ended = True
+    finally:
+        await _close_stream(stream, args, ended)
 
 
-__all__ = ["run", "podman_run", "podman_run_stream_lines", "run_stream_lines", "Result"]
+__all__ = [
+    "run",
+    "podman_run",
+    "podman_run_stream_lines",
+    "run_stream_lines",
+    "logger",
+    "Result",
+    "MAX_BYTES_PER_READ",
+    "SLEEP_BETWEEN_READS",
+    "SLEEP_BETWEEN_WRITES",
+    "can_read",
+    "can_write",
+    "read_to_eof_async",
+    "set_nonblocking",
+    "write_nonblocking_async",
+]

@@ -1,14 +1,41 @@
-"""The Result type and the argument checks shared by every face."""
+"""The seed's ``util`` module: ``Result``, the constants and the small I/O
+helpers it exports.
+
+The helpers (``set_nonblocking``, ``can_read``, ``can_write``,
+``write_loop_sync``, ``write_nonblocking_sync``/``_async`` and
+``read_to_eof_sync``/``_async``) keep the meaning of the seed's helpers of
+the same names, for code that imports them; the package's own faces do not
+use them (the C++ library does that work, waiting on events). Except
+``write_loop_sync``, whose contract is to sleep ``sleep_interval`` between
+attempts, they wait on readiness (poll, or the asyncio loop's readers and
+writers), never on a fixed sleep.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import math
 import os
-from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+import select
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, List, Optional, Protocol, Sequence, Union
 
-# The seed's default for stdin_write_timeout=None.
-DEFAULT_STDIN_WRITE_TIMEOUT = 15.0
+# The seed's constants. The library does not poll, so they tune nothing of
+# ours; write_loop_sync's callers pass SLEEP_BETWEEN_WRITES as the seed does.
+MAX_BYTES_PER_READ = 1024
+SLEEP_BETWEEN_READS = 0.1
+SLEEP_BETWEEN_WRITES = 0.01
+
+
+
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+#: A file descriptor, or an object with a ``fileno()`` method.
+FileLike = Union[int, _HasFileno]
 
 
 def _decode(data: bytes) -> str:
@@ -19,24 +46,32 @@ def _decode(data: bytes) -> str:
 class Result:
     """The result of a bounded subprocess run.
 
-    stdout and stderr each contain at most max_output_size bytes, decoded as
-    UTF-8 with errors="ignore" (so a multi-byte character cut by the bound, or
-    invalid bytes, are dropped; the raw bytes are in stdout_bytes and
-    stderr_bytes). timeout is True only when the wall-clock deadline elapsed.
-    exit_code holds the child's exit status, minus the signal number when a
-    signal ended it (-9 for SIGKILL), or -1 when the run aborted because of a
-    timeout, a failed stdin write, or the memory watchdog.
+    The seed's four fields come first, in its order, so that
+    ``Result(timeout, exit_code, stdout, stderr)`` and positional patterns
+    work as they do there. stdout and stderr each contain at most
+    max_output_size bytes, decoded as UTF-8 with errors="ignore" (a
+    multi-byte character cut by the bound, or invalid bytes, are dropped; the
+    raw bytes are in stdout_bytes and stderr_bytes). timeout is True only
+    when the wall-clock deadline elapsed. exit_code holds the child's exit
+    status, minus the signal number when a signal ended it (-9 for SIGKILL),
+    or -1 when the run aborted because of a timeout, a failed stdin write, or
+    the memory watchdog.
 
-    Beyond the seed: why the run ended (reason: "exited", "signaled",
-    "timeout", "memory_limit" or "cancelled"), truncation flags and total
-    sizes of each stream, the elapsed wall time and the direct child's
-    resource usage.
+    Beyond the seed, each with a default: why the run ended (reason:
+    "exited", "signaled", "timeout", "memory_limit", "cancelled" or
+    "watchdog_failed", with the errno in watchdog_error), the signal,
+    truncation flags and total sizes of each stream, how the run's
+    descendants were contained (containment: "process_group", "subreaper",
+    "pid_namespace" or "cgroup"), and, left out of ``==`` because they
+    change from run to run, the elapsed wall time and the run's CPU times
+    and peak RSS. Two results of the same deterministic program compare
+    equal, as in the seed.
     """
 
+    timeout: bool
     exit_code: int
     stdout: str
     stderr: str
-    timeout: bool = False
     memory_limit_exceeded: bool = False
     stdin_write_failed: bool = False
     stdout_truncated: bool = False
@@ -45,22 +80,23 @@ class Result:
     stderr_total_bytes: int = 0
     reason: str = "exited"
     term_signal: int = 0
-    elapsed_seconds: float = 0.0
-    user_cpu_seconds: float = 0.0
-    system_cpu_seconds: float = 0.0
-    max_rss_kb: int = 0
-    stdout_bytes: bytes = b""
-    stderr_bytes: bytes = b""
     containment: str = "process_group"
+    watchdog_error: int = 0
+    stdout_bytes: bytes = field(default=b"", repr=False)
+    stderr_bytes: bytes = field(default=b"", repr=False)
+    elapsed_seconds: float = field(default=0.0, compare=False)
+    user_cpu_seconds: float = field(default=0.0, compare=False)
+    system_cpu_seconds: float = field(default=0.0, compare=False)
+    max_rss_kb: int = field(default=0, compare=False)
 
     @classmethod
     def _from_native(cls, r: Any) -> "Result":
         out, err = r.stdout, r.stderr
         return cls(
-            exit_code=r.exit_code,
-            stdout=_decode(out),
-            stderr=_decode(err),
-            timeout=r.timeout,
+            r.timeout,
+            r.exit_code,
+            _decode(out),
+            _decode(err),
             memory_limit_exceeded=r.memory_limit_exceeded,
             stdin_write_failed=r.stdin_write_failed,
             stdout_truncated=r.stdout_truncated,
@@ -69,128 +105,228 @@ class Result:
             stderr_total_bytes=r.stderr_total_bytes,
             reason=r.reason,
             term_signal=r.term_signal,
+            containment=r.containment,
+            watchdog_error=r.watchdog_error,
+            stdout_bytes=out,
+            stderr_bytes=err,
             elapsed_seconds=r.elapsed_seconds,
             user_cpu_seconds=r.user_cpu_seconds,
             system_cpu_seconds=r.system_cpu_seconds,
             max_rss_kb=r.max_rss_kb,
-            stdout_bytes=out,
-            stderr_bytes=err,
-            containment=r.containment,
         )
 
 
 # ---------------------------------------------------------------------------
-# Argument checks. Everything is checked and encoded here, so that bad input
-# raises TypeError/ValueError before anything is spawned, with the seed's
-# parameter names in the message.
+# The seed's helpers.
 
 
-def _encode_str(value: Any, what: str) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str) or hasattr(value, "__fspath__"):
-        return os.fsencode(value)
-    raise TypeError(f"{what} must be str, bytes or os.PathLike, not {type(value).__name__}")
+def _fileno(fd: FileLike) -> int:
+    return fd if isinstance(fd, int) else fd.fileno()
 
 
-def encode_args(args: Any) -> List[bytes]:
-    if isinstance(args, (str, bytes)) or hasattr(args, "__fspath__"):
-        raise TypeError("args must be a list of strings (argv), not a single string")
-    if not isinstance(args, Sequence):
-        raise TypeError(f"args must be a list of strings, not {type(args).__name__}")
-    if len(args) == 0:
-        raise ValueError("args must not be empty")
-    return [_encode_str(a, "args[%d]" % i) for i, a in enumerate(args)]
+def set_nonblocking(reader: FileLike) -> None:
+    """Puts a file (an object with ``fileno()``, or a descriptor) in
+    non-blocking mode (O_NONBLOCK)."""
+    fd = _fileno(reader)
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
 
 
-def encode_env(env: Optional[Mapping[Any, Any]]) -> Optional[Dict[bytes, bytes]]:
-    if env is None:
-        return None
-    if not isinstance(env, Mapping):
-        raise TypeError(f"env must be a mapping of str to str, not {type(env).__name__}")
-    out: Dict[bytes, bytes] = {}
-    for k, v in env.items():
-        kb = _encode_str(k, "env name")
-        if not kb or b"=" in kb:
-            raise ValueError(f"illegal environment variable name: {k!r}")
-        out[kb] = _encode_str(v, f"env[{k!r}]")
-    return out
+def _ready(fd: FileLike, events: int, timeout_seconds: float) -> bool:
+    poller = select.poll()
+    poller.register(_fileno(fd), events)
+    return bool(poller.poll(max(0, math.ceil(timeout_seconds * 1000))))
 
 
-def encode_cwd(cwd: Any) -> Optional[bytes]:
-    return None if cwd is None else _encode_str(cwd, "cwd")
+def can_read(fd: FileLike) -> bool:
+    """True if a read of ``fd`` would not block now (data, EOF or an error
+    is pending). Does not wait."""
+    return _ready(fd, select.POLLIN, 0)
 
 
-def encode_stdin(stdin_data: Any) -> Optional[bytes]:
-    if stdin_data is None:
-        return None
-    if isinstance(stdin_data, str):
-        return stdin_data.encode("utf-8")
-    if isinstance(stdin_data, (bytes, bytearray, memoryview)):
-        return bytes(stdin_data)
-    raise TypeError(f"stdin_data must be str or bytes, not {type(stdin_data).__name__}")
+def can_write(fd: FileLike) -> bool:
+    """True if a write to ``fd`` would not block now (room in the pipe, or
+    an error such as a reader that has gone). Does not wait."""
+    return _ready(fd, select.POLLOUT, 0)
 
 
-def seconds(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
-    v = float(value)
-    if not (v > 0) or math.isinf(v):
-        raise ValueError(f"{what} must be a positive, finite number of seconds, not {value!r}")
-    return v
+def write_loop_sync(
+    write_chunk: Callable[[memoryview], Optional[int]],
+    data: bytes,
+    deadline: float,
+    *,
+    sleep_interval: float,
+) -> bool:
+    """Writes all of ``data`` through ``write_chunk``, retrying until it is
+    done or ``deadline`` (a ``time.time()`` value) has passed.
+
+    ``write_chunk(view)`` writes a prefix of ``view`` and returns how many
+    bytes it took; returning None or raising BlockingIOError means "nothing
+    now, try again" (the loop then sleeps ``sleep_interval`` seconds). Returns
+    True once every byte is written, False at the deadline or when
+    ``write_chunk`` raises BrokenPipeError (or another OSError).
+    """
+    view = memoryview(data)
+    written = 0
+    while written < len(view):
+        try:
+            n = write_chunk(view[written:])
+        except BlockingIOError:
+            n = None
+        except OSError:
+            return False
+        if n:
+            written += n
+            continue
+        if time.time() >= deadline:
+            return False
+        time.sleep(sleep_interval)
+    return True
 
 
-def size(value: Any, what: str, *, allow_zero: bool = True) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{what} must be {'>= 0' if allow_zero else 'positive'}, not {value}")
-    return value
+def write_nonblocking_sync(*, fd: FileLike, data: bytes, timeout_seconds: float) -> bool:
+    """Writes all of ``data`` to the non-blocking ``fd`` within
+    ``timeout_seconds``, waiting for the pipe to take more (poll, no fixed
+    sleep). Returns True once every byte is written; False on timeout, or when
+    the reader has gone (broken pipe: no SIGPIPE, no exception)."""
+    fileno = _fileno(fd)
+    view = memoryview(data)
+    deadline = time.monotonic() + timeout_seconds
+    while view:
+        try:
+            view = view[os.write(fileno, view) :]
+            continue
+        except BlockingIOError:
+            pass
+        except OSError:
+            return False
+        left = deadline - time.monotonic()
+        if left <= 0 or not _ready(fileno, select.POLLOUT, left):
+            return False
+    return True
 
 
-def stdin_write_seconds(stdin_write_timeout: Any) -> float:
-    """The seed's stdin_write_timeout: None means DEFAULT_STDIN_WRITE_TIMEOUT."""
-    if stdin_write_timeout is None:
-        stdin_write_timeout = DEFAULT_STDIN_WRITE_TIMEOUT
-    return seconds(stdin_write_timeout, "stdin_write_timeout")
+async def write_nonblocking_async(*, fd: FileLike, data: bytes, timeout_seconds: float) -> bool:
+    """The coroutine twin of write_nonblocking_sync: waits for the pipe with
+    the running loop's writer callbacks, so other tasks run meanwhile."""
+    loop = asyncio.get_running_loop()
+    fileno = _fileno(fd)
+    view = memoryview(data)
+    deadline = loop.time() + timeout_seconds
+    while view:
+        try:
+            view = view[os.write(fileno, view) :]
+            continue
+        except BlockingIOError:
+            pass
+        except OSError:
+            return False
+        left = deadline - loop.time()
+        if left <= 0 or not await _wait_fd(loop, fileno, left, writer=True):
+            return False
+    return True
 
 
-def memory_limit(memory_limit_mb: Any) -> Optional[int]:
-    """The seed's memory_limit_mb: None (no limit) or a positive int."""
-    if memory_limit_mb is None:
-        return None
-    return size(memory_limit_mb, "memory_limit_mb", allow_zero=False)
+def _set_done(future: "asyncio.Future[None]") -> None:
+    if not future.done():
+        future.set_result(None)
 
 
-def run_kwargs(
-    args: Any,
-    timeout_seconds: Any,
-    max_output_size: Any,
-    tail: Any,
-    env: Any,
-    stdin_data: Any,
-    stdin_write_timeout: Any,
-    cwd: Any,
-    memory_limit_mb: Any,
-    memory_watchdog_interval_seconds: Any,
-) -> Dict[str, Any]:
-    """Checks the seed's arguments of run (sync and async, which take the same
-    ones in another order, so each calls run_kwargs(**locals()) first thing);
-    returns those of _native.run and _native.start_run."""
-    return dict(
-        argv=encode_args(args),
-        timeout=seconds(timeout_seconds, "timeout_seconds"),
-        max_output_size=size(max_output_size, "max_output_size"),
-        tail=bool(tail),
-        env=encode_env(env),
-        stdin_data=encode_stdin(stdin_data),
-        stdin_write_timeout=stdin_write_seconds(stdin_write_timeout),
-        cwd=encode_cwd(cwd),
-        memory_limit_mb=memory_limit(memory_limit_mb),
-        memory_watchdog_interval=seconds(
-            memory_watchdog_interval_seconds, "memory_watchdog_interval_seconds"
-        ),
-    )
+async def _wait_fd(loop: asyncio.AbstractEventLoop, fd: int, timeout: float, *, writer: bool) -> bool:
+    """True once fd is ready, False after timeout seconds."""
+    ready = loop.create_future()
+    add, remove = (loop.add_writer, loop.remove_writer) if writer else (loop.add_reader, loop.remove_reader)
+    add(fd, _set_done, ready)
+    try:
+        await asyncio.wait_for(ready, timeout)
+        return True
+    except asyncio.TimeoutError:
+        return False
+    finally:
+        remove(fd)
 
 
-__all__ = ["Result"]
+class _Capture:
+    """Reads one non-blocking file to EOF, keeping its first max_len bytes."""
+
+    def __init__(self, f: FileLike, max_len: int) -> None:
+        self.fd = _fileno(f)
+        self.max_len = max_len
+        self.kept = bytearray()
+        self.eof = False
+
+    def read_available(self) -> None:
+        while not self.eof:
+            try:
+                chunk = os.read(self.fd, max(MAX_BYTES_PER_READ, 65536))
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.eof = True
+            elif len(self.kept) < self.max_len:
+                self.kept += chunk[: self.max_len - len(self.kept)]
+
+
+def read_to_eof_sync(files: Sequence[FileLike], *, timeout_seconds: float, max_len: int) -> List[bytes]:
+    """Reads every file of ``files`` (non-blocking pipes) until each reaches
+    EOF or ``timeout_seconds`` pass, keeping at most the first ``max_len``
+    bytes of each and discarding the rest (the pipes are drained, so a writer
+    never blocks on them). Returns the bytes kept, one entry per file."""
+    captures = [_Capture(f, max_len) for f in files]
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        for c in captures:
+            c.read_available()
+        open_ = [c for c in captures if not c.eof]
+        left = deadline - time.monotonic()
+        if not open_ or left <= 0:
+            break
+        poller = select.poll()
+        for c in open_:
+            poller.register(c.fd, select.POLLIN)
+        poller.poll(math.ceil(left * 1000))
+    return [bytes(c.kept) for c in captures]
+
+
+async def read_to_eof_async(files: Sequence[FileLike], *, timeout_seconds: float, max_len: int) -> List[bytes]:
+    """The coroutine twin of read_to_eof_sync, waiting with the running
+    loop's reader callbacks."""
+    loop = asyncio.get_running_loop()
+    captures = [_Capture(f, max_len) for f in files]
+    deadline = loop.time() + timeout_seconds
+    while True:
+        for c in captures:
+            c.read_available()
+        open_ = [c for c in captures if not c.eof]
+        left = deadline - loop.time()
+        if not open_ or left <= 0:
+            break
+        ready = loop.create_future()
+        for c in open_:
+            loop.add_reader(c.fd, _set_done, ready)
+        try:
+            await asyncio.wait_for(ready, left)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            for c in open_:
+                loop.remove_reader(c.fd)
+    return [bytes(c.kept) for c in captures]
+
+
+__all__ = [
+    "Result",
+    "MAX_BYTES_PER_READ",
+    "SLEEP_BETWEEN_READS",
+    "SLEEP_BETWEEN_WRITES",
+    "set_nonblocking",
+    "can_read",
+    "can_write",
+    "write_loop_sync",
+    "write_nonblocking_sync",
+    "write_nonblocking_async",
+    "read_to_eof_sync",
+    "read_to_eof_async",
+]

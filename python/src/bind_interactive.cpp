@@ -1,33 +1,35 @@
 // `_native.Interactive`: the sync Interactive, with the GIL released while it
 // waits, and locks that make the C++ object's thread rules hold whatever
 // Python threads do: one write and one read_line may proceed at once; close
-// waits for both.
+// waits for both. The child is in the registry of live children, so that
+// interpreter exit kills it even while a call holds those locks.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <unistd.h>
+
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
 #include "bounded_subprocess/interactive.hpp"
+#include "live_children.hpp"
 #include "native.hpp"
 
 namespace bounded_subprocess::python {
 
 namespace {
 
-class InteractiveHandle;
-
-std::mutex g_live_mu;
-std::set<InteractiveHandle*> g_live;  // for close_all_interactives
-
 InteractiveOptions make_options(std::size_t read_buffer_size,
                                 std::optional<std::map<std::string, std::string>> env,
-                                std::optional<std::string> cwd) {
+                                std::optional<std::string> cwd, const ContainmentArgs& containment) {
   InteractiveOptions o;
+  apply_containment(o, containment);
   o.read_buffer_size = read_buffer_size;
   if (env) o.env = Environment(env->begin(), env->end());
   o.cwd = std::move(cwd);
@@ -37,92 +39,136 @@ InteractiveOptions make_options(std::size_t read_buffer_size,
 class InteractiveHandle {
  public:
   InteractiveHandle(std::vector<std::string> argv, InteractiveOptions options)
-      : proc_(start(std::move(argv), std::move(options))) {
-    std::lock_guard lock(g_live_mu);
-    g_live.insert(this);
-  }
+      : proc_(start(std::move(argv), std::move(options))),
+        owner_(::getpid()),
+        live_(proc_->pidfd(), proc_->pid(), proc_->containment()) {}
   InteractiveHandle(const InteractiveHandle&) = delete;
   InteractiveHandle& operator=(const InteractiveHandle&) = delete;
-  /// The C++ destructor kills the group and reaps the child unless closed.
+  /// The C++ destructor kills the group and reaps the child unless closed;
+  /// in a forked copy of the process the child is not ours, so the object
+  /// is left as it is (its fds close when the process ends).
   ~InteractiveHandle() {
-    std::lock_guard lock(g_live_mu);
-    g_live.erase(this);
+    live_.reset();
+    if (::getpid() != owner_) static_cast<void>(proc_.release());
   }
 
-  bool write(const std::string& data, double timeout) {
-    py::gil_scoped_release nogil;
-    std::lock_guard lock(write_mu_);
-    return proc_.write(data, Seconds{timeout});
+  bool write(std::string_view data, double timeout) {
+    return without_gil([&] {
+      std::lock_guard lock(write_mu_);
+      return proc_->write(data, Seconds{timeout});
+    });
   }
 
   py::object read_line(double timeout) {
-    std::optional<std::string> line;
     {
-      py::gil_scoped_release nogil;
-      std::lock_guard lock(read_mu_);
-      line = proc_.read_line(Seconds{timeout});
+      // From Python the line is often there already (the child answered
+      // while we were writing): take it without a wait or a GIL hand-off.
+      std::unique_lock lock(read_mu_, std::try_to_lock);
+      if (lock.owns_lock()) {
+        bool eof = false;
+        std::optional<std::string> now = proc_->read_line_now(eof);
+        if (now) return py::bytes(now->data(), now->size());
+        if (eof || timeout == 0) return py::none();
+      }
     }
+    std::optional<std::string> line = without_gil([&] {
+      std::lock_guard lock(read_mu_);
+      return proc_->read_line(Seconds{timeout});
+    });
     if (!line) return py::none();
     return py::bytes(line->data(), line->size());
   }
 
   int close(double nice_timeout) {
-    py::gil_scoped_release nogil;
-    std::scoped_lock lock(write_mu_, read_mu_);
-    return proc_.close(Seconds{nice_timeout});
+    return without_gil([&] {
+      std::scoped_lock lock(write_mu_, read_mu_);
+      const int code = proc_->close(Seconds{nice_timeout});
+      live_.reset();
+      return code;
+    });
   }
 
-  /// At exit: kill the child unless a call is in progress on another thread.
-  void close_at_exit() {
+  // The non-blocking steps the asyncio face drives (interactive_async.py),
+  // with the GIL held: they never wait. Called from one thread; a blocking
+  // call of the sync face in progress makes them raise (RuntimeError).
+
+  /// The new offset, or -1 once no write can work any more.
+  long write_some(std::string_view data, std::size_t offset) {
+    std::unique_lock lock(write_mu_, std::try_to_lock);
+    if (!lock.owns_lock()) throw std::runtime_error("Interactive: a write is in progress");
+    if (offset > data.size()) throw std::invalid_argument("Interactive.write_some: offset past the data");
+    return proc_->write_some(data, offset) ? static_cast<long>(offset) : -1;
+  }
+
+  /// (line or None, eof).
+  py::tuple read_line_now(bool read_pipe) {
+    std::unique_lock lock(read_mu_, std::try_to_lock);
+    if (!lock.owns_lock()) throw std::runtime_error("Interactive: a read_line is in progress");
+    bool eof = false;
+    std::optional<std::string> line = proc_->read_line_now(eof, read_pipe);
+    if (!line) return py::make_tuple(py::none(), eof);
+    return py::make_tuple(py::bytes(line->data(), line->size()), eof);
+  }
+
+  void close_pipes() {
     std::unique_lock w(write_mu_, std::try_to_lock);
     std::unique_lock r(read_mu_, std::try_to_lock);
-    if (w.owns_lock() && r.owns_lock()) proc_.close(Seconds{0});
+    if (!w.owns_lock() || !r.owns_lock()) throw std::runtime_error("Interactive: a call is in progress");
+    proc_->close_pipes();
   }
 
-  pid_t pid() const noexcept { return proc_.pid(); }
-  bool is_running() const noexcept { return proc_.is_running(); }
-  std::optional<int> exit_code() const noexcept { return proc_.exit_code(); }
+  std::string containment() const { return std::string(to_string(proc_->containment())); }
+  int stdin_fd() const noexcept { return proc_->stdin_fd(); }
+  int stdout_fd() const noexcept { return proc_->stdout_fd(); }
+  int pidfd() const noexcept { return proc_->pidfd(); }
+  pid_t pid() const noexcept { return proc_->pid(); }
+  bool is_running() const noexcept { return proc_->is_running(); }
+  std::optional<int> exit_code() const noexcept { return proc_->exit_code(); }
 
  private:
-  static Interactive start(std::vector<std::string> argv, InteractiveOptions options) {
+  static std::unique_ptr<Interactive> start(std::vector<std::string> argv, InteractiveOptions options) {
     const std::string program = argv.empty() ? std::string{} : argv.front();
     RunArgs where;
     where.argv = {program};
     where.cwd = options.cwd;
     try {
-      py::gil_scoped_release nogil;
-      return Interactive(std::move(argv), std::move(options));
+      return without_gil([&] { return std::make_unique<Interactive>(std::move(argv), std::move(options)); });
     } catch (const std::system_error& e) {
       raise_os_error(e, failed_start_filename(where));
     }
   }
 
-  Interactive proc_;
+  std::unique_ptr<Interactive> proc_;
+  pid_t owner_;
+  LiveChild live_;  // for the at-exit kill, which takes none of the locks below
   std::mutex write_mu_;
   std::mutex read_mu_;
 };
 
 }  // namespace
 
-void close_all_interactives() {
-  std::lock_guard lock(g_live_mu);
-  for (InteractiveHandle* h : g_live) h->close_at_exit();
-}
-
 void bind_interactive(py::module_& m) {
-  py::class_<InteractiveHandle>(m, "Interactive",
-                                "The C++ Interactive: a child spoken to line by line.")
+  py::class_<InteractiveHandle>(m, "Interactive", "The C++ Interactive: a child spoken to line by line.")
       .def(py::init([](std::vector<std::string> argv, std::size_t read_buffer_size,
-                       std::optional<std::map<std::string, std::string>> env,
-                       std::optional<std::string> cwd) {
+                       std::optional<std::map<std::string, std::string>> env, std::optional<std::string> cwd,
+                       std::optional<std::string> containment, std::string min_containment) {
              return std::make_unique<InteractiveHandle>(
-                 std::move(argv), make_options(read_buffer_size, std::move(env), std::move(cwd)));
+                 std::move(argv), make_options(read_buffer_size, std::move(env), std::move(cwd),
+                                               containment_args(containment, min_containment)));
            }),
-           py::arg("argv"), py::arg("read_buffer_size"), py::arg("env"), py::arg("cwd"))
+           py::arg("argv"), py::arg("read_buffer_size"), py::arg("env"), py::arg("cwd"),
+           py::arg("containment"), py::arg("min_containment"))
       .def("write", &InteractiveHandle::write, py::arg("data"), py::arg("timeout"))
       .def("read_line", &InteractiveHandle::read_line, py::arg("timeout"))
       .def("close", &InteractiveHandle::close, py::arg("nice_timeout"))
+      .def("write_some", &InteractiveHandle::write_some, py::arg("data"), py::arg("offset"))
+      .def("read_line_now", &InteractiveHandle::read_line_now, py::arg("read_pipe") = true)
+      .def("close_pipes", &InteractiveHandle::close_pipes)
+      .def_property_readonly("stdin_fd", &InteractiveHandle::stdin_fd)
+      .def_property_readonly("stdout_fd", &InteractiveHandle::stdout_fd)
+      .def_property_readonly("pidfd", &InteractiveHandle::pidfd)
       .def_property_readonly("pid", &InteractiveHandle::pid)
+      .def_property_readonly("containment", &InteractiveHandle::containment)
       .def_property_readonly("is_running", &InteractiveHandle::is_running)
       .def_property_readonly("exit_code", &InteractiveHandle::exit_code);
 }

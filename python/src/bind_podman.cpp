@@ -23,9 +23,10 @@ template <class Options>
 void fill_common(Options& o, std::string image, double timeout, OptEnv env,
                  std::optional<std::string> stdin_data, double stdin_write_timeout,
                  std::vector<std::string> volumes, std::optional<std::string> cwd,
-                 std::optional<std::size_t> memory_limit_mb,
-                 std::optional<std::string> entrypoint, std::vector<std::string> podman_args,
-                 std::string podman_path) {
+                 std::optional<std::size_t> memory_limit_mb, std::optional<std::string> entrypoint,
+                 std::vector<std::string> podman_args, std::string podman_path,
+                 const ContainmentArgs& containment) {
+  apply_containment(o, containment);
   o.image = std::move(image);
   o.timeout = Seconds{timeout};
   if (env) o.env = Environment(env->begin(), env->end());
@@ -54,52 +55,51 @@ PendingPtr start_podman_run(std::vector<std::string> argv, PodmanOptions options
 void bind_podman(py::module_& m) {
   m.def(
       "start_podman_run",
-      [](std::vector<std::string> argv, std::string image, double timeout,
-         std::size_t max_output_size, bool tail, OptEnv env, std::optional<std::string> stdin_data,
-         double stdin_write_timeout, std::vector<std::string> volumes,
-         std::optional<std::string> cwd, std::optional<std::size_t> memory_limit_mb,
-         std::optional<std::string> entrypoint, std::vector<std::string> podman_args,
-         std::string podman_path) {
+      [](std::vector<std::string> argv, std::string image, double timeout, std::size_t max_output_size,
+         bool tail, OptEnv env, std::optional<std::string> stdin_data, double stdin_write_timeout,
+         std::vector<std::string> volumes, std::optional<std::string> cwd,
+         std::optional<std::size_t> memory_limit_mb, std::optional<std::string> entrypoint,
+         std::vector<std::string> podman_args, std::string podman_path,
+         std::optional<std::string> containment, std::string min_containment) {
         PodmanOptions o;
-        fill_common(o, std::move(image), timeout, std::move(env), std::move(stdin_data),
-                    stdin_write_timeout, std::move(volumes), std::move(cwd), memory_limit_mb,
-                    std::move(entrypoint), std::move(podman_args), std::move(podman_path));
+        fill_common(o, std::move(image), timeout, std::move(env), std::move(stdin_data), stdin_write_timeout,
+                    std::move(volumes), std::move(cwd), memory_limit_mb, std::move(entrypoint),
+                    std::move(podman_args), std::move(podman_path),
+                    containment_args(containment, min_containment));
         o.max_output_size = max_output_size;
         o.tail = tail;
         return start_podman_run(std::move(argv), std::move(o));
       },
-      py::arg("argv"), py::arg("image"), py::arg("timeout"), py::arg("max_output_size"),
-      py::arg("tail"), py::arg("env"), py::arg("stdin_data"), py::arg("stdin_write_timeout"),
-      py::arg("volumes"), py::arg("cwd"), py::arg("memory_limit_mb"), py::arg("entrypoint"),
-      py::arg("podman_args"), py::arg("podman_path"),
+      py::arg("argv"), py::arg("image"), py::arg("timeout"), py::arg("max_output_size"), py::arg("tail"),
+      py::arg("env"), py::arg("stdin_data"), py::arg("stdin_write_timeout"), py::arg("volumes"),
+      py::arg("cwd"), py::arg("memory_limit_mb"), py::arg("entrypoint"), py::arg("podman_args"),
+      py::arg("podman_path"), py::arg("containment"), py::arg("min_containment"),
       "Starts argv in a podman container on the reactor; returns a Pending of the Result.");
 
   m.def(
       "open_podman_line_stream",
-      [](std::vector<std::string> argv, std::string image, double timeout,
-         std::size_t max_line_size, std::size_t stderr_max_output_size, OptEnv env,
-         std::optional<std::string> stdin_data, double stdin_write_timeout,
-         std::vector<std::string> volumes, std::optional<std::string> cwd,
+      [](std::vector<std::string> argv, std::string image, double timeout, std::size_t max_line_size,
+         std::size_t stderr_max_output_size, OptEnv env, std::optional<std::string> stdin_data,
+         double stdin_write_timeout, std::vector<std::string> volumes, std::optional<std::string> cwd,
          std::optional<std::size_t> memory_limit_mb, std::optional<std::string> entrypoint,
-         std::vector<std::string> podman_args, std::string podman_path) {
+         std::vector<std::string> podman_args, std::string podman_path,
+         std::optional<std::string> containment, std::string min_containment) {
         PodmanStreamOptions o;
-        fill_common(o, std::move(image), timeout, std::move(env), std::move(stdin_data),
-                    stdin_write_timeout, std::move(volumes), std::move(cwd), memory_limit_mb,
-                    std::move(entrypoint), std::move(podman_args), std::move(podman_path));
+        fill_common(o, std::move(image), timeout, std::move(env), std::move(stdin_data), stdin_write_timeout,
+                    std::move(volumes), std::move(cwd), memory_limit_mb, std::move(entrypoint),
+                    std::move(podman_args), std::move(podman_path),
+                    containment_args(containment, min_containment));
         o.max_line_size = max_line_size;
         o.stderr_max_output_size = stderr_max_output_size;
         const std::string filename = o.podman_path;
         return open_stream(
-            [&](const asio::any_io_executor& ex) {
-              return open_podman_line_stream(ex, argv, o);
-            },
-            filename);
+            [&](const asio::any_io_executor& ex) { return open_podman_line_stream(ex, argv, o); }, filename);
       },
       py::arg("argv"), py::arg("image"), py::arg("timeout"), py::arg("max_line_size"),
       py::arg("stderr_max_output_size"), py::arg("env"), py::arg("stdin_data"),
-      py::arg("stdin_write_timeout"), py::arg("volumes"), py::arg("cwd"),
-      py::arg("memory_limit_mb"), py::arg("entrypoint"), py::arg("podman_args"),
-      py::arg("podman_path"),
+      py::arg("stdin_write_timeout"), py::arg("volumes"), py::arg("cwd"), py::arg("memory_limit_mb"),
+      py::arg("entrypoint"), py::arg("podman_args"), py::arg("podman_path"), py::arg("containment"),
+      py::arg("min_containment"),
       "Starts argv in a podman container with its stdout read as lines; returns a LineStream.");
 }
 

@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "bounded_subprocess/run.hpp"
+#include "live_children.hpp"
 #include "native.hpp"
 
 namespace bounded_subprocess::python {
@@ -15,8 +16,11 @@ namespace {
 Result run_blocking(RunArgs args) {
   const RunOptions options = to_run_options(args);
   try {
-    py::gil_scoped_release nogil;
-    return run(args.argv, options);
+    return without_gil([&] {
+      LiveChild live;  // for the at-exit kill, while the run blocks this thread
+      return detail::run_observed(
+          args.argv, options, [&live](pid_t direct_pid, Containment c) { live = LiveChild(direct_pid, c); });
+    });
   } catch (const std::system_error& e) {
     raise_os_error(e, failed_start_filename(args));
   }
@@ -28,17 +32,18 @@ void bind_run(py::module_& m) {
   m.def(
       "run",
       [](std::vector<std::string> argv, double timeout, std::size_t max_output_size, bool tail,
-         std::optional<std::map<std::string, std::string>> env,
-         std::optional<std::string> stdin_data, double stdin_write_timeout,
-         std::optional<std::string> cwd, std::optional<std::size_t> memory_limit_mb,
-         double memory_watchdog_interval) {
-        return run_blocking(RunArgs{std::move(argv), timeout, max_output_size, tail,
-                                    std::move(env), std::move(stdin_data), stdin_write_timeout,
-                                    std::move(cwd), memory_limit_mb, memory_watchdog_interval});
+         std::optional<std::map<std::string, std::string>> env, std::optional<std::string> stdin_data,
+         double stdin_write_timeout, std::optional<std::string> cwd,
+         std::optional<std::size_t> memory_limit_mb, double memory_watchdog_interval,
+         std::optional<std::string> containment, std::string min_containment) {
+        return run_blocking(RunArgs{std::move(argv), timeout, max_output_size, tail, std::move(env),
+                                    std::move(stdin_data), stdin_write_timeout, std::move(cwd),
+                                    memory_limit_mb, memory_watchdog_interval,
+                                    containment_args(containment, min_containment)});
       },
-      py::arg("argv"), py::arg("timeout"), py::arg("max_output_size"), py::arg("tail"),
-      py::arg("env"), py::arg("stdin_data"), py::arg("stdin_write_timeout"), py::arg("cwd"),
-      py::arg("memory_limit_mb"), py::arg("memory_watchdog_interval"),
+      py::arg("argv"), py::arg("timeout"), py::arg("max_output_size"), py::arg("tail"), py::arg("env"),
+      py::arg("stdin_data"), py::arg("stdin_write_timeout"), py::arg("cwd"), py::arg("memory_limit_mb"),
+      py::arg("memory_watchdog_interval"), py::arg("containment"), py::arg("min_containment"),
       "Runs argv (bytes) to completion with bounds; releases the GIL while it waits. "
       "Raises ValueError for bad options and OSError when the program cannot start.");
 }

@@ -53,8 +53,7 @@ std::unique_ptr<LineStreamHandle> open_stream(Open&& open, const std::string& fi
   Reactor& reactor = Reactor::instance();
   std::optional<LineStream> stream;
   try {
-    py::gil_scoped_release nogil;
-    stream.emplace(open(reactor.executor()));
+    without_gil([&] { stream.emplace(open(reactor.executor())); });
   } catch (const std::system_error& e) {
     raise_os_error(e, filename);
   }

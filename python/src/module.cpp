@@ -4,12 +4,17 @@
 
 #include <system_error>
 
+#include "interpreter_exit.hpp"
 #include "native.hpp"
-#include "reactor.hpp"
+
+#ifndef BOUNDED_SUBPROCESS_VERSION
+#error "BOUNDED_SUBPROCESS_VERSION must be defined by the build"
+#endif
 
 namespace bs_py = bounded_subprocess::python;
 
 PYBIND11_MODULE(_native, m) {
+  m.attr("__version__") = BOUNDED_SUBPROCESS_VERSION;
   m.doc() =
       "Native part of bounded_subprocess: the C++ library's run, Interactive and "
       "podman faces. Use the pure-Python modules of the package, not this one.";
@@ -34,13 +39,9 @@ PYBIND11_MODULE(_native, m) {
   bs_py::bind_pending(m);
   bs_py::bind_async_run(m);
   bs_py::bind_interactive(m);
-  bs_py::bind_async_interactive(m);
   bs_py::bind_line_stream(m);
   bs_py::bind_podman(m);
 
-  // At interpreter exit, cancel what is still running on the reactor and kill
-  // the children of Interactive objects still alive, so nothing outlives us.
-  pybind11::module_::import("atexit").attr("register")(pybind11::cpp_function(
-      [] { bs_py::Reactor::shutdown_all(); bs_py::close_all_interactives(); },
-      pybind11::call_guard<pybind11::gil_scoped_release>()));
+  // Interpreter exit: kill what is still running (interpreter_exit.hpp).
+  bs_py::install_exit_hooks();
 }

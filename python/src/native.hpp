@@ -9,17 +9,75 @@
 #include <pybind11/pybind11.h>
 
 #include <cstddef>
+#include <exception>
 #include <map>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "bounded_subprocess/options.hpp"
+#include "interpreter_exit.hpp"
 
 namespace bounded_subprocess::python {
 
 namespace py = pybind11;
+
+/// Calls `f()` with the GIL released and returns its result (or rethrows
+/// its exception) with the GIL held again. Once the interpreter is exiting,
+/// a thread other than the exiting one parks for good here instead of
+/// touching Python again (see interpreter_exit.hpp).
+template <class F>
+auto without_gil(F&& f) -> decltype(f()) {
+  using R = decltype(f());
+  PyThreadState* state = PyEval_SaveThread();
+  exit_gate::enter();
+  std::exception_ptr error;
+  if constexpr (std::is_void_v<R>) {
+    try {
+      f();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    exit_gate::leave();
+    PyEval_RestoreThread(state);
+    exit_gate::returned();
+    if (error) std::rethrow_exception(error);
+  } else {
+    std::optional<R> value;
+    try {
+      value.emplace(f());
+    } catch (...) {
+      error = std::current_exception();
+    }
+    exit_gate::leave();
+    PyEval_RestoreThread(state);
+    exit_gate::returned();
+    if (error) std::rethrow_exception(error);
+    return std::move(*value);
+  }
+}
+
+/// The containment options every face takes, from the names the package
+/// passes ("process_group", "subreaper", "pid_namespace", "cgroup").
+struct ContainmentArgs {
+  std::optional<Containment> containment;
+  Containment min_containment = Containment::process_group;
+};
+
+/// Throws std::invalid_argument (ValueError) naming the argument for an
+/// unknown name.
+ContainmentArgs containment_args(const std::optional<std::string>& containment,
+                                 const std::string& min_containment);
+
+/// Sets the containment fields of any options type.
+template <class Options>
+void apply_containment(Options& o, const ContainmentArgs& c) {
+  o.containment = c.containment;
+  o.min_containment = c.min_containment;
+}
 
 /// Arguments common to every bounded run, as the Python package passes them:
 /// strings as bytes (os.fsencode), durations as float seconds.
@@ -34,6 +92,7 @@ struct RunArgs {
   std::optional<std::string> cwd;
   std::optional<std::size_t> memory_limit_mb;
   double memory_watchdog_interval = 1.0;
+  ContainmentArgs containment{};
 };
 
 /// The C++ options of `args` (no validation: the library validates).
@@ -41,13 +100,15 @@ RunOptions to_run_options(const RunArgs& args);
 
 /// Raises the OSError subclass Python's subprocess would raise for `error`
 /// (FileNotFoundError for ENOENT, PermissionError for EACCES, ...), with the
-/// errno, its strerror text and `filename` (bytes, decoded with the
-/// filesystem encoding; with an empty one, the library's message instead).
-/// Needs the GIL. Never returns.
-[[noreturn]] void raise_os_error(const std::system_error& error, const std::string& filename);
+/// errno, its strerror text and a filename: the program or cwd a SpawnError
+/// names, else `fallback_filename` (bytes, decoded with the filesystem
+/// encoding). Without one (a containment not available here, a resource of
+/// the host), the library's message. Needs the GIL. Never returns.
+[[noreturn]] void raise_os_error(const std::system_error& error, const std::string& fallback_filename);
 
-/// The file a failed start is about, as subprocess reports it: the cwd when
-/// it is given and is not a usable directory, else the program (argv[0]).
+/// The file a failed start is about, as subprocess reports it, for errors
+/// that are not SpawnErrors: the cwd when it is given and is not a usable
+/// directory, else the program (argv[0]).
 std::string failed_start_filename(const RunArgs& args);
 
 // Each face registers its classes and functions.
@@ -56,12 +117,7 @@ void bind_run(py::module_& m);
 void bind_async_run(py::module_& m);
 void bind_pending(py::module_& m);
 void bind_interactive(py::module_& m);
-void bind_async_interactive(py::module_& m);
 void bind_line_stream(py::module_& m);
 void bind_podman(py::module_& m);
-
-/// Kills the children of the sync Interactive objects still alive (at
-/// interpreter exit). Call without the GIL.
-void close_all_interactives();
 
 }  // namespace bounded_subprocess::python

@@ -21,6 +21,9 @@ PendingState::PendingState(Reactor& reactor, std::string error_filename)
 
 PendingState::~PendingState() {
   if (event_fd_ >= 0) ::close(event_fd_);
+  // In a forked copy of the process the reactor (and its lock) is the
+  // parent's: nothing to account for.
+  if (!reactor_.owned_by_this_process()) return;
   bool was_done = false;
   {
     std::lock_guard lock(mu_);
@@ -116,14 +119,13 @@ py::object PendingState::result() {
 
 void bind_pending(py::module_& m) {
   py::class_<PendingState, PendingPtr>(
-      m, "Pending",
-      "The outcome of a native async operation: fileno() becomes readable when done.")
+      m, "Pending", "The outcome of a native async operation: fileno() becomes readable when done.")
       .def("fileno", &PendingState::fileno)
       .def("done", &PendingState::done)
       .def("cancel", &PendingState::cancel,
            "Cancels the operation (on the reactor's thread); it still completes, "
            "after cleaning up.")
-      .def("wait", &PendingState::wait, py::call_guard<py::gil_scoped_release>())
+      .def("wait", [](PendingState& p) { without_gil([&] { p.wait(); }); })
       .def("result", &PendingState::result);
 }
 

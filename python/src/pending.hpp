@@ -23,6 +23,7 @@
 #include <variant>
 
 #include "bounded_subprocess/result.hpp"
+#include "native.hpp"
 #include "reactor.hpp"
 
 namespace bounded_subprocess::python {
@@ -48,10 +49,10 @@ class PendingState : public std::enable_shared_from_this<PendingState> {
   /// cancellation slot. Use on the reactor's thread only.
   template <class Convert>
   auto handler(Convert convert) {
-    return asio::bind_cancellation_slot(
-        signal_.slot(), [self = shared_from_this(), convert](auto&&... args) mutable {
-          self->on_handler(convert(std::forward<decltype(args)>(args)...));
-        });
+    return asio::bind_cancellation_slot(signal_.slot(),
+                                        [self = shared_from_this(), convert](auto&&... args) mutable {
+                                          self->on_handler(convert(std::forward<decltype(args)>(args)...));
+                                        });
   }
 
   /// Marks the start of the operation on the reactor's thread: registers it
@@ -116,6 +117,26 @@ PendingPtr start_pending(Reactor& reactor, std::string error_filename, Initiate 
     } catch (...) {
       pending->complete(std::current_exception(), {});
     }
+  });
+  return pending;
+}
+
+/// Starts an operation from the calling thread (with the GIL released: the
+/// spawn happens here) and returns its Pending: for the library's async
+/// faces whose work runs on an internal strand, so that they may be
+/// initiated from any thread. Spawning here, not on the reactor's thread,
+/// lets many runs spawn while the reactor serves the ones already started.
+template <class Initiate>
+PendingPtr start_pending_here(Reactor& reactor, std::string error_filename, Initiate initiate) {
+  auto pending = std::make_shared<PendingState>(reactor, std::move(error_filename));
+  without_gil([&] {
+    try {
+      initiate(*pending);
+    } catch (...) {
+      pending->complete(std::current_exception(), {});
+      return;
+    }
+    reactor.post([pending] { pending->started_on_reactor(); });
   });
   return pending;
 }

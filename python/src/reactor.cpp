@@ -1,13 +1,15 @@
 // The shared io_context thread of the native module (see reactor.hpp).
 #include "reactor.hpp"
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <exception>
 #include <future>
-#include <utility>
 #include <memory>
+#include <utility>
 
 namespace bounded_subprocess::python {
 
@@ -19,6 +21,11 @@ Reactor* g_reactor = nullptr;  // never deleted: see Reactor::shutdown_all
 }  // namespace
 
 Reactor::Reactor() : work_(asio::make_work_guard(io_)), owner_(::getpid()) {
+  // The thread starts with every signal blocked, so that signals meant for
+  // Python (SIGINT: KeyboardInterrupt) interrupt the Python threads, never it.
+  sigset_t all, old;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
   thread_ = std::thread([this] {
     for (;;) {
       try {
@@ -30,6 +37,7 @@ Reactor::Reactor() : work_(asio::make_work_guard(io_)), owner_(::getpid()) {
       }
     }
   });
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 Reactor& Reactor::instance() {
@@ -47,7 +55,9 @@ std::uint64_t Reactor::remember(std::function<void()> on_shutdown) {
   return id;
 }
 
-void Reactor::forget(std::uint64_t id) { on_shutdown_.erase(id); }
+void Reactor::forget(std::uint64_t id) {
+  on_shutdown_.erase(id);
+}
 
 void Reactor::end_op() {
   if (--ops_ == 0) {
@@ -80,6 +90,12 @@ void Reactor::shutdown() {
   work_.reset();
   io_.stop();
   if (thread_.joinable()) thread_.join();
+}
+
+void Reactor::install_fork_handlers() {
+  static std::once_flag once;
+  std::call_once(once,
+                 [] { ::pthread_atfork([] { g_mu.lock(); }, [] { g_mu.unlock(); }, [] { g_mu.unlock(); }); });
 }
 
 void Reactor::shutdown_all() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/executor_work_guard.hpp>
@@ -30,6 +31,11 @@ class Reactor {
 
   asio::any_io_executor executor() { return io_.get_executor(); }
 
+  /// False in a forked copy of the process that started this reactor: its
+  /// thread does not exist there, and its objects (children, locks) are the
+  /// parent's. Objects of such a reactor are left alone, never destroyed.
+  bool owned_by_this_process() const noexcept { return owner_ == ::getpid(); }
+
   /// Runs `f` on the reactor's thread.
   template <class F>
   void post(F&& f) {
@@ -53,6 +59,10 @@ class Reactor {
   /// reaped. Operations started afterwards start a new reactor.
   /// Call without the GIL.
   static void shutdown_all();
+
+  /// Keeps `instance()` usable in a forked child (its lock is not held
+  /// there). Once, at import.
+  static void install_fork_handlers();
 
  private:
   Reactor();

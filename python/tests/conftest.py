@@ -17,12 +17,22 @@ import pytest
 
 import bounded_subprocess
 
-# The package under test must be the built one, not an installed copy.
+# The package under test must be the one meant: the build folder
+# (BS_PY_BUILD_DIR, the CTest run), or a copy installed by pip into the
+# running interpreter's environment (BS_PY_INSTALLED=1, scripts/test.sh).
 _BUILD_DIR = os.environ.get("BS_PY_BUILD_DIR")
 if _BUILD_DIR:
     assert Path(bounded_subprocess.__file__).resolve().is_relative_to(
         Path(_BUILD_DIR).resolve()
     ), f"imported {bounded_subprocess.__file__}, expected the build in {_BUILD_DIR}"
+INSTALLED = os.environ.get("BS_PY_INSTALLED") == "1"
+if INSTALLED:
+    import sys
+
+    assert "PYTHONPATH" not in os.environ, "the installed package needs no PYTHONPATH"
+    assert Path(bounded_subprocess.__file__).resolve().is_relative_to(
+        Path(sys.prefix).resolve()
+    ), f"imported {bounded_subprocess.__file__}, expected the one installed in {sys.prefix}"
 
 
 def _find_misbehave() -> str:

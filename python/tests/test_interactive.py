@@ -32,7 +32,7 @@ def test_seed_reference_example(leaks, system_python_first):
 
 
 def test_cat_round_trips(leaks):
-    proc = Interactive(["cat"])
+    proc = Interactive(["cat"], 4096)
     leaks.track_group(proc.pid)
     for i in range(200):
         assert proc.write(b"line %d\n" % i, timeout_seconds=5)
@@ -42,7 +42,7 @@ def test_cat_round_trips(leaks):
 
 
 def test_read_line_timeout_keeps_partial_data(leaks):
-    proc = Interactive(["cat"])
+    proc = Interactive(["cat"], 4096)
     leaks.track_group(proc.pid)
     assert proc.write(b"par", 1)
     t0 = time.monotonic()
@@ -62,7 +62,7 @@ def test_read_buffer_size_keeps_newest_bytes(leaks):
 
 
 def test_eof_and_exit_code(misbehave, leaks):
-    proc = Interactive([misbehave, "out-err", "a\nb\npartial", ""])
+    proc = Interactive([misbehave, "out-err", "a\nb\npartial", ""], 4096)
     leaks.track_group(proc.pid)
     assert proc.read_line(5) == b"a"
     assert proc.read_line(5) == b"b"
@@ -71,7 +71,7 @@ def test_eof_and_exit_code(misbehave, leaks):
 
 
 def test_write_after_exit_is_false(misbehave, leaks):
-    proc = Interactive([misbehave, "exit", "7"])
+    proc = Interactive([misbehave, "exit", "7"], 4096)
     leaks.track_group(proc.pid)
     assert proc.read_line(5) is None
     assert proc.write(b"x" * 1000000, timeout_seconds=2) is False
@@ -79,7 +79,7 @@ def test_write_after_exit_is_false(misbehave, leaks):
 
 
 def test_write_timeout_when_child_never_reads(misbehave, leaks):
-    proc = Interactive([misbehave, "sleep-forever"])
+    proc = Interactive([misbehave, "sleep-forever"], 4096)
     leaks.track_group(proc.pid)
     t0 = time.monotonic()
     assert proc.write(b"x" * (4 << 20), timeout_seconds=0.3) is False
@@ -88,7 +88,7 @@ def test_write_timeout_when_child_never_reads(misbehave, leaks):
 
 
 def test_close_kills_group_with_grandchild(misbehave, leaks):
-    proc = Interactive([misbehave, "fork-grandchild-sleep"])
+    proc = Interactive([misbehave, "fork-grandchild-sleep"], 4096)
     leaks.track_group(proc.pid)
     line = proc.read_line(5)
     while line is not None and not line.startswith(b"grandchild"):
@@ -99,20 +99,20 @@ def test_close_kills_group_with_grandchild(misbehave, leaks):
 
 
 def test_garbage_collected_without_close_kills_child(leaks):
-    proc = Interactive(["cat"])
+    proc = Interactive(["cat"], 4096)
     leaks.track_group(proc.pid)
     del proc  # the leak check sees the group gone, the child reaped
 
 
 def test_context_manager(leaks):
-    with Interactive(["cat"]) as proc:
+    with Interactive(["cat"], 4096) as proc:
         leaks.track_group(proc.pid)
         assert proc.write("str is encoded\n", 1)
         assert proc.read_line(5) == b"str is encoded"
 
 
 def test_reader_and_writer_threads(leaks):
-    proc = Interactive(["cat"])
+    proc = Interactive(["cat"], 4096)
     leaks.track_group(proc.pid)
     got = []
 
@@ -130,11 +130,11 @@ def test_reader_and_writer_threads(leaks):
 
 
 def test_env_and_cwd(misbehave, tmp_path, leaks):
-    proc = Interactive([misbehave, "print-env", "Q"], env={"Q": "z"})
+    proc = Interactive([misbehave, "print-env", "Q"], 4096, env={"Q": "z"})
     leaks.track_group(proc.pid)
     assert proc.read_line(5) == b"z"
     proc.close(1)
-    proc = Interactive([misbehave, "print-cwd"], cwd=tmp_path)
+    proc = Interactive([misbehave, "print-cwd"], 4096, cwd=tmp_path)
     leaks.track_group(proc.pid)
     assert proc.read_line(5) == str(tmp_path).encode()
     proc.close(1)
@@ -142,12 +142,12 @@ def test_env_and_cwd(misbehave, tmp_path, leaks):
 
 def test_errors(tmp_path):
     with pytest.raises(ValueError):
-        Interactive([])
+        Interactive([], 4096)
     with pytest.raises(ValueError):
         Interactive(["cat"], read_buffer_size=0)
     with pytest.raises(FileNotFoundError):
-        Interactive([str(tmp_path / "missing")])
-    proc = Interactive(["cat"])
+        Interactive([str(tmp_path / "missing")], 4096)
+    proc = Interactive(["cat"], 4096)
     with pytest.raises(ValueError):
         proc.read_line(-1)
     with pytest.raises(TypeError):

@@ -41,8 +41,22 @@ async def test_timeout_ends_stream(misbehave):
     assert lines == [] and time.monotonic() - t0 < 5
 
 
-async def test_errors(tmp_path):
+async def test_errors_at_first_iteration(tmp_path):
+    # An async generator function, like the seed's podman_run_stream_lines:
+    # calling it starts nothing; the first iteration checks and starts.
+    missing = run_stream_lines([str(tmp_path / "missing")])
     with pytest.raises(FileNotFoundError):
-        run_stream_lines([str(tmp_path / "missing")])
+        await missing.__anext__()
+    bad = run_stream_lines(["true"], max_line_size=0)
     with pytest.raises(ValueError):
-        run_stream_lines(["true"], max_line_size=0)
+        await bad.__anext__()
+
+
+async def test_nothing_starts_until_iterated(tmp_path):
+    marker = tmp_path / "started"
+    gen = run_stream_lines(["sh", "-c", f"touch {marker}; echo hi"])
+    await gen.aclose()  # never iterated
+    assert not marker.exists()
+    async with aclosing(run_stream_lines(["sh", "-c", f"touch {marker}; echo hi"])) as it:
+        assert [line async for line in it] == ["hi"]
+    assert marker.exists()
