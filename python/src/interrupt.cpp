@@ -1,9 +1,11 @@
 // Python's signal handlers during the sync waits (see interrupt.hpp).
 #include "interrupt.hpp"
 
+#include <pthread.h>
 #include <pybind11/pybind11.h>
 
 #include <atomic>
+#include <mutex>
 
 #include "interpreter_exit.hpp"
 
@@ -18,6 +20,11 @@ std::atomic<unsigned long> g_main_thread{0};
 void record_main_thread() {
   const pybind11::object main = pybind11::module_::import("threading").attr("main_thread")();
   g_main_thread.store(main.attr("ident").cast<unsigned long>());
+  // In a child of os.fork() the forking thread is the main thread.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    ::pthread_atfork(nullptr, nullptr, [] { g_main_thread.store(PyThread_get_thread_ident()); });
+  });
 }
 
 void run_python_signal_handlers() {

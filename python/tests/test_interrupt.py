@@ -290,3 +290,54 @@ def test_close_ends_a_pending_read_line_and_write_at_once(misbehave, start):
     assert proc.read_line(math.inf) is None
     assert proc.write(b"z\n", math.inf) is False
     assert proc.close(math.inf) == -9
+
+
+# In a child of os.fork() called from a thread, that thread is the main
+# thread: Ctrl-C must end its run there too.
+_FORK_FROM_A_THREAD = r"""
+import os, signal, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from test_interrupt import in_ppoll
+from bounded_subprocess import run
+
+def child():
+    stop = threading.Event()
+
+    def sender():
+        while not stop.wait(0.05):
+            if in_ppoll(os.getpid()):  # the only thread left: tid == pid
+                os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=sender, daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        run(["sleep", "30"], timeout_seconds=60)
+        code = 3
+    except KeyboardInterrupt:
+        code = 0 if time.monotonic() - t0 < float(sys.argv[2]) else 4
+    stop.set()
+    os._exit(code)
+
+status = []
+def forker():
+    pid = os.fork()
+    if pid == 0:
+        child()
+    status.append(os.waitpid(pid, 0)[1])
+
+run(["true"])  # the module is loaded before the fork
+t = threading.Thread(target=forker)
+t.start()
+t.join()
+sys.exit(os.waitstatus_to_exitcode(status[0]))
+"""
+
+
+def test_signal_abandons_a_run_in_a_child_forked_from_a_thread(leaks):
+    import subprocess
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = subprocess.run([sys.executable, "-c", _FORK_FROM_A_THREAD, here, str(PROMPT)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, (p.returncode, p.stderr)
