@@ -58,7 +58,9 @@ def run(
     Raises TypeError/ValueError for bad arguments (nothing is spawned), and
     OSError (FileNotFoundError, PermissionError, ...) when the program or the
     cwd cannot be used. The GIL is released while the run proceeds, so runs in
-    several threads proceed at once.
+    several threads proceed at once. A signal whose handler raises (Ctrl-C:
+    KeyboardInterrupt) during a run in the main thread abandons it: the run
+    is killed and reaped, then the exception propagates.
     """
     kwargs = _args.run_kwargs(**locals())  # first: locals() is the parameters
     return Result._from_native(_native.run(**kwargs))

@@ -43,7 +43,10 @@ class Interactive:
 
     No method sleeps: a line is returned as soon as it arrives. The GIL is
     released while a method waits. One thread may write while another reads;
-    close waits for both. If the object is garbage-collected (or the
+    close from another thread ends both at once (they return False / None).
+    A signal whose handler raises (Ctrl-C: KeyboardInterrupt) interrupts a
+    wait of the main thread: the call raises it and the child keeps running,
+    still owned by the object. If the object is garbage-collected (or the
     interpreter exits) without close, the child's group is killed and the
     child reaped. Also a context manager (close(0) on exit).
 

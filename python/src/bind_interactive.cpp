@@ -1,8 +1,12 @@
 // `_native.Interactive`: the sync Interactive, with the GIL released while it
-// waits, and locks that make the C++ object's thread rules hold whatever
-// Python threads do: one write and one read_line may proceed at once; close
-// waits for both. The child is in the registry of live children, so that
-// interpreter exit kills it even while a call holds those locks.
+// waits and Python's signal handlers run when a signal interrupts a wait (a
+// handler that raises abandons the call; the child stays with the object).
+// The C++ object lets one write and one read_line proceed at once, and a
+// close from another thread wakes both and waits for them. The locks here
+// only keep the steps that run with the GIL held (the fast path of
+// read_line, the asyncio face's steps) from blocking on a C++ call in
+// progress. The child is in the registry of live children, so that
+// interpreter exit kills it even while a call is in progress.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -18,6 +22,7 @@
 #include <vector>
 
 #include "bounded_subprocess/interactive.hpp"
+#include "interrupt.hpp"
 #include "live_children.hpp"
 #include "native.hpp"
 
@@ -33,6 +38,7 @@ InteractiveOptions make_options(std::size_t read_buffer_size,
   o.read_buffer_size = read_buffer_size;
   if (env) o.env = Environment(env->begin(), env->end());
   o.cwd = std::move(cwd);
+  o.on_interrupt = run_python_signal_handlers;
   return o;
 }
 
@@ -62,9 +68,11 @@ class InteractiveHandle {
   py::object read_line(double timeout) {
     {
       // From Python the line is often there already (the child answered
-      // while we were writing): take it without a wait or a GIL hand-off.
+      // while we were writing): take it without a wait or a GIL hand-off,
+      // unless a call in progress holds the C++ object's read lock.
+      std::unique_lock closing(close_mu_, std::try_to_lock);
       std::unique_lock lock(read_mu_, std::try_to_lock);
-      if (lock.owns_lock()) {
+      if (closing.owns_lock() && lock.owns_lock()) {
         bool eof = false;
         std::optional<std::string> now = proc_->read_line_now(eof);
         if (now) return py::bytes(now->data(), now->size());
@@ -79,9 +87,12 @@ class InteractiveHandle {
     return py::bytes(line->data(), line->size());
   }
 
+  /// Takes neither read_mu_ nor write_mu_: the C++ close wakes a pending
+  /// write or read_line of another thread (which then returns False/None)
+  /// and waits for it, so holding them here would wait for its timeout.
   int close(double nice_timeout) {
     return without_gil([&] {
-      std::scoped_lock lock(write_mu_, read_mu_);
+      std::lock_guard lock(close_mu_);
       const int code = proc_->close(Seconds{nice_timeout});
       live_.reset();
       return code;
@@ -94,16 +105,20 @@ class InteractiveHandle {
 
   /// The new offset, or -1 once no write can work any more.
   long write_some(std::string_view data, std::size_t offset) {
+    std::unique_lock closing(close_mu_, std::try_to_lock);
     std::unique_lock lock(write_mu_, std::try_to_lock);
-    if (!lock.owns_lock()) throw std::runtime_error("Interactive: a write is in progress");
+    if (!closing.owns_lock() || !lock.owns_lock())
+      throw std::runtime_error("Interactive: a write or close is in progress");
     if (offset > data.size()) throw std::invalid_argument("Interactive.write_some: offset past the data");
     return proc_->write_some(data, offset) ? static_cast<long>(offset) : -1;
   }
 
   /// (line or None, eof).
   py::tuple read_line_now(bool read_pipe) {
+    std::unique_lock closing(close_mu_, std::try_to_lock);
     std::unique_lock lock(read_mu_, std::try_to_lock);
-    if (!lock.owns_lock()) throw std::runtime_error("Interactive: a read_line is in progress");
+    if (!closing.owns_lock() || !lock.owns_lock())
+      throw std::runtime_error("Interactive: a read_line or close is in progress");
     bool eof = false;
     std::optional<std::string> line = proc_->read_line_now(eof, read_pipe);
     if (!line) return py::make_tuple(py::none(), eof);
@@ -111,9 +126,11 @@ class InteractiveHandle {
   }
 
   void close_pipes() {
+    std::unique_lock closing(close_mu_, std::try_to_lock);
     std::unique_lock w(write_mu_, std::try_to_lock);
     std::unique_lock r(read_mu_, std::try_to_lock);
-    if (!w.owns_lock() || !r.owns_lock()) throw std::runtime_error("Interactive: a call is in progress");
+    if (!closing.owns_lock() || !w.owns_lock() || !r.owns_lock())
+      throw std::runtime_error("Interactive: a call is in progress");
     proc_->close_pipes();
   }
 
@@ -141,8 +158,11 @@ class InteractiveHandle {
   std::unique_ptr<Interactive> proc_;
   pid_t owner_;
   LiveChild live_;  // for the at-exit kill, which takes none of the locks below
-  std::mutex write_mu_;
-  std::mutex read_mu_;
+  // Held, without the GIL, around each blocking C++ call; the steps that
+  // hold the GIL only try them.
+  std::mutex write_mu_;  // write
+  std::mutex read_mu_;   // read_line
+  std::mutex close_mu_;  // close
 };
 
 }  // namespace

@@ -1,11 +1,13 @@
 // `_native.run`: the synchronous bounded run, with the GIL released while the
-// C++ library waits.
+// C++ library waits, and Python's signal handlers run when a signal
+// interrupts that wait (a handler that raises abandons the run).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <system_error>
 
 #include "bounded_subprocess/run.hpp"
+#include "interrupt.hpp"
 #include "live_children.hpp"
 #include "native.hpp"
 
@@ -14,12 +16,18 @@ namespace bounded_subprocess::python {
 namespace {
 
 Result run_blocking(RunArgs args) {
-  const RunOptions options = to_run_options(args);
+  RunOptions options = to_run_options(args);
+  options.on_interrupt = run_python_signal_handlers;
   try {
     return without_gil([&] {
       LiveChild live;  // for the at-exit kill, while the run blocks this thread
-      return detail::run_observed(
-          args.argv, options, [&live](pid_t direct_pid, Containment c) { live = LiveChild(direct_pid, c); });
+      return detail::run_observed(args.argv, options, [&live](pid_t direct_pid, Containment c) {
+        live = LiveChild(direct_pid, c);
+        // A signal that came while the child was being started interrupted
+        // no wait: its handler runs now (it may abandon the run) rather
+        // than after the run.
+        run_python_signal_handlers();
+      });
     });
   } catch (const std::system_error& e) {
     raise_os_error(e, failed_start_filename(args));

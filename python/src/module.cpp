@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "interpreter_exit.hpp"
+#include "interrupt.hpp"
 #include "native.hpp"
 
 #ifndef BOUNDED_SUBPROCESS_VERSION
@@ -44,4 +45,6 @@ PYBIND11_MODULE(_native, m) {
 
   // Interpreter exit: kill what is still running (interpreter_exit.hpp).
   bs_py::install_exit_hooks();
+  // Signals during the sync waits run Python's handlers (interrupt.hpp).
+  bs_py::record_main_thread();
 }

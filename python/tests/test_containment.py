@@ -3,6 +3,12 @@ Result.containment / Interactive.containment."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+
 import pytest
 
 from bounded_subprocess import run
@@ -53,3 +59,99 @@ async def test_bad_names(what):
         Interactive(["cat"], 4096, **{what: "jail"})
     with pytest.raises(TypeError, match=what):
         run(["true"], **{what: 3})
+
+
+# --- what the default containment holds, and what the machine lacks ---------
+
+ESCAPES = {
+    "setsid-helper": lambda m: [m, "escape", "setsid", "exit"],
+    "setsid-shell": lambda m: ["sh", "-c", "setsid sleep 1000 & exit 0"],
+    "daemon": lambda m: [m, "escape", "daemon", "exit"],
+}
+
+
+@pytest.mark.parametrize("escape", sorted(ESCAPES))
+async def test_an_escape_leaves_nothing_under_the_default(escape, misbehave, leaks):
+    # The test process is a subreaper (conftest): an escapee that outlived
+    # its run would be its descendant, and the leak check would see it.
+    argv = ESCAPES[escape](misbehave)
+    r = run(argv, timeout_seconds=60)
+    assert r.containment != "process_group"  # the default is stronger here
+    assert (r.exit_code, r.timeout) == (0, False), r
+    if argv[0] == misbehave:
+        assert r.stdout.startswith("escaped "), r  # the escapee was alive then
+    leaks.check()
+    r = await aio.run(argv, timeout_seconds=60)
+    assert (r.exit_code, r.timeout) == (0, False), r
+    leaks.check()
+    proc = Interactive(argv, 4096)
+    if argv[0] == misbehave:
+        assert proc.read_line(60).startswith(b"escaped ")
+    assert proc.close(60) == 0
+    leaks.check()
+
+
+# Run in a separate interpreter: asks for each mechanism stronger than the
+# default there (which the machine lacks) through every face, and prints
+# what each raised.
+_ASK_WHAT_IS_MISSING = r"""
+import asyncio, json
+from bounded_subprocess import run
+from bounded_subprocess import bounded_subprocess_async as aio
+from bounded_subprocess.interactive import Interactive
+
+NAMES = ("process_group", "subreaper", "pid_namespace", "cgroup")
+default = run(["true"]).containment
+out = {"default": default, "errors": []}
+for name in NAMES[NAMES.index(default) + 1 :]:
+    for face, call in [
+        ("run", lambda: run(["true"], containment=name)),
+        ("run min", lambda: run(["true"], min_containment=name)),
+        ("async run", lambda: asyncio.run(aio.run(["true"], containment=name))),
+        ("Interactive", lambda: Interactive(["cat"], 4096, containment=name)),
+    ]:
+        try:
+            call()
+            out["errors"].append([name, face, None, None, None])
+        except BaseException as e:
+            out["errors"].append([name, face, type(e).__name__, getattr(e, "errno", None), str(e)])
+print(json.dumps(out))
+"""
+
+
+def _lacking_mechanisms(misbehave):
+    """(default, errors) from an interpreter that lacks a mechanism: this
+    one if the default here is not the strongest, else one in a new user
+    namespace (no mapped uid: no cgroup is writable, and no PID namespace
+    for an unprivileged user there)."""
+    default = run([misbehave, "exit", "0"]).containment
+    prefix = []
+    if default == NAMES[-1]:
+        if shutil.which("unshare") is None:
+            pytest.skip("every containment is available here and unshare(1) is missing")
+        prefix = ["unshare", "--user"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    p = subprocess.run(prefix + [sys.executable, "-c", _ASK_WHAT_IS_MISSING],
+                       capture_output=True, text=True, env=env, timeout=120)
+    if prefix and p.returncode != 0 and "unshare" in p.stderr:
+        pytest.skip(f"every containment is available here and unshare fails: {p.stderr.strip()}")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    return out["default"], out["errors"]
+
+
+def test_asking_for_what_the_machine_lacks_is_a_clear_error(misbehave):
+    default, errors = _lacking_mechanisms(misbehave)
+    lacking = NAMES[NAMES.index(default) + 1 :]
+    assert lacking, f"the default {default!r} is the strongest: nothing to ask for"
+    assert {(name, face) for name, face, *_ in errors} == {
+        (name, face) for name in lacking for face in ("run", "run min", "async run", "Interactive")
+    }
+    for name, face, exc, errno, message in errors:
+        # An OSError (not a ValueError: the arguments are right, the
+        # machine is not) that names the mechanism and says why.
+        assert exc == "OSError", (name, face, exc, message)
+        assert errno is not None, (name, face, message)
+        expected = (f"no containment at least as strong as '{name}' is available here: "
+                    if face == "run min" else f"containment '{name}' is not available here: ")
+        assert expected in message, (name, face, message)
