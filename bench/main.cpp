@@ -39,23 +39,14 @@ const std::vector<Section>& all_sections() {
       {"run", bsbench::section_run_true, nullptr},
       {"drain", bsbench::section_drain, nullptr},
       {"timeout", bsbench::section_timeout, nullptr},
-#ifdef BS_BENCH_HAVE_ASYNC
       {"async", bsbench::section_async_many, nullptr},
       {"watchdog", bsbench::section_watchdog, nullptr},
-#else
-      {"async", nullptr, "async_run is not built (no include/bounded_subprocess/async.hpp)"},
-      {"watchdog", nullptr, "async_run is not built (no include/bounded_subprocess/async.hpp)"},
-#endif
 #ifdef BS_BENCH_HAVE_INTERACTIVE
       {"interactive", bsbench::section_interactive, nullptr},
 #else
-      {"interactive", nullptr, "Interactive is not built (no interactive.hpp)"},
+      {"interactive", nullptr, "Interactive is not built (BS_BENCH_WITH_INTERACTIVE=OFF)"},
 #endif
-#ifdef BS_BENCH_HAVE_PODMAN
       {"podman", bsbench::section_podman, nullptr},
-#else
-      {"podman", nullptr, "podman_run is not built (no src/podman.cmake)"},
-#endif
 #ifdef BS_BENCH_HAVE_BATCH
       {"batch", bsbench::section_batch, nullptr},
 #else

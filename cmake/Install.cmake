@@ -27,6 +27,12 @@ file(RELATIVE_PATH BOUNDED_SUBPROCESS_PC_UP
   /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
 string(REGEX REPLACE "/$" "" BOUNDED_SUBPROCESS_PC_UP "${BOUNDED_SUBPROCESS_PC_UP}")
 set(BOUNDED_SUBPROCESS_PC_PREFIX "\${pcfiledir}/${BOUNDED_SUBPROCESS_PC_UP}")
+# The async headers include Asio: its directory goes into Cflags unless the
+# compiler searches it anyway (/usr/include for Debian's libasio-dev).
+set(BOUNDED_SUBPROCESS_PC_ASIO_CFLAGS "")
+if(NOT BOUNDED_SUBPROCESS_ASIO_INCLUDE_DIR IN_LIST CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES)
+  set(BOUNDED_SUBPROCESS_PC_ASIO_CFLAGS " -I${BOUNDED_SUBPROCESS_ASIO_INCLUDE_DIR}")
+endif()
 configure_file(cmake/bounded_subprocess.pc.in ${PROJECT_BINARY_DIR}/bounded_subprocess.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/bounded_subprocess.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

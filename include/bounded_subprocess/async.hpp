@@ -1,6 +1,7 @@
 // The async faces, on standalone Asio: `async_run` and the line stream
 // (`open_line_stream`, `LineStream::async_next`). Both drive the same engine
-// as the sync `run`; nothing blocks a thread and nothing sleeps.
+// as the sync `run`; nothing blocks a thread and nothing sleeps. This header
+// also brings `AsyncInteractive` (async_interactive.hpp).
 //
 //   asio::awaitable<void> job() {
 //     auto ex = co_await asio::this_coro::executor;
@@ -27,90 +28,13 @@
 #include <type_traits>
 #include <vector>
 
-#include "bounded_subprocess/async_completion.hpp"
+#include "bounded_subprocess/async_interactive.hpp"
+#include "bounded_subprocess/detail/async_run_op.hpp"
 #include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/result.hpp"
 #include "bounded_subprocess/stream.hpp"
-#if __has_include("bounded_subprocess/async_interactive.hpp")
-#include "bounded_subprocess/async_interactive.hpp"
-#endif
 
 namespace bounded_subprocess {
-
-namespace detail {
-
-// Compiled in the library (src/async_run.cpp, src/stream_async.cpp).
-class AsyncRunOp;
-void validate_async_run(const std::vector<std::string>& argv, const RunOptions& options);
-std::shared_ptr<AsyncRunOp> make_async_run_op(const asio::any_io_executor& ex);
-void start_async_run(const std::shared_ptr<AsyncRunOp>& op, const std::vector<std::string>& argv,
-                     const RunOptions& options, Completion<Result> completion);
-void cancel_async_run(const std::weak_ptr<AsyncRunOp>& op) noexcept;
-
-class LineStreamImpl;
-/// A ticket for the next async_next (0 for a moved-from stream).
-std::uint64_t next_line_ticket(const std::shared_ptr<LineStreamImpl>& impl) noexcept;
-void next_line_start(const std::shared_ptr<LineStreamImpl>& impl, std::uint64_t ticket,
-                     Completion<std::optional<std::string>> completion);
-void next_line_cancel(const std::weak_ptr<LineStreamImpl>& impl, std::uint64_t ticket) noexcept;
-
-/// How many /proc scans the shared memory watchdog of `ctx` has made (tests).
-std::uint64_t memory_watchdog_scans(asio::execution_context& ctx);
-
-template <class Op>
-struct CancelRun {
-  std::weak_ptr<Op> op;
-  void operator()(asio::cancellation_type_t type) const {
-    if (type != asio::cancellation_type::none) cancel_async_run(op);
-  }
-};
-
-template <class Executor>
-struct InitiateAsyncRun {
-  using executor_type = Executor;
-  Executor ex;
-  executor_type get_executor() const noexcept { return ex; }
-
-  template <class Handler>
-  void operator()(Handler&& handler, const std::vector<std::string>& argv, const RunOptions& options) const {
-    auto slot = asio::get_associated_cancellation_slot(handler);
-    auto completion = make_completion<Result>(std::forward<Handler>(handler), ex);
-    auto op = make_async_run_op(asio::any_io_executor(ex));
-    if (slot.is_connected()) slot.template emplace<CancelRun<AsyncRunOp>>(CancelRun<AsyncRunOp>{op});
-    start_async_run(op, argv, options, std::move(completion));
-  }
-};
-
-struct InitiateNextLine {
-  using executor_type = asio::any_io_executor;
-  std::shared_ptr<LineStreamImpl> impl;
-  executor_type ex;
-  executor_type get_executor() const noexcept { return ex; }
-
-  struct Cancel {
-    std::weak_ptr<LineStreamImpl> impl;
-    std::uint64_t ticket;
-    void operator()(asio::cancellation_type_t type) const {
-      if (type != asio::cancellation_type::none) next_line_cancel(impl, ticket);
-    }
-  };
-
-  template <class Handler>
-  void operator()(Handler&& handler) const {
-    auto slot = asio::get_associated_cancellation_slot(handler);
-    auto completion = make_completion<std::optional<std::string>>(std::forward<Handler>(handler), ex);
-    // The cancellation handler goes in before the start: on a multi-threaded
-    // context the operation may complete (and clear the slot) at once.
-    const std::uint64_t ticket = next_line_ticket(impl);
-    if (slot.is_connected() && ticket != 0) slot.template emplace<Cancel>(Cancel{impl, ticket});
-    next_line_start(impl, ticket, std::move(completion));
-  }
-};
-
-template <class T>
-inline constexpr bool is_executor_v = asio::execution::is_executor<T>::value || asio::is_executor<T>::value;
-
-}  // namespace detail
 
 /// Runs `argv` like `run` (same options, same bounds, same Result), driven by
 /// Asio on `ex`: the child's pipes and pidfd are waited on with
@@ -153,7 +77,7 @@ inline constexpr bool is_executor_v = asio::execution::is_executor<T>::value || 
 /// The argv[0] lookup, environment, stdin, capture and end-of-run rules are
 /// those of `run` (see bounded_subprocess/run.hpp).
 template <class Executor, class CompletionToken>
-  requires detail::is_executor_v<Executor>
+requires detail::is_executor_v<Executor>
 auto async_run(const Executor& ex, std::vector<std::string> argv, RunOptions options,
                CompletionToken&& token) {
   detail::validate_async_run(argv, options);
@@ -163,7 +87,7 @@ auto async_run(const Executor& ex, std::vector<std::string> argv, RunOptions opt
 
 /// The same, on the executor of an execution context such as `io_context&`.
 template <class ExecutionContext, class CompletionToken>
-  requires std::is_convertible_v<ExecutionContext&, asio::execution_context&>
+requires std::is_convertible_v<ExecutionContext&, asio::execution_context&>
 auto async_run(ExecutionContext& ctx, std::vector<std::string> argv, RunOptions options,
                CompletionToken&& token) {
   return async_run(ctx.get_executor(), std::move(argv), std::move(options),

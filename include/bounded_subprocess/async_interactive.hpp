@@ -26,79 +26,11 @@
 #include <utility>
 #include <vector>
 
-#include "bounded_subprocess/async_completion.hpp"
+#include "bounded_subprocess/detail/async_interactive_op.hpp"
+#include "bounded_subprocess/detail/interactive_timeout.hpp"
 #include "bounded_subprocess/interactive.hpp"
 
 namespace bounded_subprocess {
-
-namespace detail {
-
-// The state machine behind AsyncInteractive, compiled once in the library
-// (src/interactive_async.cpp): the operations here only erase the handler
-// and hand it over.
-class AsyncInteractiveImpl;
-using AsyncInteractiveImplPtr = std::shared_ptr<AsyncInteractiveImpl>;
-
-enum class InteractiveOp { write, read, close };
-
-/// The kind of operation that completes with a T: write (bool), close (int)
-/// or read (std::optional<std::string>).
-template <class T>
-inline constexpr InteractiveOp interactive_op_of = std::is_same_v<T, bool>  ? InteractiveOp::write
-                                                   : std::is_same_v<T, int> ? InteractiveOp::close
-                                                                            : InteractiveOp::read;
-
-const asio::any_io_executor& interactive_strand(const AsyncInteractiveImplPtr& impl) noexcept;
-/// Claims the one slot of `op`'s kind and returns the operation's ticket;
-/// throws std::logic_error while an operation of that kind is pending.
-std::uint64_t interactive_claim(const AsyncInteractiveImplPtr& impl, InteractiveOp op);
-// Start a claimed operation on the object's strand.
-void interactive_start_write(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket,
-                             std::string data, Seconds timeout, Completion<bool> done);
-void interactive_start_read(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket,
-                            Seconds timeout, Completion<std::optional<std::string>> done);
-void interactive_start_close(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket,
-                             Seconds nice_timeout, Completion<int> done);
-/// Thread-safe: cancels the operation `ticket` (if it is still pending) on
-/// the strand.
-void interactive_cancel(const std::weak_ptr<AsyncInteractiveImpl>& impl, InteractiveOp op,
-                        std::uint64_t ticket) noexcept;
-
-template <class T>
-struct InitiateInteractive {
-  using executor_type = asio::any_io_executor;
-  static constexpr InteractiveOp op = interactive_op_of<T>;
-  AsyncInteractiveImplPtr impl;
-  executor_type get_executor() const noexcept { return interactive_strand(impl); }
-
-  struct Cancel {
-    std::weak_ptr<AsyncInteractiveImpl> impl;
-    InteractiveOp op;
-    std::uint64_t ticket;
-    void operator()(asio::cancellation_type_t type) const {
-      if (type != asio::cancellation_type::none) interactive_cancel(impl, op, ticket);
-    }
-  };
-
-  template <class Handler, class... Args>
-  void operator()(Handler&& handler, Args&&... args) const {
-    auto slot = asio::get_associated_cancellation_slot(handler);
-    auto done = make_value_completion<T>(std::forward<Handler>(handler), interactive_strand(impl));
-    const std::uint64_t ticket = interactive_claim(impl, op);  // a second one throws here
-    // The cancellation handler goes in before the start: on a multi-threaded
-    // context the operation may complete (and clear the slot) at once.
-    if (slot.is_connected()) slot.template emplace<Cancel>(Cancel{impl, op, ticket});
-    if constexpr (op == InteractiveOp::write) {
-      interactive_start_write(impl, ticket, std::forward<Args>(args)..., std::move(done));
-    } else if constexpr (op == InteractiveOp::close) {
-      interactive_start_close(impl, ticket, std::forward<Args>(args)..., std::move(done));
-    } else {
-      interactive_start_read(impl, ticket, std::forward<Args>(args)..., std::move(done));
-    }
-  }
-};
-
-}  // namespace detail
 
 /// A child process with piped stdin and stdout (stderr inherited), in its
 /// own session and process group, driven by Asio: the async twin of
@@ -149,8 +81,7 @@ class AsyncInteractive {
   /// std::system_error naming the program).
   AsyncInteractive(const executor_type& executor, std::vector<std::string> argv,
                    InteractiveOptions options = {});
-  AsyncInteractive(asio::io_context& context, std::vector<std::string> argv,
-                   InteractiveOptions options = {});
+  AsyncInteractive(asio::io_context& context, std::vector<std::string> argv, InteractiveOptions options = {});
   /// Kills the group and reaps the child unless it was closed (see above).
   ~AsyncInteractive();
   AsyncInteractive(AsyncInteractive&& other) noexcept;
@@ -190,11 +121,9 @@ class AsyncInteractive {
   /// async_write.
   template <typename CompletionToken>
   auto async_read_line(Seconds timeout, CompletionToken&& token) {
-    detail::check_interactive_timeout(timeout,
-                                      "bounded_subprocess::AsyncInteractive::async_read_line");
+    detail::check_interactive_timeout(timeout, "bounded_subprocess::AsyncInteractive::async_read_line");
     return asio::async_initiate<CompletionToken, void(std::optional<std::string>)>(
-        detail::InitiateInteractive<std::optional<std::string>>{impl("async_read_line")}, token,
-        timeout);
+        detail::InitiateInteractive<std::optional<std::string>>{impl("async_read_line")}, token, timeout);
   }
 
   /// Closes the pipes, waits up to `nice_timeout` for the child to exit,
@@ -204,8 +133,7 @@ class AsyncInteractive {
   /// again on later calls. Errors as for async_write.
   template <typename CompletionToken>
   auto async_close(Seconds nice_timeout, CompletionToken&& token) {
-    detail::check_interactive_timeout(nice_timeout,
-                                      "bounded_subprocess::AsyncInteractive::async_close");
+    detail::check_interactive_timeout(nice_timeout, "bounded_subprocess::AsyncInteractive::async_close");
     return asio::async_initiate<CompletionToken, void(int)>(
         detail::InitiateInteractive<int>{impl("async_close")}, token, nice_timeout);
   }

@@ -12,7 +12,6 @@
 
 #include <sys/types.h>
 
-#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -46,28 +45,7 @@ struct InteractiveOptions {
 };
 
 namespace detail {
-struct InteractiveSync;
-
-/// Outcome of one non-blocking write step.
-enum class WriteStep {
-  done,         ///< every byte is in the pipe
-  would_block,  ///< the pipe is full: wait for POLLOUT (or the child's exit)
-  failed,       ///< broken pipe, stdin closed, or another error
-};
-
-/// Outcome of one non-blocking read step.
-enum class ReadStep {
-  line,         ///< a complete line is buffered: pop_line()
-  would_block,  ///< nothing to read now: wait for POLLIN
-  more,         ///< read a budget's worth without a line: check the clock, call again
-  eof,          ///< the pipe reached EOF (or failed) and no complete line is left
-};
-
-/// Throws std::invalid_argument naming `where` when `timeout` is negative or
-/// NaN. An infinite timeout is allowed and means "no deadline".
-void check_interactive_timeout(Seconds timeout, const char* where);
-/// now + timeout on the steady clock, clamped (infinite -> time_point::max()).
-std::chrono::steady_clock::time_point interactive_deadline(Seconds timeout);
+struct InteractiveSync;  // the state behind Interactive (src/interactive/interactive.cpp)
 }  // namespace detail
 
 /// A child process with piped stdin and stdout (stderr is inherited), in its

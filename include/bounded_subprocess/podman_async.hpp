@@ -24,47 +24,10 @@
 #include <vector>
 
 #include "bounded_subprocess/async.hpp"
+#include "bounded_subprocess/detail/async_podman_op.hpp"
 #include "bounded_subprocess/podman.hpp"
 
 namespace bounded_subprocess {
-
-namespace detail {
-
-// Compiled in the library (src/podman_async.cpp).
-class AsyncPodmanOp;
-void validate_podman_run(const std::vector<std::string>& argv, const PodmanOptions& options);
-std::shared_ptr<AsyncPodmanOp> make_async_podman_op(const asio::any_io_executor& ex,
-                                                    Completion<Result> completion);
-void start_async_podman_run(const std::shared_ptr<AsyncPodmanOp>& op,
-                            const std::vector<std::string>& argv, const PodmanOptions& options);
-void cancel_async_podman_run(const std::weak_ptr<AsyncPodmanOp>& op,
-                             asio::cancellation_type_t type) noexcept;
-
-struct CancelPodmanRun {
-  std::weak_ptr<AsyncPodmanOp> op;
-  void operator()(asio::cancellation_type_t type) const {
-    if (type != asio::cancellation_type::none) cancel_async_podman_run(op, type);
-  }
-};
-
-template <class Executor>
-struct InitiateAsyncPodmanRun {
-  using executor_type = Executor;
-  Executor ex;
-  executor_type get_executor() const noexcept { return ex; }
-
-  template <class Handler>
-  void operator()(Handler&& handler, const std::vector<std::string>& argv,
-                  const PodmanOptions& options) const {
-    auto slot = asio::get_associated_cancellation_slot(handler);
-    auto completion = make_completion<Result>(std::forward<Handler>(handler), ex);
-    auto op = make_async_podman_op(asio::any_io_executor(ex), std::move(completion));
-    if (slot.is_connected()) slot.template emplace<CancelPodmanRun>(CancelPodmanRun{op});
-    start_async_podman_run(op, argv, options);
-  }
-};
-
-}  // namespace detail
 
 /// Runs `argv` in a container like `podman_run` (same options, command line
 /// and Result), driven by Asio on `ex`: the podman client through
@@ -98,7 +61,7 @@ struct InitiateAsyncPodmanRun {
 /// (bounded by cleanup_timeout); the handler is destroyed without being
 /// called.
 template <class Executor, class CompletionToken>
-  requires detail::is_executor_v<Executor>
+requires detail::is_executor_v<Executor>
 auto async_podman_run(const Executor& ex, std::vector<std::string> argv, PodmanOptions options,
                       CompletionToken&& token) {
   detail::validate_podman_run(argv, options);
@@ -108,9 +71,9 @@ auto async_podman_run(const Executor& ex, std::vector<std::string> argv, PodmanO
 
 /// The same, on the executor of an execution context such as `io_context&`.
 template <class ExecutionContext, class CompletionToken>
-  requires std::is_convertible_v<ExecutionContext&, asio::execution_context&>
-auto async_podman_run(ExecutionContext& ctx, std::vector<std::string> argv,
-                      PodmanOptions options, CompletionToken&& token) {
+requires std::is_convertible_v<ExecutionContext&, asio::execution_context&>
+auto async_podman_run(ExecutionContext& ctx, std::vector<std::string> argv, PodmanOptions options,
+                      CompletionToken&& token) {
   return async_podman_run(ctx.get_executor(), std::move(argv), std::move(options),
                           std::forward<CompletionToken>(token));
 }
@@ -134,8 +97,7 @@ auto async_podman_run(ExecutionContext& ctx, std::vector<std::string> argv,
 ///
 /// Thread safety: may be called from any thread; the returned stream is
 /// used as `LineStream` says.
-LineStream open_podman_line_stream(const asio::any_io_executor& ex,
-                                   const std::vector<std::string>& argv,
+LineStream open_podman_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
                                    const PodmanStreamOptions& options);
 
 }  // namespace bounded_subprocess

@@ -3,7 +3,6 @@
 
 #include <sys/types.h>
 
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,16 +31,5 @@ namespace bounded_subprocess {
 /// never reaps children it did not start and never changes signal
 /// dispositions of the host process.
 Result run(const std::vector<std::string>& argv, const RunOptions& options = {});
-
-namespace detail {
-/// `run`, calling `on_spawn(direct_pid, containment)` on the calling thread
-/// once the child is started and before any wait: `direct_pid` is our own
-/// child (the program, or its init when contained), not reaped before
-/// `run_observed` returns. The Python package records the child there, so
-/// that interpreter exit can kill the run while it blocks another thread.
-/// `on_spawn` must not throw.
-Result run_observed(const std::vector<std::string>& argv, const RunOptions& options,
-                    const std::function<void(pid_t direct_pid, Containment containment)>& on_spawn);
-}  // namespace detail
 
 }  // namespace bounded_subprocess

@@ -6,6 +6,7 @@
 
 #include <system_error>
 
+#include "bounded_subprocess/detail/run_observed.hpp"
 #include "bounded_subprocess/run.hpp"
 #include "interrupt.hpp"
 #include "live_children.hpp"

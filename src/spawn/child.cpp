@@ -10,7 +10,7 @@
 // init is cloned with no exit signal, so the host's SIGCHLD disposition
 // (even SIG_IGN, which makes the kernel reap children) cannot take its
 // status away, and a host's SIGCHLD handler never hears of it.
-#include "child.hpp"
+#include "spawn/child.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -29,13 +29,13 @@
 #include <system_error>
 #include <utility>
 
+#include "base/sigpipe_guard.hpp"
+#include "base/sys.hpp"
 #include "bounded_subprocess/spawn_error.hpp"
-#include "command.hpp"
-#include "launch.hpp"
-#include "machine.hpp"
-#include "raw_syscall.hpp"
-#include "sigpipe_guard.hpp"
-#include "sys.hpp"
+#include "spawn/command.hpp"
+#include "spawn/launch.hpp"
+#include "spawn/machine.hpp"
+#include "spawn/raw_syscall.hpp"
 
 namespace bounded_subprocess::detail {
 

@@ -17,9 +17,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/unique_fd.hpp"
 #include "bounded_subprocess/containment.hpp"
 #include "bounded_subprocess/options.hpp"
-#include "unique_fd.hpp"
 
 namespace bounded_subprocess::detail {
 

@@ -1,5 +1,5 @@
 // Validating a command and preparing it for execve.
-#include "command.hpp"
+#include "spawn/command.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "bounded_subprocess/spawn_error.hpp"
-#include "child.hpp"
+#include "spawn/child.hpp"
 
 extern char** environ;  // NOLINT: POSIX
 

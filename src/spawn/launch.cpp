@@ -1,9 +1,9 @@
 // The code that runs between clone() and execve(), and the init of a
-// contained run. See launch.hpp. Compiled freestanding (src/spawn/CMakeLists):
+// contained run. See launch.hpp. Compiled freestanding (src/CMakeLists.txt):
 // everything here shares the host's memory and thread pointer, so it calls
 // the kernel directly (raw_syscall.hpp), never libc, and keeps its data on
 // its own stack or in the plan the host prepared.
-#include "launch.hpp"
+#include "spawn/launch.hpp"
 
 #include <errno.h>  // the E* constants only: never errno itself
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "raw_syscall.hpp"
+#include "spawn/raw_syscall.hpp"
 
 namespace bounded_subprocess::detail {
 

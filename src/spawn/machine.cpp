@@ -1,5 +1,5 @@
 // The containment probe: which mechanisms this process can use.
-#include "machine.hpp"
+#include "spawn/machine.hpp"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -17,8 +17,8 @@
 #include <string>
 
 #include "bounded_subprocess/spawn_error.hpp"
-#include "launch.hpp"
-#include "raw_syscall.hpp"
+#include "spawn/launch.hpp"
+#include "spawn/raw_syscall.hpp"
 
 namespace bounded_subprocess::detail {
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "bounded_subprocess/containment.hpp"
-#include "child.hpp"
+#include "spawn/child.hpp"
 
 namespace bounded_subprocess::detail {
 

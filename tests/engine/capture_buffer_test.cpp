@@ -4,7 +4,7 @@
 #include <random>
 #include <string>
 
-#include "capture_buffer.hpp"
+#include "engine/capture_buffer.hpp"
 
 namespace {
 

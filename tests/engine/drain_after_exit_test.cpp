@@ -16,10 +16,10 @@
 #include <climits>
 #include <string>
 
+#include "base/sys.hpp"
 #include "bounded_subprocess/run.hpp"
 #include "handshake.hpp"
 #include "leak_check.hpp"
-#include "sys.hpp"
 
 namespace {
 

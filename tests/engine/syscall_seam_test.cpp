@@ -6,9 +6,9 @@
 #include <cerrno>
 #include <string>
 
+#include "base/sys.hpp"
 #include "bounded_subprocess/run.hpp"
 #include "leak_check.hpp"
-#include "sys.hpp"
 
 namespace {
 
@@ -59,8 +59,9 @@ class SyscallSeam : public ::testing::Test {
 TEST_F(SyscallSeam, EchoThroughStdinSurvivesEintrAndShortTransfers) {
   bs_test::NoLeaks leaks;
   const std::string input = bs_test::misbehave_pattern(0, 3 * 1024 * 1024 + 17);
-  const auto r = bounded_subprocess::run({bs_test::misbehave(), "echo-stdin"},
-                                         {.timeout = 60s, .max_output_size = input.size(), .stdin_data = input});
+  const auto r =
+      bounded_subprocess::run({bs_test::misbehave(), "echo-stdin"},
+                              {.timeout = 60s, .max_output_size = input.size(), .stdin_data = input});
   sys::calls = sys::real;
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_FALSE(r.stdin_write_failed);

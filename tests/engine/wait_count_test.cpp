@@ -8,9 +8,9 @@
 
 #include <string>
 
+#include "base/sys.hpp"
 #include "bounded_subprocess/run.hpp"
 #include "leak_check.hpp"
-#include "sys.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "interactive_line_buffer.hpp"
+#include "engine/line_buffer.hpp"
 
 using bounded_subprocess::detail::LineBuffer;
 
@@ -59,4 +59,6 @@ TEST(LineBuffer, ClearDropsPartialAndLines) {
   EXPECT_EQ(b.pending_size(), 0u);
 }
 
-TEST(LineBuffer, ZeroCapIsRejected) { EXPECT_THROW(LineBuffer(0), std::invalid_argument); }
+TEST(LineBuffer, ZeroCapIsRejected) {
+  EXPECT_THROW(LineBuffer(0), std::invalid_argument);
+}

@@ -1,9 +1,13 @@
-// A consumer of the installed bounded_subprocess: runs a command with
-// designated-initializer options and checks the result. Prints
-// "consumer ok" and exits 0 on success.
+// A consumer of the installed bounded_subprocess, as a user would write it:
+// the umbrella header, a sync `run` with designated-initializer options and
+// an `async_run` on an io_context with a callback. Prints "consumer ok" and
+// exits 0 on success.
 #include <bounded_subprocess/bounded_subprocess.hpp>
 
+#include <asio/io_context.hpp>
+
 #include <chrono>
+#include <exception>
 #include <iostream>
 
 int main() {
@@ -20,6 +24,20 @@ int main() {
     std::cerr << "unexpected timeout result: " << t << "\n";
     return 1;
   }
-  std::cout << "consumer ok: " << r << "\n";
+
+  asio::io_context io;
+  bool called = false;
+  bs::Result a;
+  bs::async_run(io, {"/bin/sh", "-c", "echo async"}, {.timeout = 10s},
+                [&](std::exception_ptr error, bs::Result result) {
+                  called = error == nullptr;
+                  a = std::move(result);
+                });
+  io.run();
+  if (!called || a.exit_code != 0 || a.out.data != "async\n") {
+    std::cerr << "unexpected async result: " << a << "\n";
+    return 1;
+  }
+  std::cout << "consumer ok: " << r << "; async: " << a << "\n";
   return 0;
 }

@@ -1,0 +1,110 @@
+// The Asio driver of the engine: feeds one detail::Supervisor from
+// asio::posix::stream_descriptor waits (stdin, stdout, stderr, pidfd), a
+// steady_timer for its deadlines and the shared memory watchdog. Everything
+// happens on one strand, so a multi-threaded io_context is safe. Subclasses
+// (async_run, the line stream) decide what to do with the result and may take
+// over the reading of stdout.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bounded_subprocess/options.hpp"
+#include "bounded_subprocess/result.hpp"
+#include "engine/supervisor.hpp"
+
+namespace bounded_subprocess::detail {
+
+class AsyncDriver : public std::enable_shared_from_this<AsyncDriver>, private FdCloseObserver {
+ public:
+  using Strand = asio::strand<asio::any_io_executor>;
+
+  explicit AsyncDriver(const asio::any_io_executor& ex);
+  AsyncDriver(const AsyncDriver&) = delete;
+  AsyncDriver& operator=(const AsyncDriver&) = delete;
+  /// Kills the group and reaps the child if the run is not over.
+  virtual ~AsyncDriver();
+
+  const Strand& strand() const noexcept { return strand_; }
+
+  /// Spawns the child (throws like the Supervisor: std::invalid_argument,
+  /// std::system_error). Call once, from any thread, before `start`.
+  void spawn(const std::vector<std::string>& argv, const RunOptions& options);
+  /// Begins supervising: registers with the watchdog and posts the first
+  /// waits to the strand.
+  void start();
+  /// Thread-safe: posts a cancellation (SIGKILL to the group, reason
+  /// cancelled) to the strand.
+  void cancel_async() noexcept;
+
+  pid_t pid() const noexcept { return pid_; }
+
+ protected:
+  /// On the strand, once, when the child has been reaped: the run's result,
+  /// or the error (bad_alloc, say) that made the driver kill the group.
+  virtual void on_finished(std::exception_ptr error, Result result) = 0;
+  /// On the strand, when stdout is readable. Default: the Supervisor reads.
+  virtual void on_stdout_ready() { sup_->on_stdout_readable(); }
+  /// Whether stdout should be waited on now (a reader may pause it).
+  virtual bool want_stdout() const { return true; }
+  /// On the strand, right before the Supervisor handles the child's exit.
+  virtual void before_child_exit() {}
+
+  /// On the strand: re-arms the waits, or finishes once the run is over.
+  void step();
+  /// On the strand (or from the owner while the executor is not running):
+  /// SIGKILL the group as cancelled and reap the child now, blocking until
+  /// the killed child is gone (milliseconds). Finishes the run.
+  void kill_and_finish_now();
+
+  bool over() const noexcept { return finished_; }
+  Supervisor& sup() noexcept { return *sup_; }
+
+ private:
+  struct Watch {
+    asio::posix::stream_descriptor desc;
+    bool waiting = false;
+    explicit Watch(const Strand& s) : desc(s) {}
+  };
+
+  void before_close(int fd) noexcept override;
+  void arm(Watch& w, asio::posix::stream_descriptor::wait_type type, void (AsyncDriver::*on_ready)());
+  void arm_timer();
+  void finish();
+  void release_all() noexcept;
+
+  void stdin_ready() { sup_->on_stdin_writable(); }
+  void stdout_ready() { on_stdout_ready(); }
+  void stderr_ready() { sup_->on_stderr_readable(); }
+  void child_exited() {
+    before_child_exit();
+    sup_->on_child_exit();
+  }
+
+  Strand strand_;
+  std::optional<Supervisor> sup_;
+  pid_t pid_ = -1;
+  Watch in_;
+  Watch out_;
+  Watch err_;
+  Watch pidfd_;
+  asio::steady_timer timer_;
+  bool timer_waiting_ = false;
+  std::uint64_t timer_gen_ = 0;
+  Clock::time_point timer_due_ = Clock::time_point::max();
+  std::uint64_t watchdog_key_ = 0;
+  class MemoryWatchdog* watchdog_ = nullptr;
+  bool finished_ = false;
+  std::exception_ptr error_;
+};
+
+}  // namespace bounded_subprocess::detail

@@ -1,0 +1,101 @@
+// The sync face: drives the engine with ppoll until the run is over.
+#include <poll.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include "base/sys.hpp"
+#include "bounded_subprocess/detail/run_observed.hpp"
+#include "bounded_subprocess/run.hpp"
+#include "engine/proc_memory.hpp"
+#include "engine/supervisor.hpp"
+
+namespace bounded_subprocess {
+
+namespace {
+
+timespec until(detail::Clock::time_point deadline, detail::Clock::time_point now) {
+  if (deadline <= now) return {0, 0};
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count();
+  return {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+}
+
+}  // namespace
+
+Result run(const std::vector<std::string>& argv, const RunOptions& options) {
+  return detail::run_observed(argv, options, {});
+}
+
+Result detail::run_observed(const std::vector<std::string>& argv, const RunOptions& options,
+                            const std::function<void(pid_t, Containment)>& on_spawn) {
+  using detail::Clock;
+  detail::Supervisor sup(argv, options);
+  if (on_spawn) {
+    const detail::Members m = sup.members();
+    on_spawn(m.containment == Containment::process_group ? m.pgid : m.init_pid, m.containment);
+  }
+
+  // The sync face samples its own group; async runs share one scan per tick.
+  const bool watched = sup.memory_limit_kb().has_value();
+  Clock::time_point next_sample =
+      watched ? sup.started() + sup.memory_watchdog_interval() : Clock::time_point::max();
+
+  enum Slot { kStdin, kStdout, kStderr, kPid };
+  while (!sup.done()) {
+    pollfd fds[4];
+    int slot_of[4];
+    nfds_t n = 0;
+    auto add = [&](int fd, short events, Slot slot) {
+      if (fd < 0) return;
+      fds[n] = pollfd{fd, events, 0};
+      slot_of[n++] = slot;
+    };
+    add(sup.stdin_fd(), POLLOUT, kStdin);
+    if (!sup.killed()) {
+      // Once the group is killed only its death matters: the drain on exit
+      // reads what is left, and the pipes' hang-ups would only wake us early.
+      add(sup.stdout_fd(), POLLIN, kStdout);
+      add(sup.stderr_fd(), POLLIN, kStderr);
+    }
+    add(sup.pidfd(), POLLIN, kPid);
+
+    const Clock::time_point wake = std::min(sup.next_deadline(), next_sample);
+    Clock::time_point now = Clock::now();
+    timespec ts = until(wake, now);
+    const int rc = detail::sys::ppoll(fds, n, wake == Clock::time_point::max() ? nullptr : &ts, nullptr);
+    if (rc < 0) {
+      if (errno == EINTR) {
+        // A signal handler ran: the caller may want to abandon the run
+        // (throwing here kills and reaps it, in ~Supervisor).
+        if (options.on_interrupt) options.on_interrupt();
+        continue;
+      }
+      throw std::system_error(errno, std::generic_category(), "ppoll");  // ~Supervisor kills and reaps
+    }
+    bool exited = false;
+    for (nfds_t i = 0; i < n; ++i) {
+      if (fds[i].revents == 0) continue;
+      switch (slot_of[i]) {
+        case kStdin: sup.on_stdin_writable(); break;
+        case kStdout: sup.on_stdout_readable(); break;
+        case kStderr: sup.on_stderr_readable(); break;
+        case kPid: exited = true; break;
+      }
+    }
+    if (exited) {
+      sup.on_child_exit();  // after the reads above, so no byte is missed
+      break;
+    }
+    now = Clock::now();
+    if (sup.killed()) next_sample = Clock::time_point::max();
+    if (now >= next_sample) {
+      const detail::Members members = sup.members();
+      sup.on_memory_sample(detail::sample_members({&members, 1}).front());
+      next_sample = now + sup.memory_watchdog_interval();
+    }
+    if (now >= sup.next_deadline()) sup.on_time(now);
+  }
+  return sup.take_result();
+}
+
+}  // namespace bounded_subprocess

@@ -1,0 +1,82 @@
+#include "bounded_subprocess/result.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <ostream>
+#include <string>
+
+namespace bounded_subprocess {
+
+std::string_view to_string(EndReason reason) noexcept {
+  switch (reason) {
+    case EndReason::exited: return "exited";
+    case EndReason::signaled: return "signaled";
+    case EndReason::timeout: return "timeout";
+    case EndReason::memory_limit: return "memory_limit";
+    case EndReason::cancelled: return "cancelled";
+    case EndReason::watchdog_failed: return "watchdog_failed";
+  }
+  return "unknown";
+}
+
+std::ostream& operator<<(std::ostream& os, EndReason reason) {
+  return os << to_string(reason);
+}
+
+namespace {
+std::string describe_stream(const char* name, const Capture& c) {
+  std::string s = std::string(name) + " " + std::to_string(c.data.size()) + " B";
+  if (c.truncated) s += " of " + std::to_string(c.total_bytes) + " B (truncated)";
+  return s;
+}
+}  // namespace
+
+std::string Result::str() const {
+  std::string s;
+  switch (reason) {
+    case EndReason::exited: s = "exited " + std::to_string(exit_code); break;
+    case EndReason::signaled: s = "killed by signal " + std::to_string(term_signal); break;
+    case EndReason::timeout: s = "timed out"; break;
+    case EndReason::memory_limit: s = "killed by the memory watchdog"; break;
+    case EndReason::cancelled: s = "cancelled"; break;
+    case EndReason::watchdog_failed:
+      s = std::string("killed: the memory watchdog could not measure it (") + std::strerror(watchdog_error) +
+          ")";
+      break;
+  }
+  if (stdin_write_failed) s += ", stdin write failed";
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.3fs", elapsed.count());
+  s += " after ";
+  s += secs;
+  s += ", exit_code " + std::to_string(exit_code);
+  s += ", " + describe_stream("stdout", out) + ", " + describe_stream("stderr", err);
+  return s;
+}
+
+std::ostream& operator<<(std::ostream& os, const Result& result) {
+  return os << result.str();
+}
+
+std::string_view to_string(Containment containment) noexcept {
+  switch (containment) {
+    case Containment::process_group: return "process_group";
+    case Containment::subreaper: return "subreaper";
+    case Containment::pid_namespace: return "pid_namespace";
+    case Containment::cgroup: return "cgroup";
+  }
+  return "unknown";
+}
+
+std::optional<Containment> containment_from_string(std::string_view name) noexcept {
+  for (Containment c :
+       {Containment::process_group, Containment::subreaper, Containment::pid_namespace, Containment::cgroup})
+    if (to_string(c) == name) return c;
+  return std::nullopt;
+}
+
+std::ostream& operator<<(std::ostream& os, Containment containment) {
+  return os << to_string(containment);
+}
+
+}  // namespace bounded_subprocess

@@ -1,0 +1,126 @@
+// The engine: a state machine that supervises one child of `run`.
+//
+// It does no waiting of its own. A driver asks it what to wait for (the fds
+// it still wants, the pidfd, the next deadline), waits in whatever way suits
+// it (ppoll for the sync face, Asio for the async face), and feeds the events
+// back. Each handler does only non-blocking work. Once `done()` is true the
+// child has been reaped, its group killed and every fd closed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/unique_fd.hpp"
+#include "bounded_subprocess/options.hpp"
+#include "bounded_subprocess/result.hpp"
+#include "engine/capture_buffer.hpp"
+#include "engine/proc_memory.hpp"
+#include "spawn/child.hpp"
+
+namespace bounded_subprocess::detail {
+
+/// Told before the supervisor closes one of the fds it exposed, so that an
+/// event loop holding the fd (an Asio descriptor, say) can let go of it first.
+class FdCloseObserver {
+ public:
+  virtual void before_close(int fd) noexcept = 0;
+
+ protected:
+  ~FdCloseObserver() = default;
+};
+
+/// The shortest memory watchdog interval accepted.
+inline constexpr Seconds kMinWatchdogInterval{0.010};
+
+/// Throws std::invalid_argument for options that make no sense.
+void validate_run_options(const RunOptions& options);
+
+class Supervisor {
+ public:
+  /// Validates (std::invalid_argument), spawns (std::system_error) and starts
+  /// supervising. `observer` may be null; it must outlive the supervisor.
+  Supervisor(const std::vector<std::string>& argv, const RunOptions& options,
+             FdCloseObserver* observer = nullptr);
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+  /// If the run is not done: kill everything it contains, reap, close fds.
+  ~Supervisor();
+
+  pid_t pid() const noexcept { return child_.pid(); }
+  Clock::time_point started() const noexcept { return child_.started(); }
+  /// Whom the memory watchdog counts.
+  Members members() const noexcept { return child_.members(); }
+
+  // What to wait for. -1 means "not interested (any more)".
+  int stdin_fd() const noexcept { return child_.stdin_pipe().get(); }
+  int stdout_fd() const noexcept { return child_.stdout_pipe().get(); }
+  int stderr_fd() const noexcept { return child_.stderr_pipe().get(); }
+  /// Readable once the child has exited (and, contained, everything else).
+  int pidfd() const noexcept { return child_.exit_fd(); }
+  /// The earliest deadline still pending (run deadline, stdin deadline).
+  Clock::time_point next_deadline() const noexcept;
+  /// The memory limit in KiB, when the watchdog is on.
+  std::optional<std::uint64_t> memory_limit_kb() const noexcept { return memory_limit_kb_; }
+  Clock::duration memory_watchdog_interval() const noexcept { return watchdog_interval_; }
+
+  // Events.
+  void on_stdin_writable();
+  void on_stdout_readable();
+  void on_stderr_readable();
+  /// The pidfd is readable: the child has exited. Throws std::system_error
+  /// when its status cannot be known (everything is reaped then too).
+  void on_child_exit();
+  /// Time has reached `now`: handles whichever deadlines have passed.
+  void on_time(Clock::time_point now);
+  /// A watchdog sample. One that could not be taken kills the run (fails
+  /// closed, reason watchdog_failed) rather than let it run unwatched.
+  void on_memory_sample(const MemorySample& sample);
+  /// Kills the group as cancelled (async cancellation). The run ends when
+  /// the pidfd then reports the exit.
+  void cancel();
+
+  bool done() const noexcept { return done_; }
+  /// True once the group was killed (timeout, memory, cancel): no more
+  /// deadlines or samples are needed, only the pidfd.
+  bool killed() const noexcept { return kill_reason_.has_value(); }
+  /// The result; only once `done()`.
+  Result take_result();
+
+ private:
+  enum class Stream { out, err };
+  void read_stream(Stream which);
+  void grow_pipe(Stream which) noexcept;
+  void close_fd(UniqueFd& fd) noexcept;
+  void drain_after_exit();
+  void stop_stdin(bool failed) noexcept;
+  void kill_as(EndReason reason) noexcept;
+  void release_fds() noexcept;
+  void finish(const ExitInfo& info);
+
+  FdCloseObserver* observer_;
+  Child child_;
+  CaptureBuffer out_;
+  CaptureBuffer err_;
+  std::string stdin_data_;
+  std::size_t stdin_written_ = 0;
+  Clock::time_point deadline_;
+  std::optional<Clock::time_point> stdin_deadline_;
+  std::optional<std::uint64_t> memory_limit_kb_;
+  Clock::duration watchdog_interval_{};
+  std::optional<EndReason> kill_reason_;  // set once we killed the group
+  bool stdin_failed_ = false;
+  int watchdog_error_ = 0;  // the errno of a sample that could not be taken
+  bool done_ = false;
+  bool pipe_grown_[2] = {false, false};  // stdout, stderr
+  bool splice_ok_ = true;                // false once splice(2) to /dev/null proved unsupported
+  UniqueFd devnull_;                     // opened lazily, to splice discarded bytes into
+  std::string scratch_;                  // read buffer
+  Result result_;
+};
+
+}  // namespace bounded_subprocess::detail

@@ -1,0 +1,223 @@
+// The sync Interactive face: the shared core driven with ppoll(2) and exact
+// deadlines (no sleeps, no polling intervals).
+#include "bounded_subprocess/interactive.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+#include "base/unique_fd.hpp"
+#include "interactive/interactive_core.hpp"
+
+namespace bounded_subprocess {
+
+namespace detail {
+
+// The sync face's state: the shared core, and what lets `close` interrupt a
+// pending write or read_line from another thread.
+struct InteractiveSync {
+  InteractiveSync(const std::vector<std::string>& argv, const InteractiveOptions& options)
+      : core(argv, options),
+        wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+        on_interrupt(options.on_interrupt) {
+    if (!wake) throw std::system_error(errno, std::generic_category(), "eventfd");
+  }
+
+  InteractiveCore core;
+  UniqueFd wake;  ///< readable once `close` has begun (never read back)
+  std::atomic<bool> closing{false};
+  std::mutex read_mutex;   ///< held by read_line
+  std::mutex write_mutex;  ///< held by write
+  std::mutex close_mutex;
+  std::function<void()> on_interrupt;
+};
+
+}  // namespace detail
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Waits until one of `fds` is ready or `deadline` passes (max(): forever).
+// Returns false on timeout. EINTR calls `on_interrupt` (which may throw),
+// then restarts the wait with the time left.
+bool wait_ready(pollfd* fds, nfds_t n, Clock::time_point deadline,
+                const std::function<void()>& on_interrupt) {
+  for (;;) {
+    timespec ts{};
+    const timespec* tsp = nullptr;
+    if (deadline != Clock::time_point::max()) {
+      const auto left = deadline - Clock::now();
+      if (left <= Clock::duration::zero()) return false;
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+      ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+      tsp = &ts;
+    }
+    const int r = ::ppoll(fds, n, tsp, nullptr);
+    if (r > 0) return true;
+    if (r == 0) {
+      // ppoll may return a hair early; only give up once the clock agrees.
+      if (Clock::now() >= deadline) return false;
+      continue;
+    }
+    if (errno != EINTR) return false;
+    if (on_interrupt) on_interrupt();
+  }
+}
+
+}  // namespace
+
+Interactive::Interactive(std::vector<std::string> argv, InteractiveOptions options)
+    : state_(std::make_unique<detail::InteractiveSync>(argv, options)) {}
+
+Interactive::~Interactive() = default;
+Interactive::Interactive(Interactive&& other) noexcept = default;
+Interactive& Interactive::operator=(Interactive&& other) noexcept = default;
+
+detail::InteractiveSync& Interactive::state(const char* where) const {
+  if (!state_)
+    throw std::logic_error(std::string("bounded_subprocess::Interactive::") + where +
+                           ": the object was moved from");
+  return *state_;
+}
+
+bool Interactive::write(std::string_view data, Seconds timeout) {
+  detail::check_interactive_timeout(timeout, "bounded_subprocess::Interactive::write");
+  auto& s = state("write");
+  std::lock_guard lock(s.write_mutex);
+  auto& c = s.core;
+  if (s.closing.load() || c.child_exited()) return false;
+  const auto deadline = detail::interactive_deadline(timeout);
+  std::size_t offset = 0;
+  for (;;) {
+    switch (c.write_some(data, offset)) {
+      case detail::WriteStep::done: return true;
+      case detail::WriteStep::failed: return false;
+      case detail::WriteStep::would_block: break;
+    }
+    pollfd fds[3] = {{c.stdin_fd(), POLLOUT, 0}, {c.pidfd(), POLLIN, 0}, {s.wake.get(), POLLIN, 0}};
+    if (!wait_ready(fds, 3, deadline, s.on_interrupt)) return false;
+    if (fds[1].revents != 0) return false;  // the child exited meanwhile
+    if (fds[2].revents != 0) return false;  // close() from another thread
+  }
+}
+
+std::optional<std::string> Interactive::read_line(Seconds timeout) {
+  detail::check_interactive_timeout(timeout, "bounded_subprocess::Interactive::read_line");
+  auto& s = state("read_line");
+  std::lock_guard lock(s.read_mutex);
+  auto& c = s.core;
+  if (s.closing.load() || c.finished()) return std::nullopt;
+  switch (c.buffered()) {
+    case detail::ReadStep::line: return c.pop_line();
+    case detail::ReadStep::eof: return std::nullopt;
+    default: break;
+  }
+  // Nothing buffered: wait first (an echo is rarely there yet), then read.
+  const auto deadline = detail::interactive_deadline(timeout);
+  for (;;) {
+    pollfd fds[2] = {{c.stdout_fd(), POLLIN, 0}, {s.wake.get(), POLLIN, 0}};
+    const bool ready = wait_ready(fds, 2, deadline, s.on_interrupt);
+    if (fds[1].revents != 0) return std::nullopt;  // close() from another thread
+    switch (c.read_some()) {
+      case detail::ReadStep::line: return c.pop_line();
+      case detail::ReadStep::eof: return std::nullopt;
+      case detail::ReadStep::more:
+      case detail::ReadStep::would_block: break;
+    }
+    // The time is up (a zero timeout still took what was there above).
+    if (!ready || Clock::now() >= deadline) return std::nullopt;
+  }
+}
+
+int Interactive::close(Seconds nice_timeout) {
+  detail::check_interactive_timeout(nice_timeout, "bounded_subprocess::Interactive::close");
+  auto& s = state("close");
+  // One close at a time. Wake a pending write or read_line, then wait for
+  // them to return.
+  std::lock_guard close_lock(s.close_mutex);
+  if (!s.closing.exchange(true)) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(s.wake.get(), &one, sizeof one);  // never fails: value 1
+  }
+  std::scoped_lock lock(s.read_mutex, s.write_mutex);
+  // No call is waiting now, and every later one sees `closing` first.
+  s.wake.reset();
+  auto& c = s.core;
+  if (auto code = c.exit_code()) return *code;
+  c.close_pipes();
+  if (c.child_exited()) return c.reap_exited();
+  pollfd fd{c.pidfd(), POLLIN, 0};
+  if (wait_ready(&fd, 1, detail::interactive_deadline(nice_timeout), s.on_interrupt)) return c.reap_exited();
+  return c.kill_and_reap_now();
+}
+
+pid_t Interactive::pid() const noexcept {
+  return state_ ? state_->core.pid() : -1;
+}
+
+bool Interactive::is_running() const noexcept {
+  return state_ && !state_->core.child_exited();
+}
+
+int Interactive::stdin_fd() const noexcept {
+  return state_ ? state_->core.stdin_fd() : -1;
+}
+int Interactive::stdout_fd() const noexcept {
+  return state_ ? state_->core.stdout_fd() : -1;
+}
+int Interactive::pidfd() const noexcept {
+  return state_ ? state_->core.pidfd() : -1;
+}
+Containment Interactive::containment() const noexcept {
+  return state_ ? state_->core.containment() : Containment::process_group;
+}
+
+bool Interactive::write_some(std::string_view data, std::size_t& offset) {
+  auto& s = state("write_some");
+  std::lock_guard lock(s.write_mutex);
+  if (s.closing.load()) return false;
+  return s.core.write_some(data, offset) != detail::WriteStep::failed;
+}
+
+std::optional<std::string> Interactive::read_line_now(bool& eof, bool read_pipe) {
+  auto& s = state("read_line_now");
+  std::lock_guard lock(s.read_mutex);
+  auto& c = s.core;
+  eof = false;
+  if (s.closing.load() || c.finished()) {
+    eof = true;
+    return std::nullopt;
+  }
+  switch (read_pipe ? c.read_some() : c.buffered()) {
+    case detail::ReadStep::line: return c.pop_line();
+    case detail::ReadStep::eof: eof = true; return std::nullopt;
+    case detail::ReadStep::more:
+    case detail::ReadStep::would_block: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void Interactive::close_pipes() {
+  auto& s = state("close_pipes");
+  std::scoped_lock lock(s.read_mutex, s.write_mutex);
+  s.core.close_pipes();
+}
+
+std::optional<int> Interactive::exit_code() const noexcept {
+  return state_ ? state_->core.exit_code() : std::nullopt;
+}
+
+}  // namespace bounded_subprocess

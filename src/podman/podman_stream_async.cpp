@@ -1,0 +1,69 @@
+// open_podman_line_stream: a LineStream over the podman client, whose end
+// hook removes the container with an async_run of `podman rm` before the
+// stream reports its end.
+//
+// Asio first: its config decides on aligned_alloc from whether a C++
+// standard header came before it, and every TU must decide alike (ODR).
+#include "bounded_subprocess/podman_async.hpp"
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "podman/podman_command.hpp"
+#include "podman/podman_stream_options.hpp"
+
+namespace bounded_subprocess {
+
+namespace {
+
+// Owned by the stream's end hook and then by the cleanup's handler: whoever
+// drops the last reference without the cleanup having run (the executor's
+// context went away) makes PodmanCall's destructor remove the container
+// synchronously.
+struct StreamCleanup : std::enable_shared_from_this<StreamCleanup> {
+  StreamCleanup(const std::vector<std::string>& argv, PodmanOptions options)
+      : call(argv, std::move(options)) {}
+
+  void on_end(const asio::any_io_executor& ex, std::function<void()> done) {
+    try {
+      async_run(ex, call.rm_command(), detail::cleanup_run_options(call.options()),
+                [self = shared_from_this(), done](std::exception_ptr error, Result rm) {
+                  // Nowhere to report a failed cleanup once the stream ended;
+                  // the folder is deleted either way.
+                  (void)self->call.cleanup_done(std::move(error), rm);
+                  done();
+                });
+    } catch (...) {
+      // async_run could not even be initiated: clean up here and now.
+      call.cleanup_now();
+      done();
+    }
+  }
+
+  detail::PodmanCall call;
+};
+
+}  // namespace
+
+LineStream open_podman_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
+                                   const PodmanStreamOptions& options) {
+  auto parts = detail::checked_stream_parts(argv, options);
+  auto cleanup = std::make_shared<StreamCleanup>(argv, std::move(parts.container));
+  StreamHooks hooks;
+  hooks.on_end = [cleanup, ex](Result&, std::function<void()> done) { cleanup->on_end(ex, std::move(done)); };
+  cleanup->call.set_client_started(true);
+  try {
+    return open_line_stream(ex, cleanup->call.command(), parts.client, std::move(hooks));
+  } catch (...) {
+    // The client did not start, so nothing was created: no `podman rm`; the
+    // folder goes with `cleanup`.
+    cleanup->call.set_client_started(false);
+    throw;
+  }
+}
+
+}  // namespace bounded_subprocess
