@@ -158,7 +158,9 @@ struct Walker {
       } else if (n == 0) {
         break;
       } else if (errno != EINTR) {
-        if (!gone(errno)) s.error = errno;
+        // ENODEV: the cgroup was removed, which happens only once it is
+        // empty (the run has ended).
+        if (!gone(errno) && errno != ENODEV) s.error = errno;
         return s;
       }
     }

@@ -1,0 +1,44 @@
+// The memory sampler on the edges of a run's life: a run whose cgroup was
+// already removed (its processes all gone) is a finished run, not a blind
+// watchdog. The kernel answers a read of a removed cgroup's cgroup.procs
+// with ENODEV; reported as an error, it ended healthy runs as
+// `watchdog_failed` whenever a sample raced with the run's end.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "base/unique_fd.hpp"
+#include "bounded_subprocess/containment.hpp"
+#include "engine/proc_memory.hpp"
+#include "spawn/child.hpp"
+#include "spawn/machine.hpp"
+
+namespace {
+
+namespace bs = bounded_subprocess;
+namespace detail = bounded_subprocess::detail;
+
+TEST(ProcMemory, ARemovedCgroupIsAFinishedRunNotAnError) {
+  if (!bs::containment_available(bs::Containment::cgroup)) GTEST_SKIP() << "no cgroup containment here";
+  const detail::Machine& m = detail::machine();
+  const std::string name = "bs_proc_memory_test." + std::to_string(::getpid());
+  ASSERT_EQ(::mkdirat(m.cgroup_parent_fd, name.c_str(), 0755), 0) << m.cgroup_parent << "/" << name;
+  auto procs = std::make_shared<detail::UniqueFd>(
+      ::openat(m.cgroup_parent_fd, (name + "/cgroup.procs").c_str(), O_RDONLY | O_CLOEXEC));
+  const bool opened = static_cast<bool>(*procs);
+  ASSERT_EQ(::unlinkat(m.cgroup_parent_fd, name.c_str(), AT_REMOVEDIR), 0);
+  ASSERT_TRUE(opened);
+
+  const detail::Members run{.containment = bs::Containment::cgroup, .cgroup_procs = procs};
+  const auto samples = detail::sample_members({&run, 1});
+  ASSERT_EQ(samples.size(), 1u);
+  EXPECT_EQ(samples[0].error, 0) << "errno " << samples[0].error << " for a cgroup whose run has ended";
+  EXPECT_EQ(samples[0].kb, 0u);
+}
+
+}  // namespace
