@@ -47,15 +47,7 @@ int run_handshake_mode(std::string_view mode, int argc, char** argv) {
     const auto ms = parse_count(a1);
     while (::poll(&p, 1, static_cast<int>(ms)) < 0 && errno == EINTR) {
     }
-    char buf[65536];
-    unsigned long long total = 0;
-    for (;;) {
-      ssize_t n = ::read(0, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      total += static_cast<unsigned long long>(n);
-    }
-    write_str(1, std::to_string(total) + "\n");
+    write_str(1, std::to_string(count_stdin()) + "\n");
     return 0;
   }
   if (mode == "echo-ignore-eof") {

@@ -73,4 +73,15 @@ void sleep_ms(unsigned long long ms) {
   }
 }
 
+unsigned long long count_stdin() {
+  char buf[65536];
+  unsigned long long total = 0;
+  for (;;) {
+    const ssize_t n = ::read(0, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return total;
+    total += static_cast<unsigned long long>(n);
+  }
+}
+
 }  // namespace bs_misbehave

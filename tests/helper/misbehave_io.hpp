@@ -17,6 +17,8 @@ void write_all(int fd, const char* data, std::size_t size);
 void write_str(int fd, std::string_view s);
 /// Writes `count` bytes of PATTERN to fd (forever when count is ~0ULL).
 void flood(int fd, unsigned long long count);
+/// Reads stdin to its end; the number of bytes read.
+unsigned long long count_stdin();
 [[noreturn]] void sleep_forever();
 void sleep_ms(unsigned long long ms);
 /// Prints "bs_misbehave: WHAT" and exits 2.
