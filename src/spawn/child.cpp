@@ -271,9 +271,15 @@ Child Child::spawn(const ChildSpec& spec) {
       if (!cgroup_name.empty()) ::unlinkat(m.cgroup_parent_fd, cgroup_name.c_str(), AT_REMOVEDIR);
     };
     if (containment == Containment::cgroup) {
-      cgroup_name =
-          "bounded_subprocess." + std::to_string(::getpid()) + "." + std::to_string(++cgroup_counter);
-      if (::mkdirat(m.cgroup_parent_fd, cgroup_name.c_str(), 0755) != 0) {
+      // A folder of that name can be a leftover of a dead process that had
+      // our pid (killed before it could remove it): take the next name.
+      int made;
+      do {
+        cgroup_name =
+            "bounded_subprocess." + std::to_string(::getpid()) + "." + std::to_string(++cgroup_counter);
+        made = ::mkdirat(m.cgroup_parent_fd, cgroup_name.c_str(), 0755);
+      } while (made != 0 && errno == EEXIST);
+      if (made != 0) {
         const int e = errno;
         cgroup_name.clear();
         throw SpawnError(e, SpawnError::Subject::containment, "cgroup",

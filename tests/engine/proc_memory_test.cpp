@@ -1,4 +1,6 @@
-// The memory sampler on the edges of a run's life: a run whose cgroup was
+// A run's cgroup at the edges of its life. Leftover folders named like
+// ours (a dead process that had our pid was killed before it removed them)
+// must not stop a run. And the memory sampler: a run whose cgroup was
 // already removed (its processes all gone) is a finished run, not a blind
 // watchdog. The kernel answers a read of a removed cgroup's cgroup.procs
 // with ENODEV; reported as an error, it ended healthy runs as
@@ -11,9 +13,11 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/unique_fd.hpp"
 #include "bounded_subprocess/containment.hpp"
+#include "bounded_subprocess/run.hpp"
 #include "engine/proc_memory.hpp"
 #include "spawn/child.hpp"
 #include "spawn/machine.hpp"
@@ -39,6 +43,23 @@ TEST(ProcMemory, ARemovedCgroupIsAFinishedRunNotAnError) {
   ASSERT_EQ(samples.size(), 1u);
   EXPECT_EQ(samples[0].error, 0) << "errno " << samples[0].error << " for a cgroup whose run has ended";
   EXPECT_EQ(samples[0].kb, 0u);
+}
+
+TEST(CgroupRun, LeftoverFoldersOfADeadProcessWithOurPidDoNotStopARun) {
+  if (!bs::containment_available(bs::Containment::cgroup)) GTEST_SKIP() << "no cgroup containment here";
+  const detail::Machine& m = detail::machine();
+  // The names this process's next runs would take (a few runs came before).
+  const std::string prefix = "bounded_subprocess." + std::to_string(::getpid()) + ".";
+  std::vector<std::string> made;
+  for (int n = 1; n <= 3000; ++n) {
+    const std::string name = prefix + std::to_string(n);
+    if (::mkdirat(m.cgroup_parent_fd, name.c_str(), 0755) == 0) made.push_back(name);
+  }
+  ASSERT_GT(made.size(), 2900u);
+  const bs::Result r = bs::run({"true"}, {.containment = bs::Containment::cgroup});
+  for (const std::string& name : made) ::unlinkat(m.cgroup_parent_fd, name.c_str(), AT_REMOVEDIR);
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.containment, bs::Containment::cgroup);
 }
 
 }  // namespace
