@@ -11,7 +11,9 @@
 
 #include <gtest/gtest.h>
 
+#include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,10 +58,17 @@ TEST(CgroupRun, LeftoverFoldersOfADeadProcessWithOurPidDoNotStopARun) {
     if (::mkdirat(m.cgroup_parent_fd, name.c_str(), 0755) == 0) made.push_back(name);
   }
   ASSERT_GT(made.size(), 2900u);
-  const bs::Result r = bs::run({"true"}, {.containment = bs::Containment::cgroup});
+  std::optional<bs::Result> r;
+  std::string error;
+  try {
+    r = bs::run({"true"}, {.containment = bs::Containment::cgroup});
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
   for (const std::string& name : made) ::unlinkat(m.cgroup_parent_fd, name.c_str(), AT_REMOVEDIR);
-  EXPECT_EQ(r.exit_code, 0) << r;
-  EXPECT_EQ(r.containment, bs::Containment::cgroup);
+  ASSERT_TRUE(r) << error;
+  EXPECT_EQ(r->exit_code, 0) << *r;
+  EXPECT_EQ(r->containment, bs::Containment::cgroup);
 }
 
 }  // namespace
