@@ -101,8 +101,8 @@ struct StreamHooks {
 /// an exception thrown by `on_line` kills the group, reaps the child and is
 /// rethrown. No error path leaks a process, an fd or a zombie.
 ///
-/// Thread safety: may be called from many threads at once (each call runs
-/// its own event loop).
+/// Thread safety: may be called from many threads at once (each call waits
+/// with ppoll on its own thread; no Asio).
 Result run_stream_lines(const std::vector<std::string>& argv, const StreamOptions& options,
                         const std::function<bool(std::string_view line)>& on_line,
                         StreamHooks hooks = {});

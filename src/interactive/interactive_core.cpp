@@ -36,8 +36,17 @@ Clock::time_point interactive_deadline(Seconds timeout) {
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout);
 }
 
+namespace {
+
+std::size_t checked_line_cap(std::size_t read_buffer_size) {
+  if (read_buffer_size == 0) throw std::invalid_argument("read_buffer_size must be at least 1");
+  return read_buffer_size;
+}
+
+}  // namespace
+
 InteractiveCore::InteractiveCore(const std::vector<std::string>& argv, const InteractiveOptions& options)
-    : lines_(options.read_buffer_size) {  // throws for read_buffer_size 0
+    : lines_(checked_line_cap(options.read_buffer_size)) {
   child_ = Child::spawn({
       .argv = argv,
       .env = options.env,
@@ -77,6 +86,7 @@ void InteractiveCore::feed(std::string_view bytes) {
 
 void InteractiveCore::mark_eof() noexcept {
   eof_ = true;
+  lines_.end(FinalLine::drop);  // Interactive never yields a line without '\n'
   lines_.clear();
 }
 

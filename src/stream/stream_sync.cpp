@@ -1,46 +1,75 @@
-// run_stream_lines, the sync face of the line stream: the async stream driven
-// to its end on a private io_context, on the calling thread.
-#include <asio/io_context.hpp>
-
+// run_stream_lines, the sync face of the line stream: the engine with a line
+// sink on stdout, driven by the sync driver (ppoll) on the calling thread.
+// No Asio: lines go to `on_line` after each round of events.
+#include <condition_variable>
 #include <exception>
 #include <functional>
-#include <optional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 
-#include "bounded_subprocess/async.hpp"
 #include "bounded_subprocess/stream.hpp"
+#include "drivers/sync_driver.hpp"
+#include "engine/supervisor.hpp"
+#include "spawn/child.hpp"
+#include "stream/stream_engine.hpp"
 
 namespace bounded_subprocess {
 
 namespace {
 
-// Asks for the next line until the stream ends; lines after a stop (or an
-// exception from the callback) are taken but not passed on.
-struct Pump {
-  LineStream* stream;
-  const std::function<bool(std::string_view)>* on_line;
-  std::exception_ptr* error;
-  bool* stopped;
+// Hands the sink's lines to `on_line` until it says stop (returns false or
+// throws): then the group is killed as cancelled, and later lines are taken
+// but not passed on.
+class LinePump {
+ public:
+  LinePump(detail::Supervisor& sup, const std::function<bool(std::string_view)>& on_line)
+      : sup_(sup), on_line_(on_line) {}
 
-  void operator()() const {
-    stream->async_next([p = *this](std::exception_ptr e, std::optional<std::string> line) {
-      if (e && !*p.error) *p.error = e;
-      if (!line) return;  // the end (or a logic error we keep)
-      if (!*p.stopped) {
-        try {
-          if (!(*p.on_line)(*line)) {
-            *p.stopped = true;
-            p.stream->close();
-          }
-        } catch (...) {
-          *p.error = std::current_exception();
-          *p.stopped = true;
-          p.stream->close();
-        }
+  void operator()() {
+    detail::LineSplitter& lines = *sup_.stdout_lines();
+    while (auto line = lines.pop_line()) {
+      if (stopped_) continue;
+      try {
+        if (!on_line_(*line)) stop();
+      } catch (...) {
+        error_ = std::current_exception();
+        stop();
       }
-      p();
-    });
+    }
+  }
+
+  std::exception_ptr& error() noexcept { return error_; }
+
+ private:
+  void stop() {
+    stopped_ = true;
+    sup_.cancel();
+  }
+
+  detail::Supervisor& sup_;
+  const std::function<bool(std::string_view)>& on_line_;
+  bool stopped_ = false;
+  std::exception_ptr error_;
+};
+
+// The end hook's `done`, which may be called from any thread.
+struct HookDone {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false;
+
+  void signal() {
+    {
+      std::lock_guard lock(mutex);
+      done = true;
+    }
+    cv.notify_all();
+  }
+  void wait() {
+    std::unique_lock lock(mutex);
+    cv.wait(lock, [this] { return done; });
   }
 };
 
@@ -48,14 +77,36 @@ struct Pump {
 
 Result run_stream_lines(const std::vector<std::string>& argv, const StreamOptions& options,
                         const std::function<bool(std::string_view line)>& on_line, StreamHooks hooks) {
-  asio::io_context io(1);
-  LineStream stream = open_line_stream(io.get_executor(), argv, options, std::move(hooks));
-  std::exception_ptr error;
-  bool stopped = false;
-  Pump{&stream, &on_line, &error, &stopped}();
-  io.run();
+  const RunOptions run_options = detail::stream_engine_options(options);
+  detail::validate_command(argv, run_options.env, run_options.cwd);
+  detail::validate_run_options(run_options);
+  detail::Supervisor sup(argv, run_options, detail::stream_stdout_sink(options),
+                         detail::stream_stderr_sink(options));
+  LinePump pump(sup, on_line);
+  std::exception_ptr& error = pump.error();
+  Result result;
+  try {
+    detail::drive_sync(sup, {}, std::ref(pump));
+    pump();  // the lines of the drain after the exit, and a last one without '\n'
+    result = sup.take_result();
+  } catch (...) {
+    // ppoll failed, or the child's status could not be known: the run ends
+    // here (killed and reaped), and the end hook still runs.
+    if (!error) error = std::current_exception();
+    sup.abandon();
+    result.reason = EndReason::cancelled;
+  }
+  if (hooks.on_end) {
+    auto done = std::make_shared<HookDone>();
+    try {
+      hooks.on_end(result, [done] { done->signal(); });
+      done->wait();
+    } catch (...) {
+      if (!error) error = std::current_exception();
+    }
+  }
   if (error) std::rethrow_exception(error);
-  return stream.result();
+  return result;
 }
 
 }  // namespace bounded_subprocess
