@@ -17,6 +17,18 @@ function(step)
   set(step_output "${out}" PARENT_SCOPE)
 endfunction()
 
+# Configures the consumer project `source` against the installed prefix,
+# builds it in `build` and runs its program `program`.
+function(consume source build program)
+  step(${CMAKE_COMMAND} -S ${source} -B ${build}
+       -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${BS_CXX}
+       -DCMAKE_BUILD_TYPE=${BS_CONFIG} "-DCMAKE_CXX_FLAGS=${extra_flags}"
+       "-DCMAKE_EXE_LINKER_FLAGS=${extra_flags}")
+  step(${CMAKE_COMMAND} --build ${build})
+  step(${build}/${program})
+  set(step_output "${step_output}" PARENT_SCOPE)
+endfunction()
+
 set(prefix ${BS_WORK_DIR}/prefix)
 file(REMOVE_RECURSE ${BS_WORK_DIR})
 file(MAKE_DIRECTORY ${BS_WORK_DIR})
@@ -30,12 +42,7 @@ step(${CMAKE_COMMAND} --install ${BS_BUILD_DIR} --prefix ${prefix} ${config_args
 
 # 2. find_package consumer.
 string(REPLACE ";" " " extra_flags "${BS_EXTRA_FLAGS}")
-step(${CMAKE_COMMAND} -S ${BS_SOURCE_DIR} -B ${BS_WORK_DIR}/build
-     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${BS_CXX}
-     -DCMAKE_BUILD_TYPE=${BS_CONFIG} "-DCMAKE_CXX_FLAGS=${extra_flags}"
-     "-DCMAKE_EXE_LINKER_FLAGS=${extra_flags}")
-step(${CMAKE_COMMAND} --build ${BS_WORK_DIR}/build)
-step(${BS_WORK_DIR}/build/consumer)
+consume(${BS_SOURCE_DIR} ${BS_WORK_DIR}/build consumer)
 if(NOT step_output MATCHES "consumer ok")
   message(FATAL_ERROR "find_package consumer printed: ${step_output}")
 endif()
@@ -44,12 +51,7 @@ message(STATUS "find_package consumer: ${step_output}")
 # 3. A sync-only consumer (COMPONENTS sync, Asio poisoned in its sources):
 # its sync faces, the line stream included, must not pull any Asio code out
 # of the static library either.
-step(${CMAKE_COMMAND} -S ${BS_SYNC_SOURCE_DIR} -B ${BS_WORK_DIR}/build_sync
-     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${BS_CXX}
-     -DCMAKE_BUILD_TYPE=${BS_CONFIG} "-DCMAKE_CXX_FLAGS=${extra_flags}"
-     "-DCMAKE_EXE_LINKER_FLAGS=${extra_flags}")
-step(${CMAKE_COMMAND} --build ${BS_WORK_DIR}/build_sync)
-step(${BS_WORK_DIR}/build_sync/consumer_sync)
+consume(${BS_SYNC_SOURCE_DIR} ${BS_WORK_DIR}/build_sync consumer_sync)
 if(NOT step_output MATCHES "consumer sync ok")
   message(FATAL_ERROR "sync consumer printed: ${step_output}")
 endif()
