@@ -14,6 +14,7 @@
 
 #include "bounded_subprocess/async.hpp"
 #include "drivers/async_driver.hpp"
+#include "engine/error.hpp"
 #include "engine/line_splitter.hpp"
 #include "spawn/child.hpp"
 
@@ -54,25 +55,32 @@ class LineStreamImpl final : public AsyncDriver {
   LineStreamImpl(const asio::any_io_executor& ex, std::size_t max_line, StreamHooks hooks)
       : AsyncDriver(ex), splitter_(max_line), hooks_(std::move(hooks)) {}
 
-  std::uint64_t take_ticket() noexcept { return next_ticket_++; }
+  // Any thread (the initiating one): the misuse check of async_next.
+  std::uint64_t claim() {
+    if (pending_.exchange(true, std::memory_order_acq_rel))
+      throw std::logic_error("bounded_subprocess::LineStream::async_next: another call is pending");
+    return next_ticket_.fetch_add(1, std::memory_order_relaxed);
+  }
 
-  void next(std::uint64_t ticket, Completion<std::optional<std::string>> completion) {
-    asio::post(strand(), [self = shared_self(), c = std::move(completion), ticket]() mutable {
-      if (self->waiter_) {
-        c(std::make_exception_ptr(std::logic_error("LineStream::async_next: another call is pending")),
-          std::nullopt);
-        return;
-      }
-      self->waiter_ = std::move(c);
-      self->waiter_ticket_ = ticket;
-      self->deliver();
-    });
+  void unclaim() noexcept { pending_.store(false, std::memory_order_release); }
+
+  void next(std::uint64_t ticket, Completion<std::string> completion) {
+    try {
+      asio::post(strand(), [self = shared_self(), c = std::move(completion), ticket]() mutable {
+        self->waiter_ = std::move(c);
+        self->waiter_ticket_ = ticket;
+        self->deliver();
+      });
+    } catch (...) {
+      unclaim();
+      throw;
+    }
   }
 
   void cancel_next(std::uint64_t ticket) {
     asio::post(strand(), [self = shared_self(), ticket] {
       if (!self->waiter_ || self->waiter_ticket_ != ticket) return;
-      self->waiter_(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)), std::nullopt);
+      self->complete(asio::error::operation_aborted, {});
     });
   }
 
@@ -143,7 +151,7 @@ class LineStreamImpl final : public AsyncDriver {
     result.out.total_bytes = stdout_total_ + (drained - kept);
     result.out.truncated = splitter_.truncated() || drained > kept;
     result_ = std::move(result);
-    error_ = std::move(error);
+    error_ = error_code_of(error);
     ended_ = true;
     if (hooks_.on_end) {
       try {
@@ -154,7 +162,7 @@ class LineStreamImpl final : public AsyncDriver {
           });
         });
       } catch (...) {
-        if (!error_) error_ = std::current_exception();
+        if (!error_) error_ = error_code_of(std::current_exception(), errc::end_hook_failed);
         hook_done_ = true;
       }
     } else {
@@ -169,11 +177,19 @@ class LineStreamImpl final : public AsyncDriver {
       std::string line = std::move(lines_.front());
       lines_.pop_front();
       queued_bytes_ -= line.size();
-      waiter_(nullptr, std::move(line));
+      complete({}, std::move(line));
       step();  // reading may resume below the cap
       return;
     }
-    if (finished()) waiter_(std::exchange(error_, nullptr), std::nullopt);
+    // An error once, then eof for this call and every later one.
+    if (finished()) complete(error_ ? std::exchange(error_, {}) : asio::error::eof, {});
+  }
+
+  // The handler may call async_next again: the claim goes first.
+  void complete(std::error_code ec, std::string line) {
+    Completion<std::string> waiter = std::move(waiter_);
+    pending_.store(false, std::memory_order_release);
+    waiter(ec, std::move(line));  // posted, never inline
   }
 
   LineSplitter splitter_;
@@ -183,27 +199,27 @@ class LineStreamImpl final : public AsyncDriver {
   std::uint64_t stdout_total_ = 0;
   bool stdout_eof_ = false;
   std::string buf_;
-  Completion<std::optional<std::string>> waiter_;
+  Completion<std::string> waiter_;
   std::uint64_t waiter_ticket_ = 0;
+  std::atomic<bool> pending_{false};
   std::atomic<std::uint64_t> next_ticket_{1};
   bool ended_ = false;
   bool hook_done_ = false;
-  std::exception_ptr error_;
+  std::error_code error_;
   Result result_;
 };
 
-std::uint64_t next_line_ticket(const std::shared_ptr<LineStreamImpl>& impl) noexcept {
-  return impl ? impl->take_ticket() : 0;
+NextLineClaim::NextLineClaim(std::shared_ptr<LineStreamImpl> impl) : impl_(std::move(impl)) {
+  if (!impl_) throw std::logic_error("bounded_subprocess::LineStream::async_next: moved-from stream");
+  ticket_ = impl_->claim();
 }
 
-void next_line_start(const std::shared_ptr<LineStreamImpl>& impl, std::uint64_t ticket,
-                     Completion<std::optional<std::string>> completion) {
-  if (!impl) {
-    completion(std::make_exception_ptr(std::logic_error("LineStream::async_next on a moved-from stream")),
-               std::nullopt);
-    return;
-  }
-  impl->next(ticket, std::move(completion));
+NextLineClaim::~NextLineClaim() {
+  if (impl_) impl_->unclaim();  // never initiated
+}
+
+void NextLineClaim::start(Completion<std::string> completion) {
+  std::exchange(impl_, nullptr)->next(ticket_, std::move(completion));
 }
 
 void next_line_cancel(const std::weak_ptr<LineStreamImpl>& impl, std::uint64_t ticket) noexcept {

@@ -1,11 +1,12 @@
 // run_stream_lines, the sync face of the line stream: the async stream driven
 // to its end on a private io_context, on the calling thread.
+#include <asio/error.hpp>
 #include <asio/io_context.hpp>
 
 #include <exception>
 #include <functional>
-#include <optional>
 #include <string>
+#include <system_error>
 #include <utility>
 
 #include "bounded_subprocess/async.hpp"
@@ -24,12 +25,18 @@ struct Pump {
   bool* stopped;
 
   void operator()() const {
-    stream->async_next([p = *this](std::exception_ptr e, std::optional<std::string> line) {
-      if (e && !*p.error) *p.error = e;
-      if (!line) return;  // the end (or a logic error we keep)
+    stream->async_next([p = *this](std::error_code ec, std::string line) {
+      if (ec == asio::error::eof) return;  // the end
+      if (ec) {
+        // The engine or the end hook failed (the hook's own exception was
+        // kept by run_stream_lines); eof follows.
+        if (!*p.error) *p.error = std::make_exception_ptr(std::system_error(ec));
+        p();
+        return;
+      }
       if (!*p.stopped) {
         try {
-          if (!(*p.on_line)(*line)) {
+          if (!(*p.on_line)(line)) {
             *p.stopped = true;
             p.stream->close();
           }
@@ -49,8 +56,20 @@ struct Pump {
 Result run_stream_lines(const std::vector<std::string>& argv, const StreamOptions& options,
                         const std::function<bool(std::string_view line)>& on_line, StreamHooks hooks) {
   asio::io_context io(1);
-  LineStream stream = open_line_stream(io.get_executor(), argv, options, std::move(hooks));
   std::exception_ptr error;
+  if (hooks.on_end) {
+    // The stream reports a throwing hook as an error code; this face throws
+    // the hook's own exception.
+    hooks.on_end = [inner = std::move(hooks.on_end), &error](Result& r, std::function<void()> done) {
+      try {
+        inner(r, std::move(done));
+      } catch (...) {
+        if (!error) error = std::current_exception();
+        throw;
+      }
+    };
+  }
+  LineStream stream = open_line_stream(io.get_executor(), argv, options, std::move(hooks));
   bool stopped = false;
   Pump{&stream, &on_line, &error, &stopped}();
   io.run();
