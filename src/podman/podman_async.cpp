@@ -63,8 +63,12 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
     asio::dispatch(strand_, [self = shared_from_this()] {
       // On the strand, like every use of cancel_: a cancellation that came
       // before the client's operation was started is emitted right after.
-      self->cancel_.slot().emplace<CancelRun<AsyncRunOp>>(CancelRun<AsyncRunOp>{self->client_});
-      start_async_run(self->client_, make_completion<Result>(ClientDone{self}, self->strand_));
+      // The client's run now owns itself (and, through ClientDone, us): we
+      // keep no reference to it, or the two would keep each other alive past
+      // the end of their execution context.
+      const auto client = std::move(self->client_);
+      self->cancel_.slot().emplace<CancelRun<AsyncRunOp>>(CancelRun<AsyncRunOp>{client});
+      start_async_run(client, make_completion<Result>(ClientDone{self}, self->strand_));
       self->client_initiated_ = true;
       if (self->pending_cancel_ && self->phase_ == Phase::client) self->cancel_.emit(*self->pending_cancel_);
     });
@@ -125,7 +129,7 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
   asio::strand<asio::any_io_executor> strand_;
   Completion<Result> completion_;
   std::optional<PodmanCall> call_;  // its destructor cleans up if we could not
-  std::shared_ptr<AsyncRunOp> client_;
+  std::shared_ptr<AsyncRunOp> client_;  // spawned, until started
   asio::cancellation_signal cancel_;
   Phase phase_ = Phase::client;
   bool client_initiated_ = false;
