@@ -32,14 +32,10 @@ Batch async_batch(const std::vector<std::string>& argv, int n, const bs::RunOpti
   const double cpu0 = cpu_seconds();
   const auto t0 = Clock::now();
   for (int i = 0; i < n; ++i) {
-    bs::async_run(ctx, argv, options, [&](std::exception_ptr error, bs::Result r) {
+    bs::async_run(ctx, argv, options, [&](std::error_code error, bs::Result r) {
       ++completed;
       if (error) {
-        try {
-          std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-          if (first_error.empty()) first_error = e.what();
-        }
+        if (first_error.empty()) first_error = error.message();
       } else if (r.exit_code == 0) {
         ++ok;
       } else if (first_error.empty()) {

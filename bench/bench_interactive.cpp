@@ -29,9 +29,9 @@ struct AsyncTrips {
 
   void next() {
     if (left-- == 0) return;
-    proc.async_write(kLine + "\n", 5s, [this](bool wrote) {
-      proc.async_read_line(5s, [this, wrote](std::optional<std::string> line) {
-        if (wrote && line && *line == kLine) ++ok;
+    proc.async_write(kLine + "\n", 5s, [this](std::error_code write_error, std::size_t) {
+      proc.async_read_line(5s, [this, write_error](std::error_code read_error, std::string line) {
+        if (!write_error && !read_error && line == kLine) ++ok;
         next();
       });
     });
@@ -91,7 +91,7 @@ void section_interactive() {
 
   const int code = sync_cat.close(5s);
   int async_code = -100;
-  async_cat.async_close(5s, [&](int c) { async_code = c; });
+  async_cat.async_close(5s, [&](std::error_code, int c) { async_code = c; });
   ctx.restart();
   ctx.run();
   if (code != 0 || async_code != 0) {

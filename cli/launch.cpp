@@ -1,8 +1,10 @@
 #include "launch.hpp"
 
 #include <asio/bind_cancellation_slot.hpp>
+#include <asio/error.hpp>
 #include <asio/post.hpp>
 
+#include <stdexcept>
 #include <system_error>
 #include <utility>
 
@@ -106,13 +108,25 @@ void Launch::read_done(std::exception_ptr error) {
   run_program(std::move(stdin_bytes_), left);
 }
 
+namespace {
+
+// A run's completion code as this command reports it: a cancelled run is a
+// Result (reason cancelled); a container left behind is podman's message.
+std::exception_ptr error_of(std::error_code ec, const Result& result) {
+  if (!ec || ec == asio::error::operation_aborted) return nullptr;
+  if (ec == errc::cleanup_failed) return std::make_exception_ptr(std::runtime_error(result.cleanup_error));
+  return std::make_exception_ptr(std::system_error(ec));
+}
+
+}  // namespace
+
 void Launch::run_program(std::optional<std::string> stdin_bytes, double timeout) {
   phase_ = Phase::running;
   const auto before = std::chrono::steady_clock::now() - started_;
   auto on_done = asio::bind_cancellation_slot(
-      cancel_run_.slot(), [self = shared_from_this(), before](std::exception_ptr error, Result result) {
+      cancel_run_.slot(), [self = shared_from_this(), before](std::error_code ec, Result result) {
         result.elapsed += before;
-        self->finish(std::move(error), std::move(result));
+        self->finish(error_of(ec, result), std::move(result));
       });
   try {
     if (spec_.podman) {
@@ -122,7 +136,8 @@ void Launch::run_program(std::optional<std::string> stdin_bytes, double timeout)
       async_run(ex_, spec_.argv, to_run_options(spec_, std::move(stdin_bytes), timeout), std::move(on_done));
     }
   } catch (...) {
-    // Bad options (std::invalid_argument), thrown before anything started.
+    // Bad options (std::invalid_argument), or the program (or podman) cannot
+    // start (SpawnError): thrown before anything started.
     finish(std::current_exception(), {});
   }
 }

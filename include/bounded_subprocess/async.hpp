@@ -6,6 +6,11 @@
 //   asio::awaitable<void> job() {
 //     auto ex = co_await asio::this_coro::executor;
 //     Result r = co_await async_run(ex, {"echo", "hi"}, {.timeout = 5s}, asio::use_awaitable);
+//
+// Every async operation of the library completes with
+// `void(std::error_code, T)`; errors before anything runs (bad options, a
+// program that cannot start) are thrown by the initiating call; misuse (a
+// second pending operation of a kind) throws std::logic_error there too.
 //   }
 //
 // This header includes Asio; the sync headers never do.
@@ -21,17 +26,18 @@
 #include <asio/is_executor.hpp>
 
 #include <cstdint>
-#include <exception>
 #include <memory>
-#include <optional>
 #include <string>
+#include <system_error>
 #include <type_traits>
 #include <vector>
 
 #include "bounded_subprocess/async_interactive.hpp"
 #include "bounded_subprocess/detail/async_run_op.hpp"
+#include "bounded_subprocess/error.hpp"
 #include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/result.hpp"
+#include "bounded_subprocess/spawn_error.hpp"
 #include "bounded_subprocess/stream.hpp"
 
 namespace bounded_subprocess {
@@ -43,27 +49,43 @@ namespace bounded_subprocess {
 /// with one shared timer per execution context whose single /proc scan per
 /// tick serves every watched run of that context.
 ///
-/// Completion signature: `void(std::exception_ptr error, Result result)`.
-/// `error` is null when the run happened (whatever its exit code, timeout or
-/// memory kill); with `asio::use_future` / `asio::use_awaitable` a non-null
-/// `error` is rethrown, so callers see the same exceptions as from `run`.
+/// Completion signature: `void(std::error_code ec, Result result)`, the
+/// Result always delivered (as Asio's async_read delivers bytes_transferred
+/// with its error):
+///  - no error: the run happened, whatever its exit code, timeout or memory
+///    kill (see `result.reason`);
+///  - `asio::error::operation_aborted`: the run was cancelled (below); the
+///    Result says `reason == EndReason::cancelled` and holds the output read
+///    so far;
+///  - another code (`std::errc::not_enough_memory`, a system error, or
+///    `errc::internal_error`): the engine failed while supervising; the
+///    group was killed and the child reaped.
+/// With `asio::use_future` / `asio::use_awaitable` an error (cancellation
+/// included) is thrown as `std::system_error` and the Result is lost: use
+/// `asio::experimental::as_tuple` or `asio::redirect_error` to keep both.
 ///
-/// Errors:
+/// The child is started by this call itself (whatever the token, so that
+/// a start failure is thrown here); it is supervised (deadline, output,
+/// watchdog) from the initiation of the operation, which with a lazy token
+/// (`use_awaitable`, `deferred`) is the `co_await` or the invocation; the
+/// deadline counts from the start. An operation dropped uninitiated kills
+/// and reaps its child.
+///
+/// Errors thrown by this call, before anything is supervised:
 ///  - `std::invalid_argument` (empty argv, NUL in an argument, bad env name,
-///    a timeout or interval that is not positive, a memory limit of 0) is
-///    thrown directly by this call, before anything is spawned or initiated.
-///  - `std::system_error` when the program cannot start (not found, not
-///    executable, cwd missing, out of fds): delivered as `error`, never
-///    thrown from the call; nothing is leaked.
+///    a timeout or interval that is not positive, a memory limit of 0);
+///  - `SpawnError` when the program cannot start (not found, not
+///    executable, cwd missing, out of fds), naming it. Nothing is leaked and
+///    the handler is destroyed without being called.
 ///
 /// Cancellation: per-operation cancellation through the completion handler's
 /// cancellation slot (`asio::bind_cancellation_slot`, awaitable operators
 /// `||`, `asio::experimental::parallel_group`), for the terminal, partial
 /// and total types alike: the process group gets SIGKILL, the child is
-/// reaped, and the operation completes normally (null `error`) with
-/// `reason == EndReason::cancelled` and `exit_code == -1`, with the output
-/// read so far. Emit the signal from the thread running the handler's
-/// executor (Asio's usual rule for cancellation slots).
+/// reaped, and the operation completes with `operation_aborted`,
+/// `reason == EndReason::cancelled` and `exit_code == -1`. Emit the signal
+/// from the thread running the handler's executor (Asio's usual rule for
+/// cancellation slots).
 ///
 /// Executors and threads: the work runs on an internal strand of `ex`, so a
 /// multi-threaded `io_context` is safe and any number of concurrent runs may
@@ -81,8 +103,11 @@ requires detail::is_executor_v<Executor>
 auto async_run(const Executor& ex, std::vector<std::string> argv, RunOptions options,
                CompletionToken&& token) {
   detail::validate_async_run(argv, options);
-  return asio::async_initiate<CompletionToken, void(std::exception_ptr, Result)>(
-      detail::InitiateAsyncRun<Executor>{ex}, token, std::move(argv), std::move(options));
+  // The child starts here, so that a start failure is thrown by this call
+  // whatever the token; the operation supervises it once initiated.
+  auto op = detail::spawn_async_run(asio::any_io_executor(ex), argv, options);
+  return asio::async_initiate<CompletionToken, void(std::error_code, Result)>(
+      detail::InitiateAsyncRun<Executor>{ex}, token, std::move(op));
 }
 
 /// The same, on the executor of an execution context such as `io_context&`.
@@ -103,7 +128,7 @@ auto async_run(ExecutionContext& ctx, std::vector<std::string> argv, RunOptions 
 ///
 /// Destruction, like `close()`, kills the process group and reaps the child
 /// (no zombie, no fd left); an `async_next` still pending then completes
-/// with `std::nullopt`.
+/// with the lines left, then `asio::error::eof`.
 class LineStream {
  public:
   using executor_type = asio::any_io_executor;
@@ -118,30 +143,37 @@ class LineStream {
 
   /// Waits for the next stdout line (without '\n').
   ///
-  /// Completion signature:
-  /// `void(std::exception_ptr error, std::optional<std::string> line)`:
-  /// a line, or `std::nullopt` once the stream has ended (child reaped, group
-  /// killed, end hook done), and `std::nullopt` for every later call. Lines
-  /// read before the end are all delivered before the `std::nullopt`.
-  /// `error` is set only when the end hook (`StreamHooks::on_end`) threw, or
-  /// for a cancelled call (below), or a `std::logic_error` when another
-  /// `async_next` is already pending.
+  /// Completion signature: `void(std::error_code ec, std::string line)`:
+  ///  - no error: `line` is the next line;
+  ///  - `asio::error::eof`: the stream has ended (child reaped, group killed,
+  ///    end hook done); every later call completes with `eof` too. Lines read
+  ///    before the end are all delivered before it;
+  ///  - `asio::error::operation_aborted`: this call was cancelled (below);
+  ///  - another code, once, before `eof`: the end hook
+  ///    (`StreamHooks::on_end`) threw (a `std::system_error`'s own code, else
+  ///    `errc::end_hook_failed`), or the engine failed (see `async_run`).
+  /// With `use_awaitable` / `use_future` each error code, `eof` included, is
+  /// thrown as `std::system_error`; loop with
+  /// `asio::experimental::as_tuple(asio::use_awaitable)` and stop at `eof`.
+  ///
+  /// Errors thrown by this call: `std::logic_error` while another
+  /// `async_next` is pending, or on a moved-from stream.
   ///
   /// Cancellation (terminal, partial or total): only the wait is cancelled,
   /// with no side effect: the call completes with
-  /// `std::system_error(asio::error::operation_aborted)`; no line is lost
-  /// and the child keeps running (call `close()` to stop it).
+  /// `asio::error::operation_aborted`; no line is lost and the child keeps
+  /// running (call `close()` to stop it).
   template <class CompletionToken>
   auto async_next(CompletionToken&& token) {
-    return asio::async_initiate<CompletionToken, void(std::exception_ptr, std::optional<std::string>)>(
-        detail::InitiateNextLine{impl_, get_executor()}, token);
+    return asio::async_initiate<CompletionToken, void(std::error_code, std::string)>(
+        detail::InitiateNextLine{get_executor()}, token, detail::NextLineClaim(impl_));
   }
 
   /// Stops the stream now: SIGKILL to the group, then the child is reaped
   /// before this returns (a SIGKILLed process goes within milliseconds); the
   /// result's reason becomes `EndReason::cancelled` unless the stream had
   /// already ended. Lines already read can still be taken with `async_next`,
-  /// then it yields `std::nullopt` (after the end hook, if any, is done).
+  /// then it yields `asio::error::eof` (after the end hook, if any, is done).
   /// Idempotent; never throws.
   void close() noexcept;
 
@@ -168,9 +200,8 @@ class LineStream {
 /// before reading pauses, so the child then blocks on its pipe: the memory
 /// of a stream is bounded).
 ///
-/// Errors: `std::invalid_argument` for bad options or argv;
-/// `std::system_error` naming the program when it cannot start. Nothing is
-/// leaked on error.
+/// Errors: `std::invalid_argument` for bad options or argv; `SpawnError`
+/// naming the program when it cannot start. Nothing is leaked on error.
 ///
 /// Thread safety: may be called from any thread; see `LineStream` for the
 /// use of the returned object.

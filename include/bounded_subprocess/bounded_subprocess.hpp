@@ -11,6 +11,7 @@
 #pragma once
 
 #include "bounded_subprocess/containment.hpp"
+#include "bounded_subprocess/error.hpp"
 #include "bounded_subprocess/interactive.hpp"
 #include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/podman.hpp"

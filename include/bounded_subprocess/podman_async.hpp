@@ -17,9 +17,9 @@
 #include <asio/async_result.hpp>
 #include <asio/cancellation_type.hpp>
 
-#include <exception>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <type_traits>
 #include <vector>
 
@@ -35,21 +35,32 @@ namespace bounded_subprocess {
 /// another `async_run` (bounded by `cleanup_timeout`); the operation
 /// completes only once the container is removed and the cidfile deleted.
 ///
-/// Completion signature: `void(std::exception_ptr error, Result result)`.
-/// `error` is null when the run happened (whatever its exit code or
-/// timeout); it holds a `std::system_error` when podman cannot be started
-/// (naming it) or the temporary folder cannot be made, and a
-/// `std::runtime_error` when the cleanup failed (then `result` is still the
-/// client's). With `asio::use_future` / `asio::use_awaitable` a non-null
-/// `error` is rethrown.
+/// Completion signature: `void(std::error_code ec, Result result)`, the
+/// Result (the client's) always delivered:
+///  - no error: the run happened (whatever its exit code or timeout) and
+///    the container is gone;
+///  - `asio::error::operation_aborted`: cancelled (below); the container is
+///    gone;
+///  - `errc::cleanup_failed`: the container could not be removed;
+///    `result.cleanup_error` holds podman's message (the same text the sync
+///    `podman_run` throws as std::runtime_error). It outweighs a cancellation;
+///  - another code: the engine failed while running the client (see
+///    `async_run`).
+/// With `asio::use_future` / `asio::use_awaitable` an error is thrown as
+/// `std::system_error` (its `code()` as above) and the Result is lost; use
+/// `asio::experimental::as_tuple` or `asio::redirect_error` to keep both.
 ///
-/// Errors thrown by this call: `std::invalid_argument` for bad options or
-/// argv (as `podman_run`), before anything is created or initiated.
+/// As for `async_run`, the client is started by this call and supervised
+/// once the operation is initiated. Errors thrown by this call:
+/// `std::invalid_argument` for bad options or argv (as `podman_run`);
+/// `std::system_error` when the temporary folder cannot be made;
+/// `SpawnError` naming podman when it cannot be started. Nothing is left
+/// behind and the handler is destroyed without being called.
 ///
 /// Cancellation: per-operation, through the completion handler's
 /// cancellation slot (terminal, partial and total alike): the podman
 /// client's group is killed, the container is removed, and the operation
-/// completes normally with `reason == EndReason::cancelled` and
+/// completes with `operation_aborted`, `reason == EndReason::cancelled` and
 /// `exit_code == -1`. A cancellation that arrives during the cleanup is
 /// ignored (the cleanup always runs to its end). Emit the signal from the
 /// thread running the handler's executor.
@@ -65,8 +76,11 @@ requires detail::is_executor_v<Executor>
 auto async_podman_run(const Executor& ex, std::vector<std::string> argv, PodmanOptions options,
                       CompletionToken&& token) {
   detail::validate_podman_run(argv, options);
-  return asio::async_initiate<CompletionToken, void(std::exception_ptr, Result)>(
-      detail::InitiateAsyncPodmanRun<Executor>{ex}, token, std::move(argv), std::move(options));
+  // The podman client starts here (a start failure is thrown by this call,
+  // whatever the token); the operation supervises it once initiated.
+  auto op = detail::prepare_async_podman_run(asio::any_io_executor(ex), argv, options);
+  return asio::async_initiate<CompletionToken, void(std::error_code, Result)>(
+      detail::InitiateAsyncPodmanRun<Executor>{ex}, token, std::move(op));
 }
 
 /// The same, on the executor of an execution context such as `io_context&`.
@@ -84,13 +98,13 @@ auto async_podman_run(ExecutionContext& ctx, std::vector<std::string> argv, Podm
 /// and `result`). Whatever ends the stream (EOF, the deadline, `close()`,
 /// destroying the `LineStream`), the container is then removed with an
 /// `async_run` of `podman rm` on `ex`, and the stream reports its end (the
-/// final `std::nullopt` of `async_next`, `finished()`) only after that. If
+/// final `asio::error::eof` of `async_next`, `finished()`) only after that. If
 /// the executor's context is gone before the cleanup could run or finish,
 /// the container is removed synchronously (bounded by cleanup_timeout) when
 /// the last piece of the call is destroyed.
 ///
-/// Errors: `std::invalid_argument` for bad options or argv;
-/// `std::system_error` when podman cannot be started (naming it) or the
+/// Errors: `std::invalid_argument` for bad options or argv; `SpawnError`
+/// when podman cannot be started (naming it); `std::system_error` when the
 /// temporary folder cannot be made. Nothing is left on error. A failed
 /// cleanup is not reported by the stream (no error channel is left once it
 /// ended); see `podman_run_stream_lines` for a face that reports it.

@@ -78,9 +78,11 @@ struct StreamHooks {
   /// and must call `done()` exactly once, from any thread, when its extra
   /// work (which may be asynchronous, e.g. another `async_run`) is over.
   /// Until then the stream does not report its end: `async_next` does not
-  /// yield its final `std::nullopt`, `finished()` is false and the sync
-  /// `run_stream_lines` does not return. If the hook throws, the exception
-  /// is reported as the stream's error (and `done` must not be called).
+  /// complete with `asio::error::eof`, `finished()` is false and the sync
+  /// `run_stream_lines` does not return. If the hook throws (and then `done`
+  /// must not be called), `async_next` completes once with an error code
+  /// before `eof` (a `std::system_error`'s own code, else
+  /// `errc::end_hook_failed`), and `run_stream_lines` throws the exception.
   std::function<void(Result& result, std::function<void()> done)> on_end;
 };
 
@@ -104,7 +106,6 @@ struct StreamHooks {
 /// Thread safety: may be called from many threads at once (each call waits
 /// with ppoll on its own thread; no Asio).
 Result run_stream_lines(const std::vector<std::string>& argv, const StreamOptions& options,
-                        const std::function<bool(std::string_view line)>& on_line,
-                        StreamHooks hooks = {});
+                        const std::function<bool(std::string_view line)>& on_line, StreamHooks hooks = {});
 
 }  // namespace bounded_subprocess

@@ -24,7 +24,7 @@ PendingPtr start_run(RunArgs args) {
   detail::validate_async_run(args.argv, options);
   std::string filename = failed_start_filename(args);  // before argv moves below
   return start_pending_here(Reactor::instance(), std::move(filename), [&](PendingState& p) {
-    async_run(p.reactor().executor(), std::move(args.argv), std::move(options), p.handler(ErrorAnd{}));
+    async_run(p.reactor().executor(), std::move(args.argv), std::move(options), p.handler(RunOutcome{}));
   });
 }
 

@@ -46,7 +46,7 @@ PendingPtr start_podman_run(std::vector<std::string> argv, PodmanOptions options
   return start_pending(Reactor::instance(), std::move(filename),
                        [argv = std::move(argv), options = std::move(options)](PendingState& p) mutable {
                          async_podman_run(p.reactor().executor(), std::move(argv), std::move(options),
-                                          p.handler(ErrorAnd{}));
+                                          p.handler(RunOutcome{}));
                        });
 }
 

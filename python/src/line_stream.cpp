@@ -41,7 +41,7 @@ LineStreamHandle::~LineStreamHandle() {
 PendingPtr LineStreamHandle::next() {
   return start_pending(reactor_, std::string{}, [box = box_](PendingState& p) {
     if (!box->stream) throw std::logic_error("LineStream: the stream is gone");
-    box->stream->async_next(p.handler(ErrorAnd{}));
+    box->stream->async_next(p.handler(LineOutcome{}));
   });
 }
 

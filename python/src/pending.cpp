@@ -1,13 +1,17 @@
 // `_native.Pending` (see pending.hpp).
 #include "pending.hpp"
 
+#include <asio/error.hpp>
+
 #include <pybind11/stl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <stdexcept>
 #include <system_error>
 
+#include "bounded_subprocess/error.hpp"
 #include "native.hpp"
 
 namespace bounded_subprocess::python {
@@ -115,6 +119,25 @@ py::object PendingState::result() {
         }
       },
       value_);
+}
+
+std::pair<std::exception_ptr, PendingValue> RunOutcome::operator()(std::error_code ec, Result r) const {
+  std::exception_ptr error;
+  if (ec == errc::cleanup_failed) {
+    error = std::make_exception_ptr(std::runtime_error(r.cleanup_error));
+  } else if (ec && ec != asio::error::operation_aborted) {
+    error = std::make_exception_ptr(std::system_error(ec));
+  }
+  return {std::move(error), PendingValue(std::in_place_type<Result>, std::move(r))};
+}
+
+std::pair<std::exception_ptr, PendingValue> LineOutcome::operator()(std::error_code ec,
+                                                                    std::string line) const {
+  using Line = std::optional<std::string>;
+  if (!ec) return {nullptr, PendingValue(std::in_place_type<Line>, std::move(line))};
+  if (ec == asio::error::eof) return {nullptr, PendingValue(std::in_place_type<Line>, std::nullopt)};
+  return {std::make_exception_ptr(std::system_error(ec)),
+          PendingValue(std::in_place_type<Line>, std::nullopt)};
 }
 
 void bind_pending(py::module_& m) {

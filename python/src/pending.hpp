@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <variant>
 
@@ -90,18 +91,17 @@ class PendingState : public std::enable_shared_from_this<PendingState> {
 
 using PendingPtr = std::shared_ptr<PendingState>;
 
-/// Helper for `handler`: a converter from the completion's arguments.
-struct ErrorAnd {
-  template <class T>
-  std::pair<std::exception_ptr, PendingValue> operator()(std::exception_ptr e, T&& v) const {
-    return {std::move(e), PendingValue(std::in_place_type<std::decay_t<T>>, std::forward<T>(v))};
-  }
+/// Converters for `handler`, from the completion's arguments. For `void(std::error_code, Result)` (async_run,
+/// async_podman_run): the Python faces keep their behaviour: a cancelled run is a Result (reason
+/// "cancelled"), a container left behind is a RuntimeError with podman's
+/// message, any other code an OSError.
+struct RunOutcome {
+  std::pair<std::exception_ptr, PendingValue> operator()(std::error_code ec, Result r) const;
 };
-struct ValueOnly {
-  template <class T>
-  std::pair<std::exception_ptr, PendingValue> operator()(T&& v) const {
-    return {nullptr, PendingValue(std::in_place_type<std::decay_t<T>>, std::forward<T>(v))};
-  }
+/// For `void(std::error_code, std::string)` (LineStream::async_next): a
+/// line; None at eof; any other code (a cancelled wait included) an error.
+struct LineOutcome {
+  std::pair<std::exception_ptr, PendingValue> operator()(std::error_code ec, std::string line) const;
 };
 
 /// Starts an operation on the reactor's thread and returns its Pending at

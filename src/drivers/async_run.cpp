@@ -1,10 +1,14 @@
-// async_run: the Asio driver of the engine, completing an erased handler.
+// async_run: the Asio driver of the engine, completing an erased handler
+// with `void(std::error_code, Result)`.
+#include <asio/error.hpp>
+
 #include <exception>
 #include <memory>
 #include <utility>
 
 #include "bounded_subprocess/async.hpp"
 #include "drivers/async_driver.hpp"
+#include "engine/error.hpp"
 #include "engine/supervisor.hpp"
 #include "spawn/child.hpp"
 
@@ -18,7 +22,11 @@ class AsyncRunOp final : public AsyncDriver {
 
  private:
   void on_finished(std::exception_ptr error, Result result) override {
-    if (completion) completion(std::move(error), std::move(result));
+    if (!completion) return;
+    std::error_code ec = error_code_of(error);
+    // A cancelled run is reported as Asio reports it, with its Result.
+    if (!ec && result.reason == EndReason::cancelled) ec = asio::error::operation_aborted;
+    completion(ec, std::move(result));
   }
 };
 
@@ -27,19 +35,14 @@ void validate_async_run(const std::vector<std::string>& argv, const RunOptions& 
   validate_run_options(options);
 }
 
-std::shared_ptr<AsyncRunOp> make_async_run_op(const asio::any_io_executor& ex) {
-  return std::make_shared<AsyncRunOp>(ex);
+std::shared_ptr<AsyncRunOp> spawn_async_run(const asio::any_io_executor& ex,
+                                            const std::vector<std::string>& argv, const RunOptions& options) {
+  auto op = std::make_shared<AsyncRunOp>(ex);
+  op->spawn(argv, options);  // on failure nothing is left: the driver released everything
+  return op;
 }
 
-void start_async_run(const std::shared_ptr<AsyncRunOp>& op, const std::vector<std::string>& argv,
-                     const RunOptions& options, Completion<Result> completion) {
-  try {
-    op->spawn(argv, options);
-  } catch (...) {
-    // Delivered, never thrown: the handler is posted to its executor.
-    completion(std::current_exception(), Result{});
-    return;
-  }
+void start_async_run(const std::shared_ptr<AsyncRunOp>& op, Completion<Result> completion) {
   op->completion = std::move(completion);
   op->start();
 }

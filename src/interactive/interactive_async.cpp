@@ -1,25 +1,22 @@
-// AsyncInteractive's state machine. Every step runs on one strand of the
-// caller's executor; the operations are erased completions (see
-// async_completion.hpp), so only this file is compiled against the details.
-//
-// Waits, each in flight only while an operation needs it:
-//  - stdout: one async_read_some into our buffer while a read is pending
-//    (Asio reads speculatively first, so a line that is already there costs
-//    one read(2) and no epoll round);
-//  - stdin: an async_wait for writability while a write is blocked;
-//  - the pidfd: while a write is blocked or a close waits for the exit;
-//  - one steady_timer at the earliest deadline of the pending read and write,
-//    and one for the close's nice wait.
-// A wait that is no longer needed is cancelled, so that the execution context
-// runs out of work as soon as no operation is pending.
+// AsyncInteractive: each operation (write, read_line, close) is one
+// asio::async_compose on the object's strand. A step calls the non-blocking
+// primitives of the sync core (write_some, read_some, reap_exited); when one
+// would block, the operation waits with stream_descriptor::async_wait on
+// what it needs (stdin writable, stdout readable, the pidfd) raced against
+// its own steady_timer in an asio::experimental::parallel_group, then steps
+// again. Cancellation reaches the waits through the handler's slot; close
+// releases the pipes from Asio, which aborts the waits of a pending write or
+// read, whose next step sees the object closed.
 #include "bounded_subprocess/async_interactive.hpp"
 
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <asio/buffer.hpp>
+#include <asio/compose.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/error.hpp>
+#include <asio/experimental/deferred.hpp>
+#include <asio/experimental/parallel_group.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -33,6 +30,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "engine/error.hpp"
 #include "interactive/interactive_core.hpp"
 
 namespace bounded_subprocess::detail {
@@ -40,8 +38,9 @@ namespace bounded_subprocess::detail {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using Descriptor = asio::posix::stream_descriptor;
 constexpr int kNoCode = INT_MIN;
-constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr auto kDeferred = asio::experimental::deferred;
 
 const char* op_name(InteractiveOp op) noexcept {
   switch (op) {
@@ -52,16 +51,29 @@ const char* op_name(InteractiveOp op) noexcept {
   return "?";
 }
 
-// Takes the fd back from Asio (deregistering it and aborting its waits)
-// without closing it: the core owns and closes it.
-void release(asio::posix::stream_descriptor& desc) noexcept {
+// Takes the fd back from Asio (deregistering it and aborting its waits with
+// operation_aborted) without closing it: the core owns and closes it.
+void release(Descriptor& desc) noexcept {
   if (desc.is_open()) desc.release();
+}
+
+// The first step of every operation: all cancellation types are honoured.
+template <class Self>
+void accept_all_cancellation(Self& self) {
+  self.reset_cancellation_state(asio::enable_total_cancellation());
+}
+
+template <class Self>
+bool cancelled(Self& self) {
+  return self.get_cancellation_state().cancelled() != asio::cancellation_type::none;
 }
 
 }  // namespace
 
 class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiveImpl> {
  public:
+  using Strand = asio::strand<asio::any_io_executor>;
+
   AsyncInteractiveImpl(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
                        const InteractiveOptions& options)
       : strand_(asio::make_strand(ex)),
@@ -71,10 +83,7 @@ class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiv
         direct_(core_->direct_pid()),
         in_(strand_),
         out_(strand_),
-        pidd_(strand_),
-        timer_(strand_),
-        close_timer_(strand_),
-        buf_(std::make_unique<std::array<char, kReadChunk>>()) {
+        pidd_(strand_) {
     try {
       in_.assign(core_->stdin_fd());
       out_.assign(core_->stdout_fd());
@@ -115,307 +124,95 @@ class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiv
     return info.si_pid == 0;
   }
 
-  // Any thread (the initiating one).
-  std::uint64_t claim(InteractiveOp op) {
-    if (busy(op).exchange(true, std::memory_order_acq_rel))
+  // Any thread (the initiating one). Not a wait flag: only the misuse check
+  // that lets a second pending operation of a kind throw at its call.
+  void claim(InteractiveOp op) {
+    if (pending(op).exchange(true, std::memory_order_acq_rel))
       throw std::logic_error(std::string("bounded_subprocess::AsyncInteractive::") + op_name(op) +
                              ": another one is still pending");
-    return next_ticket_.fetch_add(1, std::memory_order_relaxed);
   }
+  void unclaim(InteractiveOp op) noexcept { pending(op).store(false, std::memory_order_release); }
 
-  void start(std::uint64_t ticket, std::string data, Seconds timeout, Completion<bool> done) {
-    launch(InteractiveOp::write, [self = shared_from_this(), ticket, data = std::move(data), timeout,
-                                  done = std::move(done)]() mutable {
-      self->begin_write(ticket, std::move(data), timeout, std::move(done));
+  // Runs the composed operation `Op` on the strand (inline when we are on it
+  // already); its completion handler is `done`, with `signal`'s slot.
+  // The claim passes to the operation (its handler gives it back).
+  template <class Op, class T>
+  void start(InteractiveClaim& claim, InteractiveOp kind, Op op, Completion<T> done,
+             InteractiveSignal signal) {
+    asio::dispatch(strand_, [self = shared_from_this(), kind, op = std::move(op), done = std::move(done),
+                             signal = std::move(signal)]() mutable {
+      Handler<T> handler{self, kind, std::move(done), std::move(signal)};
+      asio::async_compose<Handler<T>, void(std::error_code, T)>(std::move(op), handler, self->strand_);
     });
-  }
-  void start(std::uint64_t ticket, Seconds timeout, Completion<std::optional<std::string>> done) {
-    launch(InteractiveOp::read,
-           [self = shared_from_this(), ticket, timeout, done = std::move(done)]() mutable {
-             self->begin_read(ticket, timeout, std::move(done));
-           });
-  }
-  void start(std::uint64_t ticket, Seconds nice_timeout, Completion<int> done) {
-    launch(InteractiveOp::close,
-           [self = shared_from_this(), ticket, nice_timeout, done = std::move(done)]() mutable {
-             self->begin_close(ticket, nice_timeout, std::move(done));
-           });
-  }
-
-  // On the strand.
-  void cancel(InteractiveOp op, std::uint64_t ticket) {
-    switch (op) {
-      case InteractiveOp::write:
-        if (write_ && write_->ticket == ticket) finish_write(false);
-        break;
-      case InteractiveOp::read:
-        if (read_ && read_->ticket == ticket) finish_read(std::nullopt);
-        break;
-      case InteractiveOp::close:
-        if (close_ && close_->ticket == ticket && !close_->killed) kill_now();
-        break;
-    }
-    update();
+    claim.release();
   }
 
   // The owner's thread, with none of our handlers running (see the class
-  // comment in the header): close everything, kill and reap now.
+  // comment in the header): close everything, kill and reap now. Pending
+  // operations see their waits aborted and complete on the strand.
   void shutdown() noexcept {
     if (!core_ || core_->finished()) return;
-    stop_io();
-    release(pidd_);
-    close_timer_.cancel();
-    const int code = core_->kill_and_reap_now();
-    code_.store(code, std::memory_order_release);
-    if (close_) finish_close(code);
+    closed_ = true;
+    release_all();
+    core_->close_pipes();
+    code_.store(core_->kill_and_reap_now(), std::memory_order_release);
   }
 
- private:
-  struct WriteOp {
-    std::uint64_t ticket;
-    Completion<bool> done;
-    std::string data;
-    std::size_t offset;
-    Clock::time_point deadline;
-  };
-  struct ReadOp {
-    std::uint64_t ticket;
-    Completion<std::optional<std::string>> done;
-    Clock::time_point deadline;
-  };
-  struct CloseOp {
-    std::uint64_t ticket;
-    Completion<int> done;
-    bool killed;
-  };
+  // ---- what the operations use (on the strand) -----------------------------
 
-  std::atomic<bool>& busy(InteractiveOp op) noexcept { return busy_[static_cast<int>(op)]; }
+  const Strand& strand() const noexcept { return strand_; }
+  InteractiveCore& core() noexcept { return *core_; }
+  bool closed() const noexcept { return closed_; }
+  Descriptor& in() noexcept { return in_; }
+  Descriptor& out() noexcept { return out_; }
+  Descriptor& pidfd() noexcept { return pidd_; }
 
-  // Runs `begin` of a claimed operation on the strand (inline when we are on
-  // it already); gives the claim back if that cannot even be queued.
-  template <class Begin>
-  void launch(InteractiveOp op, Begin&& begin) {
-    try {
-      asio::dispatch(strand_, std::forward<Begin>(begin));
-    } catch (...) {
-      busy(op).store(false, std::memory_order_release);
-      throw;
-    }
-  }
-
-  // ---- operations (on the strand) -----------------------------------------
-
-  void begin_write(std::uint64_t ticket, std::string data, Seconds timeout, Completion<bool> done) {
-    WriteOp op{ticket, std::move(done), std::move(data), 0, interactive_deadline(timeout)};
-    if (closing_ || core_->finished() || core_->child_exited()) return complete(std::move(op.done), false);
-    switch (core_->write_some(op.data, op.offset)) {
-      case WriteStep::done: return complete(std::move(op.done), true);
-      case WriteStep::failed: return complete(std::move(op.done), false);
-      case WriteStep::would_block: break;
-    }
-    if (Clock::now() >= op.deadline) return complete(std::move(op.done), false);
-    write_ = std::move(op);
-    update();
-  }
-
-  void begin_read(std::uint64_t ticket, Seconds timeout, Completion<std::optional<std::string>> done) {
-    ReadOp op{ticket, std::move(done), interactive_deadline(timeout)};
-    if (closing_ || core_->finished()) return complete(std::move(op.done), std::optional<std::string>{});
-    switch (core_->buffered()) {
-      case ReadStep::line: return complete(std::move(op.done), core_->pop_line());
-      case ReadStep::eof: return complete(std::move(op.done), std::optional<std::string>{});
-      default: break;
-    }
-    if (Clock::now() >= op.deadline && !out_reading_) {
-      // No time to wait: take what is in the pipe now.
-      const ReadStep step = core_->read_some();
-      return complete(std::move(op.done), step == ReadStep::line ? core_->pop_line() : std::nullopt);
-    }
-    read_ = std::move(op);
-    update();
-  }
-
-  void begin_close(std::uint64_t ticket, Seconds nice_timeout, Completion<int> done) {
-    if (auto code = core_->exit_code()) return complete(std::move(done), *code);
-    stop_io();
-    if (core_->child_exited()) return complete(std::move(done), finish_exited());
-    close_ = CloseOp{ticket, std::move(done), false};
-    const auto deadline = interactive_deadline(nice_timeout);
-    if (Clock::now() >= deadline) {
-      kill_now();
-    } else if (deadline != Clock::time_point::max()) {
-      close_timer_.expires_at(deadline);
-      close_timer_.async_wait([self = shared_from_this(), ticket](std::error_code ec) {
-        if (!ec && self->close_ && self->close_->ticket == ticket && !self->close_->killed) self->kill_now();
-      });
-    }
-    update();
-  }
-
-  template <class T, class V>
-  void complete(Completion<T> done, V&& value) {
-    busy(interactive_op_of<T>).store(false, std::memory_order_release);  // the handler may start the next one
-    done(nullptr, T(std::forward<V>(value)));                            // posted, never inline
-  }
-
-  void finish_write(bool ok) {
-    Completion<bool> done = std::move(write_->done);
-    write_.reset();
-    complete(std::move(done), ok);
-  }
-  void finish_read(std::optional<std::string> line) {
-    Completion<std::optional<std::string>> done = std::move(read_->done);
-    read_.reset();
-    complete(std::move(done), std::move(line));
-  }
-  void finish_close(int code) {
-    Completion<int> done = std::move(close_->done);
-    close_.reset();
-    complete(std::move(done), code);
-  }
-
-  // Closing: pending reads and writes end, the pipes are closed (the child
-  // sees EOF), their waits are aborted.
-  void stop_io() noexcept {
-    closing_ = true;
-    if (write_) finish_write(false);
-    if (read_) finish_read(std::nullopt);
+  // Closing: the pipes are taken from Asio (aborting a pending write's or
+  // read's wait) and closed (the child sees EOF on stdin).
+  void close_io() noexcept {
+    closed_ = true;
     release(in_);
     release(out_);
-    timer_.cancel();
-    timer_armed_ = false;
     core_->close_pipes();
   }
 
   // The child has exited: reap it (killing the rest of its group first).
-  int finish_exited() noexcept {
+  // Returns the code, or -1 with `ec` set when the status cannot be known.
+  int reap(std::error_code& ec) noexcept {
     release(pidd_);
-    close_timer_.cancel();
-    int code;
+    int code = -1;
     try {
       code = core_->reap_exited();
     } catch (...) {
-      // The status cannot be known (its init died without a report): the
-      // completion carries no exception, so say -1, never a made-up 0.
-      code = -1;
+      ec = error_code_of(std::current_exception());
+      if (auto known = core_->exit_code()) code = *known;
     }
     code_.store(code, std::memory_order_release);
     return code;
   }
 
-  void kill_now() noexcept {
-    close_->killed = true;
-    close_timer_.cancel();
-    if (!core_->finished()) core_->kill();
-  }
+ private:
+  // The handler async_compose completes: gives the claim back, then posts
+  // the caller's handler through its associated executor (never inline).
+  // It has no executor of its own, so every step runs on the strand.
+  template <class T>
+  struct Handler {
+    std::shared_ptr<AsyncInteractiveImpl> self;
+    InteractiveOp kind;
+    Completion<T> done;
+    InteractiveSignal signal;
 
-  // ---- waits (on the strand) -----------------------------------------------
+    using cancellation_slot_type = asio::cancellation_slot;
+    cancellation_slot_type get_cancellation_slot() const noexcept {
+      return signal ? signal->slot() : asio::cancellation_slot();
+    }
+    void operator()(std::error_code ec, T value) {
+      self->unclaim(kind);
+      done(ec, std::move(value));
+    }
+  };
 
-  // Arms the waits the pending operations need and cancels the others.
-  void update() {
-    const bool io = !closing_ && !core_->finished();
-    if (io && read_ && !out_reading_) {
-      out_reading_ = true;
-      out_.async_read_some(
-          asio::buffer(*buf_),
-          [self = shared_from_this()](std::error_code ec, std::size_t n) { self->on_read(ec, n); });
-    } else if (!read_ && out_reading_ && out_.is_open()) {
-      std::error_code ignored;
-      out_.cancel(ignored);
-    }
-    if (io && write_ && !in_waiting_) {
-      in_waiting_ = true;
-      in_.async_wait(asio::posix::descriptor_base::wait_write,
-                     [self = shared_from_this()](std::error_code) { self->on_writable(); });
-    } else if (!write_ && in_waiting_ && in_.is_open()) {
-      std::error_code ignored;
-      in_.cancel(ignored);
-    }
-    const bool want_exit = (write_ || close_) && pidd_.is_open();
-    if (want_exit && !pid_waiting_) {
-      pid_waiting_ = true;
-      pidd_.async_wait(asio::posix::descriptor_base::wait_read,
-                       [self = shared_from_this()](std::error_code ec) { self->on_exit(ec); });
-    } else if (!want_exit && pid_waiting_ && pidd_.is_open()) {
-      std::error_code ignored;
-      pidd_.cancel(ignored);
-    }
-    update_timer();
-  }
-
-  void update_timer() {
-    Clock::time_point at = Clock::time_point::max();
-    if (read_) at = std::min(at, read_->deadline);
-    if (write_) at = std::min(at, write_->deadline);
-    if (at == Clock::time_point::max()) {
-      if (timer_armed_) {
-        timer_armed_ = false;
-        timer_.cancel();
-      }
-      return;
-    }
-    if (timer_armed_ && timer_at_ == at) return;
-    timer_armed_ = true;
-    timer_at_ = at;
-    const std::uint64_t gen = ++timer_gen_;
-    timer_.expires_at(at);  // cancels the wait for the old deadline
-    timer_.async_wait([self = shared_from_this(), gen](std::error_code) { self->on_deadline(gen); });
-  }
-
-  void on_deadline(std::uint64_t gen) {
-    if (gen != timer_gen_ || !timer_armed_) return;  // superseded or cancelled
-    timer_armed_ = false;
-    const auto now = Clock::now();
-    if (read_ && now >= read_->deadline) finish_read(std::nullopt);
-    if (write_ && now >= write_->deadline) finish_write(false);
-    update();
-  }
-
-  void on_read(std::error_code ec, std::size_t n) {
-    out_reading_ = false;
-    if (!closing_) {
-      if (n > 0) core_->feed(std::string_view(buf_->data(), n));
-      // EOF, or a read error (treated alike); not our own cancellation.
-      if (ec && ec != asio::error::operation_aborted) core_->mark_eof();
-      if (read_) {
-        switch (core_->buffered()) {
-          case ReadStep::line: finish_read(core_->pop_line()); break;
-          case ReadStep::eof: finish_read(std::nullopt); break;
-          default:
-            if (Clock::now() >= read_->deadline) finish_read(std::nullopt);
-            break;
-        }
-      }
-    }
-    update();
-  }
-
-  void on_writable() {
-    in_waiting_ = false;
-    if (write_ && !closing_) {
-      if (core_->child_exited()) {
-        finish_write(false);
-      } else {
-        switch (core_->write_some(write_->data, write_->offset)) {
-          case WriteStep::done: finish_write(true); break;
-          case WriteStep::failed: finish_write(false); break;
-          case WriteStep::would_block:
-            if (Clock::now() >= write_->deadline) finish_write(false);
-            break;
-        }
-      }
-    }
-    update();
-  }
-
-  void on_exit(std::error_code ec) {
-    pid_waiting_ = false;
-    if (!ec && !core_->finished()) {
-      if (write_) finish_write(false);  // the child exited before taking it all
-      if (close_) finish_close(finish_exited());
-    }
-    update();
-  }
+  std::atomic<bool>& pending(InteractiveOp op) noexcept { return pending_[static_cast<int>(op)]; }
 
   void release_all() noexcept {
     release(in_);
@@ -423,61 +220,202 @@ class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiv
     release(pidd_);
   }
 
-  asio::strand<asio::any_io_executor> strand_;
+  Strand strand_;
   asio::any_io_executor strand_any_;
   std::unique_ptr<InteractiveCore> core_;
   pid_t pid_;
   pid_t direct_;  // our own child: the program or its init
-  asio::posix::stream_descriptor in_;
-  asio::posix::stream_descriptor out_;
-  asio::posix::stream_descriptor pidd_;
-  asio::steady_timer timer_;
-  asio::steady_timer close_timer_;
-  std::unique_ptr<std::array<char, kReadChunk>> buf_;
-
-  std::atomic<bool> busy_[3] = {false, false, false};
-  std::atomic<std::uint64_t> next_ticket_{1};
+  Descriptor in_;
+  Descriptor out_;
+  Descriptor pidd_;
+  bool closed_ = false;
+  std::atomic<bool> pending_[3] = {false, false, false};
   std::atomic<int> code_{kNoCode};
-
-  std::optional<WriteOp> write_;
-  std::optional<ReadOp> read_;
-  std::optional<CloseOp> close_;
-  bool closing_ = false;
-  bool out_reading_ = false;
-  bool in_waiting_ = false;
-  bool pid_waiting_ = false;
-  bool timer_armed_ = false;
-  Clock::time_point timer_at_{};
-  std::uint64_t timer_gen_ = 0;
 };
+
+namespace {
+
+using Impl = AsyncInteractiveImpl;
+
+// One deadline of one operation: a steady_timer, made at its first wait.
+struct Deadline {
+  Clock::time_point at;
+  std::unique_ptr<asio::steady_timer> timer;
+
+  bool passed() const { return Clock::now() >= at; }
+  asio::steady_timer& arm(const Impl::Strand& strand) {
+    if (!timer) {
+      timer = std::make_unique<asio::steady_timer>(strand);
+      timer->expires_at(at);
+    }
+    return *timer;
+  }
+};
+
+// async_write: every byte into the pipe. Completes with the bytes written
+// and: none; timed_out; broken_pipe (the child exited, or closed its stdin);
+// operation_aborted (cancelled, or the object was closed).
+struct WriteOp {
+  std::shared_ptr<Impl> impl;
+  std::string data;
+  Deadline deadline;
+  std::size_t offset = 0;
+  bool started = false;
+
+  template <class Self>
+  void operator()(Self& self) {
+    if (!std::exchange(started, true)) accept_all_cancellation(self);
+    if (impl->closed() || cancelled(self)) return self.complete(asio::error::operation_aborted, offset);
+    InteractiveCore& core = impl->core();
+    if (core.child_exited()) return self.complete(asio::error::broken_pipe, offset);
+    switch (core.write_some(data, offset)) {
+      case WriteStep::done: return self.complete(std::error_code{}, offset);
+      case WriteStep::failed: return self.complete(asio::error::broken_pipe, offset);
+      case WriteStep::would_block: break;
+    }
+    if (deadline.passed()) return self.complete(asio::error::timed_out, offset);
+    // Room in the pipe, the child's exit, or the deadline: whichever first.
+    asio::experimental::make_parallel_group(impl->in().async_wait(Descriptor::wait_write, kDeferred),
+                                            impl->pidfd().async_wait(Descriptor::wait_read, kDeferred),
+                                            deadline.arm(impl->strand()).async_wait(kDeferred))
+        .async_wait(asio::experimental::wait_for_one(), std::move(self));
+  }
+
+  template <class Self>
+  void operator()(Self& self, std::array<std::size_t, 3>, std::error_code, std::error_code, std::error_code) {
+    (*this)(self);  // whatever woke us, look again
+  }
+};
+
+// async_read_line: the next line. Completes with it and: none; timed_out;
+// eof (a partial line at EOF is dropped); operation_aborted (cancelled, or
+// the object was closed). Bytes read before a timeout stay buffered.
+struct ReadOp {
+  std::shared_ptr<Impl> impl;
+  Deadline deadline;
+  bool started = false;
+
+  template <class Self>
+  void operator()(Self& self) {
+    if (!std::exchange(started, true)) accept_all_cancellation(self);
+    if (impl->closed() || cancelled(self))
+      return self.complete(asio::error::operation_aborted, std::string{});
+    InteractiveCore& core = impl->core();
+    switch (core.read_some()) {
+      case ReadStep::line: return self.complete(std::error_code{}, std::move(*core.pop_line()));
+      case ReadStep::eof: return self.complete(asio::error::eof, std::string{});
+      case ReadStep::more:
+        // A budget's worth without a line: give the strand a turn first.
+        if (deadline.passed()) return self.complete(asio::error::timed_out, std::string{});
+        return asio::post(impl->strand(), std::move(self));
+      case ReadStep::would_block: break;
+    }
+    if (deadline.passed()) return self.complete(asio::error::timed_out, std::string{});
+    asio::experimental::make_parallel_group(impl->out().async_wait(Descriptor::wait_read, kDeferred),
+                                            deadline.arm(impl->strand()).async_wait(kDeferred))
+        .async_wait(asio::experimental::wait_for_one(), std::move(self));
+  }
+
+  template <class Self>
+  void operator()(Self& self, std::array<std::size_t, 2>, std::error_code, std::error_code) {
+    (*this)(self);
+  }
+};
+
+// async_close: closes the pipes, waits for the exit until the nice deadline
+// (or a cancellation), then SIGKILLs the group; completes once the child is
+// reaped, with its code and: none; operation_aborted when cancelled (the
+// group was killed at once); the reap's error when the status cannot be
+// known (code -1).
+struct CloseOp {
+  std::shared_ptr<Impl> impl;
+  Deadline deadline;
+  bool started = false;
+  bool killed = false;
+
+  template <class Self>
+  void operator()(Self& self) {
+    InteractiveCore& core = impl->core();
+    if (!std::exchange(started, true)) {
+      accept_all_cancellation(self);
+      if (auto code = core.exit_code()) return self.complete(std::error_code{}, *code);  // closed before
+      impl->close_io();
+    }
+    const std::error_code why = cancelled(self) ? asio::error::operation_aborted : std::error_code{};
+    if (auto code = core.exit_code()) return self.complete(why, *code);  // reaped by the destructor
+    if (core.child_exited()) {
+      std::error_code ec;
+      const int code = impl->reap(ec);
+      return self.complete(ec ? ec : why, code);
+    }
+    if (!killed && (why || deadline.passed())) {
+      killed = true;
+      core.kill();
+    }
+    if (killed) {
+      // Gone within milliseconds; a further cancellation only re-arms this.
+      impl->pidfd().async_wait(Descriptor::wait_read, std::move(self));
+      return;
+    }
+    asio::experimental::make_parallel_group(impl->pidfd().async_wait(Descriptor::wait_read, kDeferred),
+                                            deadline.arm(impl->strand()).async_wait(kDeferred))
+        .async_wait(asio::experimental::wait_for_one(), std::move(self));
+  }
+
+  template <class Self>
+  void operator()(Self& self, std::error_code) {
+    (*this)(self);
+  }
+  template <class Self>
+  void operator()(Self& self, std::array<std::size_t, 2>, std::error_code, std::error_code) {
+    (*this)(self);
+  }
+};
+
+}  // namespace
 
 const asio::any_io_executor& interactive_strand(const AsyncInteractiveImplPtr& impl) noexcept {
   return impl->executor();
 }
 
-std::uint64_t interactive_claim(const AsyncInteractiveImplPtr& impl, InteractiveOp op) {
-  return impl->claim(op);
+InteractiveClaim::InteractiveClaim(AsyncInteractiveImplPtr impl, InteractiveOp op)
+    : impl_(std::move(impl)), op_(op) {
+  impl_->claim(op_);
 }
 
-void interactive_start_write(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket, std::string data,
-                             Seconds timeout, Completion<bool> done) {
-  impl->start(ticket, std::move(data), timeout, std::move(done));
+InteractiveClaim::~InteractiveClaim() {
+  if (impl_) impl_->unclaim(op_);
 }
 
-void interactive_start_read(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket, Seconds timeout,
-                            Completion<std::optional<std::string>> done) {
-  impl->start(ticket, timeout, std::move(done));
+void interactive_start_write(InteractiveClaim claim, std::string data, Seconds timeout,
+                             Completion<std::size_t> done, InteractiveSignal signal) {
+  auto impl = claim.impl();
+  impl->start(claim, InteractiveOp::write,
+              WriteOp{impl, std::move(data), {interactive_deadline(timeout), nullptr}}, std::move(done),
+              std::move(signal));
 }
 
-void interactive_start_close(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket, Seconds nice_timeout,
-                             Completion<int> done) {
-  impl->start(ticket, nice_timeout, std::move(done));
+void interactive_start_read(InteractiveClaim claim, Seconds timeout, Completion<std::string> done,
+                            InteractiveSignal signal) {
+  auto impl = claim.impl();
+  impl->start(claim, InteractiveOp::read, ReadOp{impl, {interactive_deadline(timeout), nullptr}},
+              std::move(done), std::move(signal));
 }
 
-void interactive_cancel(const std::weak_ptr<AsyncInteractiveImpl>& impl, InteractiveOp op,
-                        std::uint64_t ticket) noexcept {
+void interactive_start_close(InteractiveClaim claim, Seconds nice_timeout, Completion<int> done,
+                             InteractiveSignal signal) {
+  auto impl = claim.impl();
+  impl->start(claim, InteractiveOp::close, CloseOp{impl, {interactive_deadline(nice_timeout), nullptr}},
+              std::move(done), std::move(signal));
+}
+
+void interactive_cancel(const std::weak_ptr<AsyncInteractiveImpl>& impl,
+                        const std::weak_ptr<asio::cancellation_signal>& signal,
+                        asio::cancellation_type_t type) noexcept {
   try {
-    if (auto p = impl.lock()) asio::post(p->executor(), [p, op, ticket] { p->cancel(op, ticket); });
+    auto p = impl.lock();
+    auto s = signal.lock();
+    if (p && s) asio::post(p->strand(), [s, type] { s->emit(type); });
   } catch (...) {
     // Out of memory: the operation goes on until its deadline.
   }

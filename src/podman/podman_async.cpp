@@ -1,8 +1,9 @@
 // async_podman_run: the podman client through async_run, then the cleanup
 // `podman rm` through another async_run, on one strand; the erased handler
-// is completed once the container is gone.
+// is completed (`void(std::error_code, Result)`) once the container is gone.
 #include <asio/cancellation_signal.hpp>
 #include <asio/dispatch.hpp>
+#include <asio/error.hpp>
 #include <asio/strand.hpp>
 
 #include <chrono>
@@ -10,38 +11,64 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
+#include "bounded_subprocess/detail/async_run_op.hpp"
 #include "bounded_subprocess/podman_async.hpp"
 #include "podman/podman_command.hpp"
 
 namespace bounded_subprocess::detail {
 
+namespace {
+
+std::string message_of(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "podman: the container could not be removed";
+  }
+}
+
+}  // namespace
+
 class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
  public:
-  AsyncPodmanOp(const asio::any_io_executor& ex, Completion<Result> completion)
-      : strand_(asio::make_strand(ex)), completion_(std::move(completion)) {}
+  explicit AsyncPodmanOp(const asio::any_io_executor& ex) : strand_(asio::make_strand(ex)) {}
 
-  void start(const std::vector<std::string>& argv, const PodmanOptions& options) {
+  // The initiating call: makes the scratch folder and spawns the client
+  // (not yet supervised). Throws (std::system_error for the folder,
+  // SpawnError for podman) with nothing left behind. Dropped unstarted, the
+  // client is killed and the container removed synchronously.
+  void prepare(const std::vector<std::string>& argv, const PodmanOptions& options) {
     start_ = std::chrono::steady_clock::now();
-    try {
-      call_.emplace(argv, options);
-    } catch (...) {
-      completion_(std::current_exception(), Result{});  // posted, never thrown
-      return;
-    }
-    const RunOptions client = client_run_options(options);
+    call_.emplace(argv, options);
     call_->set_client_started(true);
-    // On the strand, like every use of cancel_: a cancellation that came
-    // before the client's operation was initiated is emitted right after.
-    asio::dispatch(strand_, [self = shared_from_this(), client] {
-      try {
-        async_run(self->strand_, self->call_->command(), client, ClientDone{self});
-      } catch (...) {
-        self->on_client_done(std::current_exception(), Result{});
-        return;
-      }
+    try {
+      client_ = spawn_async_run(strand_, call_->command(), client_run_options(options));
+    } catch (...) {
+      // Nothing started, so nothing to remove: the folder goes with call_.
+      call_->set_client_started(false);
+      call_.reset();
+      throw;
+    }
+  }
+
+  // The initiation: supervises the client on the strand, then the cleanup.
+  void start(Completion<Result> completion) {
+    completion_ = std::move(completion);
+    asio::dispatch(strand_, [self = shared_from_this()] {
+      // On the strand, like every use of cancel_: a cancellation that came
+      // before the client's operation was started is emitted right after.
+      // The client's run now owns itself (and, through ClientDone, us): we
+      // keep no reference to it, or the two would keep each other alive past
+      // the end of their execution context.
+      const auto client = std::move(self->client_);
+      self->cancel_.slot().emplace<CancelRun<AsyncRunOp>>(CancelRun<AsyncRunOp>{client});
+      start_async_run(client, make_completion<Result>(ClientDone{self}, self->strand_));
       self->client_initiated_ = true;
       if (self->pending_cancel_ && self->phase_ == Phase::client) self->cancel_.emit(*self->pending_cancel_);
     });
@@ -58,30 +85,26 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
  private:
   enum class Phase { client, cleanup, done };
 
-  // The client's completion handler: on our strand, with our cancellation slot.
+  // The client's completion handler, on our strand.
   struct ClientDone {
     std::shared_ptr<AsyncPodmanOp> self;
     using executor_type = asio::strand<asio::any_io_executor>;
-    using cancellation_slot_type = asio::cancellation_slot;
     executor_type get_executor() const noexcept { return self->strand_; }
-    cancellation_slot_type get_cancellation_slot() const noexcept { return self->cancel_.slot(); }
-    void operator()(std::exception_ptr error, Result result) {
-      self->on_client_done(std::move(error), std::move(result));
-    }
+    void operator()(std::error_code ec, Result result) { self->on_client_done(ec, std::move(result)); }
   };
 
   struct CleanupDone {
     std::shared_ptr<AsyncPodmanOp> self;
     using executor_type = asio::strand<asio::any_io_executor>;
     executor_type get_executor() const noexcept { return self->strand_; }
-    void operator()(std::exception_ptr error, Result result) {
-      self->on_cleanup_done(std::move(error), result);
+    void operator()(std::error_code ec, Result result) {
+      self->on_cleanup_done(ec ? std::make_exception_ptr(std::system_error(ec)) : nullptr, result);
     }
   };
 
-  void on_client_done(std::exception_ptr error, Result result) {
+  void on_client_done(std::error_code ec, Result result) {
     phase_ = Phase::cleanup;
-    error_ = std::move(error);
+    ec_ = ec;
     result_ = std::move(result);
     try {
       const auto rm = call_->rm_command();
@@ -93,22 +116,26 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
 
   void on_cleanup_done(std::exception_ptr rm_error, const Result& rm_result) {
     phase_ = Phase::done;
-    auto cleanup_error = call_->cleanup_done(std::move(rm_error), rm_result);
-    // The first error wins: if the client could not start, neither could rm.
-    if (!error_) error_ = std::move(cleanup_error);
+    if (auto cleanup_error = call_->cleanup_done(std::move(rm_error), rm_result)) {
+      // A container left behind outweighs a cancellation; an engine failure
+      // of the client (rare) keeps its own code.
+      result_.cleanup_error = message_of(cleanup_error);
+      if (!ec_ || ec_ == asio::error::operation_aborted) ec_ = errc::cleanup_failed;
+    }
     result_.elapsed = std::chrono::steady_clock::now() - start_;
-    if (completion_) completion_(std::move(error_), std::move(result_));
+    if (completion_) completion_(ec_, std::move(result_));
   }
 
   asio::strand<asio::any_io_executor> strand_;
   Completion<Result> completion_;
   std::optional<PodmanCall> call_;  // its destructor cleans up if we could not
+  std::shared_ptr<AsyncRunOp> client_;  // spawned, until started
   asio::cancellation_signal cancel_;
   Phase phase_ = Phase::client;
   bool client_initiated_ = false;
   std::optional<asio::cancellation_type_t> pending_cancel_;
   std::chrono::steady_clock::time_point start_;
-  std::exception_ptr error_;
+  std::error_code ec_;
   Result result_;
 };
 
@@ -116,14 +143,16 @@ void validate_podman_run(const std::vector<std::string>& argv, const PodmanOptio
   (void)checked_client_run_options(argv, options);
 }
 
-std::shared_ptr<AsyncPodmanOp> make_async_podman_op(const asio::any_io_executor& ex,
-                                                    Completion<Result> completion) {
-  return std::make_shared<AsyncPodmanOp>(ex, std::move(completion));
+std::shared_ptr<AsyncPodmanOp> prepare_async_podman_run(const asio::any_io_executor& ex,
+                                                        const std::vector<std::string>& argv,
+                                                        const PodmanOptions& options) {
+  auto op = std::make_shared<AsyncPodmanOp>(ex);
+  op->prepare(argv, options);
+  return op;
 }
 
-void start_async_podman_run(const std::shared_ptr<AsyncPodmanOp>& op, const std::vector<std::string>& argv,
-                            const PodmanOptions& options) {
-  op->start(argv, options);
+void start_async_podman_run(const std::shared_ptr<AsyncPodmanOp>& op, Completion<Result> completion) {
+  op->start(std::move(completion));
 }
 
 void cancel_async_podman_run(const std::weak_ptr<AsyncPodmanOp>& op,

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -31,10 +32,11 @@ struct StreamCleanup : std::enable_shared_from_this<StreamCleanup> {
   void on_end(const asio::any_io_executor& ex, std::function<void()> done) {
     try {
       async_run(ex, call.rm_command(), detail::cleanup_run_options(call.options()),
-                [self = shared_from_this(), done](std::exception_ptr error, Result rm) {
+                [self = shared_from_this(), done](std::error_code ec, Result rm) {
                   // Nowhere to report a failed cleanup once the stream ended;
                   // the folder is deleted either way.
-                  (void)self->call.cleanup_done(std::move(error), rm);
+                  (void)self->call.cleanup_done(ec ? std::make_exception_ptr(std::system_error(ec)) : nullptr,
+                                                rm);
                   done();
                 });
     } catch (...) {

@@ -11,6 +11,7 @@
 
 #include "bounded_subprocess/async.hpp"
 #include "drivers/async_driver.hpp"
+#include "engine/error.hpp"
 #include "spawn/child.hpp"
 #include "stream/stream_engine.hpp"
 
@@ -21,26 +22,33 @@ class LineStreamImpl final : public AsyncDriver {
   LineStreamImpl(const asio::any_io_executor& ex, StreamHooks hooks)
       : AsyncDriver(ex), hooks_(std::move(hooks)) {}
 
-  std::uint64_t take_ticket() noexcept { return next_ticket_++; }
+  // Any thread (the initiating one): the misuse check of async_next.
+  std::uint64_t claim() {
+    if (pending_.exchange(true, std::memory_order_acq_rel))
+      throw std::logic_error("bounded_subprocess::LineStream::async_next: another call is pending");
+    return next_ticket_.fetch_add(1, std::memory_order_relaxed);
+  }
 
-  void next(std::uint64_t ticket, Completion<std::optional<std::string>> completion) {
-    asio::post(strand(), [self = shared_self(), c = std::move(completion), ticket]() mutable {
-      if (self->waiter_) {
-        c(std::make_exception_ptr(std::logic_error("LineStream::async_next: another call is pending")),
-          std::nullopt);
-        return;
-      }
-      self->waiter_ = std::move(c);
-      self->waiter_ticket_ = ticket;
-      self->deliver();
-      self->step();  // taking a line may have re-opened a paused stdout
-    });
+  void unclaim() noexcept { pending_.store(false, std::memory_order_release); }
+
+  void next(std::uint64_t ticket, Completion<std::string> completion) {
+    try {
+      asio::post(strand(), [self = shared_self(), c = std::move(completion), ticket]() mutable {
+        self->waiter_ = std::move(c);
+        self->waiter_ticket_ = ticket;
+        self->deliver();
+        self->step();  // taking a line may have re-opened a paused stdout
+      });
+    } catch (...) {
+      unclaim();
+      throw;
+    }
   }
 
   void cancel_next(std::uint64_t ticket) {
     asio::post(strand(), [self = shared_self(), ticket] {
       if (!self->waiter_ || self->waiter_ticket_ != ticket) return;
-      self->waiter_(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)), std::nullopt);
+      self->complete(asio::error::operation_aborted, {});
     });
   }
 
@@ -62,7 +70,7 @@ class LineStreamImpl final : public AsyncDriver {
     // The sink has the lines of everything read, the drain after the exit
     // and a last line without '\n' included; result.out counts them.
     result_ = std::move(result);
-    error_ = std::move(error);
+    error_ = error_code_of(error);
     ended_ = true;
     if (hooks_.on_end) {
       try {
@@ -73,7 +81,7 @@ class LineStreamImpl final : public AsyncDriver {
           });
         });
       } catch (...) {
-        if (!error_) error_ = std::current_exception();
+        if (!error_) error_ = error_code_of(std::current_exception(), errc::end_hook_failed);
         hook_done_ = true;
       }
     } else {
@@ -87,34 +95,42 @@ class LineStreamImpl final : public AsyncDriver {
   void deliver() {
     if (!waiter_) return;
     if (auto line = sup().stdout_lines()->pop_line()) {
-      waiter_(nullptr, std::move(*line));
+      complete({}, std::move(*line));
       return;
     }
-    if (finished()) waiter_(std::exchange(error_, nullptr), std::nullopt);
+    // An error once, then eof for this call and every later one.
+    if (finished()) complete(error_ ? std::exchange(error_, {}) : asio::error::eof, {});
+  }
+
+  // The handler may call async_next again: the claim goes first.
+  void complete(std::error_code ec, std::string line) {
+    Completion<std::string> waiter = std::move(waiter_);
+    pending_.store(false, std::memory_order_release);
+    waiter(ec, std::move(line));  // posted, never inline
   }
 
   StreamHooks hooks_;
-  Completion<std::optional<std::string>> waiter_;
+  Completion<std::string> waiter_;
   std::uint64_t waiter_ticket_ = 0;
+  std::atomic<bool> pending_{false};
   std::atomic<std::uint64_t> next_ticket_{1};
   bool ended_ = false;
   bool hook_done_ = false;
-  std::exception_ptr error_;
+  std::error_code error_;
   Result result_;
 };
 
-std::uint64_t next_line_ticket(const std::shared_ptr<LineStreamImpl>& impl) noexcept {
-  return impl ? impl->take_ticket() : 0;
+NextLineClaim::NextLineClaim(std::shared_ptr<LineStreamImpl> impl) : impl_(std::move(impl)) {
+  if (!impl_) throw std::logic_error("bounded_subprocess::LineStream::async_next: moved-from stream");
+  ticket_ = impl_->claim();
 }
 
-void next_line_start(const std::shared_ptr<LineStreamImpl>& impl, std::uint64_t ticket,
-                     Completion<std::optional<std::string>> completion) {
-  if (!impl) {
-    completion(std::make_exception_ptr(std::logic_error("LineStream::async_next on a moved-from stream")),
-               std::nullopt);
-    return;
-  }
-  impl->next(ticket, std::move(completion));
+NextLineClaim::~NextLineClaim() {
+  if (impl_) impl_->unclaim();  // never initiated
+}
+
+void NextLineClaim::start(Completion<std::string> completion) {
+  std::exchange(impl_, nullptr)->next(ticket_, std::move(completion));
 }
 
 void next_line_cancel(const std::weak_ptr<LineStreamImpl>& impl, std::uint64_t ticket) noexcept {

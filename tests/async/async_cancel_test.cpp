@@ -4,6 +4,8 @@
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/error.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
@@ -11,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <system_error>
 #include <variant>
 
 #include "async_test_util.hpp"
@@ -28,10 +31,10 @@ TEST_P(AsyncCancel, SignalKillsTheGroupAndCompletesCancelled) {
   bs_test::NoLeaks leaks;
   asio::cancellation_signal signal;
   std::optional<Result> result;
-  std::exception_ptr error;
+  std::error_code error;
   const auto t0 = std::chrono::steady_clock::now();
   async_run(io, with_pgid({"fork-storm", "2"}), {.timeout = 30s},
-            asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e, Result r) {
+            asio::bind_cancellation_slot(signal.slot(), [&](std::error_code e, Result r) {
               error = e;
               result = std::move(r);
             }));
@@ -41,7 +44,7 @@ TEST_P(AsyncCancel, SignalKillsTheGroupAndCompletesCancelled) {
   io.run();
   EXPECT_LT(seconds_since(t0), 10.0);
   ASSERT_TRUE(result);
-  EXPECT_FALSE(error);
+  EXPECT_EQ(error, asio::error::operation_aborted);
   EXPECT_EQ(result->reason, EndReason::cancelled);
   EXPECT_EQ(result->exit_code, -1);
   EXPECT_FALSE(result->timeout);
@@ -62,7 +65,7 @@ TEST(AsyncCancelOps, SignalAfterCompletionIsHarmless) {
   int calls = 0;
   Result result;
   async_run(io, misbehave({"out-err", "x", ""}), {},
-            asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr, Result r) {
+            asio::bind_cancellation_slot(signal.slot(), [&](std::error_code, Result r) {
               ++calls;
               result = std::move(r);
             }));
@@ -108,6 +111,54 @@ TEST(AsyncCancelOps, AwaitableOrAgainstATimer) {
   for (const auto& st : bs_test::all_processes()) {
     EXPECT_FALSE(st.ppid == ::getpid()) << "child " << st.pid << " left behind";
   }
+}
+
+TEST(AsyncCancelOps, AsTupleKeepsTheCodeAndThePartialResult) {
+  asio::io_context io;
+  warm_up(io);
+  bs_test::NoLeaks leaks;
+  std::error_code ec;
+  std::optional<Result> result;
+  bool threw = false;
+  const auto argv = with_pgid({"sleep-forever"});
+  const RunOptions options{.timeout = 30s};
+  asio::cancellation_signal signal;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        // Each run is cancelled by a timer armed right before it starts (its
+        // slot is in place before the io_context runs the timer's handler).
+        asio::steady_timer timer(ex);
+        auto cancel_soon = [&] {
+          timer.expires_after(300ms);
+          timer.async_wait([&](std::error_code) { signal.emit(asio::cancellation_type::terminal); });
+        };
+        cancel_soon();
+        auto [e, r] = co_await async_run(
+            ex, argv, options,
+            asio::bind_cancellation_slot(signal.slot(), asio::experimental::as_tuple(asio::use_awaitable)));
+        ec = e;
+        result = std::move(r);
+        // The same with use_awaitable alone: the cancellation is thrown.
+        try {
+          cancel_soon();
+          co_await async_run(ex, argv, options,
+                             asio::bind_cancellation_slot(signal.slot(), asio::use_awaitable));
+        } catch (const std::system_error& err) {
+          threw = err.code() == asio::error::operation_aborted;
+        }
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(ec, asio::error::operation_aborted);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->reason, EndReason::cancelled);
+  EXPECT_EQ(result->exit_code, -1);
+  EXPECT_NE(result->out.data.find("pgid"), std::string::npos) << "the output read so far is kept";
+  EXPECT_TRUE(threw);
+  EXPECT_EQ(bs_test::count_my_zombie_children(), 0);
+  leaks.expect_clean();
 }
 
 TEST(AsyncCancelOps, AwaitableOrRunWinsWhenFaster) {

@@ -1,6 +1,8 @@
 // async_run: the run contract through Asio, and every completion token kind.
 #include <asio/bind_allocator.hpp>
+#include <asio/bind_cancellation_slot.hpp>
 #include <asio/bind_executor.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/deferred.hpp>
@@ -140,7 +142,7 @@ TEST(AsyncRun, InvalidArgumentIsThrownAtTheCall) {
   warm_up(io);
   bs_test::NoLeaks leaks;
   bool called = false;
-  auto handler = [&](std::exception_ptr, Result) { called = true; };
+  auto handler = [&](std::error_code, Result) { called = true; };
   EXPECT_THROW(async_run(io, {}, {}, handler), std::invalid_argument);
   EXPECT_THROW(async_run(io, {"true"}, {.timeout = 0s}, handler), std::invalid_argument);
   EXPECT_THROW(async_run(io, {std::string("a\0b", 3)}, {}, handler), std::invalid_argument);
@@ -149,26 +151,36 @@ TEST(AsyncRun, InvalidArgumentIsThrownAtTheCall) {
   leaks.expect_clean();  // nothing was spawned
 }
 
-TEST(AsyncRun, NotFoundThroughCallback) {
+TEST(AsyncRun, NotFoundIsThrownAtTheCall) {
   asio::io_context io;
   warm_up(io);
   bs_test::NoLeaks leaks;
-  std::exception_ptr error;
   bool called = false;
-  async_run(io, {kMissing}, {}, [&](std::exception_ptr e, Result) {
-    called = true;
-    error = e;
-  });
-  EXPECT_FALSE(called) << "the handler must not run inline";
-  io.run();
-  ASSERT_TRUE(called);
-  ASSERT_TRUE(error);
   try {
-    std::rethrow_exception(error);
-  } catch (const std::system_error& e) {
+    async_run(io, {kMissing}, {}, [&](std::error_code, Result) { called = true; });
+    ADD_FAILURE() << "no SpawnError";
+  } catch (const SpawnError& e) {
     EXPECT_NE(std::string(e.what()).find(kMissing), std::string::npos) << e.what();
     EXPECT_EQ(e.code().value(), ENOENT);
+    EXPECT_EQ(e.subject(), SpawnError::Subject::program);
+    EXPECT_EQ(e.path(), kMissing);
   }
+  io.run();
+  EXPECT_FALSE(called) << "the handler is destroyed, never called";
+  leaks.expect_clean();
+}
+
+TEST(AsyncRun, NotFoundLeavesTheCancellationSlotEmpty) {
+  asio::io_context io;
+  warm_up(io);
+  bs_test::NoLeaks leaks;
+  asio::cancellation_signal signal;
+  EXPECT_THROW(async_run(io, {kMissing}, {},
+                         asio::bind_cancellation_slot(signal.slot(), [](std::error_code, Result) {})),
+               SpawnError);
+  EXPECT_FALSE(signal.slot().has_handler());
+  signal.emit(asio::cancellation_type::terminal);  // harmless
+  io.run();
   leaks.expect_clean();
 }
 
@@ -177,10 +189,9 @@ TEST(AsyncRun, UseFuture) {
   warm_up(io);
   bs_test::NoLeaks leaks;
   auto ok = async_run(io, misbehave({"out-err", "f", ""}), {}, asio::use_future);
-  auto bad = async_run(io, {kMissing}, {}, asio::use_future);
+  EXPECT_THROW(async_run(io, {kMissing}, {}, asio::use_future), SpawnError);
   io.run();
   EXPECT_EQ(ok.get().out.data, "f");
-  EXPECT_THROW(bad.get(), std::system_error);
   leaks.expect_clean();
 }
 
@@ -202,7 +213,7 @@ TEST(AsyncRun, UseAwaitable) {
         out = r.out.data;
         try {
           co_await async_run(ex, missing, RunOptions{}, asio::use_awaitable);
-        } catch (const std::system_error&) {
+        } catch (const SpawnError&) {
           threw = true;
         }
       },
@@ -218,21 +229,22 @@ TEST(AsyncRun, Deferred) {
   warm_up(io);
   bs_test::NoLeaks leaks;
   auto op = async_run(io, misbehave({"out-err", "later", ""}), {}, asio::experimental::deferred);
-  io.run();  // nothing was started yet
+  io.run();  // nothing is supervised yet
   std::string out;
-  std::move(op)([&](std::exception_ptr e, Result r) {
+  std::move(op)([&](std::error_code e, Result r) {
     EXPECT_FALSE(e);
     out = r.out.data;
   });
   io.restart();
   io.run();
   EXPECT_EQ(out, "later");
-  auto bad = async_run(io, {kMissing}, {}, asio::experimental::deferred);
-  std::exception_ptr error;
-  std::move(bad)([&](std::exception_ptr e, Result) { error = e; });
+  // The child is started by the call, whatever the token: so is the error.
+  EXPECT_THROW(async_run(io, {kMissing}, {}, asio::experimental::deferred), SpawnError);
+  // A deferred operation dropped uninitiated kills and reaps its child.
+  { auto dropped = async_run(io, {"sleep", "30"}, {}, asio::experimental::deferred); }
+  EXPECT_EQ(bs_test::count_my_zombie_children(), 0);
   io.restart();
   io.run();
-  EXPECT_TRUE(error);
   leaks.expect_clean();
 }
 
@@ -243,7 +255,7 @@ TEST(AsyncRun, HandlerRunsOnItsAssociatedExecutor) {
   asio::io_context other;
   bool called = false;
   async_run(io, misbehave({"exit", "0"}), {},
-            asio::bind_executor(other, [&](std::exception_ptr, Result) { called = true; }));
+            asio::bind_executor(other, [&](std::error_code, Result) { called = true; }));
   io.run();
   EXPECT_FALSE(called) << "the handler ran outside its associated executor";
   other.run();
@@ -275,9 +287,9 @@ TEST(AsyncRun, UsesTheHandlersAllocator) {
   bs_test::NoLeaks leaks;
   std::atomic<int> count{0};
   bool called = false;
-  async_run(io, misbehave({"exit", "0"}), {},
-            asio::bind_allocator(CountingAllocator<void>(&count),
-                                 [&](std::exception_ptr, Result) { called = true; }));
+  async_run(
+      io, misbehave({"exit", "0"}), {},
+      asio::bind_allocator(CountingAllocator<void>(&count), [&](std::error_code, Result) { called = true; }));
   io.run();
   EXPECT_TRUE(called);
   EXPECT_GE(count.load(), 1);
@@ -291,7 +303,7 @@ TEST(AsyncRun, ConcurrentRunsTakeTheTimeOfTheSlowest) {
   int done = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 20; ++i) {
-    async_run(io, {"sleep", "0.5"}, {}, [&](std::exception_ptr e, Result r) {
+    async_run(io, {"sleep", "0.5"}, {}, [&](std::error_code e, Result r) {
       EXPECT_FALSE(e);
       EXPECT_EQ(r.exit_code, 0);
       ++done;
@@ -313,7 +325,7 @@ TEST(AsyncRun, TwoThreadIoContext) {
   for (int i = 0; i < 16; ++i) {
     const std::string word = "w" + std::to_string(i);
     async_run(io, misbehave({"echo-stdin"}), {.stdin_data = word + "\n"},
-              [&ok, word](std::exception_ptr e, Result r) {
+              [&ok, word](std::error_code e, Result r) {
                 if (!e && r.out.data == word + "\n" && r.exit_code == 0 && !r.stdin_write_failed) ++ok;
               });
   }
@@ -332,7 +344,7 @@ TEST(AsyncRun, DestroyingTheContextMidRunKillsAndReaps) {
     asio::io_context io;
     // A first run tells us the pid of the second (same shell trick).
     async_run(io, with_pgid({"sleep-forever"}), {.timeout = 30s},
-              [&](std::exception_ptr, Result) { called = true; });
+              [&](std::error_code, Result) { called = true; });
     // Run until the child has started and printed its pgid: find it in /proc.
     io.run_for(300ms);
     for (const auto& st : bs_test::all_processes()) {

@@ -53,7 +53,7 @@ TEST(AsyncWatchdog, OneScanPerTickServesManyRuns) {
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < kRuns; ++i) {
     async_run(io, {"sleep", "1"}, {.memory_limit_mb = 1000, .memory_watchdog_interval = 50ms},
-              [&](std::exception_ptr e, Result r) {
+              [&](std::error_code e, Result r) {
                 EXPECT_FALSE(e);
                 EXPECT_EQ(r.exit_code, 0);
                 EXPECT_FALSE(r.memory_limit_exceeded);
@@ -78,7 +78,7 @@ TEST(AsyncWatchdog, TheSmallestIntervalWins) {
   warm_up(io);
   bs_test::NoLeaks leaks;
   int done = 0;
-  auto count = [&](std::exception_ptr, Result) { ++done; };
+  auto count = [&](std::error_code, Result) { ++done; };
   async_run(io, {"sleep", "1"}, {.memory_limit_mb = 1000, .memory_watchdog_interval = 10s}, count);
   async_run(io, {"sleep", "1"}, {.memory_limit_mb = 1000, .memory_watchdog_interval = 100ms}, count);
   io.run();
@@ -95,7 +95,7 @@ TEST(AsyncWatchdog, IdleWatchdogDoesNotKeepTheContextBusy) {
   bs_test::NoLeaks leaks;
   bool called = false;
   async_run(io, {"true"}, {.memory_limit_mb = 100, .memory_watchdog_interval = 30s},
-            [&](std::exception_ptr, Result) { called = true; });
+            [&](std::error_code, Result) { called = true; });
   const auto t0 = std::chrono::steady_clock::now();
   io.run();
   EXPECT_TRUE(called);

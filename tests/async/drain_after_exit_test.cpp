@@ -44,7 +44,7 @@ TEST(DrainAfterExit, AsyncRunReadsBytesThatArriveBeforeTheExitIsHandled) {
   bs_test::ExitThenWrite hs(40000);
   std::optional<Result> result;
   async_run(io, hs.argv(), {.timeout = 60s, .max_output_size = 100000, .containment = kGroup},
-            [&](std::exception_ptr e, Result r) {
+            [&](std::error_code e, Result r) {
               EXPECT_FALSE(e);
               result = std::move(r);
             });
@@ -78,7 +78,7 @@ TEST(DrainAfterExit, LineStreamYieldsLinesAndKeepsStderrThatArriveBeforeTheExitI
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        while (auto line = co_await stream.async_next(asio::use_awaitable)) lines.push_back(std::move(*line));
+        while (auto line = co_await next_line(stream)) lines.push_back(std::move(*line));
       },
       asio::detached);
   io.run();

@@ -4,6 +4,7 @@
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
+#include <asio/error.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_future.hpp>
@@ -15,58 +16,62 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
+#include "async_fixture.hpp"
 #include "bounded_subprocess/async_interactive.hpp"
 #include "interactive_test_util.hpp"
 #include "leak_check.hpp"
-#include "async_fixture.hpp"
 
 using namespace std::chrono_literals;
 using bounded_subprocess::AsyncInteractive;
 using bs_itest::Clock;
+using bs_itest::Line;
+using bs_itest::line_of;
 using bs_itest::seconds_since;
-using Line = std::optional<std::string>;
 
 namespace {
-std::string helper() { return bs_test::misbehave(); }
+std::string helper() {
+  return bs_test::misbehave();
+}
 
 // Emits `signal` (terminal cancellation by default) after `delay`.
-void cancel_after(asio::io_context& ctx, asio::cancellation_signal& signal,
-                  std::chrono::milliseconds delay,
+void cancel_after(asio::io_context& ctx, asio::cancellation_signal& signal, std::chrono::milliseconds delay,
                   asio::cancellation_type type = asio::cancellation_type::terminal) {
   auto timer = std::make_shared<asio::steady_timer>(ctx, delay);
   timer->async_wait([timer, &signal, type](std::error_code) { signal.emit(type); });
 }
 }  // namespace
 
-TEST_F(AsyncInteractiveCancel, CancelledReadCompletesEmptyAndChildKeepsRunning) {
+TEST_F(AsyncInteractiveCancel, CancelledReadCompletesAbortedAndChildKeepsRunning) {
   asio::cancellation_signal signal;
   pid_t pid;
-  std::optional<Line> got;
+  std::optional<std::error_code> got;
   double took = -1;
   {
     AsyncInteractive proc(ctx, {"cat"});
     pid = proc.pid();
     const auto t0 = Clock::now();
-    proc.async_read_line(30s, asio::bind_cancellation_slot(signal.slot(), [&](Line l) {
-                           got = std::move(l);
+    proc.async_read_line(30s,
+                         asio::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, std::string l) {
+                           got = ec;
+                           EXPECT_EQ(l, "");
                            took = seconds_since(t0);
                          }));
     cancel_after(ctx, signal, 50ms);
     run_bounded(ctx);
-    ASSERT_TRUE(got.has_value());
-    EXPECT_FALSE(got->has_value());
-    EXPECT_LT(took, 5.0);  // the cancel, not the 30 s
+    EXPECT_EQ(got, std::optional<std::error_code>(asio::error::operation_aborted));
+    EXPECT_LT(took, 5.0);            // the cancel, not the 30 s
     EXPECT_TRUE(proc.is_running());  // cancelling a read is not a kill
     // The object still works after a cancelled read.
     ctx.restart();
     auto wrote = proc.async_write("still here\n", 5s, asio::use_future);
     auto line = proc.async_read_line(5s, asio::use_future);
     run_bounded(ctx);
-    EXPECT_TRUE(wrote.get());
-    EXPECT_EQ(line.get(), Line("still here"));
+    EXPECT_EQ(wrote.get(), 11u);
+    EXPECT_EQ(line.get(), "still here");
     ctx.restart();
     auto code = proc.async_close(5s, asio::use_future);
     run_bounded(ctx);
@@ -75,24 +80,27 @@ TEST_F(AsyncInteractiveCancel, CancelledReadCompletesEmptyAndChildKeepsRunning) 
   leaks.expect_clean({pid});
 }
 
-TEST_F(AsyncInteractiveCancel, CancelledWriteCompletesFalsePromptly) {
+TEST_F(AsyncInteractiveCancel, CancelledWriteCompletesAbortedPromptly) {
   asio::cancellation_signal signal;
   pid_t pid;
-  std::optional<bool> wrote;
+  std::optional<std::error_code> wrote;
+  std::size_t written = 0;
   double took = -1;
   {
     AsyncInteractive proc(ctx, {helper(), "sleep-forever"});  // never reads
     pid = proc.pid();
     const auto t0 = Clock::now();
     proc.async_write(std::string(4 << 20, 'z'), 30s,
-                     asio::bind_cancellation_slot(signal.slot(), [&](bool ok) {
-                       wrote = ok;
+                     asio::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, std::size_t n) {
+                       wrote = ec;
+                       written = n;
                        took = seconds_since(t0);
                      }));
     // Partial cancellation is honoured too.
     cancel_after(ctx, signal, 50ms, asio::cancellation_type::partial);
     run_bounded(ctx);
-    EXPECT_EQ(wrote, std::optional<bool>(false));
+    EXPECT_EQ(wrote, std::optional<std::error_code>(asio::error::operation_aborted));
+    EXPECT_LT(written, std::size_t{4} << 20) << "a prefix at most (the child never reads)";
     EXPECT_LT(took, 5.0);
     EXPECT_TRUE(proc.is_running());
     ctx.restart();
@@ -107,18 +115,22 @@ TEST_F(AsyncInteractiveCancel, CancelledCloseKillsAtOnce) {
   asio::cancellation_signal signal;
   pid_t pid;
   std::optional<int> code;
+  std::error_code close_ec;
   double took = -1;
   {
     AsyncInteractive proc(ctx, {helper(), "sleep-forever"});  // ignores stdin EOF
     pid = proc.pid();
     const auto t0 = Clock::now();
-    proc.async_close(60s, asio::bind_cancellation_slot(signal.slot(), [&](int c) {
+    proc.async_close(60s, asio::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, int c) {
+                       close_ec = ec;
                        code = c;
                        took = seconds_since(t0);
                      }));
     cancel_after(ctx, signal, 50ms);
     run_bounded(ctx);
+    EXPECT_EQ(close_ec, asio::error::operation_aborted);
     EXPECT_EQ(code, std::optional<int>(-9));
+    EXPECT_EQ(proc.exit_code(), std::optional<int>(-9));
     EXPECT_LT(took, 5.0);
   }
   leaks.expect_clean({pid});
@@ -126,24 +138,25 @@ TEST_F(AsyncInteractiveCancel, CancelledCloseKillsAtOnce) {
 
 TEST_F(AsyncInteractiveCancel, ChildThatNeverReadsMakesWriteTimeOut) {
   pid_t pid;
-  std::optional<bool> wrote;
+  std::optional<std::error_code> wrote;
   double took = -1;
   {
     AsyncInteractive proc(ctx, {helper(), "sleep-forever"});
     pid = proc.pid();
     const auto t0 = Clock::now();
-    proc.async_write(std::string(4 << 20, 'x'), 200ms, [&](bool ok) {
-      wrote = ok;
+    proc.async_write(std::string(4 << 20, 'x'), 200ms, [&](std::error_code ec, std::size_t) {
+      wrote = ec;
       took = seconds_since(t0);
     });
     run_bounded(ctx);
-    EXPECT_EQ(wrote, std::optional<bool>(false));
+    EXPECT_EQ(wrote, std::optional<std::error_code>(asio::error::timed_out));
     EXPECT_GE(took, 0.2);
     EXPECT_LT(took, 5.0);
     ctx.restart();
-    auto line = proc.async_read_line(50ms, asio::use_future);  // never writes either
+    bs_itest::Completed<std::string> line;
+    proc.async_read_line(50ms, line.handler());  // never writes either
     run_bounded(ctx);
-    EXPECT_EQ(line.get(), Line());
+    EXPECT_EQ(line.ec, std::optional<std::error_code>(asio::error::timed_out));
   }
   leaks.expect_clean({pid});
 }
@@ -157,7 +170,10 @@ TEST_F(AsyncInteractiveCancel, FloodWithoutNewlineStaysBoundedAndLoopStaysRespon
     AsyncInteractive proc(ctx, {helper(), "write-forever-no-newline"});
     pid = proc.pid();
     const auto t0 = Clock::now();
-    proc.async_read_line(500ms, [&](Line l) { got = std::move(l); });
+    proc.async_read_line(500ms, [&](std::error_code ec, std::string l) {
+      EXPECT_EQ(ec, asio::error::timed_out);
+      got = line_of(ec, std::move(l));
+    });
     asio::steady_timer timer(ctx, 50ms);
     timer.async_wait([&](std::error_code) { timer_fired_at = seconds_since(t0); });
     run_bounded(ctx);
@@ -174,20 +190,21 @@ TEST_F(AsyncInteractiveCancel, ChildDyingWhileWeWriteGivesFalseWithoutSigpipe) {
   const auto before = bs_itest::SignalState::now();
   void* handler = bs_itest::sigpipe_handler();
   pid_t pid, pid2;
-  std::optional<bool> w1, w2;
+  std::optional<std::error_code> w1, w2;
   {
     AsyncInteractive dying(ctx, {helper(), "exit-after-ms", "100", "0"});
     AsyncInteractive closed_stdin(ctx, {helper(), "close-stdin-sleep"});
     pid = dying.pid();
     pid2 = closed_stdin.pid();
-    dying.async_write(std::string(8 << 20, 'y'), 30s, [&](bool ok) { w1 = ok; });
-    closed_stdin.async_read_line(10s, [&](Line l) {
-      EXPECT_EQ(l, Line("closed"));
-      closed_stdin.async_write("data\n", 5s, [&](bool ok) { w2 = ok; });
+    dying.async_write(std::string(8 << 20, 'y'), 30s, [&](std::error_code ec, std::size_t) { w1 = ec; });
+    closed_stdin.async_read_line(10s, [&](std::error_code ec, std::string l) {
+      EXPECT_FALSE(ec);
+      EXPECT_EQ(l, "closed");
+      closed_stdin.async_write("data\n", 5s, [&](std::error_code write_ec, std::size_t) { w2 = write_ec; });
     });
     run_bounded(ctx);
-    EXPECT_EQ(w1, std::optional<bool>(false));
-    EXPECT_EQ(w2, std::optional<bool>(false));
+    EXPECT_EQ(w1, std::optional<std::error_code>(asio::error::broken_pipe));
+    EXPECT_EQ(w2, std::optional<std::error_code>(asio::error::broken_pipe));
     ctx.restart();
     auto c1 = dying.async_close(5s, asio::use_future);
     auto c2 = closed_stdin.async_close(50ms, asio::use_future);
@@ -208,11 +225,13 @@ TEST_F(AsyncInteractiveCancel, ChildDyingRightAfterStart) {
     AsyncInteractive proc(ctx, {helper(), "exit", "3"});
     pid = proc.pid();
     EXPECT_FALSE(bs_test::still_true_after([&] { return proc.is_running(); }, 5000ms));
-    auto wrote = proc.async_write("hello\n", 1s, asio::use_future);
-    auto line = proc.async_read_line(1s, asio::use_future);
+    bs_itest::Completed<std::size_t> wrote;
+    bs_itest::Completed<std::string> line;
+    proc.async_write("hello\n", 1s, wrote.handler());
+    proc.async_read_line(1s, line.handler());
     run_bounded(ctx);
-    EXPECT_FALSE(wrote.get());
-    EXPECT_EQ(line.get(), Line());
+    EXPECT_EQ(wrote.ec, std::optional<std::error_code>(asio::error::broken_pipe));
+    EXPECT_EQ(line.ec, std::optional<std::error_code>(asio::error::eof));
     ctx.restart();
     auto c1 = proc.async_close(1s, asio::use_future);
     run_bounded(ctx);
@@ -227,21 +246,28 @@ TEST_F(AsyncInteractiveCancel, ChildDyingRightAfterStart) {
 
 TEST_F(AsyncInteractiveCancel, CloseWithOperationsPendingCompletesThem) {
   pid_t pid;
-  std::optional<Line> got;
-  std::optional<bool> wrote;
+  std::optional<std::error_code> got;
+  std::optional<std::error_code> wrote;
   std::optional<int> code;
+  std::optional<std::error_code> late_read;
   {
     AsyncInteractive proc(ctx, {helper(), "sleep-forever"});
     pid = proc.pid();
-    proc.async_read_line(30s, [&](Line l) { got = std::move(l); });
-    proc.async_write(std::string(4 << 20, 'w'), 30s, [&](bool ok) { wrote = ok; });
+    proc.async_read_line(30s, [&](std::error_code ec, std::string) { got = ec; });
+    proc.async_write(std::string(4 << 20, 'w'), 30s, [&](std::error_code ec, std::size_t) { wrote = ec; });
     asio::steady_timer timer(ctx, 50ms);
-    timer.async_wait([&](std::error_code) { proc.async_close(100ms, [&](int c) { code = c; }); });
+    timer.async_wait([&](std::error_code) {
+      proc.async_close(100ms, [&](std::error_code, int c) {
+        code = c;
+        // A read started on the closed object: aborted too.
+        proc.async_read_line(30s, [&](std::error_code ec, std::string) { late_read = ec; });
+      });
+    });
     run_bounded(ctx);
   }
-  ASSERT_TRUE(got.has_value());
-  EXPECT_FALSE(got->has_value());
-  EXPECT_EQ(wrote, std::optional<bool>(false));
+  EXPECT_EQ(got, std::optional<std::error_code>(asio::error::operation_aborted));
+  EXPECT_EQ(wrote, std::optional<std::error_code>(asio::error::operation_aborted));
+  EXPECT_EQ(late_read, std::optional<std::error_code>(asio::error::operation_aborted));
   EXPECT_EQ(code, std::optional<int>(-9));
   leaks.expect_clean({pid});
 }
@@ -249,28 +275,28 @@ TEST_F(AsyncInteractiveCancel, CloseWithOperationsPendingCompletesThem) {
 TEST_F(AsyncInteractiveCancel, DestructorWithOperationsPendingKillsAndReaps) {
   pid_t pid;
   long grandchild = -1;
-  std::optional<Line> got;
+  std::optional<std::error_code> got;
   std::optional<int> code;
   {
-    auto proc = std::make_unique<AsyncInteractive>(ctx, std::vector<std::string>{helper(), "fork-grandchild-sleep"});
+    auto proc =
+        std::make_unique<AsyncInteractive>(ctx, std::vector<std::string>{helper(), "fork-grandchild-sleep"});
     pid = proc->pid();
     auto l1 = proc->async_read_line(10s, asio::use_future);  // one read at a time
     run_bounded(ctx);
     ctx.restart();
     auto l2 = proc->async_read_line(10s, asio::use_future);
     run_bounded(ctx);
-    EXPECT_NE(l1.get().value_or("").find("pgid"), std::string::npos);
-    grandchild = bs_test::field_after(l2.get().value_or(""), "grandchild");
+    EXPECT_NE(l1.get().find("pgid"), std::string::npos);
+    grandchild = bs_test::field_after(l2.get(), "grandchild");
     ASSERT_GT(grandchild, 0);
     ctx.restart();
-    proc->async_read_line(30s, [&](Line l) { got = std::move(l); });
-    proc->async_close(30s, [&](int c) { code = c; });
+    proc->async_read_line(30s, [&](std::error_code ec, std::string) { got = ec; });
+    proc->async_close(30s, [&](std::error_code, int c) { code = c; });
     proc.reset();  // destroyed with a read and a close pending
     EXPECT_FALSE(bs_test::pid_alive(pid)) << "not reaped in the destructor";
     run_bounded(ctx);
   }
-  ASSERT_TRUE(got.has_value());
-  EXPECT_FALSE(got->has_value());
+  EXPECT_EQ(got, std::optional<std::error_code>(asio::error::operation_aborted));
   EXPECT_TRUE(code.has_value());
   leaks.expect_clean({pid}, {static_cast<pid_t>(grandchild)});
 }
@@ -295,29 +321,28 @@ TEST(AsyncInteractiveLifetime, DestructorWithoutCloseNoContextRun) {
 TEST_F(AsyncInteractiveCancel, DestructorKillsAChildThatIgnoresEofAndSigterm) {
   pid_t pid;
   pid_t grandchild = -1;
-  std::optional<Line> got;
+  std::optional<std::error_code> got;
   {
     auto proc =
         std::make_unique<AsyncInteractive>(ctx, std::vector<std::string>{helper(), "echo-ignore-eof"});
     pid = proc->pid();
     auto first = proc->async_read_line(10s, asio::use_future);
     run_bounded(ctx);
-    grandchild = static_cast<pid_t>(bs_test::field_after(first.get().value_or(""), "grandchild"));
+    grandchild = static_cast<pid_t>(bs_test::field_after(first.get(), "grandchild"));
     ASSERT_GT(grandchild, 0);
     ctx.restart();
     auto wrote = proc->async_write("ping\n", 5s, asio::use_future);
     auto echo = proc->async_read_line(10s, asio::use_future);
     run_bounded(ctx);
-    EXPECT_TRUE(wrote.get());
-    EXPECT_EQ(echo.get(), Line("ping"));
+    EXPECT_EQ(wrote.get(), 5u);
+    EXPECT_EQ(echo.get(), "ping");
     ctx.restart();
-    proc->async_read_line(30s, [&](Line l) { got = std::move(l); });
+    proc->async_read_line(30s, [&](std::error_code ec, std::string) { got = ec; });
     proc.reset();
     EXPECT_FALSE(bs_test::pid_alive(pid)) << "the destructor returned before the child was killed and reaped";
     run_bounded(ctx);
   }
-  ASSERT_TRUE(got.has_value());
-  EXPECT_FALSE(got->has_value());
+  EXPECT_EQ(got, std::optional<std::error_code>(asio::error::operation_aborted));
   leaks.expect_clean({pid}, {grandchild});
 }
 
@@ -346,7 +371,8 @@ struct RandomDriver : std::enable_shared_from_this<RandomDriver> {
     if (written < kLines && written % kSyncEvery == 0 && doomed_before != written) {
       if (static_cast<int>(got.size()) < written) {
         // Collect what is still to come, so that nothing can arrive below.
-        proc.async_read_line(5s, [self](Line l) {
+        proc.async_read_line(5s, [self](std::error_code ec, std::string line) {
+          const Line l = line_of(ec, std::move(line));
           if (!l) {
             self->errors.push_back("collect: no line");
             return self->close();
@@ -367,13 +393,14 @@ struct RandomDriver : std::enable_shared_from_this<RandomDriver> {
     }
     if (written < kLines) {
       const std::string text = "line " + std::to_string(written);
-      proc.async_write(text + "\n", 5s, [self](bool ok) {
-        if (!ok) self->errors.push_back("write failed");
+      proc.async_write(text + "\n", 5s, [self](std::error_code ec, std::size_t) {
+        if (ec) self->errors.push_back("write failed: " + ec.message());
         ++self->written;
         self->read_some_way();
       });
     } else if (static_cast<int>(got.size()) < kLines) {
-      proc.async_read_line(5s, [self](Line l) {
+      proc.async_read_line(5s, [self](std::error_code ec, std::string line) {
+        const Line l = line_of(ec, std::move(line));
         if (!l) {
           self->errors.push_back("drain: no line");
           return self->close();
@@ -394,10 +421,15 @@ struct RandomDriver : std::enable_shared_from_this<RandomDriver> {
     const bool cancel = pick(2) == 0;
     const bounded_subprocess::Seconds timeout =
         cancel ? bounded_subprocess::Seconds(5) : bounded_subprocess::Seconds(1e-3 * pick(3));
-    proc.async_read_line(timeout, asio::bind_cancellation_slot(signal.slot(), [self, handler](Line l) {
-                           self->timer.cancel();
-                           handler(std::move(l));
-                         }));
+    proc.async_read_line(
+        timeout,
+        asio::bind_cancellation_slot(signal.slot(), [self, handler](std::error_code ec, std::string l) {
+          self->timer.cancel();
+          // Cut short: cancelled or timed out, nothing else.
+          if (ec && ec != asio::error::operation_aborted && ec != asio::error::timed_out)
+            self->errors.push_back("cut short with " + ec.message());
+          handler(line_of(ec, std::move(l)));
+        }));
     if (cancel) {
       timer.expires_after(std::chrono::microseconds(pick(3000)));
       timer.async_wait([self](std::error_code ec) {
@@ -419,7 +451,8 @@ struct RandomDriver : std::enable_shared_from_this<RandomDriver> {
     };
     // 0: a read that gets its line; otherwise one cut short.
     if (pick(3) == 0) {
-      proc.async_read_line(5s, done);
+      proc.async_read_line(5s,
+                           [done](std::error_code ec, std::string l) { done(line_of(ec, std::move(l))); });
     } else {
       cut_short_read(done);
     }
@@ -429,7 +462,7 @@ struct RandomDriver : std::enable_shared_from_this<RandomDriver> {
 
   void close() {
     auto self = shared_from_this();
-    proc.async_close(5s, [self](int code) { self->closed.set_value(code); });
+    proc.async_close(5s, [self](std::error_code, int code) { self->closed.set_value(code); });
   }
 
   AsyncInteractive proc;

@@ -7,11 +7,13 @@
 #include <asio/bind_executor.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
-#include <asio/executor_work_guard.hpp>
-#include <asio/post.hpp>
 #include <asio/detached.hpp>
+#include <asio/error.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/deferred.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/this_coro.hpp>
@@ -29,16 +31,17 @@
 #include <thread>
 #include <vector>
 
+#include "async_fixture.hpp"
 #include "bounded_subprocess/async_interactive.hpp"
 #include "interactive_test_util.hpp"
 #include "leak_check.hpp"
-#include "async_fixture.hpp"
 
 using namespace std::chrono_literals;
 using bounded_subprocess::AsyncInteractive;
 using bs_itest::Clock;
+using bs_itest::Line;
+using bs_itest::line_of;
 using bs_itest::seconds_since;
-using Line = std::optional<std::string>;
 
 // The Python original's async write leaves the bytes in a buffer, so this
 // echo never comes back there. Here the write completes once the bytes are
@@ -51,11 +54,11 @@ TEST_F(AsyncInteractiveTest, WriteReallyDeliversEchoThroughCatWithCallbacks) {
   {
     AsyncInteractive proc(ctx, {"cat"});
     pid = proc.pid();
-    proc.async_write("hello\n", 5s, [&](bool ok) {
-      wrote = ok;
-      proc.async_read_line(5s, [&](Line l) {
-        line = std::move(l);
-        proc.async_close(5s, [&](int c) { code = c; });
+    proc.async_write("hello\n", 5s, [&](std::error_code ec, std::size_t n) {
+      wrote = !ec && n == 6;
+      proc.async_read_line(5s, [&](std::error_code read_ec, std::string l) {
+        line = line_of(read_ec, std::move(l));
+        proc.async_close(5s, [&](std::error_code, int c) { code = c; });
       });
     });
     EXPECT_FALSE(wrote.has_value());  // never completes inside the call
@@ -78,8 +81,8 @@ TEST_F(AsyncInteractiveTest, UseFutureWithContextOnAnotherThread) {
     pid = proc.pid();
     for (int i = 0; i < 50; ++i) {
       const std::string text = "future " + std::to_string(i);
-      EXPECT_TRUE(proc.async_write(text + "\n", 5s, asio::use_future).get());
-      EXPECT_EQ(proc.async_read_line(5s, asio::use_future).get(), Line(text));
+      EXPECT_EQ(proc.async_write(text + "\n", 5s, asio::use_future).get(), text.size() + 1);
+      EXPECT_EQ(proc.async_read_line(5s, asio::use_future).get(), text);
     }
     EXPECT_EQ(proc.async_close(5s, asio::use_future).get(), 0);
   }
@@ -100,18 +103,19 @@ TEST_F(AsyncInteractiveTest, UseAwaitableManyLinesAndShell) {
         pid_cat = cat.pid();
         for (int i = 0; i < 500; ++i) {
           const std::string text = "co " + std::to_string(i);
-          const bool ok = co_await cat.async_write(text + "\n", 5s, asio::use_awaitable);
-          if (!ok) break;
-          Line echoed = co_await cat.async_read_line(5s, asio::use_awaitable);
-          if (echoed != Line(text)) break;
+          auto [write_ec, n] =
+              co_await cat.async_write(text + "\n", 5s, asio::experimental::as_tuple(asio::use_awaitable));
+          if (write_ec) break;
+          std::string echoed = co_await cat.async_read_line(5s, asio::use_awaitable);
+          if (echoed != text) break;
           ++rounds_ok;
         }
         co_await cat.async_close(5s, asio::use_awaitable);
         AsyncInteractive sh(ex, {"/bin/sh"});
         pid_sh = sh.pid();
         co_await sh.async_write("echo $((6 * 7)); exit 5\n", 5s, asio::use_awaitable);
-        Line answer = co_await sh.async_read_line(5s, asio::use_awaitable);
-        EXPECT_EQ(answer, Line("42"));
+        std::string answer = co_await sh.async_read_line(5s, asio::use_awaitable);
+        EXPECT_EQ(answer, "42");
         sh_code = co_await sh.async_close(5s, asio::use_awaitable);
       },
       asio::detached);
@@ -130,11 +134,11 @@ TEST_F(AsyncInteractiveTest, DeferredToken) {
     pid = proc.pid();
     auto write_op = proc.async_write("deferred\n", 5s, asio::experimental::deferred);
     auto read_op = proc.async_read_line(5s, asio::experimental::deferred);
-    std::move(write_op)([&, read_op = std::move(read_op)](bool ok) mutable {
-      EXPECT_TRUE(ok);
-      std::move(read_op)([&](Line l) {
-        line = std::move(l);
-        proc.async_close(5s, [&](int c) { code = c; });
+    std::move(write_op)([&, read_op = std::move(read_op)](std::error_code ec, std::size_t) mutable {
+      EXPECT_FALSE(ec);
+      std::move(read_op)([&](std::error_code read_ec, std::string l) {
+        line = line_of(read_ec, std::move(l));
+        proc.async_close(5s, [&](std::error_code, int c) { code = c; });
       });
     });
     run_bounded(ctx);
@@ -161,8 +165,8 @@ TEST_F(AsyncInteractiveTest, LineArrivingAfterOneMillisecondIsReturnedPromptly) 
           Clock::time_point written{};
           Line got;
           bool read_done = false;
-          proc.async_read_line(10s, [&](Line l) {
-            got = std::move(l);
+          proc.async_read_line(10s, [&](std::error_code read_ec, std::string l) {
+            got = line_of(read_ec, std::move(l));
             latencies.push_back(std::chrono::duration<double>(Clock::now() - written).count());
             read_done = true;
           });
@@ -171,8 +175,10 @@ TEST_F(AsyncInteractiveTest, LineArrivingAfterOneMillisecondIsReturnedPromptly) 
           // Before the write: the read may complete before the write's own
           // completion resumes this coroutine.
           written = Clock::now();
-          const bool ok = co_await proc.async_write("late\n", 5s, asio::use_awaitable);
-          EXPECT_TRUE(ok);
+          auto [ec, n] =
+              co_await proc.async_write("late\n", 5s, asio::experimental::as_tuple(asio::use_awaitable));
+          EXPECT_FALSE(ec);
+          EXPECT_EQ(n, 5u);
           while (!read_done) {  // let the read complete
             asio::steady_timer tick(ex, 1ms);
             co_await tick.async_wait(asio::use_awaitable);
@@ -202,11 +208,15 @@ TEST_F(AsyncInteractiveTest, TimeoutKeepsPartialDataForNextRead) {
         pid = proc.pid();
         co_await proc.async_write("par", 5s, asio::use_awaitable);
         const auto t0 = Clock::now();
-        Line none1 = co_await proc.async_read_line(100ms, asio::use_awaitable);
+        auto [ec1, none1] =
+            co_await proc.async_read_line(100ms, asio::experimental::as_tuple(asio::use_awaitable));
         waited = seconds_since(t0);
-        Line none2 = co_await proc.async_read_line(0s, asio::use_awaitable);
-        EXPECT_EQ(none1, Line());
-        EXPECT_EQ(none2, Line());
+        auto [ec2, none2] =
+            co_await proc.async_read_line(0s, asio::experimental::as_tuple(asio::use_awaitable));
+        EXPECT_EQ(ec1, asio::error::timed_out);
+        EXPECT_EQ(ec2, asio::error::timed_out);
+        EXPECT_EQ(none1, "");
+        EXPECT_EQ(none2, "");
         co_await proc.async_write("tial\n", 5s, asio::use_awaitable);
         after = co_await proc.async_read_line(5s, asio::use_awaitable);
         const int code = co_await proc.async_close(5s, asio::use_awaitable);
@@ -228,9 +238,10 @@ TEST_F(AsyncInteractiveTest, ConcurrentWriteAndReadThroughCat) {
   {
     AsyncInteractive proc(ctx, {"cat"}, {.read_buffer_size = 64});
     pid = proc.pid();
-    proc.async_write(bs_itest::numbered_lines(kLines), 60s, [&](bool ok) { wrote = ok; });
-    std::function<void(Line)> on_line = [&](Line l) {
-      if (!l || *l != "line " + std::to_string(got)) return;
+    proc.async_write(bs_itest::numbered_lines(kLines), 60s,
+                     [&](std::error_code ec, std::size_t) { wrote = !ec; });
+    std::function<void(std::error_code, std::string)> on_line = [&](std::error_code ec, std::string l) {
+      if (ec || l != "line " + std::to_string(got)) return;
       if (++got < kLines) proc.async_read_line(60s, on_line);
     };
     proc.async_read_line(60s, on_line);
@@ -254,8 +265,8 @@ asio::awaitable<bool> echo_then_close(AsyncInteractive& proc, std::string tag, i
   for (int r = 0; r < rounds; ++r) {
     const std::string text = tag + std::to_string(r);
     co_await proc.async_write(text + "\n", 10s, asio::use_awaitable);
-    Line echoed = co_await proc.async_read_line(10s, asio::use_awaitable);
-    if (echoed != Line(text)) co_return false;
+    std::string echoed = co_await proc.async_read_line(10s, asio::use_awaitable);
+    if (echoed != text) co_return false;
   }
   co_return co_await proc.async_close(10s, asio::use_awaitable) == 0;
 }
@@ -309,15 +320,15 @@ TEST_F(AsyncInteractiveTest, ThreadPoolWithStrands) {
 TEST_F(AsyncInteractiveTest, BadInputThrowsAtTheCall) {
   EXPECT_THROW(AsyncInteractive(ctx, {}), std::invalid_argument);
   EXPECT_THROW(AsyncInteractive(ctx, {"cat"}, {.read_buffer_size = 0}), std::invalid_argument);
-  EXPECT_THROW(AsyncInteractive(ctx, {"/nonexistent/xyz-prog"}), std::system_error);
+  EXPECT_THROW(AsyncInteractive(ctx, {"/nonexistent/xyz-prog"}), bounded_subprocess::SpawnError);
   {
     AsyncInteractive proc(ctx, {"cat"});
-    EXPECT_THROW(proc.async_write("x", -1s, [](bool) {}), std::invalid_argument);
-    EXPECT_THROW(proc.async_read_line(-1s, [](Line) {}), std::invalid_argument);
-    EXPECT_THROW(proc.async_close(-1s, [](int) {}), std::invalid_argument);
+    EXPECT_THROW(proc.async_write("x", -1s, [](std::error_code, std::size_t) {}), std::invalid_argument);
+    EXPECT_THROW(proc.async_read_line(-1s, [](std::error_code, std::string) {}), std::invalid_argument);
+    EXPECT_THROW(proc.async_close(-1s, [](std::error_code, int) {}), std::invalid_argument);
     AsyncInteractive moved(std::move(proc));
     EXPECT_EQ(proc.pid(), -1);  // NOLINT(bugprone-use-after-move)
-    EXPECT_THROW(proc.async_read_line(1s, [](Line) {}), std::logic_error);
+    EXPECT_THROW(proc.async_read_line(1s, [](std::error_code, std::string) {}), std::logic_error);
     EXPECT_TRUE(moved.is_running());
   }
   run_bounded(ctx);
@@ -340,15 +351,18 @@ TEST_F(AsyncInteractiveTest, StepsRunOnTheObjectsStrandNotOnTheHandlersExecutor)
     std::optional<bool> wrote;
     std::optional<Line> got;
     std::optional<int> code;
-    proc.async_write("ping\n", 5s, asio::bind_executor(handlers, [&](bool ok) { wrote = ok; }));
-    proc.async_read_line(5s, asio::bind_executor(handlers, [&](Line l) { got = std::move(l); }));
-    run_bounded(ctx);  // returns once both operations are over
+    proc.async_write("ping\n", 5s,
+                     asio::bind_executor(handlers, [&](std::error_code ec, std::size_t) { wrote = !ec; }));
+    proc.async_read_line(5s, asio::bind_executor(handlers, [&](std::error_code ec, std::string l) {
+                           got = line_of(ec, std::move(l));
+                         }));
+    run_bounded(ctx);                 // returns once both operations are over
     EXPECT_FALSE(wrote.has_value());  // their handlers are the other context's
     EXPECT_FALSE(got.has_value());
     handlers.run_for(5s);
     EXPECT_EQ(wrote, std::optional<bool>(true));
     EXPECT_EQ(got, std::optional<Line>(Line("ping")));
-    proc.async_close(5s, asio::bind_executor(handlers, [&](int c) { code = c; }));
+    proc.async_close(5s, asio::bind_executor(handlers, [&](std::error_code, int c) { code = c; }));
     ctx.restart();
     run_bounded(ctx);
     EXPECT_FALSE(code.has_value());
@@ -366,17 +380,18 @@ TEST_F(AsyncInteractiveTest, SecondOperationOfAKindThrowsAndTheFirstGoesOn) {
     pid = proc.pid();
     Line first;
     bool first_done = false;
-    proc.async_read_line(5s, [&](Line l) {
-      first = std::move(l);
+    proc.async_read_line(5s, [&](std::error_code ec, std::string l) {
+      first = line_of(ec, std::move(l));
       first_done = true;
     });
-    EXPECT_THROW(proc.async_read_line(5s, [](Line) { ADD_FAILURE() << "must not be called"; }),
-                 std::logic_error);
+    EXPECT_THROW(
+        proc.async_read_line(5s, [](std::error_code, std::string) { ADD_FAILURE() << "must not be called"; }),
+        std::logic_error);
     // A write and a read may be pending together; the write completes, and so
     // does the first read, with the echo.
     auto wrote = proc.async_write("one\n", 5s, asio::use_future);
     run_bounded(ctx);
-    EXPECT_TRUE(wrote.get());
+    EXPECT_EQ(wrote.get(), 4u);
     EXPECT_TRUE(first_done);
     EXPECT_EQ(first, Line("one"));
     // Once it has completed, the next read may start (from its handler too).
@@ -384,11 +399,11 @@ TEST_F(AsyncInteractiveTest, SecondOperationOfAKindThrowsAndTheFirstGoesOn) {
     auto again = proc.async_write("two\n", 5s, asio::use_future);
     auto line = proc.async_read_line(5s, asio::use_future);
     run_bounded(ctx);
-    EXPECT_TRUE(again.get());
-    EXPECT_EQ(line.get(), Line("two"));
+    EXPECT_EQ(again.get(), 4u);
+    EXPECT_EQ(line.get(), "two");
     ctx.restart();
     auto code = proc.async_close(5s, asio::use_future);
-    EXPECT_THROW(proc.async_close(5s, [](int) {}), std::logic_error);
+    EXPECT_THROW(proc.async_close(5s, [](std::error_code, int) {}), std::logic_error);
     run_bounded(ctx);
     EXPECT_EQ(code.get(), 0);
   }
@@ -410,10 +425,10 @@ TEST_F(AsyncInteractiveTest, MultiThreadedContextWithoutAStrandAndCancelFromAnot
         return;
       }
       const std::string text = "line " + std::to_string(n);
-      proc.async_write(text + "\n", 10s, [&, n, text](bool ok) {
-        if (!ok) return trips.set_value(-n);
-        proc.async_read_line(10s, [&, n, text](Line l) {
-          if (l != Line(text)) return trips.set_value(-n);
+      proc.async_write(text + "\n", 10s, [&, n, text](std::error_code write_ec, std::size_t) {
+        if (write_ec) return trips.set_value(-n);
+        proc.async_read_line(10s, [&, n, text](std::error_code read_ec, std::string l) {
+          if (read_ec || l != text) return trips.set_value(-n);
           trip(n + 1);
         });
       });
@@ -428,21 +443,22 @@ TEST_F(AsyncInteractiveTest, MultiThreadedContextWithoutAStrandAndCancelFromAnot
 
     // A read that would wait 60 s, cancelled while it waits.
     asio::cancellation_signal signal;
-    std::promise<Line> cancelled;
+    std::promise<std::error_code> cancelled;
     asio::post(proc.get_executor(), [&] {
-      proc.async_read_line(60s, asio::bind_cancellation_slot(signal.slot(), [&](Line l) {
-                             cancelled.set_value(std::move(l));
-                           }));
+      proc.async_read_line(
+          60s, asio::bind_cancellation_slot(
+                   signal.slot(), [&](std::error_code ec, std::string) { cancelled.set_value(ec); }));
     });
     std::this_thread::sleep_for(50ms);  // let it start waiting (the test, not the library, sleeps)
     asio::post(proc.get_executor(), [&] { signal.emit(asio::cancellation_type::terminal); });
     auto got = cancelled.get_future();
     ASSERT_EQ(got.wait_for(10s), std::future_status::ready);
-    EXPECT_EQ(got.get(), Line());
+    EXPECT_EQ(got.get(), asio::error::operation_aborted);
     EXPECT_TRUE(proc.is_running());
 
     std::promise<int> closed;
-    asio::post(proc.get_executor(), [&] { proc.async_close(5s, [&](int c) { closed.set_value(c); }); });
+    asio::post(proc.get_executor(),
+               [&] { proc.async_close(5s, [&](std::error_code, int c) { closed.set_value(c); }); });
     auto code = closed.get_future();
     ASSERT_EQ(code.wait_for(10s), std::future_status::ready);
     EXPECT_EQ(code.get(), 0);

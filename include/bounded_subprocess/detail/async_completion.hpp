@@ -12,20 +12,20 @@
 #include <asio/post.hpp>
 #include <asio/prefer.hpp>
 
-#include <exception>
 #include <memory>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 
 namespace bounded_subprocess::detail {
 
-/// The erased side of a completion `void(std::exception_ptr, T)`.
+/// The erased side of a completion `void(std::error_code, T)`.
 template <class T>
 class CompletionBase {
  public:
   /// Hands the outcome to the handler through its associated executor (never
   /// inline) and frees this object first. Consumes *this.
-  virtual void complete(std::exception_ptr error, T value) = 0;
+  virtual void complete(std::error_code error, T value) = 0;
   /// Frees this object without calling the handler.
   virtual void discard() noexcept = 0;
 
@@ -53,8 +53,8 @@ class Completion {
 
   explicit operator bool() const noexcept { return p_ != nullptr; }
   /// Completes the operation (posting the handler); afterwards empty.
-  void operator()(std::exception_ptr error, T value) {
-    std::exchange(p_, nullptr)->complete(std::move(error), std::move(value));
+  void operator()(std::error_code error, T value) {
+    std::exchange(p_, nullptr)->complete(error, std::move(value));
   }
   void reset() noexcept {
     if (p_ != nullptr) std::exchange(p_, nullptr)->discard();
@@ -65,10 +65,9 @@ class Completion {
 };
 
 /// The typed side: holds the handler, a work guard on its associated
-/// executor, and lives in memory from its associated allocator. With
-/// `kWithError` the handler is called as `h(error, value)`; without it as
-/// `h(value)` (for signatures such as `void(bool)`, whose error is never set).
-template <class T, class Handler, class IoExecutor, bool kWithError = true>
+/// executor, and lives in memory from its associated allocator; calls the
+/// handler as `h(error, value)`.
+template <class T, class Handler, class IoExecutor>
 class CompletionFor final : public CompletionBase<T> {
   using HandlerExecutor = asio::associated_executor_t<Handler, IoExecutor>;
   using Work = std::decay_t<decltype(asio::prefer(std::declval<const HandlerExecutor&>(),
@@ -97,7 +96,7 @@ class CompletionFor final : public CompletionBase<T> {
     return Completion<T>(p);
   }
 
-  void complete(std::exception_ptr error, T value) override {
+  void complete(std::error_code error, T value) override {
     Alloc self_alloc(asio::get_associated_allocator(handler_));
     Handler handler(std::move(handler_));
     Work work(std::move(work_));
@@ -105,14 +104,9 @@ class CompletionFor final : public CompletionBase<T> {
     // The operation is over: our cancellation handler must go.
     asio::get_associated_cancellation_slot(handler).clear();
     auto alloc = asio::get_associated_allocator(handler);
-    asio::post(work, asio::bind_allocator(alloc, [h = std::move(handler), e = std::move(error),
-                                                  v = std::move(value)]() mutable {
-                 if constexpr (kWithError) {
-                   std::move(h)(std::move(e), std::move(v));
-                 } else {
-                   (void)e;
-                   std::move(h)(std::move(v));
-                 }
+    asio::post(work,
+               asio::bind_allocator(alloc, [h = std::move(handler), error, v = std::move(value)]() mutable {
+                 std::move(h)(error, std::move(v));
                }));
   }
 
@@ -134,13 +128,6 @@ class CompletionFor final : public CompletionBase<T> {
 template <class T, class Handler, class IoExecutor>
 Completion<T> make_completion(Handler&& handler, const IoExecutor& io_ex) {
   return CompletionFor<T, std::decay_t<Handler>, IoExecutor>::make(std::forward<Handler>(handler), io_ex);
-}
-
-/// The same for a handler of signature `void(T)`.
-template <class T, class Handler, class IoExecutor>
-Completion<T> make_value_completion(Handler&& handler, const IoExecutor& io_ex) {
-  return CompletionFor<T, std::decay_t<Handler>, IoExecutor, false>::make(std::forward<Handler>(handler),
-                                                                          io_ex);
 }
 
 }  // namespace bounded_subprocess::detail

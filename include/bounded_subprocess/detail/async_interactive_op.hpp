@@ -1,18 +1,17 @@
 // Internal to async_interactive.hpp: how the operations of AsyncInteractive
-// hand an erased completion handler to the state machine compiled in the
-// library (src/interactive/interactive_async.cpp). Users never name anything
-// here; include bounded_subprocess/async_interactive.hpp.
+// hand an erased completion handler to the composed operations compiled in
+// the library (src/interactive/interactive_async.cpp). Users never name
+// anything here; include bounded_subprocess/async_interactive.hpp.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
 #include <asio/associated_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/cancellation_type.hpp>
 
-#include <cstdint>
+#include <cstddef>
 #include <memory>
-#include <optional>
 #include <string>
-#include <type_traits>
 #include <utility>
 
 #include "bounded_subprocess/detail/async_completion.hpp"
@@ -25,59 +24,94 @@ using AsyncInteractiveImplPtr = std::shared_ptr<AsyncInteractiveImpl>;
 
 enum class InteractiveOp { write, read, close };
 
-/// The kind of operation that completes with a T: write (bool), close (int)
-/// or read (std::optional<std::string>).
-template <class T>
-inline constexpr InteractiveOp interactive_op_of = std::is_same_v<T, bool>  ? InteractiveOp::write
-                                                   : std::is_same_v<T, int> ? InteractiveOp::close
-                                                                            : InteractiveOp::read;
+/// What each operation completes with, after its error code.
+template <InteractiveOp Op>
+struct InteractiveValue;
+template <>
+struct InteractiveValue<InteractiveOp::write> {
+  using type = std::size_t;
+};
+template <>
+struct InteractiveValue<InteractiveOp::read> {
+  using type = std::string;
+};
+template <>
+struct InteractiveValue<InteractiveOp::close> {
+  using type = int;
+};
+
+/// An operation's own cancellation signal, emitted on the object's strand
+/// when the caller's slot fires (null when the caller has no slot).
+using InteractiveSignal = std::shared_ptr<asio::cancellation_signal>;
 
 const asio::any_io_executor& interactive_strand(const AsyncInteractiveImplPtr& impl) noexcept;
-/// Claims the one slot of `op`'s kind and returns the operation's ticket;
-/// throws std::logic_error while an operation of that kind is pending.
-std::uint64_t interactive_claim(const AsyncInteractiveImplPtr& impl, InteractiveOp op);
-// Start a claimed operation on the object's strand.
-void interactive_start_write(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket, std::string data,
-                             Seconds timeout, Completion<bool> done);
-void interactive_start_read(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket, Seconds timeout,
-                            Completion<std::optional<std::string>> done);
-void interactive_start_close(const AsyncInteractiveImplPtr& impl, std::uint64_t ticket, Seconds nice_timeout,
-                             Completion<int> done);
-/// Thread-safe: cancels the operation `ticket` (if it is still pending) on
-/// the strand.
-void interactive_cancel(const std::weak_ptr<AsyncInteractiveImpl>& impl, InteractiveOp op,
-                        std::uint64_t ticket) noexcept;
 
-template <class T>
+/// The claim of the one pending operation of a kind (a misuse check only):
+/// made by the call (not inside the initiation: Asio 1.22 cannot propagate
+/// an exception thrown there through use_awaitable), given back when the
+/// operation completes, or by the destructor if it was never initiated.
+class InteractiveClaim {
+ public:
+  /// Throws std::logic_error while an operation of `op`'s kind is pending.
+  InteractiveClaim(AsyncInteractiveImplPtr impl, InteractiveOp op);
+  InteractiveClaim(InteractiveClaim&& o) noexcept : impl_(std::move(o.impl_)), op_(o.op_) {}
+  InteractiveClaim& operator=(InteractiveClaim&&) = delete;
+  ~InteractiveClaim();
+  const AsyncInteractiveImplPtr& impl() const noexcept { return impl_; }
+  /// The operation has taken the claim over.
+  void release() noexcept { impl_.reset(); }
+
+ private:
+  AsyncInteractiveImplPtr impl_;
+  InteractiveOp op_;
+};
+
+// Start a claimed operation on the object's strand.
+void interactive_start_write(InteractiveClaim claim, std::string data, Seconds timeout,
+                             Completion<std::size_t> done, InteractiveSignal signal);
+void interactive_start_read(InteractiveClaim claim, Seconds timeout, Completion<std::string> done,
+                            InteractiveSignal signal);
+void interactive_start_close(InteractiveClaim claim, Seconds nice_timeout, Completion<int> done,
+                             InteractiveSignal signal);
+/// Thread-safe: emits `signal` on the object's strand (a no-op once its
+/// operation is over).
+void interactive_cancel(const std::weak_ptr<AsyncInteractiveImpl>& impl,
+                        const std::weak_ptr<asio::cancellation_signal>& signal,
+                        asio::cancellation_type_t type) noexcept;
+
+template <InteractiveOp Op>
 struct InitiateInteractive {
   using executor_type = asio::any_io_executor;
-  static constexpr InteractiveOp op = interactive_op_of<T>;
-  AsyncInteractiveImplPtr impl;
-  executor_type get_executor() const noexcept { return interactive_strand(impl); }
+  using Value = typename InteractiveValue<Op>::type;
+  executor_type ex;
+  executor_type get_executor() const noexcept { return ex; }
 
   struct Cancel {
     std::weak_ptr<AsyncInteractiveImpl> impl;
-    InteractiveOp op;
-    std::uint64_t ticket;
+    std::weak_ptr<asio::cancellation_signal> signal;
     void operator()(asio::cancellation_type_t type) const {
-      if (type != asio::cancellation_type::none) interactive_cancel(impl, op, ticket);
+      if (type != asio::cancellation_type::none) interactive_cancel(impl, signal, type);
     }
   };
 
   template <class Handler, class... Args>
-  void operator()(Handler&& handler, Args&&... args) const {
+  void operator()(Handler&& handler, InteractiveClaim claim, Args&&... args) const {
     auto slot = asio::get_associated_cancellation_slot(handler);
-    auto done = make_value_completion<T>(std::forward<Handler>(handler), interactive_strand(impl));
-    const std::uint64_t ticket = interactive_claim(impl, op);  // a second one throws here
+    auto done = make_completion<Value>(std::forward<Handler>(handler), ex);
+    InteractiveSignal signal;
+    if (slot.is_connected()) signal = std::make_shared<asio::cancellation_signal>();
     // The cancellation handler goes in before the start: on a multi-threaded
     // context the operation may complete (and clear the slot) at once.
-    if (slot.is_connected()) slot.template emplace<Cancel>(Cancel{impl, op, ticket});
-    if constexpr (op == InteractiveOp::write) {
-      interactive_start_write(impl, ticket, std::forward<Args>(args)..., std::move(done));
-    } else if constexpr (op == InteractiveOp::close) {
-      interactive_start_close(impl, ticket, std::forward<Args>(args)..., std::move(done));
+    if (signal) slot.template emplace<Cancel>(Cancel{claim.impl(), signal});
+    if constexpr (Op == InteractiveOp::write) {
+      interactive_start_write(std::move(claim), std::forward<Args>(args)..., std::move(done),
+                              std::move(signal));
+    } else if constexpr (Op == InteractiveOp::read) {
+      interactive_start_read(std::move(claim), std::forward<Args>(args)..., std::move(done),
+                             std::move(signal));
     } else {
-      interactive_start_read(impl, ticket, std::forward<Args>(args)..., std::move(done));
+      interactive_start_close(std::move(claim), std::forward<Args>(args)..., std::move(done),
+                              std::move(signal));
     }
   }
 };

@@ -21,10 +21,13 @@ namespace bounded_subprocess::detail {
 
 class AsyncPodmanOp;
 void validate_podman_run(const std::vector<std::string>& argv, const PodmanOptions& options);
-std::shared_ptr<AsyncPodmanOp> make_async_podman_op(const asio::any_io_executor& ex,
-                                                    Completion<Result> completion);
-void start_async_podman_run(const std::shared_ptr<AsyncPodmanOp>& op, const std::vector<std::string>& argv,
-                            const PodmanOptions& options);
+/// The call's part: makes the scratch folder and spawns the podman client
+/// (supervised only once started). Throws with nothing left behind;
+/// dropped unstarted, the client is killed and the container removed.
+std::shared_ptr<AsyncPodmanOp> prepare_async_podman_run(const asio::any_io_executor& ex,
+                                                        const std::vector<std::string>& argv,
+                                                        const PodmanOptions& options);
+void start_async_podman_run(const std::shared_ptr<AsyncPodmanOp>& op, Completion<Result> completion);
 void cancel_async_podman_run(const std::weak_ptr<AsyncPodmanOp>& op, asio::cancellation_type_t type) noexcept;
 
 struct CancelPodmanRun {
@@ -41,13 +44,11 @@ struct InitiateAsyncPodmanRun {
   executor_type get_executor() const noexcept { return ex; }
 
   template <class Handler>
-  void operator()(Handler&& handler, const std::vector<std::string>& argv,
-                  const PodmanOptions& options) const {
+  void operator()(Handler&& handler, std::shared_ptr<AsyncPodmanOp> op) const {
     auto slot = asio::get_associated_cancellation_slot(handler);
     auto completion = make_completion<Result>(std::forward<Handler>(handler), ex);
-    auto op = make_async_podman_op(asio::any_io_executor(ex), std::move(completion));
     if (slot.is_connected()) slot.template emplace<CancelPodmanRun>(CancelPodmanRun{op});
-    start_async_podman_run(op, argv, options);
+    start_async_podman_run(op, std::move(completion));
   }
 };
 

@@ -2,6 +2,13 @@
 // an erased completion handler to the operations compiled in the library
 // (src/drivers/async_run.cpp, src/stream/stream_async.cpp). Users never name
 // anything here; include bounded_subprocess/async.hpp.
+//
+// What can fail before anything runs (a spawn, a second pending call) is done
+// by the initiating *call*, not inside async_initiate's initiation: Asio 1.22
+// cannot propagate an exception thrown from an initiation through
+// use_awaitable (it terminates). The call hands what it prepared to the
+// initiation as an argument that cleans up if the operation is never
+// initiated (a deferred operation dropped unused).
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -13,7 +20,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,16 +32,35 @@ namespace bounded_subprocess::detail {
 
 class AsyncRunOp;
 void validate_async_run(const std::vector<std::string>& argv, const RunOptions& options);
-std::shared_ptr<AsyncRunOp> make_async_run_op(const asio::any_io_executor& ex);
-void start_async_run(const std::shared_ptr<AsyncRunOp>& op, const std::vector<std::string>& argv,
-                     const RunOptions& options, Completion<Result> completion);
+/// Spawns the child, not yet supervised: throws (std::invalid_argument,
+/// SpawnError) with nothing left behind. Destroying the op unstarted kills
+/// and reaps the child.
+std::shared_ptr<AsyncRunOp> spawn_async_run(const asio::any_io_executor& ex,
+                                            const std::vector<std::string>& argv, const RunOptions& options);
+/// Begins supervising a spawned child; `completion` gets the Result.
+void start_async_run(const std::shared_ptr<AsyncRunOp>& op, Completion<Result> completion);
 void cancel_async_run(const std::weak_ptr<AsyncRunOp>& op) noexcept;
 
 class LineStreamImpl;
-/// A ticket for the next async_next (0 for a moved-from stream).
-std::uint64_t next_line_ticket(const std::shared_ptr<LineStreamImpl>& impl) noexcept;
-void next_line_start(const std::shared_ptr<LineStreamImpl>& impl, std::uint64_t ticket,
-                     Completion<std::optional<std::string>> completion);
+/// The claim of a stream's one pending async_next (a misuse check): made by
+/// the call, given back when the operation completes, or by the destructor
+/// if the operation was never initiated.
+class NextLineClaim {
+ public:
+  /// Throws std::logic_error while another async_next is pending.
+  explicit NextLineClaim(std::shared_ptr<LineStreamImpl> impl);
+  NextLineClaim(NextLineClaim&& o) noexcept : impl_(std::move(o.impl_)), ticket_(o.ticket_) {}
+  NextLineClaim& operator=(NextLineClaim&&) = delete;
+  ~NextLineClaim();
+  const std::shared_ptr<LineStreamImpl>& impl() const noexcept { return impl_; }
+  std::uint64_t ticket() const noexcept { return ticket_; }
+  /// Starts the claimed wait; the claim now belongs to the operation.
+  void start(Completion<std::string> completion);
+
+ private:
+  std::shared_ptr<LineStreamImpl> impl_;
+  std::uint64_t ticket_ = 0;
+};
 void next_line_cancel(const std::weak_ptr<LineStreamImpl>& impl, std::uint64_t ticket) noexcept;
 
 /// How many /proc scans the shared memory watchdog of `ctx` has made (tests).
@@ -56,18 +81,16 @@ struct InitiateAsyncRun {
   executor_type get_executor() const noexcept { return ex; }
 
   template <class Handler>
-  void operator()(Handler&& handler, const std::vector<std::string>& argv, const RunOptions& options) const {
+  void operator()(Handler&& handler, std::shared_ptr<AsyncRunOp> op) const {
     auto slot = asio::get_associated_cancellation_slot(handler);
     auto completion = make_completion<Result>(std::forward<Handler>(handler), ex);
-    auto op = make_async_run_op(asio::any_io_executor(ex));
     if (slot.is_connected()) slot.template emplace<CancelRun<AsyncRunOp>>(CancelRun<AsyncRunOp>{op});
-    start_async_run(op, argv, options, std::move(completion));
+    start_async_run(op, std::move(completion));
   }
 };
 
 struct InitiateNextLine {
   using executor_type = asio::any_io_executor;
-  std::shared_ptr<LineStreamImpl> impl;
   executor_type ex;
   executor_type get_executor() const noexcept { return ex; }
 
@@ -80,14 +103,13 @@ struct InitiateNextLine {
   };
 
   template <class Handler>
-  void operator()(Handler&& handler) const {
+  void operator()(Handler&& handler, NextLineClaim claim) const {
     auto slot = asio::get_associated_cancellation_slot(handler);
-    auto completion = make_completion<std::optional<std::string>>(std::forward<Handler>(handler), ex);
+    auto completion = make_completion<std::string>(std::forward<Handler>(handler), ex);
     // The cancellation handler goes in before the start: on a multi-threaded
     // context the operation may complete (and clear the slot) at once.
-    const std::uint64_t ticket = next_line_ticket(impl);
-    if (slot.is_connected() && ticket != 0) slot.template emplace<Cancel>(Cancel{impl, ticket});
-    next_line_start(impl, ticket, std::move(completion));
+    if (slot.is_connected()) slot.template emplace<Cancel>(Cancel{claim.impl(), claim.ticket()});
+    claim.start(std::move(completion));
   }
 };
 

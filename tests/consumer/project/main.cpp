@@ -29,8 +29,8 @@ int main() {
   bool called = false;
   bs::Result a;
   bs::async_run(io, {"/bin/sh", "-c", "echo async"}, {.timeout = 10s},
-                [&](std::exception_ptr error, bs::Result result) {
-                  called = error == nullptr;
+                [&](std::error_code error, bs::Result result) {
+                  called = !error;
                   a = std::move(result);
                 });
   io.run();
