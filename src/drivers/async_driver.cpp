@@ -28,7 +28,7 @@ AsyncDriver::~AsyncDriver() {
   sup_.reset();
 }
 
-void AsyncDriver::spawn(const std::vector<std::string>& argv, const RunOptions& options) {
+void AsyncDriver::spawn(const std::vector<std::string>& argv, const EngineOptions& options) {
   sup_.emplace(argv, options, static_cast<FdCloseObserver*>(this));
   pid_ = sup_->pid();
   try {

@@ -38,7 +38,7 @@ class AsyncDriver : public std::enable_shared_from_this<AsyncDriver>, private Fd
 
   /// Spawns the child (throws like the Supervisor: std::invalid_argument,
   /// std::system_error). Call once, from any thread, before `start`.
-  void spawn(const std::vector<std::string>& argv, const RunOptions& options);
+  void spawn(const std::vector<std::string>& argv, const EngineOptions& options);
   /// Begins supervising: registers with the watchdog and posts the first
   /// waits to the strand.
   void start();

@@ -5,7 +5,9 @@
 
 #include "bounded_subprocess/async.hpp"
 #include "drivers/async_driver.hpp"
+#include "engine/face_options.hpp"
 #include "engine/supervisor.hpp"
+#include "podman/podman_command.hpp"
 #include "spawn/child.hpp"
 
 namespace bounded_subprocess::detail {
@@ -22,9 +24,13 @@ class AsyncRunOp final : public AsyncDriver {
   }
 };
 
-void validate_async_run(const std::vector<std::string>& argv, const RunOptions& options) {
+void validate_async_run(const std::vector<std::string>& argv, const Options& options) {
+  if (options.container) {
+    (void)checked_client_options(argv, options, Face::async_run);
+    return;
+  }
   validate_command(argv, options.env, options.cwd);
-  validate_run_options(options);
+  (void)run_settings(options, Face::async_run);
 }
 
 std::shared_ptr<AsyncRunOp> make_async_run_op(const asio::any_io_executor& ex) {
@@ -32,9 +38,9 @@ std::shared_ptr<AsyncRunOp> make_async_run_op(const asio::any_io_executor& ex) {
 }
 
 void start_async_run(const std::shared_ptr<AsyncRunOp>& op, const std::vector<std::string>& argv,
-                     const RunOptions& options, Completion<Result> completion) {
+                     const Options& options, Completion<Result> completion) {
   try {
-    op->spawn(argv, options);
+    op->spawn(argv, run_settings(options, Face::async_run));
   } catch (...) {
     // Delivered, never thrown: the handler is posted to its executor.
     completion(std::current_exception(), Result{});

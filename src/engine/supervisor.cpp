@@ -30,7 +30,7 @@ Clock::duration to_clock(Seconds s) {
 
 }  // namespace
 
-Supervisor::Supervisor(const std::vector<std::string>& argv, const RunOptions& options,
+Supervisor::Supervisor(const std::vector<std::string>& argv, const EngineOptions& options,
                        FdCloseObserver* observer)
     : observer_(observer),
       out_(options.max_output_size, options.tail),

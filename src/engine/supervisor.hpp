@@ -19,6 +19,7 @@
 #include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/result.hpp"
 #include "engine/capture_buffer.hpp"
+#include "engine/engine_options.hpp"
 #include "engine/proc_memory.hpp"
 #include "spawn/child.hpp"
 
@@ -38,13 +39,13 @@ class FdCloseObserver {
 inline constexpr Seconds kMinWatchdogInterval{0.010};
 
 /// Throws std::invalid_argument for options that make no sense.
-void validate_run_options(const RunOptions& options);
+void validate_run_options(const EngineOptions& options);
 
 class Supervisor {
  public:
   /// Validates (std::invalid_argument), spawns (std::system_error) and starts
   /// supervising. `observer` may be null; it must outlive the supervisor.
-  Supervisor(const std::vector<std::string>& argv, const RunOptions& options,
+  Supervisor(const std::vector<std::string>& argv, const EngineOptions& options,
              FdCloseObserver* observer = nullptr);
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;

@@ -36,8 +36,8 @@ Clock::time_point interactive_deadline(Seconds timeout) {
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout);
 }
 
-InteractiveCore::InteractiveCore(const std::vector<std::string>& argv, const InteractiveOptions& options)
-    : lines_(options.read_buffer_size) {  // throws for read_buffer_size 0
+InteractiveCore::InteractiveCore(const std::vector<std::string>& argv, const InteractiveSettings& options)
+    : lines_(options.max_line_size) {  // max_line_size >= 1: checked by interactive_settings
   child_ = Child::spawn({
       .argv = argv,
       .env = options.env,

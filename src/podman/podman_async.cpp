@@ -1,4 +1,4 @@
-// async_podman_run: the podman client through async_run, then the cleanup
+// async_run in a container: the podman client through async_run, then the cleanup
 // `podman rm` through another async_run, on one strand; the erased handler
 // is completed once the container is gone.
 #include <asio/cancellation_signal.hpp>
@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "bounded_subprocess/podman_async.hpp"
+#include "bounded_subprocess/async.hpp"
 #include "podman/podman_command.hpp"
 
 namespace bounded_subprocess::detail {
@@ -23,7 +23,7 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
   AsyncPodmanOp(const asio::any_io_executor& ex, Completion<Result> completion)
       : strand_(asio::make_strand(ex)), completion_(std::move(completion)) {}
 
-  void start(const std::vector<std::string>& argv, const PodmanOptions& options) {
+  void start(const std::vector<std::string>& argv, const Options& options) {
     start_ = std::chrono::steady_clock::now();
     try {
       call_.emplace(argv, options);
@@ -31,7 +31,7 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
       completion_(std::current_exception(), Result{});  // posted, never thrown
       return;
     }
-    const RunOptions client = client_run_options(options);
+    const Options client = client_options(options);
     call_->set_client_started(true);
     // On the strand, like every use of cancel_: a cancellation that came
     // before the client's operation was initiated is emitted right after.
@@ -85,7 +85,7 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
     result_ = std::move(result);
     try {
       const auto rm = call_->rm_command();
-      async_run(strand_, rm, cleanup_run_options(call_->options()), CleanupDone{shared_from_this()});
+      async_run(strand_, rm, cleanup_options(call_->options()), CleanupDone{shared_from_this()});
     } catch (...) {
       on_cleanup_done(std::current_exception(), Result{});
     }
@@ -112,17 +112,13 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
   Result result_;
 };
 
-void validate_podman_run(const std::vector<std::string>& argv, const PodmanOptions& options) {
-  (void)checked_client_run_options(argv, options);
-}
-
 std::shared_ptr<AsyncPodmanOp> make_async_podman_op(const asio::any_io_executor& ex,
                                                     Completion<Result> completion) {
   return std::make_shared<AsyncPodmanOp>(ex, std::move(completion));
 }
 
 void start_async_podman_run(const std::shared_ptr<AsyncPodmanOp>& op, const std::vector<std::string>& argv,
-                            const PodmanOptions& options) {
+                            const Options& options) {
   op->start(argv, options);
 }
 

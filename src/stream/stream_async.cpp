@@ -16,6 +16,7 @@
 #include "drivers/async_driver.hpp"
 #include "engine/line_splitter.hpp"
 #include "spawn/child.hpp"
+#include "stream/line_stream_hooks.hpp"
 
 namespace bounded_subprocess::detail {
 
@@ -27,25 +28,6 @@ constexpr std::size_t kQueueCap = 1024 * 1024;
 constexpr std::size_t kReadSize = 64 * 1024;
 // Bytes read per readiness event before giving other fds a turn.
 constexpr std::size_t kEventBudget = 1024 * 1024;
-
-RunOptions engine_options(const StreamOptions& o) {
-  if (o.max_line_size == 0) throw std::invalid_argument("max_line_size must be at least 1");
-  // The Supervisor keeps the tail of stderr; stdout is read here, so its
-  // capture only ever sees bytes drained after the child exited.
-  return RunOptions{
-      .timeout = o.timeout,
-      .max_output_size = o.stderr_max_output_size,
-      .tail = true,
-      .env = o.env,
-      .stdin_data = o.stdin_data,
-      .stdin_write_timeout = o.stdin_write_timeout,
-      .cwd = o.cwd,
-      .memory_limit_mb = o.memory_limit_mb,
-      .memory_watchdog_interval = o.memory_watchdog_interval,
-      .containment = o.containment,
-      .min_containment = o.min_containment,
-  };
-}
 
 }  // namespace
 
@@ -256,12 +238,22 @@ const Result& LineStream::result() const {
 }
 
 LineStream open_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                            const StreamOptions& options, StreamHooks hooks) {
-  const RunOptions run_options = detail::engine_options(options);
-  detail::validate_command(argv, run_options.env, run_options.cwd);
-  detail::validate_run_options(run_options);
-  auto impl = std::make_shared<detail::LineStreamImpl>(ex, options.max_line_size, std::move(hooks));
-  impl->spawn(argv, run_options);
+                            const Options& options) {
+  if (options.container)
+    return detail::open_container_line_stream(ex, argv, options, detail::Face::open_line_stream);
+  return detail::LineStreamAccess::open(ex, argv, options, {}, detail::Face::open_line_stream);
+}
+
+LineStream detail::LineStreamAccess::open(const asio::any_io_executor& ex,
+                                          const std::vector<std::string>& argv, const Options& options,
+                                          StreamHooks hooks, Face face) {
+  if (options.container) throw std::logic_error("LineStreamAccess::open: on the host only");
+  // The Supervisor keeps the tail of stderr; stdout is read here, so its
+  // capture only ever sees bytes drained after the child exited.
+  const StreamSettings settings = stream_settings(options, face);
+  validate_command(argv, settings.engine.env, settings.engine.cwd);
+  auto impl = std::make_shared<LineStreamImpl>(ex, settings.max_line_size, std::move(hooks));
+  impl->spawn(argv, settings.engine);
   impl->start();
   return LineStream(std::move(impl));
 }

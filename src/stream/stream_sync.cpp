@@ -1,5 +1,7 @@
 // run_stream_lines, the sync face of the line stream: the async stream driven
-// to its end on a private io_context, on the calling thread.
+// to its end on a private io_context, on the calling thread; in a container,
+// that of the podman client, then the bounded cleanup whatever happened
+// (run_container_sync).
 #include <asio/io_context.hpp>
 
 #include <exception>
@@ -10,6 +12,8 @@
 
 #include "bounded_subprocess/async.hpp"
 #include "bounded_subprocess/stream.hpp"
+#include "podman/podman_command.hpp"
+#include "stream/line_stream_hooks.hpp"
 
 namespace bounded_subprocess {
 
@@ -46,10 +50,17 @@ struct Pump {
 
 }  // namespace
 
-Result run_stream_lines(const std::vector<std::string>& argv, const StreamOptions& options,
-                        const std::function<bool(std::string_view line)>& on_line, StreamHooks hooks) {
+Result run_stream_lines(const std::vector<std::string>& argv, const Options& options,
+                        const std::function<bool(std::string_view line)>& on_line) {
+  if (options.container) {
+    const Options client = detail::checked_client_options(argv, options, detail::Face::run_stream_lines);
+    return detail::run_container_sync(argv, options, [&](const std::vector<std::string>& command) {
+      return run_stream_lines(command, client, on_line);
+    });
+  }
   asio::io_context io(1);
-  LineStream stream = open_line_stream(io.get_executor(), argv, options, std::move(hooks));
+  LineStream stream =
+      detail::LineStreamAccess::open(io.get_executor(), argv, options, {}, detail::Face::run_stream_lines);
   std::exception_ptr error;
   bool stopped = false;
   Pump{&stream, &on_line, &error, &stopped}();

@@ -18,10 +18,12 @@ using namespace bounded_subprocess;
 
 /// Makes `io` open its reactor fds (epoll, eventfd, timerfd) now, so that a
 /// bs_test::NoLeaks made afterwards counts only what the runs leave behind.
-inline void warm_up(asio::io_context& io) { asio::steady_timer timer(io); }
+inline void warm_up(asio::io_context& io) {
+  asio::steady_timer timer(io);
+}
 
 /// async_run with a plain callback on a fresh io_context, run to the end.
-inline Result run_async(const std::vector<std::string>& argv, const RunOptions& options = {}) {
+inline Result run_async(const std::vector<std::string>& argv, const Options& options = {}) {
   asio::io_context io;
   std::optional<Result> result;
   std::exception_ptr error;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "async_test_util.hpp"
+#include "stream/line_stream_hooks.hpp"
 
 namespace {
 
@@ -154,7 +155,7 @@ TEST(LineStream, StderrTailIsKept) {
   bs_test::NoLeaks leaks;
   const unsigned long long n = 1000000;
   auto stream = open_line_stream(io.get_executor(), misbehave({"flood-err", std::to_string(n)}),
-                                 {.stderr_max_output_size = 100});
+                                 {.max_output_size = 100});
   EXPECT_TRUE(read_all(io, stream).empty());
   EXPECT_EQ(stream.result().err.data, bs_test::misbehave_pattern(n - 100, 100));
   EXPECT_EQ(stream.result().err.total_bytes, n);
@@ -282,13 +283,14 @@ TEST(LineStream, EndHookRunsOnceAndDelaysTheEnd) {
   bs_test::NoLeaks leaks;
   int hook_calls = 0;
   asio::steady_timer cleanup(io);
-  StreamHooks hooks{.on_end = [&](Result& r, std::function<void()> done) {
+  detail::StreamHooks hooks{.on_end = [&](Result& r, std::function<void()> done) {
     ++hook_calls;
     r.exit_code = 42;  // the hook may adjust the result
     cleanup.expires_after(200ms);
     cleanup.async_wait([done = std::move(done)](std::error_code) { done(); });
   }};
-  auto stream = open_line_stream(io.get_executor(), misbehave({"print-args", "l"}), {}, std::move(hooks));
+  auto stream = detail::LineStreamAccess::open(io.get_executor(), misbehave({"print-args", "l"}), {},
+                                               std::move(hooks), detail::Face::open_line_stream);
   bool finished_at_nullopt = false;
   const auto t0 = std::chrono::steady_clock::now();
   asio::co_spawn(

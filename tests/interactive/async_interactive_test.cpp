@@ -7,11 +7,11 @@
 #include <asio/bind_executor.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
-#include <asio/executor_work_guard.hpp>
-#include <asio/post.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/experimental/deferred.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/this_coro.hpp>
@@ -29,10 +29,10 @@
 #include <thread>
 #include <vector>
 
+#include "async_fixture.hpp"
 #include "bounded_subprocess/async_interactive.hpp"
 #include "interactive_test_util.hpp"
 #include "leak_check.hpp"
-#include "async_fixture.hpp"
 
 using namespace std::chrono_literals;
 using bounded_subprocess::AsyncInteractive;
@@ -226,7 +226,7 @@ TEST_F(AsyncInteractiveTest, ConcurrentWriteAndReadThroughCat) {
   int got = 0;
   pid_t pid;
   {
-    AsyncInteractive proc(ctx, {"cat"}, {.read_buffer_size = 64});
+    AsyncInteractive proc(ctx, {"cat"}, {.max_line_size = 64});
     pid = proc.pid();
     proc.async_write(bs_itest::numbered_lines(kLines), 60s, [&](bool ok) { wrote = ok; });
     std::function<void(Line)> on_line = [&](Line l) {
@@ -308,7 +308,7 @@ TEST_F(AsyncInteractiveTest, ThreadPoolWithStrands) {
 
 TEST_F(AsyncInteractiveTest, BadInputThrowsAtTheCall) {
   EXPECT_THROW(AsyncInteractive(ctx, {}), std::invalid_argument);
-  EXPECT_THROW(AsyncInteractive(ctx, {"cat"}, {.read_buffer_size = 0}), std::invalid_argument);
+  EXPECT_THROW(AsyncInteractive(ctx, {"cat"}, {.max_line_size = 0}), std::invalid_argument);
   EXPECT_THROW(AsyncInteractive(ctx, {"/nonexistent/xyz-prog"}), std::system_error);
   {
     AsyncInteractive proc(ctx, {"cat"});
@@ -342,7 +342,7 @@ TEST_F(AsyncInteractiveTest, StepsRunOnTheObjectsStrandNotOnTheHandlersExecutor)
     std::optional<int> code;
     proc.async_write("ping\n", 5s, asio::bind_executor(handlers, [&](bool ok) { wrote = ok; }));
     proc.async_read_line(5s, asio::bind_executor(handlers, [&](Line l) { got = std::move(l); }));
-    run_bounded(ctx);  // returns once both operations are over
+    run_bounded(ctx);                 // returns once both operations are over
     EXPECT_FALSE(wrote.has_value());  // their handlers are the other context's
     EXPECT_FALSE(got.has_value());
     handlers.run_for(5s);
@@ -430,9 +430,8 @@ TEST_F(AsyncInteractiveTest, MultiThreadedContextWithoutAStrandAndCancelFromAnot
     asio::cancellation_signal signal;
     std::promise<Line> cancelled;
     asio::post(proc.get_executor(), [&] {
-      proc.async_read_line(60s, asio::bind_cancellation_slot(signal.slot(), [&](Line l) {
-                             cancelled.set_value(std::move(l));
-                           }));
+      proc.async_read_line(60s, asio::bind_cancellation_slot(
+                                    signal.slot(), [&](Line l) { cancelled.set_value(std::move(l)); }));
     });
     std::this_thread::sleep_for(50ms);  // let it start waiting (the test, not the library, sleeps)
     asio::post(proc.get_executor(), [&] { signal.emit(asio::cancellation_type::terminal); });

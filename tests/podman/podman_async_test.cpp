@@ -1,4 +1,4 @@
-// async_podman_run against real podman: the same results as the sync face,
+// async_run in a container (Options::container) against real podman: the same results as the sync face,
 // cancellation and timeouts remove the container before completion, and a
 // dying io_context still leaves nothing behind.
 #include <asio/bind_cancellation_slot.hpp>
@@ -15,7 +15,7 @@
 #include <string>
 #include <thread>
 
-#include "bounded_subprocess/podman_async.hpp"
+#include "bounded_subprocess/async.hpp"
 #include "podman_test_support.hpp"
 
 namespace {
@@ -28,7 +28,7 @@ TEST_F(PodmanAsyncTest, CatEchoesStdin) {
   auto o = options();
   o.stdin_data = "async hello\n";
   std::optional<bs::Result> result;
-  bs::async_podman_run(io, {"cat"}, o, [&](std::exception_ptr e, bs::Result r) {
+  bs::async_run(io, {"cat"}, o, [&](std::exception_ptr e, bs::Result r) {
     EXPECT_FALSE(e);
     result = std::move(r);
   });
@@ -45,8 +45,7 @@ TEST_F(PodmanAsyncTest, UseFutureOnAnIoThread) {
   std::thread t([&] { io.run(); });
   auto o = options();
   o.env = bs::Environment{{"GREETING", "from future"}};
-  auto f = bs::async_podman_run(io.get_executor(), {"sh", "-c", "echo $GREETING"}, o,
-                                asio::use_future);
+  auto f = bs::async_run(io.get_executor(), {"sh", "-c", "echo $GREETING"}, o, asio::use_future);
   bs::Result r = f.get();
   guard.reset();
   t.join();
@@ -59,11 +58,11 @@ TEST_F(PodmanAsyncTest, TimeoutRemovesTheContainerBeforeCompletion) {
   auto o = options();
   o.timeout = 3s;
   std::optional<bs::Result> result;
-  bs::async_podman_run(io, {"sh", "-c", "echo started; exec bs_misbehave sleep-forever"}, o,
-                       [&](std::exception_ptr e, bs::Result r) {
-                         EXPECT_FALSE(e);
-                         result = std::move(r);
-                       });
+  bs::async_run(io, {"sh", "-c", "echo started; exec bs_misbehave sleep-forever"}, o,
+                [&](std::exception_ptr e, bs::Result r) {
+                  EXPECT_FALSE(e);
+                  result = std::move(r);
+                });
   io.run();
   ASSERT_TRUE(result);
   EXPECT_TRUE(result->timeout);
@@ -76,13 +75,11 @@ TEST_F(PodmanAsyncTest, CancellationKillsTheClientAndRemovesTheContainer) {
   asio::io_context io;
   asio::cancellation_signal signal;
   std::optional<bs::Result> result;
-  bs::async_podman_run(io, {"sh", "-c", "echo started; exec bs_misbehave sleep-forever"},
-                       options(),
-                       asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e,
-                                                                       bs::Result r) {
-                         EXPECT_FALSE(e);
-                         result = std::move(r);
-                       }));
+  bs::async_run(io, {"sh", "-c", "echo started; exec bs_misbehave sleep-forever"}, options(),
+                asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e, bs::Result r) {
+                  EXPECT_FALSE(e);
+                  result = std::move(r);
+                }));
   asio::steady_timer timer(io, 3s);
   timer.async_wait([&](std::error_code) { signal.emit(asio::cancellation_type::terminal); });
   io.run();
@@ -98,12 +95,11 @@ TEST_F(PodmanAsyncTest, CancellationRightAwayIsNotLost) {
   asio::io_context io;
   asio::cancellation_signal signal;
   std::optional<bs::Result> result;
-  bs::async_podman_run(io, {"bs_misbehave", "sleep-forever"}, options(),
-                       asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e,
-                                                                       bs::Result r) {
-                         EXPECT_FALSE(e);
-                         result = std::move(r);
-                       }));
+  bs::async_run(io, {"bs_misbehave", "sleep-forever"}, options(),
+                asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e, bs::Result r) {
+                  EXPECT_FALSE(e);
+                  result = std::move(r);
+                }));
   signal.emit(asio::cancellation_type::terminal);
   io.run();
   ASSERT_TRUE(result);
@@ -115,18 +111,17 @@ TEST_F(PodmanAsyncTest, CancellationRightAwayIsNotLost) {
 TEST_F(PodmanAsyncTest, MissingImageAndMissingPodman) {
   asio::io_context io;
   auto o = options();
-  o.image = "localhost/bounded-subprocess-no-such-image:latest";
-  o.podman_args = {"--pull=never"};
+  o.container->image = "localhost/bounded-subprocess-no-such-image:latest";
+  o.container->podman_args = {"--pull=never"};
   std::optional<bs::Result> missing_image;
-  bs::async_podman_run(io, {"true"}, o, [&](std::exception_ptr e, bs::Result r) {
+  bs::async_run(io, {"true"}, o, [&](std::exception_ptr e, bs::Result r) {
     EXPECT_FALSE(e);
     missing_image = std::move(r);
   });
   auto p = options();
-  p.podman_path = "/nonexistent/podman-missing";
+  p.container->podman_path = "/nonexistent/podman-missing";
   std::exception_ptr missing_podman;
-  bs::async_podman_run(io, {"true"}, p,
-                       [&](std::exception_ptr e, bs::Result) { missing_podman = e; });
+  bs::async_run(io, {"true"}, p, [&](std::exception_ptr e, bs::Result) { missing_podman = e; });
   io.run();
   ASSERT_TRUE(missing_image);
   EXPECT_EQ(missing_image->exit_code, 125);
@@ -142,10 +137,9 @@ TEST_F(PodmanAsyncTest, MissingImageAndMissingPodman) {
 TEST_F(PodmanAsyncTest, BadInputThrowsFromTheCall) {
   asio::io_context io;
   auto o = options();
-  o.image.clear();
-  EXPECT_THROW(bs::async_podman_run(io, {"true"}, o, [](std::exception_ptr, bs::Result) {}),
-               std::invalid_argument);
-  EXPECT_THROW(bs::async_podman_run(io, {}, options(), [](std::exception_ptr, bs::Result) {}),
+  o.container->image.clear();
+  EXPECT_THROW(bs::async_run(io, {"true"}, o, [](std::exception_ptr, bs::Result) {}), std::invalid_argument);
+  EXPECT_THROW(bs::async_run(io, {}, options(), [](std::exception_ptr, bs::Result) {}),
                std::invalid_argument);
   EXPECT_EQ(io.run(), 0u);
 }
@@ -153,8 +147,8 @@ TEST_F(PodmanAsyncTest, BadInputThrowsFromTheCall) {
 TEST_F(PodmanAsyncTest, DyingIoContextStillRemovesTheContainer) {
   auto io = std::make_unique<asio::io_context>();
   bool called = false;
-  bs::async_podman_run(*io, {"bs_misbehave", "sleep-forever"}, options(),
-                       [&](std::exception_ptr, bs::Result) { called = true; });
+  bs::async_run(*io, {"bs_misbehave", "sleep-forever"}, options(),
+                [&](std::exception_ptr, bs::Result) { called = true; });
   // Let the client start and create its container, then drop everything.
   auto timer = std::make_unique<asio::steady_timer>(*io, 3s);
   timer->async_wait([&](std::error_code) { io->stop(); });

@@ -1,4 +1,4 @@
-// podman_run_stream_lines (sync callback face) and open_podman_line_stream
+// run_stream_lines (sync callback face) and open_line_stream
 // (async LineStream) against real podman: lines arrive in full, a stream
 // stopped, timed out or destroyed still has its container removed.
 #include <asio/io_context.hpp>
@@ -11,18 +11,17 @@
 #include <string>
 #include <vector>
 
-#include "bounded_subprocess/podman_async.hpp"
+#include "bounded_subprocess/async.hpp"
 #include "podman_test_support.hpp"
 
 namespace {
 
 using namespace bs_podman_test;
 
-bs::PodmanStreamOptions stream_options(const std::string& temp_dir) {
-  bs::PodmanStreamOptions o;
-  o.image = image();
+bs::Options stream_options(const std::string& temp_dir) {
+  bs::Options o;
   o.timeout = 60s;
-  o.temp_dir = temp_dir;
+  o.container = bs::Container{.image = image(), .temp_dir = temp_dir};
   return o;
 }
 
@@ -30,11 +29,11 @@ using PodmanStreamTest = PodmanTest;
 
 TEST_F(PodmanStreamTest, SyncStreamReadsEveryLine) {
   std::vector<std::string> lines;
-  auto r = bs::podman_run_stream_lines({"sh", "-c", "printf '%s\\n' one two three; printf four"},
-                                       stream_options(temp_dir_), [&](std::string_view l) {
-                                         lines.emplace_back(l);
-                                         return true;
-                                       });
+  auto r = bs::run_stream_lines({"sh", "-c", "printf '%s\\n' one two three; printf four"},
+                                stream_options(temp_dir_), [&](std::string_view l) {
+                                  lines.emplace_back(l);
+                                  return true;
+                                });
   EXPECT_EQ(r.exit_code, 0) << r.err.data;
   EXPECT_EQ(lines, (std::vector<std::string>{"one", "two", "three", "four"}));
   EXPECT_EQ(r.out.total_bytes, 18u);
@@ -42,12 +41,11 @@ TEST_F(PodmanStreamTest, SyncStreamReadsEveryLine) {
 
 TEST_F(PodmanStreamTest, SyncStreamStoppedAfterTheFirstLineRemovesTheContainer) {
   std::vector<std::string> lines;
-  auto r = bs::podman_run_stream_lines(
-      {"sh", "-c", "echo first; exec bs_misbehave flood-out forever"}, stream_options(temp_dir_),
-      [&](std::string_view l) {
-        lines.emplace_back(l);
-        return false;
-      });
+  auto r = bs::run_stream_lines({"sh", "-c", "echo first; exec bs_misbehave flood-out forever"},
+                                stream_options(temp_dir_), [&](std::string_view l) {
+                                  lines.emplace_back(l);
+                                  return false;
+                                });
   EXPECT_EQ(lines, (std::vector<std::string>{"first"}));
   EXPECT_EQ(r.reason, bs::EndReason::cancelled);
   EXPECT_EQ(r.exit_code, -1);
@@ -57,14 +55,13 @@ TEST_F(PodmanStreamTest, SyncStreamStoppedAfterTheFirstLineRemovesTheContainer) 
 TEST_F(PodmanStreamTest, SyncStreamLongLinesAreCutAndStderrKeepsItsTail) {
   auto o = stream_options(temp_dir_);
   o.max_line_size = 10;
-  o.stderr_max_output_size = 4;
+  o.max_output_size = 4;
   std::vector<std::string> lines;
-  auto r = bs::podman_run_stream_lines(
-      {"sh", "-c", "echo 0123456789abcdef; echo short; echo stderr-tail >&2"}, o,
-      [&](std::string_view l) {
-        lines.emplace_back(l);
-        return true;
-      });
+  auto r = bs::run_stream_lines({"sh", "-c", "echo 0123456789abcdef; echo short; echo stderr-tail >&2"}, o,
+                                [&](std::string_view l) {
+                                  lines.emplace_back(l);
+                                  return true;
+                                });
   EXPECT_EQ(r.exit_code, 0) << r.err.data;
   EXPECT_EQ(lines, (std::vector<std::string>{"6789abcdef", "short"}));
   EXPECT_TRUE(r.out.truncated);
@@ -75,61 +72,59 @@ TEST_F(PodmanStreamTest, SyncStreamTimeoutRemovesTheContainer) {
   auto o = stream_options(temp_dir_);
   o.timeout = 3s;
   std::vector<std::string> lines;
-  auto r = bs::podman_run_stream_lines({"sh", "-c", "echo started; exec bs_misbehave sleep-forever"},
-                                       o, [&](std::string_view l) {
-                                         lines.emplace_back(l);
-                                         return true;
-                                       });
+  auto r = bs::run_stream_lines({"sh", "-c", "echo started; exec bs_misbehave sleep-forever"}, o,
+                                [&](std::string_view l) {
+                                  lines.emplace_back(l);
+                                  return true;
+                                });
   EXPECT_TRUE(r.timeout);
   EXPECT_EQ(lines, (std::vector<std::string>{"started"}));
   EXPECT_LT(r.elapsed.count(), 3.0 + 2.0) << "container not gone within 2 s of the deadline";
 }
 
 TEST_F(PodmanStreamTest, SyncStreamExceptionFromTheCallbackStillCleansUp) {
-  EXPECT_THROW(bs::podman_run_stream_lines({"sh", "-c", "echo x; exec bs_misbehave sleep-forever"},
-                                           stream_options(temp_dir_),
-                                           [](std::string_view) -> bool {
-                                             throw std::runtime_error("callback");
-                                           }),
-               std::runtime_error);
+  EXPECT_THROW(
+      bs::run_stream_lines({"sh", "-c", "echo x; exec bs_misbehave sleep-forever"}, stream_options(temp_dir_),
+                           [](std::string_view) -> bool { throw std::runtime_error("callback"); }),
+      std::runtime_error);
 }
 
 TEST_F(PodmanStreamTest, SyncStreamBadInput) {
   auto o = stream_options(temp_dir_);
   auto ok = [](std::string_view) { return true; };
-  EXPECT_THROW(bs::podman_run_stream_lines({}, o, ok), std::invalid_argument);
+  EXPECT_THROW(bs::run_stream_lines({}, o, ok), std::invalid_argument);
   o.max_line_size = 0;
-  EXPECT_THROW(bs::podman_run_stream_lines({"true"}, o, ok), std::invalid_argument);
+  EXPECT_THROW(bs::run_stream_lines({"true"}, o, ok), std::invalid_argument);
   o = stream_options(temp_dir_);
-  o.image.clear();
-  EXPECT_THROW(bs::podman_run_stream_lines({"true"}, o, ok), std::invalid_argument);
+  o.container->image.clear();
+  EXPECT_THROW(bs::run_stream_lines({"true"}, o, ok), std::invalid_argument);
 }
 
 // Reads every line of `stream` with async_next, calling `on_line` (which may
 // close the stream), until the final nullopt.
 void read_all(bs::LineStream& stream, std::vector<std::string>& lines,
               std::function<void(const std::string&)> on_line, bool& ended) {
-  stream.async_next([&stream, &lines, &ended, on_line](std::exception_ptr e,
-                                                       std::optional<std::string> line) {
-    ASSERT_FALSE(e);
-    if (!line) {
-      ended = true;
-      return;
-    }
-    lines.push_back(*line);
-    on_line(*line);
-    read_all(stream, lines, on_line, ended);
-  });
+  stream.async_next(
+      [&stream, &lines, &ended, on_line](std::exception_ptr e, std::optional<std::string> line) {
+        ASSERT_FALSE(e);
+        if (!line) {
+          ended = true;
+          return;
+        }
+        lines.push_back(*line);
+        on_line(*line);
+        read_all(stream, lines, on_line, ended);
+      });
 }
 
 TEST_F(PodmanStreamTest, AsyncStreamReadsEveryLine) {
   asio::io_context io;
-  auto stream = bs::open_podman_line_stream(io.get_executor(),
-                                            {"sh", "-c", "printf '%s\\n' one two three"},
-                                            stream_options(temp_dir_));
+  auto stream = bs::open_line_stream(io.get_executor(), {"sh", "-c", "printf '%s\\n' one two three"},
+                                     stream_options(temp_dir_));
   std::vector<std::string> lines;
   bool ended = false;
-  read_all(stream, lines, [](const std::string&) {}, ended);
+  read_all(
+      stream, lines, [](const std::string&) {}, ended);
   io.run();
   EXPECT_TRUE(ended);
   EXPECT_EQ(lines, (std::vector<std::string>{"one", "two", "three"}));
@@ -141,12 +136,13 @@ TEST_F(PodmanStreamTest, AsyncStreamReadsEveryLine) {
 
 TEST_F(PodmanStreamTest, AsyncStreamClosedAfterTheFirstLineRemovesTheContainer) {
   asio::io_context io;
-  auto stream = bs::open_podman_line_stream(
-      io.get_executor(), {"sh", "-c", "echo first; exec bs_misbehave flood-out forever"},
-      stream_options(temp_dir_));
+  auto stream =
+      bs::open_line_stream(io.get_executor(), {"sh", "-c", "echo first; exec bs_misbehave flood-out forever"},
+                           stream_options(temp_dir_));
   std::vector<std::string> lines;
   bool ended = false;
-  read_all(stream, lines, [&](const std::string&) { stream.close(); }, ended);
+  read_all(
+      stream, lines, [&](const std::string&) { stream.close(); }, ended);
   io.run();
   EXPECT_TRUE(ended);
   ASSERT_FALSE(lines.empty());
@@ -158,9 +154,9 @@ TEST_F(PodmanStreamTest, AsyncStreamClosedAfterTheFirstLineRemovesTheContainer) 
 
 TEST_F(PodmanStreamTest, AsyncStreamDestroyedStillRemovesTheContainer) {
   asio::io_context io;
-  std::optional<bs::LineStream> stream = bs::open_podman_line_stream(
-      io.get_executor(), {"sh", "-c", "echo first; exec bs_misbehave sleep-forever"},
-      stream_options(temp_dir_));
+  std::optional<bs::LineStream> stream =
+      bs::open_line_stream(io.get_executor(), {"sh", "-c", "echo first; exec bs_misbehave sleep-forever"},
+                           stream_options(temp_dir_));
   std::optional<std::string> first;
   stream->async_next([&](std::exception_ptr e, std::optional<std::string> line) {
     EXPECT_FALSE(e);
@@ -175,9 +171,9 @@ TEST_F(PodmanStreamTest, AsyncStreamDestroyedStillRemovesTheContainer) {
 
 TEST_F(PodmanStreamTest, AsyncStreamWhoseContextDiesIsCleanedUpSynchronously) {
   auto io = std::make_unique<asio::io_context>();
-  std::optional<bs::LineStream> stream = bs::open_podman_line_stream(
-      io->get_executor(), {"sh", "-c", "echo first; exec bs_misbehave sleep-forever"},
-      stream_options(temp_dir_));
+  std::optional<bs::LineStream> stream =
+      bs::open_line_stream(io->get_executor(), {"sh", "-c", "echo first; exec bs_misbehave sleep-forever"},
+                           stream_options(temp_dir_));
   std::optional<std::string> first;
   stream->async_next([&](std::exception_ptr, std::optional<std::string> line) {
     first = line;
@@ -194,9 +190,9 @@ TEST_F(PodmanStreamTest, AsyncStreamWhoseContextDiesIsCleanedUpSynchronously) {
 TEST_F(PodmanStreamTest, AsyncStreamMissingPodmanIsASystemError) {
   asio::io_context io;
   auto o = stream_options(temp_dir_);
-  o.podman_path = "/nonexistent/podman-missing";
+  o.container->podman_path = "/nonexistent/podman-missing";
   try {
-    auto s = bs::open_podman_line_stream(io.get_executor(), {"true"}, o);
+    auto s = bs::open_line_stream(io.get_executor(), {"true"}, o);
     ADD_FAILURE() << "no exception";
   } catch (const std::system_error& e) {
     EXPECT_NE(std::string(e.what()).find("podman-missing"), std::string::npos) << e.what();
@@ -210,11 +206,12 @@ namespace {
 // conmon copies a container's output into a log file on the host unless
 // the log driver is none: a flooding container would fill the disk.
 TEST_F(PodmanStreamTest, ContainerOutputIsNotLoggedOnTheHost) {
-  const std::string label = "bs_logtest=" + std::to_string(::getpid()) + "-" + temp_dir_.substr(temp_dir_.rfind('/') + 1);
+  const std::string label =
+      "bs_logtest=" + std::to_string(::getpid()) + "-" + temp_dir_.substr(temp_dir_.rfind('/') + 1);
   auto o = stream_options(temp_dir_);
-  o.podman_args = {"--label", label};
+  o.container->podman_args = {"--label", label};
   std::string driver;
-  auto r = bs::podman_run_stream_lines({"sh", "-c", "echo first; exec sleep 30"}, o, [&](std::string_view) {
+  auto r = bs::run_stream_lines({"sh", "-c", "echo first; exec sleep 30"}, o, [&](std::string_view) {
     const bs::Result id = podman({"ps", "-q", "--filter", "label=" + label});
     const std::string cid = id.out.data.substr(0, id.out.data.find('\n'));
     const bs::Result inspect = podman({"inspect", "--format", "{{.HostConfig.LogConfig.Type}}", cid});

@@ -1,7 +1,7 @@
-// Internal to podman_async.hpp: how `async_podman_run` hands an erased
+// Internal to async.hpp: how `async_run` with a container hands an erased
 // completion handler to the operation compiled in the library
 // (src/podman/podman_async.cpp). Users never name anything here; include
-// bounded_subprocess/podman_async.hpp.
+// bounded_subprocess/async.hpp.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -14,17 +14,16 @@
 #include <vector>
 
 #include "bounded_subprocess/detail/async_completion.hpp"
-#include "bounded_subprocess/podman.hpp"
+#include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/result.hpp"
 
 namespace bounded_subprocess::detail {
 
 class AsyncPodmanOp;
-void validate_podman_run(const std::vector<std::string>& argv, const PodmanOptions& options);
 std::shared_ptr<AsyncPodmanOp> make_async_podman_op(const asio::any_io_executor& ex,
                                                     Completion<Result> completion);
 void start_async_podman_run(const std::shared_ptr<AsyncPodmanOp>& op, const std::vector<std::string>& argv,
-                            const PodmanOptions& options);
+                            const Options& options);
 void cancel_async_podman_run(const std::weak_ptr<AsyncPodmanOp>& op, asio::cancellation_type_t type) noexcept;
 
 struct CancelPodmanRun {
@@ -41,8 +40,7 @@ struct InitiateAsyncPodmanRun {
   executor_type get_executor() const noexcept { return ex; }
 
   template <class Handler>
-  void operator()(Handler&& handler, const std::vector<std::string>& argv,
-                  const PodmanOptions& options) const {
+  void operator()(Handler&& handler, const std::vector<std::string>& argv, const Options& options) const {
     auto slot = asio::get_associated_cancellation_slot(handler);
     auto completion = make_completion<Result>(std::forward<Handler>(handler), ex);
     auto op = make_async_podman_op(asio::any_io_executor(ex), std::move(completion));

@@ -1,6 +1,7 @@
 // Internal to async.hpp: how `async_run` and `LineStream::async_next` hand
 // an erased completion handler to the operations compiled in the library
-// (src/drivers/async_run.cpp, src/stream/stream_async.cpp). Users never name
+// (src/drivers/async_run.cpp, src/stream/stream_async.cpp,
+// src/podman/podman_async.cpp). Users never name
 // anything here; include bounded_subprocess/async.hpp.
 #pragma once
 
@@ -19,16 +20,17 @@
 #include <vector>
 
 #include "bounded_subprocess/detail/async_completion.hpp"
+#include "bounded_subprocess/detail/async_podman_op.hpp"
 #include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/result.hpp"
 
 namespace bounded_subprocess::detail {
 
 class AsyncRunOp;
-void validate_async_run(const std::vector<std::string>& argv, const RunOptions& options);
+void validate_async_run(const std::vector<std::string>& argv, const Options& options);
 std::shared_ptr<AsyncRunOp> make_async_run_op(const asio::any_io_executor& ex);
 void start_async_run(const std::shared_ptr<AsyncRunOp>& op, const std::vector<std::string>& argv,
-                     const RunOptions& options, Completion<Result> completion);
+                     const Options& options, Completion<Result> completion);
 void cancel_async_run(const std::weak_ptr<AsyncRunOp>& op) noexcept;
 
 class LineStreamImpl;
@@ -56,7 +58,11 @@ struct InitiateAsyncRun {
   executor_type get_executor() const noexcept { return ex; }
 
   template <class Handler>
-  void operator()(Handler&& handler, const std::vector<std::string>& argv, const RunOptions& options) const {
+  void operator()(Handler&& handler, const std::vector<std::string>& argv, const Options& options) const {
+    if (options.container) {
+      InitiateAsyncPodmanRun<Executor>{ex}(std::forward<Handler>(handler), argv, options);
+      return;
+    }
     auto slot = asio::get_associated_cancellation_slot(handler);
     auto completion = make_completion<Result>(std::forward<Handler>(handler), ex);
     auto op = make_async_run_op(asio::any_io_executor(ex));
