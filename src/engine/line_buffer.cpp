@@ -6,7 +6,7 @@
 namespace bounded_subprocess::detail {
 
 LineBuffer::LineBuffer(std::size_t max_pending) : max_pending_(max_pending) {
-  if (max_pending_ == 0) throw std::invalid_argument("read_buffer_size must be at least 1");
+  if (max_pending_ == 0) throw std::invalid_argument("max_line_size must be at least 1");
 }
 
 void LineBuffer::add_to_partial(std::string_view segment) {
