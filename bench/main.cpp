@@ -39,6 +39,7 @@ const std::vector<Section>& all_sections() {
       {"run", bsbench::section_run_true, nullptr},
       {"drain", bsbench::section_drain, nullptr},
       {"timeout", bsbench::section_timeout, nullptr},
+      {"stream", bsbench::section_stream, nullptr},
       {"async", bsbench::section_async_many, nullptr},
       {"watchdog", bsbench::section_watchdog, nullptr},
 #ifdef BS_BENCH_HAVE_INTERACTIVE

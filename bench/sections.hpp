@@ -9,6 +9,8 @@ namespace bsbench {
 void section_run_true();
 /// Draining 256 MiB keeping 1 KiB (head and tail) against `head | cat`.
 void section_drain();
+/// 64 MiB of lines through run_stream_lines and a LineStream, against `run`.
+void section_stream();
 /// How late after a 0.2 s deadline `run` of `sleep 10` returns.
 void section_timeout();
 /// 1,000 concurrent `sleep 1` on one io_context against a bare epoll loop.

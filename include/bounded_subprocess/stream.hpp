@@ -51,9 +51,9 @@ namespace bounded_subprocess {
 /// `max_line_size` (65536 by default).
 ///
 /// Options: see the table in options.hpp. Rejected here: `tail = false`
-/// (the last bytes of stderr are kept), `on_interrupt` (the wait runs in an
-/// event loop that does not report interrupted waits); with a container,
-/// `memory_limit_mb` and `memory_watchdog_interval`.
+/// (the last bytes of stderr are kept), `on_interrupt` (not offered by this
+/// face: only `run` and `Interactive` report interrupted waits); with a
+/// container, `memory_limit_mb` and `memory_watchdog_interval`.
 ///
 /// Errors: `std::invalid_argument` for a field this face does not use (the
 /// message names it), bad bounds or argv (nothing is spawned);
@@ -63,8 +63,8 @@ namespace bounded_subprocess {
 /// container and is rethrown. No error path leaks a process, an fd or a
 /// zombie.
 ///
-/// Thread safety: may be called from many threads at once (each call runs
-/// its own event loop).
+/// Thread safety: may be called from many threads at once (each call waits
+/// with ppoll on its own thread; no Asio).
 Result run_stream_lines(const std::vector<std::string>& argv, const Options& options,
                         const std::function<bool(std::string_view line)>& on_line);
 

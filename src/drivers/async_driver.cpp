@@ -29,7 +29,13 @@ AsyncDriver::~AsyncDriver() {
 }
 
 void AsyncDriver::spawn(const std::vector<std::string>& argv, const EngineOptions& options) {
-  sup_.emplace(argv, options, static_cast<FdCloseObserver*>(this));
+  spawn(argv, options, Sink::capture(options.max_output_size, options.tail),
+        Sink::capture(options.max_output_size, options.tail));
+}
+
+void AsyncDriver::spawn(const std::vector<std::string>& argv, const EngineOptions& options, Sink out,
+                        Sink err) {
+  sup_.emplace(argv, options, std::move(out), std::move(err), static_cast<FdCloseObserver*>(this));
   pid_ = sup_->pid();
   try {
     if (sup_->stdin_fd() >= 0) in_.desc.assign(sup_->stdin_fd());
@@ -158,9 +164,10 @@ void AsyncDriver::step() {
     return;
   }
   try {
+    on_progress();
     arm(in_, asio::posix::stream_descriptor::wait_write, &AsyncDriver::stdin_ready);
-    if (want_stdout()) arm(out_, asio::posix::stream_descriptor::wait_read, &AsyncDriver::stdout_ready);
-    arm(err_, asio::posix::stream_descriptor::wait_read, &AsyncDriver::stderr_ready);
+    if (sup_->want_stdout()) arm(out_, asio::posix::stream_descriptor::wait_read, &AsyncDriver::stdout_ready);
+    if (sup_->want_stderr()) arm(err_, asio::posix::stream_descriptor::wait_read, &AsyncDriver::stderr_ready);
     arm(pidfd_, asio::posix::stream_descriptor::wait_read, &AsyncDriver::child_exited);
     arm_timer();
   } catch (...) {
@@ -196,7 +203,7 @@ void AsyncDriver::kill_and_finish_now() {
     finished_ = true;
     if (watchdog_ != nullptr) watchdog_->remove(std::exchange(watchdog_key_, 0));
     release_all();
-    sup_.reset();
+    sup_->abandon();  // kills and reaps; its sinks stay readable
     Result r;
     r.reason = EndReason::cancelled;
     on_finished(error_, std::move(r));

@@ -1,9 +1,10 @@
 // The Asio driver of the engine: feeds one detail::Supervisor from
 // asio::posix::stream_descriptor waits (stdin, stdout, stderr, pidfd), a
 // steady_timer for its deadlines and the shared memory watchdog. Everything
-// happens on one strand, so a multi-threaded io_context is safe. Subclasses
-// (async_run, the line stream) decide what to do with the result and may take
-// over the reading of stdout.
+// happens on one strand, so a multi-threaded io_context is safe. It drives
+// any sink: it asks the Supervisor which fds it wants (a paused line sink is
+// left out). Subclasses (async_run, the line stream) decide what to do with
+// the lines and the result; how bytes are kept is the sinks' business.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -37,7 +38,10 @@ class AsyncDriver : public std::enable_shared_from_this<AsyncDriver>, private Fd
   const Strand& strand() const noexcept { return strand_; }
 
   /// Spawns the child (throws like the Supervisor: std::invalid_argument,
-  /// std::system_error). Call once, from any thread, before `start`.
+  /// std::system_error), keeping stdout in `out` and stderr in `err`. Call
+  /// once, from any thread, before `start`.
+  void spawn(const std::vector<std::string>& argv, const EngineOptions& options, Sink out, Sink err);
+  /// As above, capturing both streams as `options` says.
   void spawn(const std::vector<std::string>& argv, const EngineOptions& options);
   /// Begins supervising: registers with the watchdog and posts the first
   /// waits to the strand.
@@ -52,14 +56,12 @@ class AsyncDriver : public std::enable_shared_from_this<AsyncDriver>, private Fd
   /// On the strand, once, when the child has been reaped: the run's result,
   /// or the error (bad_alloc, say) that made the driver kill the group.
   virtual void on_finished(std::exception_ptr error, Result result) = 0;
-  /// On the strand, when stdout is readable. Default: the Supervisor reads.
-  virtual void on_stdout_ready() { sup_->on_stdout_readable(); }
-  /// Whether stdout should be waited on now (a reader may pause it).
-  virtual bool want_stdout() const { return true; }
-  /// On the strand, right before the Supervisor handles the child's exit.
-  virtual void before_child_exit() {}
+  /// On the strand, after each event while the run goes on, before the
+  /// waits are re-armed (a line face hands over the lines that completed).
+  virtual void on_progress() {}
 
   /// On the strand: re-arms the waits, or finishes once the run is over.
+  /// Call it after taking lines from a paused sink, so that reading resumes.
   void step();
   /// On the strand (or from the owner while the executor is not running):
   /// SIGKILL the group as cancelled and reap the child now, blocking until
@@ -83,12 +85,9 @@ class AsyncDriver : public std::enable_shared_from_this<AsyncDriver>, private Fd
   void release_all() noexcept;
 
   void stdin_ready() { sup_->on_stdin_writable(); }
-  void stdout_ready() { on_stdout_ready(); }
+  void stdout_ready() { sup_->on_stdout_readable(); }
   void stderr_ready() { sup_->on_stderr_readable(); }
-  void child_exited() {
-    before_child_exit();
-    sup_->on_child_exit();
-  }
+  void child_exited() { sup_->on_child_exit(); }
 
   Strand strand_;
   std::optional<Supervisor> sup_;

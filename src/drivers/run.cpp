@@ -1,4 +1,5 @@
-// The sync face: drives the engine with ppoll until the run is over.
+// The sync driver (ppoll on the calling thread) and `run`, the sync face
+// that drives a capturing Supervisor with it.
 #include <poll.h>
 
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include "base/sys.hpp"
 #include "bounded_subprocess/detail/run_observed.hpp"
 #include "bounded_subprocess/run.hpp"
+#include "drivers/sync_driver.hpp"
 #include "engine/face_options.hpp"
 #include "engine/proc_memory.hpp"
 #include "engine/supervisor.hpp"
@@ -32,7 +34,6 @@ Result run(const std::vector<std::string>& argv, const Options& options) {
 
 Result detail::run_observed(const std::vector<std::string>& argv, const Options& public_options,
                             const std::function<void(pid_t, Containment)>& on_spawn) {
-  using detail::Clock;
   if (public_options.container)
     throw std::invalid_argument("bounded_subprocess: run_observed runs on the host only");
   const EngineOptions options = run_settings(public_options, Face::run);
@@ -41,7 +42,12 @@ Result detail::run_observed(const std::vector<std::string>& argv, const Options&
     const detail::Members m = sup.members();
     on_spawn(m.containment == Containment::process_group ? m.pgid : m.init_pid, m.containment);
   }
+  detail::drive_sync(sup, options.on_interrupt, {});
+  return sup.take_result();
+}
 
+void detail::drive_sync(Supervisor& sup, const std::function<void()>& on_interrupt,
+                        const std::function<void()>& on_progress) {
   // The sync face samples its own group; async runs share one scan per tick.
   const bool watched = sup.memory_limit_kb().has_value();
   Clock::time_point next_sample =
@@ -61,8 +67,9 @@ Result detail::run_observed(const std::vector<std::string>& argv, const Options&
     if (!sup.killed()) {
       // Once the group is killed only its death matters: the drain on exit
       // reads what is left, and the pipes' hang-ups would only wake us early.
-      add(sup.stdout_fd(), POLLIN, kStdout);
-      add(sup.stderr_fd(), POLLIN, kStderr);
+      // A paused sink is not read: the child blocks on its pipe meanwhile.
+      if (sup.want_stdout()) add(sup.stdout_fd(), POLLIN, kStdout);
+      if (sup.want_stderr()) add(sup.stderr_fd(), POLLIN, kStderr);
     }
     add(sup.pidfd(), POLLIN, kPid);
 
@@ -74,7 +81,7 @@ Result detail::run_observed(const std::vector<std::string>& argv, const Options&
       if (errno == EINTR) {
         // A signal handler ran: the caller may want to abandon the run
         // (throwing here kills and reaps it, in ~Supervisor).
-        if (options.on_interrupt) options.on_interrupt();
+        if (on_interrupt) on_interrupt();
         continue;
       }
       throw std::system_error(errno, std::generic_category(), "ppoll");  // ~Supervisor kills and reaps
@@ -93,6 +100,7 @@ Result detail::run_observed(const std::vector<std::string>& argv, const Options&
       sup.on_child_exit();  // after the reads above, so no byte is missed
       break;
     }
+    if (on_progress) on_progress();
     now = Clock::now();
     if (sup.killed()) next_sample = Clock::time_point::max();
     if (now >= next_sample) {
@@ -102,7 +110,6 @@ Result detail::run_observed(const std::vector<std::string>& argv, const Options&
     }
     if (now >= sup.next_deadline()) sup.on_time(now);
   }
-  return sup.take_result();
 }
 
 }  // namespace bounded_subprocess

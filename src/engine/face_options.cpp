@@ -33,7 +33,8 @@ void check_on_interrupt(const Options& o, Face face) {
   if (!o.on_interrupt) return;
   if (is_async(face)) reject(face, "on_interrupt", "an async face never blocks a thread in a wait");
   if (face == Face::run_stream_lines)
-    reject(face, "on_interrupt", "its event loop does not report interrupted waits");
+    reject(face, "on_interrupt",
+           "not offered by this face: only run and Interactive report interrupted waits");
 }
 
 // The watchdog samples the processes of the run: with a container, that is

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <limits>
+#include <utility>
 
 namespace bounded_subprocess::detail {
 
@@ -32,9 +33,12 @@ Clock::duration to_clock(Seconds s) {
 
 Supervisor::Supervisor(const std::vector<std::string>& argv, const EngineOptions& options,
                        FdCloseObserver* observer)
-    : observer_(observer),
-      out_(options.max_output_size, options.tail),
-      err_(options.max_output_size, options.tail) {
+    : Supervisor(argv, options, Sink::capture(options.max_output_size, options.tail),
+                 Sink::capture(options.max_output_size, options.tail), observer) {}
+
+Supervisor::Supervisor(const std::vector<std::string>& argv, const EngineOptions& options, Sink out, Sink err,
+                       FdCloseObserver* observer)
+    : observer_(observer), out_(std::move(out)), err_(std::move(err)) {
   validate_command(argv, options.env, options.cwd);
   validate_run_options(options);
   if (options.stdin_data) stdin_data_ = *options.stdin_data;
@@ -64,9 +68,14 @@ Supervisor::Supervisor(const std::vector<std::string>& argv, const EngineOptions
 }
 
 Supervisor::~Supervisor() {
+  abandon();
+}
+
+void Supervisor::abandon() noexcept {
   if (done_) return;
   release_fds();
   child_.kill_and_finish();
+  done_ = true;
 }
 
 Clock::time_point Supervisor::next_deadline() const noexcept {
@@ -113,10 +122,12 @@ void Supervisor::on_stderr_readable() {
 
 void Supervisor::read_stream(Stream which) {
   UniqueFd& fd = which == Stream::out ? child_.stdout_pipe() : child_.stderr_pipe();
-  CaptureBuffer& buf = which == Stream::out ? out_ : err_;
+  Sink& buf = which == Stream::out ? out_ : err_;
   std::size_t moved = 0;
-  while (fd && moved < kEventBudget) {
-    if (buf.full() && splice_ok_) {
+  // A paused sink (lines waiting for their reader) stops the reading: the
+  // child then blocks on its full pipe.
+  while (fd && moved < kEventBudget && !buf.paused()) {
+    if (buf.discarding() && splice_ok_) {
       // Nothing more is kept: let the kernel drop the bytes without copying.
       if (!devnull_) devnull_ = UniqueFd(::open("/dev/null", O_WRONLY | O_CLOEXEC));
       const ssize_t n = devnull_ ? sys::splice(fd.get(), nullptr, devnull_.get(), nullptr, kLargeReadSize,
@@ -177,7 +188,7 @@ void Supervisor::drain_after_exit() {
     if (!fd) continue;
     int avail = 0;
     if (::ioctl(fd.get(), FIONREAD, &avail) != 0) avail = 0;
-    CaptureBuffer& buf = which == Stream::out ? out_ : err_;
+    Sink& buf = which == Stream::out ? out_ : err_;  // paused or not: the run is over
     std::size_t left = static_cast<std::size_t>(avail);
     if (scratch_.size() < std::min(left, kLargeReadSize)) scratch_.resize(std::min(left, kLargeReadSize));
     while (left > 0) {
@@ -256,6 +267,8 @@ void Supervisor::finish(const ExitInfo& info) {
   }
   r.stdin_write_failed = stdin_failed_;
   if (stdin_failed_) r.exit_code = -1;
+  out_.end();
+  err_.end();
   r.out = out_.take();
   r.err = err_.take();
   r.watchdog_error = watchdog_error_;

@@ -2,9 +2,13 @@
 //
 // It does no waiting of its own. A driver asks it what to wait for (the fds
 // it still wants, the pidfd, the next deadline), waits in whatever way suits
-// it (ppoll for the sync face, Asio for the async face), and feeds the events
-// back. Each handler does only non-blocking work. Once `done()` is true the
-// child has been reaped, its group killed and every fd closed.
+// it (ppoll for the sync faces, Asio for the async ones), and feeds the
+// events back. Each handler does only non-blocking work. Once `done()` is
+// true the child has been reaped, its group killed and every fd closed.
+//
+// Each output stream goes into a Sink the face chose (engine/sink.hpp): a
+// bounded capture, or a capped line splitter with back-pressure. The drain
+// after the exit goes into the same sink.
 #pragma once
 
 #include <sys/types.h>
@@ -18,9 +22,9 @@
 #include "base/unique_fd.hpp"
 #include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/result.hpp"
-#include "engine/capture_buffer.hpp"
 #include "engine/engine_options.hpp"
 #include "engine/proc_memory.hpp"
+#include "engine/sink.hpp"
 #include "spawn/child.hpp"
 
 namespace bounded_subprocess::detail {
@@ -44,7 +48,11 @@ void validate_run_options(const EngineOptions& options);
 class Supervisor {
  public:
   /// Validates (std::invalid_argument), spawns (std::system_error) and starts
-  /// supervising. `observer` may be null; it must outlive the supervisor.
+  /// supervising, keeping stdout in `out` and stderr in `err`. `observer`
+  /// may be null; it must outlive the supervisor.
+  Supervisor(const std::vector<std::string>& argv, const EngineOptions& options, Sink out, Sink err,
+             FdCloseObserver* observer = nullptr);
+  /// As above, capturing both streams as `options` says (`run`).
   Supervisor(const std::vector<std::string>& argv, const EngineOptions& options,
              FdCloseObserver* observer = nullptr);
   Supervisor(const Supervisor&) = delete;
@@ -61,6 +69,10 @@ class Supervisor {
   int stdin_fd() const noexcept { return child_.stdin_pipe().get(); }
   int stdout_fd() const noexcept { return child_.stdout_pipe().get(); }
   int stderr_fd() const noexcept { return child_.stderr_pipe().get(); }
+  /// Whether to wait for the readability of stdout (stderr) now: its fd is
+  /// open and its sink is not paused (back-pressure).
+  bool want_stdout() const noexcept { return child_.stdout_pipe() && !out_.paused(); }
+  bool want_stderr() const noexcept { return child_.stderr_pipe() && !err_.paused(); }
   /// Readable once the child has exited (and, contained, everything else).
   int pidfd() const noexcept { return child_.exit_fd(); }
   /// The earliest deadline still pending (run deadline, stdin deadline).
@@ -91,6 +103,13 @@ class Supervisor {
   bool killed() const noexcept { return kill_reason_.has_value(); }
   /// The result; only once `done()`.
   Result take_result();
+  /// If the run is not done: kill everything it contains, reap, close fds,
+  /// and count it done without a result (a driver that could not conclude).
+  void abandon() noexcept;
+
+  /// The line queue of stdout's sink (null for a capture). Taking lines may
+  /// re-open a paused stdout: the driver then asks `want_stdout` again.
+  LineSplitter* stdout_lines() noexcept { return out_.lines(); }
 
  private:
   enum class Stream { out, err };
@@ -105,8 +124,8 @@ class Supervisor {
 
   FdCloseObserver* observer_;
   Child child_;
-  CaptureBuffer out_;
-  CaptureBuffer err_;
+  Sink out_;
+  Sink err_;
   std::string stdin_data_;
   std::size_t stdin_written_ = 0;
   Clock::time_point deadline_;

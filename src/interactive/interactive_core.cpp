@@ -77,6 +77,7 @@ void InteractiveCore::feed(std::string_view bytes) {
 
 void InteractiveCore::mark_eof() noexcept {
   eof_ = true;
+  lines_.end(FinalLine::drop);  // Interactive never yields a line without '\n'
   lines_.clear();
 }
 

@@ -1,6 +1,6 @@
 // The engine part that both Interactive faces share: one child with piped
 // stdin/stdout and a pidfd, non-blocking write and read steps, the line
-// buffer, and the end of the child (close pipes, reap, kill the group). The
+// splitter, and the end of the child (close pipes, reap, kill the group). The
 // faces add the waiting: ppoll for the sync one, Asio for the async one.
 #pragma once
 
@@ -16,7 +16,7 @@
 #include "bounded_subprocess/detail/interactive_timeout.hpp"
 #include "bounded_subprocess/interactive.hpp"
 #include "engine/face_options.hpp"
-#include "engine/line_buffer.hpp"
+#include "engine/line_splitter.hpp"
 #include "spawn/child.hpp"
 
 namespace bounded_subprocess::detail {
@@ -95,7 +95,7 @@ class InteractiveCore {
   int record(const ExitInfo& info) noexcept;
 
   Child child_;
-  LineBuffer lines_;
+  LineSplitter lines_;
   bool stdin_failed_ = false;
   bool eof_ = false;
   std::optional<int> exit_code_;

@@ -1,40 +1,26 @@
-// The async line stream: the Asio driver of the engine, with stdout read
-// here (line by line, with back-pressure) instead of by the Supervisor.
-#include <unistd.h>
-
+// The async line stream: the Asio driver of the engine with a line sink on
+// stdout (capped lines, back-pressure) and a tail capture on stderr. The
+// lines wait in the sink until `async_next` takes them.
 #include <asio/error.hpp>
 #include <asio/post.hpp>
 
 #include <atomic>
-#include <cerrno>
-#include <deque>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
 
 #include "bounded_subprocess/async.hpp"
 #include "drivers/async_driver.hpp"
-#include "engine/line_splitter.hpp"
 #include "spawn/child.hpp"
 #include "stream/line_stream_hooks.hpp"
+#include "stream/stream_engine.hpp"
 
 namespace bounded_subprocess::detail {
 
-namespace {
-
-// While the caller does not ask for lines, reading pauses once this many
-// bytes of lines are queued (the child then blocks on its full pipe).
-constexpr std::size_t kQueueCap = 1024 * 1024;
-constexpr std::size_t kReadSize = 64 * 1024;
-// Bytes read per readiness event before giving other fds a turn.
-constexpr std::size_t kEventBudget = 1024 * 1024;
-
-}  // namespace
-
 class LineStreamImpl final : public AsyncDriver {
  public:
-  LineStreamImpl(const asio::any_io_executor& ex, std::size_t max_line, StreamHooks hooks)
-      : AsyncDriver(ex), splitter_(max_line), hooks_(std::move(hooks)) {}
+  LineStreamImpl(const asio::any_io_executor& ex, StreamHooks hooks)
+      : AsyncDriver(ex), hooks_(std::move(hooks)) {}
 
   std::uint64_t take_ticket() noexcept { return next_ticket_++; }
 
@@ -48,6 +34,7 @@ class LineStreamImpl final : public AsyncDriver {
       self->waiter_ = std::move(c);
       self->waiter_ticket_ = ticket;
       self->deliver();
+      self->step();  // taking a line may have re-opened a paused stdout
     });
   }
 
@@ -70,60 +57,11 @@ class LineStreamImpl final : public AsyncDriver {
     return std::static_pointer_cast<LineStreamImpl>(shared_from_this());
   }
 
-  bool want_stdout() const override { return !stdout_eof_ && queued_bytes_ < kQueueCap; }
-
-  void on_stdout_ready() override {
-    read_stdout(kEventBudget);
-    deliver();
-  }
-
-  void before_child_exit() override {
-    // Everything the child wrote is in the pipe now: take it all as lines
-    // (bounded by the pipe's size), so the Supervisor's drain finds little.
-    read_stdout(static_cast<std::size_t>(-1));
-  }
-
-  void read_stdout(std::size_t budget) {
-    const int fd = sup().stdout_fd();
-    if (fd < 0 || stdout_eof_) return;
-    if (buf_.size() < kReadSize) buf_.resize(kReadSize);
-    std::size_t moved = 0;
-    while (moved < budget) {
-      const ssize_t n = ::read(fd, buf_.data(), buf_.size());
-      if (n > 0) {
-        const auto got = static_cast<std::size_t>(n);
-        moved += got;
-        take_bytes(std::string_view(buf_.data(), got));
-        if (budget == kEventBudget && queued_bytes_ >= kQueueCap) return;  // back-pressure
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EAGAIN) return;
-      stdout_eof_ = true;  // EOF (or EIO): the Supervisor closes the fd at the end
-      return;
-    }
-  }
-
-  void take_bytes(std::string_view bytes) {
-    stdout_total_ += bytes.size();
-    splitter_.feed(bytes, [this](std::string&& line) {
-      queued_bytes_ += line.size();
-      lines_.push_back(std::move(line));
-    });
-  }
+  void on_progress() override { deliver(); }
 
   void on_finished(std::exception_ptr error, Result result) override {
-    // What the Supervisor drained after the exit (the tail of it, if much).
-    const std::uint64_t drained = result.out.total_bytes;
-    const std::uint64_t kept = result.out.data.size();
-    take_bytes(result.out.data);
-    if (auto last = splitter_.flush()) {
-      queued_bytes_ += last->size();
-      lines_.push_back(std::move(*last));
-    }
-    result.out.data.clear();
-    result.out.total_bytes = stdout_total_ + (drained - kept);
-    result.out.truncated = splitter_.truncated() || drained > kept;
+    // The sink has the lines of everything read, the drain after the exit
+    // and a last line without '\n' included; result.out counts them.
     result_ = std::move(result);
     error_ = std::move(error);
     ended_ = true;
@@ -145,26 +83,18 @@ class LineStreamImpl final : public AsyncDriver {
     deliver();
   }
 
+  // Completes a pending async_next with the next line, or with the end once
+  // the stream has finished. The caller re-arms the waits (step) if needed.
   void deliver() {
     if (!waiter_) return;
-    if (!lines_.empty()) {
-      std::string line = std::move(lines_.front());
-      lines_.pop_front();
-      queued_bytes_ -= line.size();
-      waiter_(nullptr, std::move(line));
-      step();  // reading may resume below the cap
+    if (auto line = sup().stdout_lines()->pop_line()) {
+      waiter_(nullptr, std::move(*line));
       return;
     }
     if (finished()) waiter_(std::exchange(error_, nullptr), std::nullopt);
   }
 
-  LineSplitter splitter_;
   StreamHooks hooks_;
-  std::deque<std::string> lines_;
-  std::size_t queued_bytes_ = 0;
-  std::uint64_t stdout_total_ = 0;
-  bool stdout_eof_ = false;
-  std::string buf_;
   Completion<std::optional<std::string>> waiter_;
   std::uint64_t waiter_ticket_ = 0;
   std::atomic<std::uint64_t> next_ticket_{1};
@@ -247,13 +177,9 @@ LineStream open_line_stream(const asio::any_io_executor& ex, const std::vector<s
 LineStream detail::LineStreamAccess::open(const asio::any_io_executor& ex,
                                           const std::vector<std::string>& argv, const Options& options,
                                           StreamHooks hooks, Face face) {
-  if (options.container) throw std::logic_error("LineStreamAccess::open: on the host only");
-  // The Supervisor keeps the tail of stderr; stdout is read here, so its
-  // capture only ever sees bytes drained after the child exited.
-  const StreamSettings settings = stream_settings(options, face);
-  validate_command(argv, settings.engine.env, settings.engine.cwd);
-  auto impl = std::make_shared<LineStreamImpl>(ex, settings.max_line_size, std::move(hooks));
-  impl->spawn(argv, settings.engine);
+  const StreamSettings settings = stream_engine_options(argv, options, face);
+  auto impl = std::make_shared<LineStreamImpl>(ex, std::move(hooks));
+  impl->spawn(argv, settings.engine, stream_stdout_sink(settings), stream_stderr_sink(settings));
   impl->start();
   return LineStream(std::move(impl));
 }

@@ -1,51 +1,58 @@
-// run_stream_lines, the sync face of the line stream: the async stream driven
-// to its end on a private io_context, on the calling thread; in a container,
-// that of the podman client, then the bounded cleanup whatever happened
-// (run_container_sync).
-#include <asio/io_context.hpp>
-
+// run_stream_lines, the sync face of the line stream: the engine with a line
+// sink on stdout, driven by the sync driver (ppoll) on the calling thread.
+// No Asio: lines go to `on_line` after each round of events. In a container,
+// that is the podman client's stream, then the bounded cleanup whatever
+// happened (run_container_sync).
 #include <exception>
 #include <functional>
-#include <optional>
 #include <string>
-#include <utility>
+#include <string_view>
+#include <vector>
 
-#include "bounded_subprocess/async.hpp"
 #include "bounded_subprocess/stream.hpp"
+#include "drivers/sync_driver.hpp"
+#include "engine/face_options.hpp"
+#include "engine/supervisor.hpp"
 #include "podman/podman_command.hpp"
-#include "stream/line_stream_hooks.hpp"
+#include "stream/stream_engine.hpp"
 
 namespace bounded_subprocess {
 
 namespace {
 
-// Asks for the next line until the stream ends; lines after a stop (or an
-// exception from the callback) are taken but not passed on.
-struct Pump {
-  LineStream* stream;
-  const std::function<bool(std::string_view)>* on_line;
-  std::exception_ptr* error;
-  bool* stopped;
+// Hands the sink's lines to `on_line` until it says stop (returns false or
+// throws): then the group is killed as cancelled, and later lines are taken
+// but not passed on.
+class LinePump {
+ public:
+  LinePump(detail::Supervisor& sup, const std::function<bool(std::string_view)>& on_line)
+      : sup_(sup), on_line_(on_line) {}
 
-  void operator()() const {
-    stream->async_next([p = *this](std::exception_ptr e, std::optional<std::string> line) {
-      if (e && !*p.error) *p.error = e;
-      if (!line) return;  // the end (or a logic error we keep)
-      if (!*p.stopped) {
-        try {
-          if (!(*p.on_line)(*line)) {
-            *p.stopped = true;
-            p.stream->close();
-          }
-        } catch (...) {
-          *p.error = std::current_exception();
-          *p.stopped = true;
-          p.stream->close();
-        }
+  void operator()() {
+    detail::LineSplitter& lines = *sup_.stdout_lines();
+    while (auto line = lines.pop_line()) {
+      if (stopped_) continue;
+      try {
+        if (!on_line_(*line)) stop();
+      } catch (...) {
+        error_ = std::current_exception();
+        stop();
       }
-      p();
-    });
+    }
   }
+
+  std::exception_ptr& error() noexcept { return error_; }
+
+ private:
+  void stop() {
+    stopped_ = true;
+    sup_.cancel();
+  }
+
+  detail::Supervisor& sup_;
+  const std::function<bool(std::string_view)>& on_line_;
+  bool stopped_ = false;
+  std::exception_ptr error_;
 };
 
 }  // namespace
@@ -58,15 +65,25 @@ Result run_stream_lines(const std::vector<std::string>& argv, const Options& opt
       return run_stream_lines(command, client, on_line);
     });
   }
-  asio::io_context io(1);
-  LineStream stream =
-      detail::LineStreamAccess::open(io.get_executor(), argv, options, {}, detail::Face::run_stream_lines);
-  std::exception_ptr error;
-  bool stopped = false;
-  Pump{&stream, &on_line, &error, &stopped}();
-  io.run();
-  if (error) std::rethrow_exception(error);
-  return stream.result();
+  const detail::StreamSettings settings =
+      detail::stream_engine_options(argv, options, detail::Face::run_stream_lines);
+  detail::Supervisor sup(argv, settings.engine, detail::stream_stdout_sink(settings),
+                         detail::stream_stderr_sink(settings));
+  LinePump pump(sup, on_line);
+  Result result;
+  try {
+    detail::drive_sync(sup, {}, std::ref(pump));
+    pump();  // the lines of the drain after the exit, and a last one without '\n'
+    result = sup.take_result();
+  } catch (...) {
+    // ppoll failed, or the child's status could not be known: the run ends
+    // here (killed and reaped). An error of `on_line` came first.
+    sup.abandon();
+    if (pump.error()) std::rethrow_exception(pump.error());
+    throw;
+  }
+  if (pump.error()) std::rethrow_exception(pump.error());
+  return result;
 }
 
 }  // namespace bounded_subprocess

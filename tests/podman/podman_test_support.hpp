@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bounded_subprocess/run.hpp"
@@ -70,7 +71,15 @@ inline std::string skip_reason() {
 /// Container-label values (bounded_subprocess.call=PID-XXXXXX) of every
 /// container this test process started that podman still knows.
 inline std::vector<std::string> my_containers() {
-  auto r = podman({"ps", "-a", "--format", "{{index .Labels \"bounded_subprocess.call\"}}"});
+  // `podman ps -a` fails (125, "joining network namespace of container ...")
+  // while another process's container is half torn down: other tests run
+  // beside this one (ctest -j). That container is not ours; ask again.
+  bs::Result r;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    r = podman({"ps", "-a", "--format", "{{index .Labels \"bounded_subprocess.call\"}}"});
+    if (r.exit_code == 0 || r.err.data.find("network namespace") == std::string::npos) break;
+    std::this_thread::sleep_for(250ms);
+  }
   EXPECT_EQ(r.exit_code, 0) << r.err.data;
   std::vector<std::string> mine;
   std::istringstream lines(r.out.data);

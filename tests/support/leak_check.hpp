@@ -269,6 +269,14 @@ inline bool is_subreaper() {
   return ::prctl(PR_GET_CHILD_SUBREAPER, &flag, 0, 0, 0) == 0 && flag != 0;
 }
 
+/// Reaps zombie child `pid` (this pid only); false while it cannot be reaped
+/// yet. A leader shows 'Z' in /proc as soon as it has exited, but waitpid
+/// returns 0 until its other threads (a sanitizer's background thread, say)
+/// have exited too.
+inline bool reap_zombie(pid_t pid) {
+  return ::waitpid(pid, nullptr, WNOHANG) != 0;  // reaped, or not ours any more
+}
+
 /// Our live descendants. With `reap`, zombie children are reaped on the way
 /// (adopted orphans: pass false while a run of the library is in flight, its
 /// own child is the library's to reap).
@@ -276,8 +284,7 @@ inline std::vector<pid_t> live_descendants(bool reap = true) {
   std::vector<pid_t> alive;
   for (const ProcStat& st : all_processes()) {
     if (st.ppid == ::getpid() && st.state == 'Z') {
-      if (!reap) continue;
-      ::waitpid(st.pid, nullptr, WNOHANG);  // adopted: ours to reap
+      if (reap && !reap_zombie(st.pid)) alive.push_back(st.pid);  // adopted: ours to reap
       continue;
     }
     if (st.state != 'Z' && is_my_descendant(st)) alive.push_back(st.pid);
@@ -309,11 +316,7 @@ inline std::vector<pid_t> reap_adopted_orphans(
     std::vector<pid_t> alive;
     for (const ProcStat& st : all_processes()) {
       if (st.ppid != ::getpid() || st.session == st.pid) continue;
-      if (st.state == 'Z') {
-        ::waitpid(st.pid, nullptr, WNOHANG);  // this pid only
-      } else {
-        alive.push_back(st.pid);
-      }
+      if (st.state != 'Z' || !reap_zombie(st.pid)) alive.push_back(st.pid);
     }
     if (alive.empty() || std::chrono::steady_clock::now() >= end) return alive;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -1,0 +1,26 @@
+// What both line stream faces (run_stream_lines, open_line_stream) hand the
+// engine: the run's options, a line sink for stdout and a tail capture for
+// stderr. No Asio.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bounded_subprocess/options.hpp"
+#include "engine/face_options.hpp"
+#include "engine/sink.hpp"
+
+namespace bounded_subprocess::detail {
+
+/// The engine's options of a line stream on the host, for `face`
+/// (run_stream_lines or open_line_stream): the face's defaults and
+/// rejections (stream_settings), then `argv`, `env` and `cwd` checked.
+/// Throws std::invalid_argument, before anything is spawned.
+/// `options.container` must not be set.
+StreamSettings stream_engine_options(const std::vector<std::string>& argv, const Options& options, Face face);
+/// stdout: lines capped at max_line_size, queued up to kLineQueueCap bytes.
+Sink stream_stdout_sink(const StreamSettings& settings);
+/// stderr: its last max_output_size bytes.
+Sink stream_stderr_sink(const StreamSettings& settings);
+
+}  // namespace bounded_subprocess::detail

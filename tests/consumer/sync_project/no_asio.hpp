@@ -1,0 +1,3 @@
+// Force-included into the sync consumer: any Asio header fails its build.
+#pragma once
+#pragma GCC poison asio
