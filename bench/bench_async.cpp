@@ -25,7 +25,7 @@ struct Batch {
 };
 
 // Starts `n` runs of `argv` on one io_context, runs it until all completed.
-Batch async_batch(const std::vector<std::string>& argv, int n, const bs::RunOptions& options) {
+Batch async_batch(const std::vector<std::string>& argv, int n, const bs::Options& options) {
   asio::io_context ctx;
   int ok = 0, completed = 0;
   std::string first_error;
@@ -63,7 +63,7 @@ void section_async_many() {
     return;
   }
   const std::vector<std::string> argv{"sleep", "1"};
-  bs::RunOptions opts;
+  bs::Options opts;
   opts.timeout = 60s;
   std::vector<double> lib_cpu, floor_cpu;
   auto lib = [&] {
@@ -92,9 +92,9 @@ void section_watchdog() {
   raise_nofile_limit();
   const int n = scaled(200);
   const std::vector<std::string> argv{"sleep", "1"};
-  bs::RunOptions plain;
+  bs::Options plain;
   plain.timeout = 60s;
-  bs::RunOptions watched = plain;
+  bs::Options watched = plain;
   watched.memory_limit_mb = 1024;
   watched.memory_watchdog_interval = 50ms;
   std::vector<double> cpu_plain, cpu_watched, wall_plain, wall_watched;

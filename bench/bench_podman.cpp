@@ -1,4 +1,4 @@
-// Section for the container face: podman_run of `true` against a bare
+// Section for the container face: run of `true` in a container against a bare
 // `podman run --rm -i IMAGE true`, and the time from a timeout to the
 // container being gone.
 //
@@ -18,7 +18,6 @@
 
 #include "bare.hpp"
 #include "bench_util.hpp"
-#include "bounded_subprocess/podman.hpp"
 #include "bounded_subprocess/run.hpp"
 #include "sections.hpp"
 
@@ -42,7 +41,7 @@ int podman_status(const std::vector<std::string>& args) {
 }
 
 // Milliseconds from `deadline` until the container NAME was gone. `done` is
-// when the removal returned (podman_run returned, or the bare `podman rm`
+// when the removal returned (run returned, or the bare `podman rm`
 // did); if `podman container exists NAME` then says it is gone, that is the
 // time (the check's own cost is not counted); if not, it is checked again
 // every 20 ms (the bench may poll, the library may not) up to 30 s.
@@ -70,7 +69,7 @@ void section_podman() {
   ::setenv("CONTAINERS_CONF", BS_BENCH_CONTAINERS_CONF, 0);
   const std::string image = podman_image();
   // Probe: can podman run a container of the image at all?
-  bs::RunOptions probe_opts;
+  bs::Options probe_opts;
   probe_opts.timeout = 120s;
   const bs::Result probe = bs::run({"podman", "run", "--rm", "-i", image, "true"}, probe_opts);
   if (probe.exit_code != 0) {
@@ -83,13 +82,13 @@ void section_podman() {
 
   const std::vector<std::string> floor_argv{"podman", "run", "--rm", "-i", image, "true"};
   auto lib = [&] {
-    bs::PodmanOptions o;
-    o.image = image;
+    bs::Options o;
     o.timeout = 120s;
+    o.container = bs::Container{.image = image};
     const auto t0 = Clock::now();
-    const bs::Result r = bs::podman_run({"true"}, o);
+    const bs::Result r = bs::run({"true"}, o);
     const double ms = ms_since(t0);
-    if (r.exit_code != 0) fail("podman_run(true): " + r.str() + " " + r.err.data);
+    if (r.exit_code != 0) fail("run in a container(true): " + r.str() + " " + r.err.data);
     return ms;
   };
   auto floor = [&] {
@@ -136,14 +135,13 @@ void section_podman() {
   int round = 0;
   auto lib_gone = [&] {
     const std::string name = unique_name("lib", ++round);
-    bs::PodmanOptions o;
-    o.image = image;
+    bs::Options o;
     o.timeout = timeout;
-    o.podman_args = {"--name", name};
+    o.container = bs::Container{.image = image, .podman_args = {"--name", name}};
     const auto t0 = Clock::now();
-    const bs::Result r = bs::podman_run({"sleep", "100"}, o);
+    const bs::Result r = bs::run({"sleep", "100"}, o);
     const auto done = Clock::now();
-    if (!r.timeout) fail("podman_run(sleep 100) did not time out: " + r.str());
+    if (!r.timeout) fail("run in a container(sleep 100) did not time out: " + r.str());
     return gone_after_ms(name, t0 + timeout, done);
   };
   auto floor_gone = [&] {
@@ -163,7 +161,7 @@ void section_podman() {
   };
   const auto g = interleave(scaled(2), {lib_gone, floor_gone});
   for (double v : g[0]) {
-    if (v < 0) fail("a timed-out container of podman_run was still there 30 s later");
+    if (v < 0) fail("a timed-out container of run was still there 30 s later");
   }
   figure("podman_timeout_gone_median_ms", median(g[0]), 1);
   figure("podman_timeout_gone_worst_ms", worst(g[0]), 1);

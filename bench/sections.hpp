@@ -19,7 +19,7 @@ void section_async_many();
 void section_watchdog();
 /// Interactive round trips through `cat`, sync and async, against bare pipes.
 void section_interactive();
-/// podman_run of `true` against bare `podman run`, and timeout-to-gone.
+/// run of `true` in a container against bare `podman run`, and timeout-to-gone.
 void section_podman();
 /// `bounded-run batch`: 2,000 `true` against xargs -P 2, 1,000 `sleep 1` at
 /// --parallel 1000 against a bare loop, peak RSS over 10,000 and 100,000 jobs.

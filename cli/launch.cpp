@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "bounded_subprocess/async.hpp"
-#include "bounded_subprocess/podman_async.hpp"
 
 namespace bounded_subprocess::cli {
 
@@ -129,12 +128,7 @@ void Launch::run_program(std::optional<std::string> stdin_bytes, double timeout)
         self->finish(error_of(ec, result), std::move(result));
       });
   try {
-    if (spec_.podman) {
-      async_podman_run(ex_, spec_.argv, to_podman_options(spec_, std::move(stdin_bytes), timeout),
-                       std::move(on_done));
-    } else {
-      async_run(ex_, spec_.argv, to_run_options(spec_, std::move(stdin_bytes), timeout), std::move(on_done));
-    }
+    async_run(ex_, spec_.argv, to_options(spec_, std::move(stdin_bytes), timeout), std::move(on_done));
   } catch (...) {
     // Bad options (std::invalid_argument), or the program (or podman) cannot
     // start (SpawnError): thrown before anything started.

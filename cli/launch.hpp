@@ -1,6 +1,6 @@
 // One run of bounded-run (the single command and each batch job): reads the
-// stdin file if there is one, then runs the program locally (`async_run`)
-// or in a container (`async_podman_run`), all on one Asio event loop, and
+// stdin file if there is one, then runs the program (`async_run`) on the host
+// or in a container (`Options::container`), all on one Asio event loop, and
 // can be cancelled at any point.
 #pragma once
 

@@ -341,49 +341,33 @@ RunSettings merge(const RunSettings& defaults, const RunSettings& job) {
   return out;
 }
 
-RunOptions to_run_options(const RunSpec& spec, std::optional<std::string> stdin_bytes,
-                          std::optional<double> timeout) {
-  RunOptions options{
+Options to_options(const RunSpec& spec, std::optional<std::string> stdin_bytes,
+                   std::optional<double> timeout) {
+  Options options{
       .timeout = Seconds(timeout.value_or(spec.timeout)),
       .max_output_size = spec.max_output,
       .tail = spec.tail,
-      .env = std::nullopt,
       .stdin_data = std::move(stdin_bytes),
       .stdin_write_timeout = Seconds(spec.stdin_timeout),
       .cwd = spec.cwd,
-      .memory_limit_mb = spec.memory_limit_mb,
-      .memory_watchdog_interval = Seconds(spec.memory_interval),
       .containment = spec.containment,
       .min_containment = spec.min_containment,
   };
+  if (spec.podman) {
+    // --memory-limit-mb of a container is its cgroup's limit; the
+    // container's environment is only what --env gives.
+    options.container = Container{.image = *spec.podman,
+                                  .volumes = spec.volumes,
+                                  .entrypoint = spec.entrypoint,
+                                  .podman_args = spec.podman_args,
+                                  .cgroup_memory_limit_mb = spec.memory_limit_mb};
+    if (!spec.env.empty()) options.env = Environment(spec.env.begin(), spec.env.end());
+    return options;
+  }
+  options.memory_limit_mb = spec.memory_limit_mb;
+  options.memory_watchdog_interval = Seconds(spec.memory_interval);
   if (spec.clear_env || !spec.env.empty()) {
     Environment env = spec.clear_env ? Environment{} : inherited_env();
-    for (const auto& [name, value] : spec.env) env[name] = value;
-    options.env = std::move(env);
-  }
-  return options;
-}
-
-PodmanOptions to_podman_options(const RunSpec& spec, std::optional<std::string> stdin_bytes,
-                                std::optional<double> timeout) {
-  PodmanOptions options{
-      .image = spec.podman.value_or(""),
-      .timeout = Seconds(timeout.value_or(spec.timeout)),
-      .max_output_size = spec.max_output,
-      .tail = spec.tail,
-      .env = std::nullopt,
-      .stdin_data = std::move(stdin_bytes),
-      .stdin_write_timeout = Seconds(spec.stdin_timeout),
-      .volumes = spec.volumes,
-      .cwd = spec.cwd,
-      .memory_limit_mb = spec.memory_limit_mb,
-      .entrypoint = spec.entrypoint,
-      .podman_args = spec.podman_args,
-      .containment = spec.containment,
-      .min_containment = spec.min_containment,
-  };
-  if (!spec.env.empty()) {
-    Environment env;
     for (const auto& [name, value] : spec.env) env[name] = value;
     options.env = std::move(env);
   }

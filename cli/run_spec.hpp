@@ -18,7 +18,6 @@
 
 #include "bounded_subprocess/containment.hpp"
 #include "bounded_subprocess/options.hpp"
-#include "bounded_subprocess/podman.hpp"
 
 namespace bounded_subprocess::cli {
 
@@ -142,14 +141,13 @@ void check_conflicts(const RunSettings& settings, Spelling spelling, bool contai
 /// `check_conflicts` (defaults that do not fit the job's kind are ignored).
 RunSettings merge(const RunSettings& defaults, const RunSettings& job);
 
-/// The library's options for a local run (the environment: inherited plus
-/// `env`, or only `env` with `clear_env`). `stdin_bytes` replaces the stdin
+/// The library's options for the run: on the host (the environment:
+/// inherited plus `env`, or only `env` with `clear_env`), or with `podman`
+/// in a container (`env` becomes the container's `-e` flags and
+/// `memory_limit_mb` its cgroup's limit). `stdin_bytes` replaces the stdin
 /// source (the caller has read `stdin_file`); `timeout` overrides the
 /// spec's when given (what is left of the deadline after reading stdin).
-RunOptions to_run_options(const RunSpec& spec, std::optional<std::string> stdin_bytes,
-                          std::optional<double> timeout = std::nullopt);
-/// The same for a container run (`env` becomes the container's `-e` flags).
-PodmanOptions to_podman_options(const RunSpec& spec, std::optional<std::string> stdin_bytes,
-                                std::optional<double> timeout = std::nullopt);
+Options to_options(const RunSpec& spec, std::optional<std::string> stdin_bytes,
+                   std::optional<double> timeout = std::nullopt);
 
 }  // namespace bounded_subprocess::cli

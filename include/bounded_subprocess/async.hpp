@@ -42,12 +42,24 @@
 
 namespace bounded_subprocess {
 
-/// Runs `argv` like `run` (same options, same bounds, same Result), driven by
-/// Asio on `ex`: the child's pipes and pidfd are waited on with
+namespace detail {
+struct LineStreamAccess;  // makes LineStreams (src/stream/line_stream_hooks.hpp)
+}  // namespace detail
+
+/// Runs `argv` like `run` (same options, same bounds, same Result, on the
+/// host or in `options.container`), driven by Asio on `ex`: the child's pipes and pidfd are waited on with
 /// `asio::posix::stream_descriptor::async_wait`, the deadline with a
 /// `steady_timer`, and the memory watchdog (when `memory_limit_mb` is set)
 /// with one shared timer per execution context whose single /proc scan per
-/// tick serves every watched run of that context.
+/// tick serves every watched run of that context. In a container, the
+/// podman client runs this way, then, whatever ended it, the cleanup
+/// `podman rm` as another async run (bounded by `cleanup_timeout`); the
+/// operation completes only once the container is removed and the cidfile
+/// deleted.
+///
+/// Options: see the table in options.hpp. Rejected here: `max_line_size`,
+/// `on_interrupt` (nothing blocks a thread); with a container,
+/// `memory_limit_mb` and `memory_watchdog_interval`.
 ///
 /// Completion signature: `void(std::error_code ec, Result result)`, the
 /// Result always delivered (as Asio's async_read delivers bytes_transferred
@@ -64,28 +76,35 @@ namespace bounded_subprocess {
 /// included) is thrown as `std::system_error` and the Result is lost: use
 /// `asio::experimental::as_tuple` or `asio::redirect_error` to keep both.
 ///
-/// The child is started by this call itself (whatever the token, so that
-/// a start failure is thrown here); it is supervised (deadline, output,
-/// watchdog) from the initiation of the operation, which with a lazy token
-/// (`use_awaitable`, `deferred`) is the `co_await` or the invocation; the
-/// deadline counts from the start. An operation dropped uninitiated kills
-/// and reaps its child.
+/// The child (in a container: the podman client) is started by this call
+/// itself (whatever the token, so that a start failure is thrown here); it
+/// is supervised (deadline, output, watchdog) from the initiation of the
+/// operation, which with a lazy token (`use_awaitable`, `deferred`) is the
+/// `co_await` or the invocation; the deadline counts from the start. An
+/// operation dropped uninitiated kills and reaps its child (and removes its
+/// container).
 ///
 /// Errors thrown by this call, before anything is supervised:
-///  - `std::invalid_argument` (empty argv, NUL in an argument, bad env name,
-///    a timeout or interval that is not positive, a memory limit of 0);
-///  - `SpawnError` when the program cannot start (not found, not
-///    executable, cwd missing, out of fds), naming it. Nothing is leaked and
-///    the handler is destroyed without being called.
+///  - `std::invalid_argument` (a field this face does not use, naming it;
+///    empty argv, NUL in an argument, bad env name, a timeout or interval
+///    that is not positive, a memory limit of 0, an empty image);
+///  - `SpawnError` when the program (or podman) cannot start (not found, not
+///    executable, cwd missing, out of fds), naming it; `std::system_error`
+///    when a container's temporary folder cannot be made. Nothing is leaked
+///    and the handler is destroyed without being called.
 ///
 /// Cancellation: per-operation cancellation through the completion handler's
 /// cancellation slot (`asio::bind_cancellation_slot`, awaitable operators
 /// `||`, `asio::experimental::parallel_group`), for the terminal, partial
 /// and total types alike: the process group gets SIGKILL, the child is
 /// reaped, and the operation completes with `operation_aborted`,
-/// `reason == EndReason::cancelled` and `exit_code == -1`. Emit the signal
-/// from the thread running the handler's executor (Asio's usual rule for
-/// cancellation slots).
+/// `reason == EndReason::cancelled` and `exit_code == -1`, with the output
+/// read so far; in a container the container is removed first (a
+/// cancellation that arrives during that cleanup is ignored: the cleanup
+/// always runs to its end). If that cleanup fails, the operation completes
+/// with `errc::cleanup_failed` and `result.cleanup_error` says why. Emit the
+/// signal from the thread running the handler's executor (Asio's usual rule
+/// for cancellation slots).
 ///
 /// Executors and threads: the work runs on an internal strand of `ex`, so a
 /// multi-threaded `io_context` is safe and any number of concurrent runs may
@@ -93,27 +112,27 @@ namespace bounded_subprocess {
 /// inline from this call) through its associated executor, which is kept
 /// busy (outstanding work) until then; the erased handler lives in memory
 /// from its associated allocator. If the execution context is destroyed
-/// before completion, the group is killed and the child reaped; the handler
-/// is destroyed without being called.
+/// before completion, the group is killed and the child reaped (and a
+/// container removed synchronously, bounded by cleanup_timeout); the
+/// handler is destroyed without being called.
 ///
 /// The argv[0] lookup, environment, stdin, capture and end-of-run rules are
 /// those of `run` (see bounded_subprocess/run.hpp).
 template <class Executor, class CompletionToken>
 requires detail::is_executor_v<Executor>
-auto async_run(const Executor& ex, std::vector<std::string> argv, RunOptions options,
-               CompletionToken&& token) {
+auto async_run(const Executor& ex, std::vector<std::string> argv, Options options, CompletionToken&& token) {
   detail::validate_async_run(argv, options);
   // The child starts here, so that a start failure is thrown by this call
   // whatever the token; the operation supervises it once initiated.
-  auto op = detail::spawn_async_run(asio::any_io_executor(ex), argv, options);
+  auto run = detail::prepare_async_run(asio::any_io_executor(ex), argv, options);
   return asio::async_initiate<CompletionToken, void(std::error_code, Result)>(
-      detail::InitiateAsyncRun<Executor>{ex}, token, std::move(op));
+      detail::InitiateAsyncRun<Executor>{ex}, token, std::move(run));
 }
 
 /// The same, on the executor of an execution context such as `io_context&`.
 template <class ExecutionContext, class CompletionToken>
 requires std::is_convertible_v<ExecutionContext&, asio::execution_context&>
-auto async_run(ExecutionContext& ctx, std::vector<std::string> argv, RunOptions options,
+auto async_run(ExecutionContext& ctx, std::vector<std::string> argv, Options options,
                CompletionToken&& token) {
   return async_run(ctx.get_executor(), std::move(argv), std::move(options),
                    std::forward<CompletionToken>(token));
@@ -146,12 +165,11 @@ class LineStream {
   /// Completion signature: `void(std::error_code ec, std::string line)`:
   ///  - no error: `line` is the next line;
   ///  - `asio::error::eof`: the stream has ended (child reaped, group killed,
-  ///    end hook done); every later call completes with `eof` too. Lines read
-  ///    before the end are all delivered before it;
+  ///    container removed, end hook done); every later call completes with
+  ///    `eof` too. Lines read before the end are all delivered before it;
   ///  - `asio::error::operation_aborted`: this call was cancelled (below);
-  ///  - another code, once, before `eof`: the end hook
-  ///    (`StreamHooks::on_end`) threw (a `std::system_error`'s own code, else
-  ///    `errc::end_hook_failed`), or the engine failed (see `async_run`).
+  ///  - another code, once, before `eof`: the engine failed (see
+  ///    `async_run`).
   /// With `use_awaitable` / `use_future` each error code, `eof` included, is
   /// thrown as `std::system_error`; loop with
   /// `asio::experimental::as_tuple(asio::use_awaitable)` and stop at `eof`.
@@ -173,14 +191,15 @@ class LineStream {
   /// before this returns (a SIGKILLed process goes within milliseconds); the
   /// result's reason becomes `EndReason::cancelled` unless the stream had
   /// already ended. Lines already read can still be taken with `async_next`,
-  /// then it yields `asio::error::eof` (after the end hook, if any, is done).
+  /// then it yields `asio::error::eof` (in a container, once it is removed).
   /// Idempotent; never throws.
   void close() noexcept;
 
   /// The child's pid, which is also its process group id.
   pid_t pid() const noexcept;
 
-  /// True once the stream has ended and the end hook (if any) is done.
+  /// True once the stream has ended (and, in a container, the container is
+  /// removed).
   bool finished() const noexcept;
 
   /// The final result (see `run_stream_lines` for its fields); only once
@@ -188,8 +207,7 @@ class LineStream {
   const Result& result() const;
 
  private:
-  friend LineStream open_line_stream(const asio::any_io_executor&, const std::vector<std::string>&,
-                                     const StreamOptions&, StreamHooks);
+  friend struct detail::LineStreamAccess;
   explicit LineStream(std::shared_ptr<detail::LineStreamImpl> impl) noexcept;
   std::shared_ptr<detail::LineStreamImpl> impl_;
 };
@@ -198,14 +216,32 @@ class LineStream {
 /// is spawned before this returns; stdout is read on `ex` as it arrives
 /// (while the caller is not asking, at most about 1 MiB of lines is queued
 /// before reading pauses, so the child then blocks on its pipe: the memory
-/// of a stream is bounded).
+/// of a stream is bounded). The bounds and the result are those of
+/// `run_stream_lines` (stream.hpp).
 ///
-/// Errors: `std::invalid_argument` for bad options or argv; `SpawnError`
-/// naming the program when it cannot start. Nothing is leaked on error.
+/// In a container (`options.container`), the stream is over the podman
+/// client's stdout; whatever ends it (EOF, the deadline, `close()`,
+/// destroying the `LineStream`), the container is then removed with an
+/// async run of `podman rm` on `ex`, and the stream reports its end (the
+/// final `eof` of `async_next`, `finished()`) only after that. If
+/// the executor's context is gone before the cleanup could run or finish,
+/// the container is removed synchronously (bounded by cleanup_timeout) when
+/// the last piece of the call is destroyed. A failed cleanup is not
+/// reported (no error channel is left once the stream ended);
+/// `run_stream_lines` reports it.
+///
+/// Options: see the table in options.hpp. Rejected here: `tail = false`,
+/// `on_interrupt`; with a container, `memory_limit_mb` and
+/// `memory_watchdog_interval`.
+///
+/// Errors: `std::invalid_argument` for a field this face does not use
+/// (naming it), bad bounds or argv; `SpawnError` naming the program (or
+/// podman) when it cannot start; `std::system_error` when the container's
+/// temporary folder cannot be made. Nothing is leaked on error.
 ///
 /// Thread safety: may be called from any thread; see `LineStream` for the
 /// use of the returned object.
 LineStream open_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                            const StreamOptions& options, StreamHooks hooks = {});
+                            const Options& options);
 
 }  // namespace bounded_subprocess

@@ -104,12 +104,12 @@ class AsyncInteractive {
  public:
   using executor_type = asio::any_io_executor;
 
-  /// Starts `argv`; operations run on a strand of `executor`. Errors as for
-  /// `Interactive::Interactive` (std::invalid_argument,
-  /// std::system_error naming the program).
-  AsyncInteractive(const executor_type& executor, std::vector<std::string> argv,
-                   InteractiveOptions options = {});
-  AsyncInteractive(asio::io_context& context, std::vector<std::string> argv, InteractiveOptions options = {});
+  /// Starts `argv`; operations run on a strand of `executor`. Options and
+  /// errors as for `Interactive::Interactive` (std::invalid_argument naming
+  /// a field this face does not use, std::system_error naming the program),
+  /// except that `on_interrupt` is rejected too (nothing blocks a thread).
+  AsyncInteractive(const executor_type& executor, std::vector<std::string> argv, Options options = {});
+  AsyncInteractive(asio::io_context& context, std::vector<std::string> argv, Options options = {});
   /// Kills the group and reaps the child unless it was closed (see above).
   ~AsyncInteractive();
   AsyncInteractive(AsyncInteractive&& other) noexcept;

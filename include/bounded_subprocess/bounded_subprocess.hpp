@@ -1,9 +1,8 @@
 // Umbrella header: every face of the library.
 //
-// The sync faces (run, run_stream_lines, Interactive, podman_run,
-// podman_run_stream_lines) need only the standard library. The async faces
-// (async_run, open_line_stream, AsyncInteractive, async_podman_run,
-// open_podman_line_stream) need standalone Asio (Debian: libasio-dev); they
+// The sync faces (run, run_stream_lines, Interactive) need only the
+// standard library. The async faces (async_run, open_line_stream,
+// AsyncInteractive) need standalone Asio (Debian: libasio-dev); they
 // are included too unless BOUNDED_SUBPROCESS_NO_ASYNC is defined before this
 // header, for a program that uses only the sync faces and builds where Asio
 // is not installed. The CMake package defines it for its consumers when they
@@ -14,7 +13,6 @@
 #include "bounded_subprocess/error.hpp"
 #include "bounded_subprocess/interactive.hpp"
 #include "bounded_subprocess/options.hpp"
-#include "bounded_subprocess/podman.hpp"
 #include "bounded_subprocess/result.hpp"
 #include "bounded_subprocess/run.hpp"
 #include "bounded_subprocess/spawn_error.hpp"
@@ -23,5 +21,4 @@
 #ifndef BOUNDED_SUBPROCESS_NO_ASYNC
 #include "bounded_subprocess/async.hpp"
 #include "bounded_subprocess/async_interactive.hpp"
-#include "bounded_subprocess/podman_async.hpp"
 #endif

@@ -24,26 +24,6 @@
 
 namespace bounded_subprocess {
 
-/// Options of `Interactive` and `AsyncInteractive`: a plain aggregate.
-struct InteractiveOptions {
-  /// Cap, in bytes, on the pending partial line (stdout data read while
-  /// waiting for a '\n'). A longer line loses its oldest bytes: `read_line`
-  /// returns its last `read_buffer_size` bytes. Must be at least 1.
-  std::size_t read_buffer_size = 4096;
-  /// Replaces the child's environment when set; inherits the host's when not.
-  std::optional<Environment> env{};
-  /// Working directory of the child; the host's when absent.
-  std::optional<std::string> cwd{};
-  /// How every descendant is kept in the run: see `RunOptions::containment`.
-  std::optional<Containment> containment{};
-  Containment min_containment = Containment::process_group;
-  /// `Interactive` only: called in the waiting thread each time a wait of
-  /// `write`, `read_line` or `close` is interrupted by a signal handler
-  /// (EINTR). It may throw to abandon that call (the child keeps running;
-  /// the object still owns it). See `RunOptions::on_interrupt`.
-  std::function<void()> on_interrupt{};
-};
-
 namespace detail {
 struct InteractiveSync;  // the state behind Interactive (src/interactive/interactive.cpp)
 }  // namespace detail
@@ -74,11 +54,19 @@ class Interactive {
   /// Starts `argv` (argv[0] looked up in PATH, the child's PATH when
   /// `options.env` sets one).
   ///
-  /// Errors: std::invalid_argument (nothing spawned) for an empty argv or
-  /// program, a NUL in an argument, a bad environment name, an empty cwd or
-  /// `read_buffer_size` 0; std::system_error, naming the program (or the
-  /// cwd), when it cannot be started. Nothing is leaked on either path.
-  explicit Interactive(std::vector<std::string> argv, InteractiveOptions options = {});
+  /// Options (see the table in options.hpp): `max_line_size` (4096 by
+  /// default), `env`, `cwd`, `containment`, `min_containment` and
+  /// `on_interrupt`. Rejected: `timeout`, `max_output_size`, `tail`,
+  /// `stdin_data`, `stdin_write_timeout` (each call takes its own timeout;
+  /// stdin is `write`'s), `memory_limit_mb`, `memory_watchdog_interval` (no
+  /// watchdog) and `container` (not implemented).
+  ///
+  /// Errors: std::invalid_argument (nothing spawned) for a field this face
+  /// does not use (the message names it), an empty argv or program, a NUL in
+  /// an argument, a bad environment name, an empty cwd or `max_line_size` 0;
+  /// std::system_error, naming the program (or the cwd), when it cannot be
+  /// started. Nothing is leaked on either path.
+  explicit Interactive(std::vector<std::string> argv, Options options = {});
   /// Kills the group and reaps the child unless `close` was called.
   ~Interactive();
   Interactive(Interactive&& other) noexcept;
@@ -100,7 +88,7 @@ class Interactive {
   /// The next line of the child's stdout without its '\n', waiting at most
   /// `timeout`. No value on timeout, at EOF, or after `close`. Data read
   /// before a timeout stays buffered for the next call; a partial line at EOF
-  /// is dropped; a line longer than `read_buffer_size` keeps its newest
+  /// is dropped; a line longer than `max_line_size` keeps its newest
   /// bytes. A zero timeout only takes what is already there. Errors:
   /// std::invalid_argument for a negative or NaN timeout.
   std::optional<std::string> read_line(Seconds timeout);

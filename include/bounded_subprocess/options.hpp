@@ -1,7 +1,42 @@
-// Options of a bounded run: plain aggregates, so that C++20 designated
+// The options of every face: one plain aggregate, so that C++20 designated
 // initializers read like the seed's keyword arguments:
 //
 //   bounded_subprocess::run({"echo", "hi"}, {.timeout = 5s, .max_output_size = 1024});
+//   bounded_subprocess::run({"cat"}, {.stdin_data = "hi\n",
+//                                     .container = Container{.image = "localhost/my-image"}});
+//
+// Every field is used by every face that receives it, or rejected there: the
+// entry point throws `std::invalid_argument` naming the field and the face,
+// before anything is spawned. A field some face cannot honour is optional
+// (or, for `on_interrupt`, an empty std::function means "not set"), so that
+// "set" is visible; its default per face is in this table (and in the
+// README's, which is the same):
+//
+//   field                     run / async_run     run_stream_lines /      Interactive /
+//                                                 open_line_stream        AsyncInteractive
+//   timeout                   15 s                15 s                    rejected
+//   max_output_size           2048 (each of       2048 (last bytes        rejected
+//                             stdout, stderr)     of stderr)
+//   tail                      false               true (false rejected)   rejected
+//   max_line_size             rejected            65536                   4096
+//   env, cwd                  host's              host's                  host's
+//   stdin_data                /dev/null           /dev/null               rejected
+//   stdin_write_timeout       15 s                15 s                    rejected
+//   memory_limit_mb           none                none                    rejected
+//   memory_watchdog_interval  1 s                 1 s                     rejected
+//   containment               strongest           strongest               strongest
+//   min_containment           process_group       process_group           process_group
+//   on_interrupt              run: none;          rejected                Interactive: none;
+//                             async_run: rejected                         AsyncInteractive: rejected
+//   container                 local               local                   rejected
+//
+// With a `container`: `env` and `cwd` are the container's (`-e`, `-w`), not
+// the podman client's; `memory_limit_mb` and `memory_watchdog_interval` are
+// rejected (the watchdog would count the podman client, not the container:
+// use `Container::cgroup_memory_limit_mb`); `containment` is that of the
+// podman client and everything it starts, and defaults to subreaper where
+// the machine has it (a PID or user namespace around podman confuses it),
+// else process_group.
 #pragma once
 
 #include <chrono>
@@ -23,50 +58,92 @@ using Seconds = std::chrono::duration<double>;
 /// inherited environment (as Python's `env=` does); see `inherited_env()`.
 using Environment = std::map<std::string, std::string>;
 
-/// Options of `run`, `async_run` and `run_stream_lines`.
-///
-/// Every field has the seed's default. Bounds that make no sense (a timeout
-/// that is not positive, a memory limit of 0 MiB, ...) make the entry point
-/// throw `std::invalid_argument` before anything is spawned.
-struct RunOptions {
+/// A container to run the program in: `podman run --rm -i --cidfile FILE
+/// --label bounded_subprocess.call=ID --log-driver=none [-e N=V]... [-v V]...
+/// [-w CWD] [--memory Nm --memory-swap Nm] [--entrypoint E] [podman_args...]
+/// IMAGE ARGV...`. The bounds (deadline, output, stdin) apply to the podman
+/// client, which relays the container's stdio. Whatever ends the call, the
+/// container is force-removed with a bounded `podman rm -f --time 0
+/// --cidfile FILE --ignore` (or by the call's label when the client died
+/// before writing the cidfile), the client is reaped and the cidfile (in a
+/// private temporary folder) deleted.
+struct Container {
+  /// The image to run (required: an empty image is std::invalid_argument).
+  std::string image{};
+  /// Each becomes `-v VOLUME`, e.g. "/host/data:/data:ro".
+  std::vector<std::string> volumes{};
+  /// `--entrypoint E`; an empty string clears the image's ENTRYPOINT; absent
+  /// omits the flag.
+  std::optional<std::string> entrypoint{};
+  /// Further podman flags, placed before the image (e.g. "--network=none").
+  std::vector<std::string> podman_args{};
+  /// The container's own cgroup memory limit: `--memory Nm --memory-swap Nm`
+  /// (enforced by the kernel in the container, not by the library's
+  /// watchdog: an OOM kill shows as exit code 137). At least 1.
+  std::optional<std::size_t> cgroup_memory_limit_mb{};
+  /// The podman binary (looked up in PATH when it holds no '/').
+  std::string podman_path = "podman";
+  /// Bound on the cleanup (`podman rm -f --time 0 ...`), which runs after
+  /// the main deadline.
+  Seconds cleanup_timeout{10.0};
+  /// Where the private folder holding the cidfile is created; $TMPDIR (or
+  /// /tmp) when absent.
+  std::optional<std::string> temp_dir{};
+};
+
+/// The options of every face (see the table above for which face uses
+/// which field, and its default there). Bounds that make no sense (a timeout
+/// that is not positive, a memory limit of 0 MiB, a max_line_size of 0, ...)
+/// are `std::invalid_argument` too, before anything is spawned.
+struct Options {
   /// One wall-clock deadline, measured from the spawn, bounding the whole run
-  /// (stdin phase included). At the deadline the process group gets SIGKILL.
-  Seconds timeout{15.0};
-  /// Bytes kept of stdout and of stderr, each. Bytes past the bound are
-  /// drained and thrown away. 0 keeps nothing.
-  std::size_t max_output_size = 2048;
+  /// (stdin phase included). At the deadline everything the run contains
+  /// gets SIGKILL.
+  std::optional<Seconds> timeout{};
+  /// Bytes kept of stdout and of stderr, each (line streams: of stderr
+  /// only, whose last bytes they keep). Bytes past the bound are drained and
+  /// thrown away. 0 keeps nothing.
+  std::optional<std::size_t> max_output_size{};
   /// Keep the last `max_output_size` bytes instead of the first.
-  bool tail = false;
+  std::optional<bool> tail{};
+  /// Cap on one line (line streams, Interactive): when a line grows past it
+  /// before its '\n' arrives, its older bytes are dropped, so a line holds
+  /// at most this many bytes (its last ones). At least 1.
+  std::optional<std::size_t> max_line_size{};
   /// Replaces the child's environment when set; inherits the host's when not.
   std::optional<Environment> env{};
-  /// Data written to the child's stdin while its output is read. When absent
-  /// the child's stdin is /dev/null.
+  /// Data written to the child's stdin while its output is read, then
+  /// stdin is closed. When absent the child's stdin is /dev/null.
   std::optional<std::string> stdin_data{};
   /// Bound on writing `stdin_data`. If not all of it is written in time (or
   /// the child closes its stdin first), stdin is closed, the result's
   /// `stdin_write_failed` is set and `exit_code` is -1.
-  Seconds stdin_write_timeout{15.0};
+  std::optional<Seconds> stdin_write_timeout{};
   /// Working directory of the child; the host's when absent.
   std::optional<std::string> cwd{};
-  /// Memory watchdog: when set, the summed peak RSS (VmHWM) of every process
-  /// in the child's process group is sampled every `memory_watchdog_interval`
-  /// and the group is killed once it exceeds this many MiB.
+  /// The library's memory watchdog: the summed peak RSS (VmHWM) of every
+  /// process of the run is sampled every `memory_watchdog_interval` and the
+  /// run is killed once it exceeds this many MiB.
   std::optional<std::size_t> memory_limit_mb{};
-  /// At least 1 ms (the watchdog reads /proc on every tick).
-  Seconds memory_watchdog_interval{1.0};
+  /// At least 10 ms (each tick reads /proc). Read only when
+  /// `memory_limit_mb` is set.
+  std::optional<Seconds> memory_watchdog_interval{};
   /// How every descendant is kept in the run (see Containment): exactly this
   /// mechanism, or an error (SpawnError) when the machine lacks it. When
   /// absent, the strongest the machine allows...
   std::optional<Containment> containment{};
   /// ...and never one weaker than this (an error instead).
   Containment min_containment = Containment::process_group;
-  /// Sync faces only: called in the waiting thread each time a wait of the
-  /// call is interrupted by a signal handler (EINTR). It may throw to
-  /// abandon the call: the run is killed and reaped, then the exception
-  /// propagates. The Python bindings run Python's signal handlers here, so
-  /// that Ctrl-C raises KeyboardInterrupt at once. The async faces never
-  /// block a thread and ignore it.
+  /// Blocking faces (`run`, `Interactive`) only: called in the waiting
+  /// thread each time a wait of the call is interrupted by a signal handler
+  /// (EINTR). It may throw to abandon the call (`run`: the run is killed and
+  /// reaped, then the exception propagates; `Interactive`: the child keeps
+  /// running, the object still owns it). The Python bindings run Python's
+  /// signal handlers here, so that Ctrl-C raises KeyboardInterrupt at once.
+  /// Empty means not set.
   std::function<void()> on_interrupt{};
+  /// Run the program in this container instead of on the host.
+  std::optional<Container> container{};
 };
 
 /// A copy of the host process's environment, to start from when a few

@@ -1,7 +1,7 @@
 # Type stub of the native module (python/src). Internal: the pure-Python
 # modules check and encode every argument (strings as bytes, durations as float
 # seconds) before calling these.
-from typing import Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 __version__: str
 
@@ -53,15 +53,7 @@ class Pending:
     def result(self) -> object: ...
 
 class Interactive:
-    def __init__(
-        self,
-        argv: List[bytes],
-        read_buffer_size: int,
-        env: Optional[Dict[bytes, bytes]],
-        cwd: Optional[bytes],
-        containment: Optional[str],
-        min_containment: str,
-    ) -> None: ...
+    def __init__(self, argv: List[bytes], **options: Any) -> None: ...
     def write(self, data: bytes, timeout: float) -> bool: ...
     def read_line(self, timeout: float) -> Optional[bytes]: ...
     def close(self, nice_timeout: float) -> int: ...
@@ -90,81 +82,13 @@ class LineStream:
     @property
     def pid(self) -> int: ...
 
-def run(
-    argv: List[bytes],
-    timeout: float,
-    max_output_size: int,
-    tail: bool,
-    env: Optional[Dict[bytes, bytes]],
-    stdin_data: Optional[bytes],
-    stdin_write_timeout: float,
-    cwd: Optional[bytes],
-    memory_limit_mb: Optional[int],
-    memory_watchdog_interval: float,
-    containment: Optional[str],
-    min_containment: str,
-) -> Result: ...
-def start_run(
-    argv: List[bytes],
-    timeout: float,
-    max_output_size: int,
-    tail: bool,
-    env: Optional[Dict[bytes, bytes]],
-    stdin_data: Optional[bytes],
-    stdin_write_timeout: float,
-    cwd: Optional[bytes],
-    memory_limit_mb: Optional[int],
-    memory_watchdog_interval: float,
-    containment: Optional[str],
-    min_containment: str,
-) -> Pending: ...
-def open_line_stream(
-    argv: List[bytes],
-    timeout: float,
-    max_line_size: int,
-    stderr_max_output_size: int,
-    env: Optional[Dict[bytes, bytes]],
-    stdin_data: Optional[bytes],
-    stdin_write_timeout: float,
-    cwd: Optional[bytes],
-    memory_limit_mb: Optional[int],
-    memory_watchdog_interval: float,
-    containment: Optional[str],
-    min_containment: str,
-) -> LineStream: ...
-def start_podman_run(
-    argv: List[bytes],
-    image: str,
-    timeout: float,
-    max_output_size: int,
-    tail: bool,
-    env: Optional[Dict[bytes, bytes]],
-    stdin_data: Optional[bytes],
-    stdin_write_timeout: float,
-    volumes: List[bytes],
-    cwd: Optional[bytes],
-    memory_limit_mb: Optional[int],
-    entrypoint: Optional[bytes],
-    podman_args: List[bytes],
-    podman_path: bytes,
-    containment: Optional[str],
-    min_containment: str,
-) -> Pending: ...
-def open_podman_line_stream(
-    argv: List[bytes],
-    image: str,
-    timeout: float,
-    max_line_size: int,
-    stderr_max_output_size: int,
-    env: Optional[Dict[bytes, bytes]],
-    stdin_data: Optional[bytes],
-    stdin_write_timeout: float,
-    volumes: List[bytes],
-    cwd: Optional[bytes],
-    memory_limit_mb: Optional[int],
-    entrypoint: Optional[bytes],
-    podman_args: List[bytes],
-    podman_path: bytes,
-    containment: Optional[str],
-    min_containment: str,
-) -> LineStream: ...
+# The keyword arguments of every face are the fields of the C++ Options and
+# Container, converted by one function (python/src/convert.cpp): timeout,
+# max_output_size, tail, max_line_size, env, stdin_data, stdin_write_timeout,
+# cwd, memory_limit_mb, memory_watchdog_interval, containment,
+# min_containment; and, making the run a container's, image, volumes,
+# entrypoint, podman_args, podman_path, cgroup_memory_limit_mb. Strings as
+# bytes (image: str), durations as float seconds, None for "not given".
+def run(argv: List[bytes], **options: Any) -> Result: ...
+def start_run(argv: List[bytes], **options: Any) -> Pending: ...
+def open_line_stream(argv: List[bytes], **options: Any) -> LineStream: ...

@@ -100,7 +100,7 @@ def _podman_kwargs(
         stdin_write_timeout=_args.stdin_write_seconds(stdin_write_timeout),
         volumes=[_args.encode_str(v, "volumes[]") for v in volumes],
         cwd=_args.encode_cwd(cwd),
-        memory_limit_mb=_args.memory_limit(memory_limit_mb),
+        cgroup_memory_limit_mb=_args.memory_limit(memory_limit_mb),
         entrypoint=None if entrypoint is None else _args.encode_str(entrypoint, "entrypoint"),
         podman_args=[_args.encode_str(a, "podman_args[]") for a in podman_args],
         podman_path=_args.encode_str(podman_path, "podman_path"),
@@ -148,7 +148,7 @@ async def podman_run(
     kwargs = _podman_kwargs(args, image, timeout_seconds, env, stdin_data, stdin_write_timeout,
                             volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path,
                             containment, min_containment)
-    pending = _native.start_podman_run(
+    pending = _native.start_run(
         max_output_size=_args.size(max_output_size, "max_output_size"),
         tail=bool(tail),
         **kwargs,
@@ -214,9 +214,9 @@ async def podman_run_stream_lines(
     kwargs = _podman_kwargs(args, image, timeout_seconds, env, stdin_data, stdin_write_timeout,
                             volumes, cwd, memory_limit_mb, entrypoint, podman_args, podman_path,
                             containment, min_containment)
-    stream = _native.open_podman_line_stream(
+    stream = _native.open_line_stream(
         max_line_size=_args.size(max_line_size, "max_line_size", allow_zero=False),
-        stderr_max_output_size=_args.size(stderr_max_output_size, "stderr_max_output_size"),
+        max_output_size=_args.size(stderr_max_output_size, "stderr_max_output_size"),
         **kwargs,
     )
     ended = False
@@ -254,7 +254,7 @@ async def run_stream_lines(
     del kwargs["max_output_size"], kwargs["tail"]
     stream = _native.open_line_stream(
         max_line_size=_args.size(max_line_size, "max_line_size", allow_zero=False),
-        stderr_max_output_size=_args.size(stderr_max_output_size, "stderr_max_output_size"),
+        max_output_size=_args.size(stderr_max_output_size, "stderr_max_output_size"),
         **kwargs,
     )
     ended = False

@@ -25,7 +25,7 @@ def _native_args(
     return dict(
         **_args.containment_kwargs(containment, min_containment),
         argv=_args.encode_args(args),
-        read_buffer_size=_args.size(read_buffer_size, "read_buffer_size", allow_zero=False),
+        max_line_size=_args.size(read_buffer_size, "read_buffer_size", allow_zero=False),
         env=_args.encode_env(env),
         cwd=_args.encode_cwd(cwd),
     )

@@ -30,21 +30,9 @@ namespace bounded_subprocess::python {
 
 namespace {
 
-InteractiveOptions make_options(std::size_t read_buffer_size,
-                                std::optional<std::map<std::string, std::string>> env,
-                                std::optional<std::string> cwd, const ContainmentArgs& containment) {
-  InteractiveOptions o;
-  apply_containment(o, containment);
-  o.read_buffer_size = read_buffer_size;
-  if (env) o.env = Environment(env->begin(), env->end());
-  o.cwd = std::move(cwd);
-  o.on_interrupt = run_python_signal_handlers;
-  return o;
-}
-
 class InteractiveHandle {
  public:
-  InteractiveHandle(std::vector<std::string> argv, InteractiveOptions options)
+  InteractiveHandle(std::vector<std::string> argv, Options options)
       : proc_(start(std::move(argv), std::move(options))),
         owner_(::getpid()),
         live_(proc_->pidfd(), proc_->pid(), proc_->containment()) {}
@@ -143,15 +131,14 @@ class InteractiveHandle {
   std::optional<int> exit_code() const noexcept { return proc_->exit_code(); }
 
  private:
-  static std::unique_ptr<Interactive> start(std::vector<std::string> argv, InteractiveOptions options) {
-    const std::string program = argv.empty() ? std::string{} : argv.front();
-    RunArgs where;
-    where.argv = {program};
-    where.cwd = options.cwd;
+  static std::unique_ptr<Interactive> start(std::vector<std::string> argv, Options options) {
+    options.on_interrupt = run_python_signal_handlers;
+    const std::string filename =
+        failed_start_filename({argv.empty() ? std::string{} : argv.front()}, options);
     try {
       return without_gil([&] { return std::make_unique<Interactive>(std::move(argv), std::move(options)); });
     } catch (const std::system_error& e) {
-      raise_os_error(e, failed_start_filename(where));
+      raise_os_error(e, filename);
     }
   }
 
@@ -169,15 +156,10 @@ class InteractiveHandle {
 
 void bind_interactive(py::module_& m) {
   py::class_<InteractiveHandle>(m, "Interactive", "The C++ Interactive: a child spoken to line by line.")
-      .def(py::init([](std::vector<std::string> argv, std::size_t read_buffer_size,
-                       std::optional<std::map<std::string, std::string>> env, std::optional<std::string> cwd,
-                       std::optional<std::string> containment, std::string min_containment) {
-             return std::make_unique<InteractiveHandle>(
-                 std::move(argv), make_options(read_buffer_size, std::move(env), std::move(cwd),
-                                               containment_args(containment, min_containment)));
+      .def(py::init([](std::vector<std::string> argv, const py::kwargs& options) {
+             return std::make_unique<InteractiveHandle>(std::move(argv), to_options(options));
            }),
-           py::arg("argv"), py::arg("read_buffer_size"), py::arg("env"), py::arg("cwd"),
-           py::arg("containment"), py::arg("min_containment"))
+           py::arg("argv"))
       .def("write", &InteractiveHandle::write, py::arg("data"), py::arg("timeout"))
       .def("read_line", &InteractiveHandle::read_line, py::arg("timeout"))
       .def("close", &InteractiveHandle::close, py::arg("nice_timeout"))

@@ -1,12 +1,18 @@
-// Conversions between Python and the C++ library: options in, Result out,
+// Conversions between Python and the C++ library: keyword arguments to
+// Options (the one converter every face uses), Result out,
 // std::system_error to OSError.
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <functional>
+#include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "bounded_subprocess/result.hpp"
 #include "bounded_subprocess/spawn_error.hpp"
@@ -14,34 +20,93 @@
 
 namespace bounded_subprocess::python {
 
-ContainmentArgs containment_args(const std::optional<std::string>& containment,
-                                 const std::string& min_containment) {
-  auto parse = [](const std::string& name, const char* what) {
-    if (auto c = containment_from_string(name)) return *c;
-    throw std::invalid_argument(std::string(what) +
-                                " must be \"process_group\", \"subreaper\", \"pid_namespace\" or "
-                                "\"cgroup\", not \"" +
-                                name + "\"");
-  };
-  ContainmentArgs c;
-  if (containment) c.containment = parse(*containment, "containment");
-  c.min_containment = parse(min_containment, "min_containment");
-  return c;
+namespace {
+
+Containment parse_containment(const py::handle& value, const char* what) {
+  const auto name = value.cast<std::string>();
+  if (auto c = containment_from_string(name)) return *c;
+  throw std::invalid_argument(std::string(what) +
+                              " must be \"process_group\", \"subreaper\", \"pid_namespace\" or "
+                              "\"cgroup\", not \"" +
+                              name + "\"");
 }
 
-RunOptions to_run_options(const RunArgs& args) {
-  RunOptions o;
-  apply_containment(o, args.containment);
-  o.timeout = Seconds{args.timeout};
-  o.max_output_size = args.max_output_size;
-  o.tail = args.tail;
-  if (args.env) o.env = Environment(args.env->begin(), args.env->end());
-  o.stdin_data = args.stdin_data;
-  o.stdin_write_timeout = Seconds{args.stdin_write_timeout};
-  o.cwd = args.cwd;
-  o.memory_limit_mb = args.memory_limit_mb;
-  o.memory_watchdog_interval = Seconds{args.memory_watchdog_interval};
-  return o;
+template <class T>
+std::optional<T> optional_of(const py::handle& value) {
+  if (value.is_none()) return std::nullopt;
+  return value.cast<T>();
+}
+
+std::optional<Seconds> optional_seconds(const py::handle& value) {
+  if (value.is_none()) return std::nullopt;
+  return Seconds{value.cast<double>()};
+}
+
+Container& container_of(Options& o) {
+  if (!o.container) o.container.emplace();
+  return *o.container;
+}
+
+using Setter = void (*)(Options&, const py::handle&);
+
+// Every keyword a native face takes: the fields of Options and Container.
+const std::map<std::string, Setter, std::less<>>& setters() {
+  static const std::map<std::string, Setter, std::less<>> table{
+      {"timeout", [](Options& o, const py::handle& v) { o.timeout = optional_seconds(v); }},
+      {"max_output_size",
+       [](Options& o, const py::handle& v) { o.max_output_size = optional_of<std::size_t>(v); }},
+      {"tail", [](Options& o, const py::handle& v) { o.tail = optional_of<bool>(v); }},
+      {"max_line_size",
+       [](Options& o, const py::handle& v) { o.max_line_size = optional_of<std::size_t>(v); }},
+      {"env",
+       [](Options& o, const py::handle& v) {
+         if (auto env = optional_of<std::map<std::string, std::string>>(v))
+           o.env = Environment(env->begin(), env->end());
+       }},
+      {"stdin_data", [](Options& o, const py::handle& v) { o.stdin_data = optional_of<std::string>(v); }},
+      {"stdin_write_timeout",
+       [](Options& o, const py::handle& v) { o.stdin_write_timeout = optional_seconds(v); }},
+      {"cwd", [](Options& o, const py::handle& v) { o.cwd = optional_of<std::string>(v); }},
+      {"memory_limit_mb",
+       [](Options& o, const py::handle& v) { o.memory_limit_mb = optional_of<std::size_t>(v); }},
+      {"memory_watchdog_interval",
+       [](Options& o, const py::handle& v) { o.memory_watchdog_interval = optional_seconds(v); }},
+      {"containment",
+       [](Options& o, const py::handle& v) {
+         if (!v.is_none()) o.containment = parse_containment(v, "containment");
+       }},
+      {"min_containment",
+       [](Options& o, const py::handle& v) { o.min_containment = parse_containment(v, "min_containment"); }},
+      {"image", [](Options& o, const py::handle& v) { container_of(o).image = v.cast<std::string>(); }},
+      {"volumes",
+       [](Options& o, const py::handle& v) { container_of(o).volumes = v.cast<std::vector<std::string>>(); }},
+      {"entrypoint",
+       [](Options& o, const py::handle& v) { container_of(o).entrypoint = optional_of<std::string>(v); }},
+      {"podman_args",
+       [](Options& o, const py::handle& v) {
+         container_of(o).podman_args = v.cast<std::vector<std::string>>();
+       }},
+      {"podman_path",
+       [](Options& o, const py::handle& v) { container_of(o).podman_path = v.cast<std::string>(); }},
+      {"cgroup_memory_limit_mb",
+       [](Options& o, const py::handle& v) {
+         container_of(o).cgroup_memory_limit_mb = optional_of<std::size_t>(v);
+       }},
+  };
+  return table;
+}
+
+}  // namespace
+
+Options to_options(const py::kwargs& kwargs) {
+  Options options;
+  for (const auto& [key, value] : kwargs) {
+    const auto name = key.cast<std::string>();
+    const auto it = setters().find(name);
+    if (it == setters().end()) throw py::type_error("unexpected option '" + name + "'");
+    it->second(options, value);
+  }
+  return options;
 }
 
 void raise_os_error(const std::system_error& error, const std::string& fallback_filename) {
@@ -73,13 +138,15 @@ void raise_os_error(const std::system_error& error, const std::string& fallback_
   throw py::error_already_set();
 }
 
-std::string failed_start_filename(const RunArgs& args) {
-  if (args.cwd) {
+std::string failed_start_filename(const std::vector<std::string>& argv, const Options& options) {
+  if (options.container) return options.container->podman_path;
+  if (options.cwd) {
     struct stat st {};
-    if (::stat(args.cwd->c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || ::access(args.cwd->c_str(), X_OK) != 0)
-      return *args.cwd;
+    if (::stat(options.cwd->c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+        ::access(options.cwd->c_str(), X_OK) != 0)
+      return *options.cwd;
   }
-  return args.argv.empty() ? std::string{} : args.argv.front();
+  return argv.empty() ? std::string{} : argv.front();
 }
 
 namespace {

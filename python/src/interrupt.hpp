@@ -1,5 +1,5 @@
 // Python's signal handlers during the sync waits: the on_interrupt hook of
-// RunOptions and InteractiveOptions, so that Ctrl-C (or any handler that
+// Options (run and Interactive), so that Ctrl-C (or any handler that
 // raises) ends a sync run or Interactive call at once instead of after its
 // timeout.
 #pragma once

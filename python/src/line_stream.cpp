@@ -59,32 +59,15 @@ void bind_line_stream(py::module_& m) {
 
   m.def(
       "open_line_stream",
-      [](std::vector<std::string> argv, double timeout, std::size_t max_line_size,
-         std::size_t stderr_max_output_size, std::optional<std::map<std::string, std::string>> env,
-         std::optional<std::string> stdin_data, double stdin_write_timeout, std::optional<std::string> cwd,
-         std::optional<std::size_t> memory_limit_mb, double memory_watchdog_interval,
-         std::optional<std::string> containment, std::string min_containment) {
-        StreamOptions o;
-        apply_containment(o, containment_args(containment, min_containment));
-        o.timeout = Seconds{timeout};
-        o.max_line_size = max_line_size;
-        o.stderr_max_output_size = stderr_max_output_size;
-        if (env) o.env = Environment(env->begin(), env->end());
-        o.stdin_data = std::move(stdin_data);
-        o.stdin_write_timeout = Seconds{stdin_write_timeout};
-        o.cwd = cwd;
-        o.memory_limit_mb = memory_limit_mb;
-        o.memory_watchdog_interval = Seconds{memory_watchdog_interval};
-        RunArgs where;
-        where.argv = {argv.empty() ? std::string{} : argv.front()};
-        where.cwd = std::move(cwd);
-        return open_stream([&](const asio::any_io_executor& ex) { return open_line_stream(ex, argv, o); },
-                           failed_start_filename(where));
+      [](const std::vector<std::string>& argv, const py::kwargs& kwargs) {
+        const Options options = to_options(kwargs);
+        return open_stream(
+            [&](const asio::any_io_executor& ex) { return open_line_stream(ex, argv, options); },
+            failed_start_filename(argv, options));
       },
-      py::arg("argv"), py::arg("timeout"), py::arg("max_line_size"), py::arg("stderr_max_output_size"),
-      py::arg("env"), py::arg("stdin_data"), py::arg("stdin_write_timeout"), py::arg("cwd"),
-      py::arg("memory_limit_mb"), py::arg("memory_watchdog_interval"), py::arg("containment"),
-      py::arg("min_containment"), "Starts argv with its stdout read as lines; returns a LineStream.");
+      py::arg("argv"),
+      "Starts argv (keyword arguments: the fields of Options and Container; in a container when "
+      "`image` is given) with its stdout read as lines; returns a LineStream.");
 }
 
 }  // namespace bounded_subprocess::python

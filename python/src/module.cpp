@@ -41,7 +41,6 @@ PYBIND11_MODULE(_native, m) {
   bs_py::bind_async_run(m);
   bs_py::bind_interactive(m);
   bs_py::bind_line_stream(m);
-  bs_py::bind_podman(m);
 
   // Interpreter exit: kill what is still running (interpreter_exit.hpp).
   bs_py::install_exit_hooks();

@@ -60,43 +60,14 @@ auto without_gil(F&& f) -> decltype(f()) {
   }
 }
 
-/// The containment options every face takes, from the names the package
-/// passes ("process_group", "subreaper", "pid_namespace", "cgroup").
-struct ContainmentArgs {
-  std::optional<Containment> containment;
-  Containment min_containment = Containment::process_group;
-};
-
-/// Throws std::invalid_argument (ValueError) naming the argument for an
-/// unknown name.
-ContainmentArgs containment_args(const std::optional<std::string>& containment,
-                                 const std::string& min_containment);
-
-/// Sets the containment fields of any options type.
-template <class Options>
-void apply_containment(Options& o, const ContainmentArgs& c) {
-  o.containment = c.containment;
-  o.min_containment = c.min_containment;
-}
-
-/// Arguments common to every bounded run, as the Python package passes them:
-/// strings as bytes (os.fsencode), durations as float seconds.
-struct RunArgs {
-  std::vector<std::string> argv;
-  double timeout = 15.0;
-  std::size_t max_output_size = 2048;
-  bool tail = false;
-  std::optional<std::map<std::string, std::string>> env;
-  std::optional<std::string> stdin_data;
-  double stdin_write_timeout = 15.0;
-  std::optional<std::string> cwd;
-  std::optional<std::size_t> memory_limit_mb;
-  double memory_watchdog_interval = 1.0;
-  ContainmentArgs containment{};
-};
-
-/// The C++ options of `args` (no validation: the library validates).
-RunOptions to_run_options(const RunArgs& args);
+/// The one conversion of the native faces' keyword arguments (names as in
+/// `Options` and `Container`, values as the package passes them: strings as
+/// bytes, durations as float seconds, None for "not given") into `Options`.
+/// A container field (image, volumes, entrypoint, podman_args, podman_path,
+/// cgroup_memory_limit_mb) makes the run a container's. No validation of the
+/// values (the library validates); an unknown name is a TypeError, a bad
+/// containment name a ValueError naming the argument.
+Options to_options(const py::kwargs& kwargs);
 
 /// Raises the OSError subclass Python's subprocess would raise for `error`
 /// (FileNotFoundError for ENOENT, PermissionError for EACCES, ...), with the
@@ -107,9 +78,9 @@ RunOptions to_run_options(const RunArgs& args);
 [[noreturn]] void raise_os_error(const std::system_error& error, const std::string& fallback_filename);
 
 /// The file a failed start is about, as subprocess reports it, for errors
-/// that are not SpawnErrors: the cwd when it is given and is not a usable
-/// directory, else the program (argv[0]).
-std::string failed_start_filename(const RunArgs& args);
+/// that are not SpawnErrors: podman for a container, else the cwd when it
+/// is given and is not a usable directory, else the program (argv[0]).
+std::string failed_start_filename(const std::vector<std::string>& argv, const Options& options);
 
 // Each face registers its classes and functions.
 void bind_result(py::module_& m);
@@ -118,6 +89,5 @@ void bind_async_run(py::module_& m);
 void bind_pending(py::module_& m);
 void bind_interactive(py::module_& m);
 void bind_line_stream(py::module_& m);
-void bind_podman(py::module_& m);
 
 }  // namespace bounded_subprocess::python

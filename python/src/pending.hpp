@@ -92,7 +92,7 @@ class PendingState : public std::enable_shared_from_this<PendingState> {
 using PendingPtr = std::shared_ptr<PendingState>;
 
 /// Converters for `handler`, from the completion's arguments. For `void(std::error_code, Result)` (async_run,
-/// async_podman_run): the Python faces keep their behaviour: a cancelled run is a Result (reason
+/// in a container too): the Python faces keep their behaviour: a cancelled run is a Result (reason
 /// "cancelled"), a container left behind is a RuntimeError with podman's
 /// message, any other code an OSError.
 struct RunOutcome {

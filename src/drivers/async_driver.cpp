@@ -28,12 +28,13 @@ AsyncDriver::~AsyncDriver() {
   sup_.reset();
 }
 
-void AsyncDriver::spawn(const std::vector<std::string>& argv, const RunOptions& options) {
+void AsyncDriver::spawn(const std::vector<std::string>& argv, const EngineOptions& options) {
   spawn(argv, options, Sink::capture(options.max_output_size, options.tail),
         Sink::capture(options.max_output_size, options.tail));
 }
 
-void AsyncDriver::spawn(const std::vector<std::string>& argv, const RunOptions& options, Sink out, Sink err) {
+void AsyncDriver::spawn(const std::vector<std::string>& argv, const EngineOptions& options, Sink out,
+                        Sink err) {
   sup_.emplace(argv, options, std::move(out), std::move(err), static_cast<FdCloseObserver*>(this));
   pid_ = sup_->pid();
   try {

@@ -40,9 +40,9 @@ class AsyncDriver : public std::enable_shared_from_this<AsyncDriver>, private Fd
   /// Spawns the child (throws like the Supervisor: std::invalid_argument,
   /// std::system_error), keeping stdout in `out` and stderr in `err`. Call
   /// once, from any thread, before `start`.
-  void spawn(const std::vector<std::string>& argv, const RunOptions& options, Sink out, Sink err);
+  void spawn(const std::vector<std::string>& argv, const EngineOptions& options, Sink out, Sink err);
   /// As above, capturing both streams as `options` says.
-  void spawn(const std::vector<std::string>& argv, const RunOptions& options);
+  void spawn(const std::vector<std::string>& argv, const EngineOptions& options);
   /// Begins supervising: registers with the watchdog and posts the first
   /// waits to the strand.
   void start();

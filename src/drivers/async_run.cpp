@@ -9,7 +9,9 @@
 #include "bounded_subprocess/async.hpp"
 #include "drivers/async_driver.hpp"
 #include "engine/error.hpp"
+#include "engine/face_options.hpp"
 #include "engine/supervisor.hpp"
+#include "podman/podman_command.hpp"
 #include "spawn/child.hpp"
 
 namespace bounded_subprocess::detail {
@@ -30,16 +32,27 @@ class AsyncRunOp final : public AsyncDriver {
   }
 };
 
-void validate_async_run(const std::vector<std::string>& argv, const RunOptions& options) {
+void validate_async_run(const std::vector<std::string>& argv, const Options& options) {
+  if (options.container) {
+    (void)checked_client_options(argv, options, Face::async_run);
+    return;
+  }
   validate_command(argv, options.env, options.cwd);
-  validate_run_options(options);
+  (void)run_settings(options, Face::async_run);
 }
 
 std::shared_ptr<AsyncRunOp> spawn_async_run(const asio::any_io_executor& ex,
-                                            const std::vector<std::string>& argv, const RunOptions& options) {
+                                            const std::vector<std::string>& argv, const Options& options) {
   auto op = std::make_shared<AsyncRunOp>(ex);
-  op->spawn(argv, options);  // on failure nothing is left: the driver released everything
+  // On failure nothing is left: the driver released everything.
+  op->spawn(argv, run_settings(options, Face::async_run));
   return op;
+}
+
+PreparedRun prepare_async_run(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
+                              const Options& options) {
+  if (options.container) return {.container = prepare_async_podman_run(ex, argv, options)};
+  return {.host = spawn_async_run(ex, argv, options)};
 }
 
 void start_async_run(const std::shared_ptr<AsyncRunOp>& op, Completion<Result> completion) {

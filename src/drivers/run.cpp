@@ -3,14 +3,17 @@
 #include <poll.h>
 
 #include <cerrno>
+#include <stdexcept>
 #include <system_error>
 
 #include "base/sys.hpp"
 #include "bounded_subprocess/detail/run_observed.hpp"
 #include "bounded_subprocess/run.hpp"
 #include "drivers/sync_driver.hpp"
+#include "engine/face_options.hpp"
 #include "engine/proc_memory.hpp"
 #include "engine/supervisor.hpp"
+#include "podman/podman_command.hpp"
 
 namespace bounded_subprocess {
 
@@ -24,12 +27,16 @@ timespec until(detail::Clock::time_point deadline, detail::Clock::time_point now
 
 }  // namespace
 
-Result run(const std::vector<std::string>& argv, const RunOptions& options) {
+Result run(const std::vector<std::string>& argv, const Options& options) {
+  if (options.container) return detail::run_in_container(argv, options);
   return detail::run_observed(argv, options, {});
 }
 
-Result detail::run_observed(const std::vector<std::string>& argv, const RunOptions& options,
+Result detail::run_observed(const std::vector<std::string>& argv, const Options& public_options,
                             const std::function<void(pid_t, Containment)>& on_spawn) {
+  if (public_options.container)
+    throw std::invalid_argument("bounded_subprocess: run_observed runs on the host only");
+  const EngineOptions options = run_settings(public_options, Face::run);
   detail::Supervisor sup(argv, options);
   if (on_spawn) {
     const detail::Members m = sup.members();

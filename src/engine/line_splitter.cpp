@@ -6,7 +6,7 @@
 namespace bounded_subprocess::detail {
 
 LineSplitter::LineSplitter(std::size_t max_line) : max_line_(max_line) {
-  if (max_line_ == 0) throw std::invalid_argument("the line cap must be at least 1");
+  if (max_line_ == 0) throw std::invalid_argument("max_line_size must be at least 1");
 }
 
 void LineSplitter::add_to_partial(std::string_view segment) {

@@ -29,7 +29,7 @@ void require_positive(Seconds s, const char* what) {
 }
 }  // namespace
 
-void validate_run_options(const RunOptions& options) {
+void validate_run_options(const EngineOptions& options) {
   require_positive(options.timeout, "timeout");
   require_positive(options.stdin_write_timeout, "stdin_write_timeout");
   if (options.memory_limit_mb) {

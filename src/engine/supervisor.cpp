@@ -31,12 +31,12 @@ Clock::duration to_clock(Seconds s) {
 
 }  // namespace
 
-Supervisor::Supervisor(const std::vector<std::string>& argv, const RunOptions& options,
+Supervisor::Supervisor(const std::vector<std::string>& argv, const EngineOptions& options,
                        FdCloseObserver* observer)
     : Supervisor(argv, options, Sink::capture(options.max_output_size, options.tail),
                  Sink::capture(options.max_output_size, options.tail), observer) {}
 
-Supervisor::Supervisor(const std::vector<std::string>& argv, const RunOptions& options, Sink out, Sink err,
+Supervisor::Supervisor(const std::vector<std::string>& argv, const EngineOptions& options, Sink out, Sink err,
                        FdCloseObserver* observer)
     : observer_(observer), out_(std::move(out)), err_(std::move(err)) {
   validate_command(argv, options.env, options.cwd);

@@ -22,6 +22,7 @@
 #include "base/unique_fd.hpp"
 #include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/result.hpp"
+#include "engine/engine_options.hpp"
 #include "engine/proc_memory.hpp"
 #include "engine/sink.hpp"
 #include "spawn/child.hpp"
@@ -42,17 +43,17 @@ class FdCloseObserver {
 inline constexpr Seconds kMinWatchdogInterval{0.010};
 
 /// Throws std::invalid_argument for options that make no sense.
-void validate_run_options(const RunOptions& options);
+void validate_run_options(const EngineOptions& options);
 
 class Supervisor {
  public:
   /// Validates (std::invalid_argument), spawns (std::system_error) and starts
   /// supervising, keeping stdout in `out` and stderr in `err`. `observer`
   /// may be null; it must outlive the supervisor.
-  Supervisor(const std::vector<std::string>& argv, const RunOptions& options, Sink out, Sink err,
+  Supervisor(const std::vector<std::string>& argv, const EngineOptions& options, Sink out, Sink err,
              FdCloseObserver* observer = nullptr);
   /// As above, capturing both streams as `options` says (`run`).
-  Supervisor(const std::vector<std::string>& argv, const RunOptions& options,
+  Supervisor(const std::vector<std::string>& argv, const EngineOptions& options,
              FdCloseObserver* observer = nullptr);
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;

@@ -27,7 +27,7 @@ namespace detail {
 // The sync face's state: the shared core, and what lets `close` interrupt a
 // pending write or read_line from another thread.
 struct InteractiveSync {
-  InteractiveSync(const std::vector<std::string>& argv, const InteractiveOptions& options)
+  InteractiveSync(const std::vector<std::string>& argv, const InteractiveSettings& options)
       : core(argv, options),
         wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
         on_interrupt(options.on_interrupt) {
@@ -79,8 +79,9 @@ bool wait_ready(pollfd* fds, nfds_t n, Clock::time_point deadline,
 
 }  // namespace
 
-Interactive::Interactive(std::vector<std::string> argv, InteractiveOptions options)
-    : state_(std::make_unique<detail::InteractiveSync>(argv, options)) {}
+Interactive::Interactive(std::vector<std::string> argv, Options options)
+    : state_(std::make_unique<detail::InteractiveSync>(
+          argv, detail::interactive_settings(options, detail::Face::interactive))) {}
 
 Interactive::~Interactive() = default;
 Interactive::Interactive(Interactive&& other) noexcept = default;

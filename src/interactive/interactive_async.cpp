@@ -75,7 +75,7 @@ class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiv
   using Strand = asio::strand<asio::any_io_executor>;
 
   AsyncInteractiveImpl(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                       const InteractiveOptions& options)
+                       const InteractiveSettings& options)
       : strand_(asio::make_strand(ex)),
         strand_any_(strand_),
         core_(std::make_unique<InteractiveCore>(argv, options)),
@@ -426,11 +426,11 @@ void interactive_cancel(const std::weak_ptr<AsyncInteractiveImpl>& impl,
 namespace bounded_subprocess {
 
 AsyncInteractive::AsyncInteractive(const executor_type& executor, std::vector<std::string> argv,
-                                   InteractiveOptions options)
-    : impl_(std::make_shared<detail::AsyncInteractiveImpl>(executor, argv, options)) {}
+                                   Options options)
+    : impl_(std::make_shared<detail::AsyncInteractiveImpl>(
+          executor, argv, detail::interactive_settings(options, detail::Face::async_interactive))) {}
 
-AsyncInteractive::AsyncInteractive(asio::io_context& context, std::vector<std::string> argv,
-                                   InteractiveOptions options)
+AsyncInteractive::AsyncInteractive(asio::io_context& context, std::vector<std::string> argv, Options options)
     : AsyncInteractive(executor_type(context.get_executor()), std::move(argv), std::move(options)) {}
 
 AsyncInteractive::~AsyncInteractive() {

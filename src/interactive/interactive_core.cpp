@@ -36,17 +36,8 @@ Clock::time_point interactive_deadline(Seconds timeout) {
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout);
 }
 
-namespace {
-
-std::size_t checked_line_cap(std::size_t read_buffer_size) {
-  if (read_buffer_size == 0) throw std::invalid_argument("read_buffer_size must be at least 1");
-  return read_buffer_size;
-}
-
-}  // namespace
-
-InteractiveCore::InteractiveCore(const std::vector<std::string>& argv, const InteractiveOptions& options)
-    : lines_(checked_line_cap(options.read_buffer_size)) {
+InteractiveCore::InteractiveCore(const std::vector<std::string>& argv, const InteractiveSettings& options)
+    : lines_(options.max_line_size) {  // max_line_size >= 1: checked by interactive_settings
   child_ = Child::spawn({
       .argv = argv,
       .env = options.env,

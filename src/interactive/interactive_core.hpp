@@ -15,6 +15,7 @@
 
 #include "bounded_subprocess/detail/interactive_timeout.hpp"
 #include "bounded_subprocess/interactive.hpp"
+#include "engine/face_options.hpp"
 #include "engine/line_splitter.hpp"
 #include "spawn/child.hpp"
 
@@ -41,7 +42,7 @@ std::chrono::steady_clock::time_point interactive_deadline(Seconds timeout);
 class InteractiveCore {
  public:
   /// Validates and spawns (see Interactive's constructor for the errors).
-  InteractiveCore(const std::vector<std::string>& argv, const InteractiveOptions& options);
+  InteractiveCore(const std::vector<std::string>& argv, const InteractiveSettings& options);
   /// Kills everything the child contains and reaps it (Child's destructor).
   ~InteractiveCore() = default;
   InteractiveCore(const InteractiveCore&) = delete;

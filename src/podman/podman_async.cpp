@@ -1,4 +1,4 @@
-// async_podman_run: the podman client through async_run, then the cleanup
+// async_run in a container: the podman client through async_run, then the cleanup
 // `podman rm` through another async_run, on one strand; the erased handler
 // is completed (`void(std::error_code, Result)`) once the container is gone.
 #include <asio/cancellation_signal.hpp>
@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "bounded_subprocess/detail/async_run_op.hpp"
-#include "bounded_subprocess/podman_async.hpp"
+#include "bounded_subprocess/async.hpp"
+#include "bounded_subprocess/error.hpp"
 #include "podman/podman_command.hpp"
 
 namespace bounded_subprocess::detail {
@@ -43,12 +43,12 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
   // (not yet supervised). Throws (std::system_error for the folder,
   // SpawnError for podman) with nothing left behind. Dropped unstarted, the
   // client is killed and the container removed synchronously.
-  void prepare(const std::vector<std::string>& argv, const PodmanOptions& options) {
+  void prepare(const std::vector<std::string>& argv, const Options& options) {
     start_ = std::chrono::steady_clock::now();
     call_.emplace(argv, options);
     call_->set_client_started(true);
     try {
-      client_ = spawn_async_run(strand_, call_->command(), client_run_options(options));
+      client_ = spawn_async_run(strand_, call_->command(), client_options(options));
     } catch (...) {
       // Nothing started, so nothing to remove: the folder goes with call_.
       call_->set_client_started(false);
@@ -108,7 +108,7 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
     result_ = std::move(result);
     try {
       const auto rm = call_->rm_command();
-      async_run(strand_, rm, cleanup_run_options(call_->options()), CleanupDone{shared_from_this()});
+      async_run(strand_, rm, cleanup_options(call_->options()), CleanupDone{shared_from_this()});
     } catch (...) {
       on_cleanup_done(std::current_exception(), Result{});
     }
@@ -128,7 +128,7 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
 
   asio::strand<asio::any_io_executor> strand_;
   Completion<Result> completion_;
-  std::optional<PodmanCall> call_;  // its destructor cleans up if we could not
+  std::optional<PodmanCall> call_;      // its destructor cleans up if we could not
   std::shared_ptr<AsyncRunOp> client_;  // spawned, until started
   asio::cancellation_signal cancel_;
   Phase phase_ = Phase::client;
@@ -139,13 +139,9 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
   Result result_;
 };
 
-void validate_podman_run(const std::vector<std::string>& argv, const PodmanOptions& options) {
-  (void)checked_client_run_options(argv, options);
-}
-
 std::shared_ptr<AsyncPodmanOp> prepare_async_podman_run(const asio::any_io_executor& ex,
                                                         const std::vector<std::string>& argv,
-                                                        const PodmanOptions& options) {
+                                                        const Options& options) {
   auto op = std::make_shared<AsyncPodmanOp>(ex);
   op->prepare(argv, options);
   return op;

@@ -36,15 +36,17 @@ bool is_container_id(std::string_view s) {
 
 }  // namespace
 
-void validate_container(const std::vector<std::string>& argv, const PodmanOptions& o) {
+void validate_container(const std::vector<std::string>& argv, const Options& options) {
+  if (!options.container) throw std::invalid_argument("podman: no container given");
+  const Container& o = *options.container;
   if (argv.empty()) throw std::invalid_argument("podman: argv must not be empty");
   for (const auto& a : argv) require_no_nul(a, "an argument");
-  if (o.image.empty()) throw std::invalid_argument("podman: image must not be empty");
+  if (o.image.empty()) throw std::invalid_argument("podman: container.image must not be empty");
   require_no_nul(o.image, "the image");
-  if (o.podman_path.empty()) throw std::invalid_argument("podman: podman_path must not be empty");
+  if (o.podman_path.empty()) throw std::invalid_argument("podman: container.podman_path must not be empty");
   require_no_nul(o.podman_path, "podman_path");
-  if (o.env) {
-    for (const auto& [name, value] : *o.env) {
+  if (options.env) {
+    for (const auto& [name, value] : *options.env) {
       if (name.empty() || name.find('=') != std::string::npos)
         throw std::invalid_argument("podman: environment name '" + name + "' is empty or holds '='");
       require_no_nul(name, "an environment name");
@@ -55,21 +57,57 @@ void validate_container(const std::vector<std::string>& argv, const PodmanOption
     if (v.empty()) throw std::invalid_argument("podman: a volume must not be empty");
     require_no_nul(v, "a volume");
   }
-  if (o.cwd) {
-    if (o.cwd->empty()) throw std::invalid_argument("podman: cwd must not be empty");
-    require_no_nul(*o.cwd, "cwd");
+  if (options.cwd) {
+    if (options.cwd->empty()) throw std::invalid_argument("podman: cwd must not be empty");
+    require_no_nul(*options.cwd, "cwd");
   }
-  if (o.memory_limit_mb && *o.memory_limit_mb == 0)
-    throw std::invalid_argument("podman: memory_limit_mb must be at least 1");
+  if (o.cgroup_memory_limit_mb && *o.cgroup_memory_limit_mb == 0)
+    throw std::invalid_argument("podman: container.cgroup_memory_limit_mb must be at least 1");
   if (o.entrypoint) require_no_nul(*o.entrypoint, "the entrypoint");
   for (const auto& a : o.podman_args) require_no_nul(a, "a podman argument");
   if (o.temp_dir) {
-    if (o.temp_dir->empty()) throw std::invalid_argument("podman: temp_dir must not be empty");
+    if (o.temp_dir->empty()) throw std::invalid_argument("podman: container.temp_dir must not be empty");
     require_no_nul(*o.temp_dir, "temp_dir");
   }
   const double c = o.cleanup_timeout.count();
   if (!(c > 0.0) || c > 1e9)
-    throw std::invalid_argument("podman: cleanup_timeout must be a positive, finite duration");
+    throw std::invalid_argument("podman: container.cleanup_timeout must be a positive, finite duration");
+}
+
+Options client_options(const Options& o) {
+  return {.timeout = o.timeout,
+          .max_output_size = o.max_output_size,
+          .tail = o.tail,
+          .max_line_size = o.max_line_size,
+          .stdin_data = o.stdin_data,
+          .stdin_write_timeout = o.stdin_write_timeout,
+          .containment = client_containment(o.containment, o.min_containment),
+          .min_containment = o.min_containment,
+          .on_interrupt = o.on_interrupt};
+}
+
+Options checked_client_options(const std::vector<std::string>& argv, const Options& options, Face face) {
+  const bool stream = face == Face::run_stream_lines || face == Face::open_line_stream;
+  // The face's own rejections first, so that their messages name the face.
+  if (stream) {
+    (void)stream_settings(options, face);
+  } else {
+    (void)run_settings(options, face);
+  }
+  validate_container(argv, options);
+  Options client = client_options(options);
+  if (stream) {
+    (void)stream_settings(client, face);
+  } else {
+    (void)run_settings(client, face);
+  }
+  return client;
+}
+
+Result run_in_container(const std::vector<std::string>& argv, const Options& options) {
+  const Options client = checked_client_options(argv, options, Face::run);
+  return run_container_sync(argv, options,
+                            [&](const std::vector<std::string>& command) { return run(command, client); });
 }
 
 PodmanScratch::PodmanScratch(const std::optional<std::string>& parent) {
@@ -122,8 +160,9 @@ std::optional<std::string> PodmanScratch::container_id() const {
   return std::string(id);
 }
 
-std::vector<std::string> podman_run_command(const std::vector<std::string>& argv, const PodmanOptions& o,
+std::vector<std::string> podman_run_command(const std::vector<std::string>& argv, const Options& options,
                                             const PodmanScratch& scratch) {
+  const Container& o = *options.container;
   // --log-driver=none: conmon would otherwise copy everything the
   // container prints into a log file on the host's disk, unbounded (a
   // flooding container fills the disk); the attached streams are all we
@@ -137,8 +176,8 @@ std::vector<std::string> podman_run_command(const std::vector<std::string>& argv
                                scratch.cidfile(),
                                "--label",
                                std::string(kCallLabel) + "=" + scratch.call_id()};
-  if (o.env) {
-    for (const auto& [name, value] : *o.env) {
+  if (options.env) {
+    for (const auto& [name, value] : *options.env) {
       cmd.emplace_back("-e");
       cmd.push_back(name + "=" + value);
     }
@@ -147,12 +186,12 @@ std::vector<std::string> podman_run_command(const std::vector<std::string>& argv
     cmd.emplace_back("-v");
     cmd.push_back(v);
   }
-  if (o.cwd) {
+  if (options.cwd) {
     cmd.emplace_back("-w");
-    cmd.push_back(*o.cwd);
+    cmd.push_back(*options.cwd);
   }
-  if (o.memory_limit_mb) {
-    const std::string m = std::to_string(*o.memory_limit_mb) + "m";
+  if (o.cgroup_memory_limit_mb) {
+    const std::string m = std::to_string(*o.cgroup_memory_limit_mb) + "m";
     cmd.emplace_back("--memory");
     cmd.push_back(m);
     cmd.emplace_back("--memory-swap");
@@ -168,7 +207,7 @@ std::vector<std::string> podman_run_command(const std::vector<std::string>& argv
   return cmd;
 }
 
-std::vector<std::string> podman_rm_command(const PodmanOptions& o, const PodmanScratch& scratch,
+std::vector<std::string> podman_rm_command(const Container& o, const PodmanScratch& scratch,
                                            bool client_started) {
   if (!client_started) return {};
   if (scratch.container_id())
@@ -186,25 +225,8 @@ std::optional<Containment> client_containment(const std::optional<Containment>& 
   return std::nullopt;  // the strongest there is, at least `at_least`
 }
 
-RunOptions client_run_options(const PodmanOptions& o) {
-  return {.timeout = o.timeout,
-          .max_output_size = o.max_output_size,
-          .tail = o.tail,
-          .stdin_data = o.stdin_data,
-          .stdin_write_timeout = o.stdin_write_timeout,
-          .containment = client_containment(o.containment, o.min_containment),
-          .min_containment = o.min_containment};
-}
-
-RunOptions checked_client_run_options(const std::vector<std::string>& argv, const PodmanOptions& options) {
-  validate_container(argv, options);
-  RunOptions client = client_run_options(options);
-  validate_run_options(client);
-  return client;
-}
-
-RunOptions cleanup_run_options(const PodmanOptions& options) {
-  return {.timeout = options.cleanup_timeout,
+Options cleanup_options(const Options& options) {
+  return {.timeout = options.container->cleanup_timeout,
           .max_output_size = 4096,
           .containment = client_containment(options.containment, options.min_containment),
           .min_containment = options.min_containment};
@@ -222,20 +244,20 @@ void check_cleanup_result(const std::vector<std::string>& rm_command, const Resu
   throw std::runtime_error(msg);
 }
 
-void remove_container_sync(const PodmanOptions& options, PodmanScratch& scratch, bool client_started) {
+void remove_container_sync(const Options& options, PodmanScratch& scratch, bool client_started) {
   struct RemoveScratch {
     PodmanScratch& s;
     ~RemoveScratch() { s.remove(); }
   } remove_scratch{scratch};
-  const auto rm = podman_rm_command(options, scratch, client_started);
+  const auto rm = podman_rm_command(*options.container, scratch, client_started);
   if (rm.empty()) return;
-  check_cleanup_result(rm, run(rm, cleanup_run_options(options)));
+  check_cleanup_result(rm, run(rm, cleanup_options(options)));
 }
 
-Result run_container_sync(const std::vector<std::string>& argv, const PodmanOptions& options,
+Result run_container_sync(const std::vector<std::string>& argv, const Options& options,
                           const std::function<Result(const std::vector<std::string>& command)>& run_client) {
   const auto start = std::chrono::steady_clock::now();
-  PodmanScratch scratch(options.temp_dir);
+  PodmanScratch scratch(options.container->temp_dir);
   const auto command = podman_run_command(argv, options, scratch);
 
   Result result;
@@ -255,8 +277,8 @@ Result run_container_sync(const std::vector<std::string>& argv, const PodmanOpti
   return result;
 }
 
-PodmanCall::PodmanCall(const std::vector<std::string>& argv, PodmanOptions options)
-    : options_(std::move(options)), scratch_(options_.temp_dir) {
+PodmanCall::PodmanCall(const std::vector<std::string>& argv, Options options)
+    : options_(std::move(options)), scratch_(options_.container->temp_dir) {
   command_ = podman_run_command(argv, options_, scratch_);
 }
 
@@ -279,7 +301,7 @@ void PodmanCall::cleanup_now() noexcept {
 }
 
 std::vector<std::string> PodmanCall::rm_command() const {
-  return podman_rm_command(options_, scratch_, true);
+  return podman_rm_command(*options_.container, scratch_, true);
 }
 
 std::exception_ptr PodmanCall::cleanup_done(std::exception_ptr rm_error, const Result& rm_result) noexcept {

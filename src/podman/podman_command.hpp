@@ -1,7 +1,8 @@
-// The podman side of a container call, shared by every podman face: option
-// validation, the `podman run` and `podman rm` command lines, the private
-// temporary folder that holds the cidfile, and the cleanup: the whole call
-// for the sync faces (run_container_sync), PodmanCall for the async ones.
+// The podman side of a call with `Options::container` set, shared by every
+// face: option validation, the podman client's options, the `podman run` and
+// `podman rm` command lines, the private temporary folder that holds the
+// cidfile, and the cleanup: the whole call for the sync faces
+// (run_container_sync), PodmanCall for the async ones.
 #pragma once
 
 #include <exception>
@@ -11,15 +12,33 @@
 #include <vector>
 
 #include "bounded_subprocess/options.hpp"
-#include "bounded_subprocess/podman.hpp"
+#include "bounded_subprocess/result.hpp"
+#include "engine/face_options.hpp"
 
 namespace bounded_subprocess::detail {
 
-/// Throws std::invalid_argument for a bad container command (empty argv or
-/// image, empty volume or cwd, bad env names, NUL anywhere, a memory limit
-/// of 0, a cleanup timeout that is not positive). Reads only the
-/// container-side settings, not the client's bounds. Spawns nothing.
-void validate_container(const std::vector<std::string>& argv, const PodmanOptions& options);
+/// Throws std::invalid_argument for a bad container command (no container,
+/// empty argv or image, empty volume or cwd, bad env names, NUL anywhere, a
+/// cgroup memory limit of 0, a cleanup timeout that is not positive). Reads
+/// only the container-side settings (`container`, `env`, `cwd`), not the
+/// client's bounds. Spawns nothing.
+void validate_container(const std::vector<std::string>& argv, const Options& options);
+
+/// The options of the podman client, for the same face on the host: the
+/// bounds of the call (timeout, output, lines, stdin, on_interrupt), the
+/// host's environment and cwd (`env` and `cwd` are the container's), no
+/// watchdog, and the client's containment (client_containment).
+Options client_options(const Options& options);
+
+/// For `face` (run, async_run or a line stream) with `options.container`
+/// set: the face's rejections (run_settings / stream_settings),
+/// validate_container, then the client's options, checked as the face will
+/// check them. Throws std::invalid_argument, before anything is created.
+Options checked_client_options(const std::vector<std::string>& argv, const Options& options, Face face);
+
+/// `run` in the container `options.container` (run_container_sync around
+/// `run` of the client).
+Result run_in_container(const std::vector<std::string>& argv, const Options& options);
 
 /// A private folder (mkdtemp, mode 0700) holding the path of the cidfile,
 /// which podman creates itself (podman 4.3 refuses an existing cidfile).
@@ -52,19 +71,16 @@ class PodmanScratch {
 inline constexpr const char* kCallLabel = "bounded_subprocess.call";
 
 /// `podman run --rm -i --cidfile FILE --label ... [flags] IMAGE ARGV...`.
-std::vector<std::string> podman_run_command(const std::vector<std::string>& argv,
-                                            const PodmanOptions& options, const PodmanScratch& scratch);
+std::vector<std::string> podman_run_command(const std::vector<std::string>& argv, const Options& options,
+                                            const PodmanScratch& scratch);
 
 /// The cleanup command: `podman rm -f --time 0 --cidfile FILE --ignore` when
 /// the cidfile holds an id, else removal by the call's label (the client died
 /// between creating the container and writing the cidfile, or never created
 /// one). Empty when the client was never spawned (nothing to remove).
-std::vector<std::string> podman_rm_command(const PodmanOptions& options, const PodmanScratch& scratch,
+std::vector<std::string> podman_rm_command(const Container& container, const PodmanScratch& scratch,
                                            bool client_started);
 
-/// RunOptions for the podman client of `podman_run`: the bounds of the call,
-/// the host's environment and cwd, no watchdog (the container is not in the
-/// client's process group; its memory is bounded by --memory).
 /// The containment of podman's own processes: `requested`, else subreaper
 /// where the machine has it (namespaces around podman confuse it: its
 /// mounts and pids must be the host's), else the strongest at least
@@ -72,15 +88,8 @@ std::vector<std::string> podman_rm_command(const PodmanOptions& options, const P
 std::optional<Containment> client_containment(const std::optional<Containment>& requested,
                                               Containment at_least);
 
-RunOptions client_run_options(const PodmanOptions& options);
-
-/// validate_container, then the client's bounds (validate_run_options);
-/// returns the client's RunOptions. Throws std::invalid_argument, before
-/// anything is created.
-RunOptions checked_client_run_options(const std::vector<std::string>& argv, const PodmanOptions& options);
-
-/// RunOptions for the cleanup command.
-RunOptions cleanup_run_options(const PodmanOptions& options);
+/// The options of the cleanup command (a `run` on the host).
+Options cleanup_options(const Options& options);
 
 /// Throws std::runtime_error if the cleanup result says the container may
 /// have been left behind.
@@ -90,7 +99,7 @@ void check_cleanup_result(const std::vector<std::string>& rm_command, const Resu
 /// cleanup_timeout) and deletes the scratch folder. Throws like
 /// check_cleanup_result, or std::system_error if podman cannot be started;
 /// the folder is deleted in every case.
-void remove_container_sync(const PodmanOptions& options, PodmanScratch& scratch, bool client_started);
+void remove_container_sync(const Options& options, PodmanScratch& scratch, bool client_started);
 
 /// The whole call of a sync face, once its options are checked: creates the
 /// scratch folder, calls `run_client` with the `podman run` command, then
@@ -99,7 +108,7 @@ void remove_container_sync(const PodmanOptions& options, PodmanScratch& scratch,
 /// spawn failure makes it fail the same way), its own error is dropped and
 /// the first one is rethrown. The result's `elapsed` covers the cleanup.
 /// Throws like PodmanScratch, remove_container_sync and `run_client`.
-Result run_container_sync(const std::vector<std::string>& argv, const PodmanOptions& options,
+Result run_container_sync(const std::vector<std::string>& argv, const Options& options,
                           const std::function<Result(const std::vector<std::string>& command)>& run_client);
 
 /// One container call of an async face: an owned copy of the options, the
@@ -111,13 +120,14 @@ Result run_container_sync(const std::vector<std::string>& argv, const PodmanOpti
 class PodmanCall {
  public:
   /// Creates the scratch folder (std::system_error if it cannot).
-  PodmanCall(const std::vector<std::string>& argv, PodmanOptions options);
+  /// `options.container` must be set.
+  PodmanCall(const std::vector<std::string>& argv, Options options);
   PodmanCall(const PodmanCall&) = delete;
   PodmanCall& operator=(const PodmanCall&) = delete;
   ~PodmanCall();
 
   const std::vector<std::string>& command() const noexcept { return command_; }
-  const PodmanOptions& options() const noexcept { return options_; }
+  const Options& options() const noexcept { return options_; }
   /// The cleanup command (see podman_rm_command); the client counts as started.
   std::vector<std::string> rm_command() const;
   /// Whether the client may have started: from then on the destructor
@@ -132,7 +142,7 @@ class PodmanCall {
   std::exception_ptr cleanup_done(std::exception_ptr rm_error, const Result& rm_result) noexcept;
 
  private:
-  PodmanOptions options_;
+  Options options_;
   PodmanScratch scratch_;
   std::vector<std::string> command_;
   bool started_ = false;

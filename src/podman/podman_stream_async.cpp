@@ -1,10 +1,10 @@
-// open_podman_line_stream: a LineStream over the podman client, whose end
-// hook removes the container with an async_run of `podman rm` before the
-// stream reports its end.
+// open_line_stream in a container: a LineStream over the podman client,
+// whose end hook removes the container with an async_run of `podman rm`
+// before the stream reports its end.
 //
 // Asio first: its config decides on aligned_alloc from whether a C++
 // standard header came before it, and every TU must decide alike (ODR).
-#include "bounded_subprocess/podman_async.hpp"
+#include "bounded_subprocess/async.hpp"
 
 #include <exception>
 #include <functional>
@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "podman/podman_command.hpp"
-#include "podman/podman_stream_options.hpp"
+#include "stream/line_stream_hooks.hpp"
 
-namespace bounded_subprocess {
+namespace bounded_subprocess::detail {
 
 namespace {
 
@@ -26,12 +26,11 @@ namespace {
 // context went away) makes PodmanCall's destructor remove the container
 // synchronously.
 struct StreamCleanup : std::enable_shared_from_this<StreamCleanup> {
-  StreamCleanup(const std::vector<std::string>& argv, PodmanOptions options)
-      : call(argv, std::move(options)) {}
+  StreamCleanup(const std::vector<std::string>& argv, Options options) : call(argv, std::move(options)) {}
 
   void on_end(const asio::any_io_executor& ex, std::function<void()> done) {
     try {
-      async_run(ex, call.rm_command(), detail::cleanup_run_options(call.options()),
+      async_run(ex, call.rm_command(), cleanup_options(call.options()),
                 [self = shared_from_this(), done](std::error_code ec, Result rm) {
                   // Nowhere to report a failed cleanup once the stream ended;
                   // the folder is deleted either way.
@@ -46,20 +45,20 @@ struct StreamCleanup : std::enable_shared_from_this<StreamCleanup> {
     }
   }
 
-  detail::PodmanCall call;
+  PodmanCall call;
 };
 
 }  // namespace
 
-LineStream open_podman_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                                   const PodmanStreamOptions& options) {
-  auto parts = detail::checked_stream_parts(argv, options);
-  auto cleanup = std::make_shared<StreamCleanup>(argv, std::move(parts.container));
+LineStream open_container_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
+                                      const Options& options, Face face) {
+  const Options client = checked_client_options(argv, options, face);
+  auto cleanup = std::make_shared<StreamCleanup>(argv, options);
   StreamHooks hooks;
   hooks.on_end = [cleanup, ex](Result&, std::function<void()> done) { cleanup->on_end(ex, std::move(done)); };
   cleanup->call.set_client_started(true);
   try {
-    return open_line_stream(ex, cleanup->call.command(), parts.client, std::move(hooks));
+    return LineStreamAccess::open(ex, cleanup->call.command(), client, std::move(hooks), face);
   } catch (...) {
     // The client did not start, so nothing was created: no `podman rm`; the
     // folder goes with `cleanup`.
@@ -68,4 +67,4 @@ LineStream open_podman_line_stream(const asio::any_io_executor& ex, const std::v
   }
 }
 
-}  // namespace bounded_subprocess
+}  // namespace bounded_subprocess::detail

@@ -13,6 +13,7 @@
 #include "drivers/async_driver.hpp"
 #include "engine/error.hpp"
 #include "spawn/child.hpp"
+#include "stream/line_stream_hooks.hpp"
 #include "stream/stream_engine.hpp"
 
 namespace bounded_subprocess::detail {
@@ -183,12 +184,18 @@ const Result& LineStream::result() const {
 }
 
 LineStream open_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                            const StreamOptions& options, StreamHooks hooks) {
-  const RunOptions run_options = detail::stream_engine_options(options);
-  detail::validate_command(argv, run_options.env, run_options.cwd);
-  detail::validate_run_options(run_options);
-  auto impl = std::make_shared<detail::LineStreamImpl>(ex, std::move(hooks));
-  impl->spawn(argv, run_options, detail::stream_stdout_sink(options), detail::stream_stderr_sink(options));
+                            const Options& options) {
+  if (options.container)
+    return detail::open_container_line_stream(ex, argv, options, detail::Face::open_line_stream);
+  return detail::LineStreamAccess::open(ex, argv, options, {}, detail::Face::open_line_stream);
+}
+
+LineStream detail::LineStreamAccess::open(const asio::any_io_executor& ex,
+                                          const std::vector<std::string>& argv, const Options& options,
+                                          StreamHooks hooks, Face face) {
+  const StreamSettings settings = stream_engine_options(argv, options, face);
+  auto impl = std::make_shared<LineStreamImpl>(ex, std::move(hooks));
+  impl->spawn(argv, settings.engine, stream_stdout_sink(settings), stream_stderr_sink(settings));
   impl->start();
   return LineStream(std::move(impl));
 }

@@ -3,18 +3,24 @@
 // stderr. No Asio.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "bounded_subprocess/options.hpp"
-#include "bounded_subprocess/stream.hpp"
+#include "engine/face_options.hpp"
 #include "engine/sink.hpp"
 
 namespace bounded_subprocess::detail {
 
-/// The Supervisor's options for a stream. Throws std::invalid_argument for a
-/// max_line_size of 0 (the rest is checked by validate_run_options).
-RunOptions stream_engine_options(const StreamOptions& options);
+/// The engine's options of a line stream on the host, for `face`
+/// (run_stream_lines or open_line_stream): the face's defaults and
+/// rejections (stream_settings), then `argv`, `env` and `cwd` checked.
+/// Throws std::invalid_argument, before anything is spawned.
+/// `options.container` must not be set.
+StreamSettings stream_engine_options(const std::vector<std::string>& argv, const Options& options, Face face);
 /// stdout: lines capped at max_line_size, queued up to kLineQueueCap bytes.
-Sink stream_stdout_sink(const StreamOptions& options);
-/// stderr: its last stderr_max_output_size bytes.
-Sink stream_stderr_sink(const StreamOptions& options);
+Sink stream_stdout_sink(const StreamSettings& settings);
+/// stderr: its last max_output_size bytes.
+Sink stream_stderr_sink(const StreamSettings& settings);
 
 }  // namespace bounded_subprocess::detail

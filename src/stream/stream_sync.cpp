@@ -1,18 +1,19 @@
 // run_stream_lines, the sync face of the line stream: the engine with a line
 // sink on stdout, driven by the sync driver (ppoll) on the calling thread.
-// No Asio: lines go to `on_line` after each round of events.
-#include <condition_variable>
+// No Asio: lines go to `on_line` after each round of events. In a container,
+// that is the podman client's stream, then the bounded cleanup whatever
+// happened (run_container_sync).
 #include <exception>
 #include <functional>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <utility>
+#include <string_view>
+#include <vector>
 
 #include "bounded_subprocess/stream.hpp"
 #include "drivers/sync_driver.hpp"
+#include "engine/face_options.hpp"
 #include "engine/supervisor.hpp"
-#include "spawn/child.hpp"
+#include "podman/podman_command.hpp"
 #include "stream/stream_engine.hpp"
 
 namespace bounded_subprocess {
@@ -54,36 +55,21 @@ class LinePump {
   std::exception_ptr error_;
 };
 
-// The end hook's `done`, which may be called from any thread.
-struct HookDone {
-  std::mutex mutex;
-  std::condition_variable cv;
-  bool done = false;
-
-  void signal() {
-    {
-      std::lock_guard lock(mutex);
-      done = true;
-    }
-    cv.notify_all();
-  }
-  void wait() {
-    std::unique_lock lock(mutex);
-    cv.wait(lock, [this] { return done; });
-  }
-};
-
 }  // namespace
 
-Result run_stream_lines(const std::vector<std::string>& argv, const StreamOptions& options,
-                        const std::function<bool(std::string_view line)>& on_line, StreamHooks hooks) {
-  const RunOptions run_options = detail::stream_engine_options(options);
-  detail::validate_command(argv, run_options.env, run_options.cwd);
-  detail::validate_run_options(run_options);
-  detail::Supervisor sup(argv, run_options, detail::stream_stdout_sink(options),
-                         detail::stream_stderr_sink(options));
+Result run_stream_lines(const std::vector<std::string>& argv, const Options& options,
+                        const std::function<bool(std::string_view line)>& on_line) {
+  if (options.container) {
+    const Options client = detail::checked_client_options(argv, options, detail::Face::run_stream_lines);
+    return detail::run_container_sync(argv, options, [&](const std::vector<std::string>& command) {
+      return run_stream_lines(command, client, on_line);
+    });
+  }
+  const detail::StreamSettings settings =
+      detail::stream_engine_options(argv, options, detail::Face::run_stream_lines);
+  detail::Supervisor sup(argv, settings.engine, detail::stream_stdout_sink(settings),
+                         detail::stream_stderr_sink(settings));
   LinePump pump(sup, on_line);
-  std::exception_ptr& error = pump.error();
   Result result;
   try {
     detail::drive_sync(sup, {}, std::ref(pump));
@@ -91,21 +77,12 @@ Result run_stream_lines(const std::vector<std::string>& argv, const StreamOption
     result = sup.take_result();
   } catch (...) {
     // ppoll failed, or the child's status could not be known: the run ends
-    // here (killed and reaped), and the end hook still runs.
-    if (!error) error = std::current_exception();
+    // here (killed and reaped). An error of `on_line` came first.
     sup.abandon();
-    result.reason = EndReason::cancelled;
+    if (pump.error()) std::rethrow_exception(pump.error());
+    throw;
   }
-  if (hooks.on_end) {
-    auto done = std::make_shared<HookDone>();
-    try {
-      hooks.on_end(result, [done] { done->signal(); });
-      done->wait();
-    } catch (...) {
-      if (!error) error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
+  if (pump.error()) std::rethrow_exception(pump.error());
   return result;
 }
 

@@ -90,7 +90,7 @@ TEST(AsyncCancelOps, AwaitableOrAgainstATimer) {
   // (argv and options built outside the coroutine: g++ 12 mishandles braced
   // lists in coroutine bodies.)
   const auto argv = with_pgid({"sleep-forever"});
-  const RunOptions options{.timeout = 30s};
+  const Options options{.timeout = 30s};
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
@@ -121,7 +121,7 @@ TEST(AsyncCancelOps, AsTupleKeepsTheCodeAndThePartialResult) {
   std::optional<Result> result;
   bool threw = false;
   const auto argv = with_pgid({"sleep-forever"});
-  const RunOptions options{.timeout = 30s};
+  const Options options{.timeout = 30s};
   asio::cancellation_signal signal;
   asio::co_spawn(
       io,
@@ -173,7 +173,7 @@ TEST(AsyncCancelOps, AwaitableOrRunWinsWhenFaster) {
       [&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
         asio::steady_timer timer(ex, 20s);
-        auto winner = co_await (async_run(ex, argv, RunOptions{}, asio::use_awaitable) ||
+        auto winner = co_await (async_run(ex, argv, Options{}, asio::use_awaitable) ||
                                 timer.async_wait(asio::use_awaitable));
         if (winner.index() == 0) out = std::get<0>(winner).out.data;
       },

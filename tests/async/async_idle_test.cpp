@@ -90,7 +90,7 @@ TEST(AsyncIdle, LineStreamWithOutputsClosed) {
   bs_test::NoLeaks leaks;
   // 10 lines, then both outputs closed and a second of quiet.
   auto stream = open_line_stream(io.get_executor(), misbehave({"out-close-sleep", "640", "1000"}),
-                                 {.timeout = 30s, .stderr_max_output_size = 100});
+                                 {.timeout = 30s, .max_output_size = 100});
   std::vector<std::string> lines;
   asio::co_spawn(
       io,

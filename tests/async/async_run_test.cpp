@@ -209,10 +209,10 @@ TEST(AsyncRun, UseAwaitable) {
       io,
       [&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
-        Result r = co_await async_run(ex, argv, RunOptions{}, asio::use_awaitable);
+        Result r = co_await async_run(ex, argv, Options{}, asio::use_awaitable);
         out = r.out.data;
         try {
-          co_await async_run(ex, missing, RunOptions{}, asio::use_awaitable);
+          co_await async_run(ex, missing, Options{}, asio::use_awaitable);
         } catch (const SpawnError&) {
           threw = true;
         }

@@ -27,7 +27,7 @@ inline void warm_up(asio::io_context& io) {
 }
 
 /// async_run with a plain callback on a fresh io_context, run to the end.
-inline Result run_async(const std::vector<std::string>& argv, const RunOptions& options = {}) {
+inline Result run_async(const std::vector<std::string>& argv, const Options& options = {}) {
   asio::io_context io;
   std::optional<Result> result;
   std::error_code error;

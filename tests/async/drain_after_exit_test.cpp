@@ -69,7 +69,7 @@ TEST(DrainAfterExit, LineStreamYieldsLinesAndKeepsStderrThatArriveBeforeTheExitI
   bs_test::NoLeaks leaks;
   bs_test::ExitThenWrite hs(64 * 500);
   auto stream = open_line_stream(io.get_executor(), hs.argv(),
-                                 {.timeout = 60s, .stderr_max_output_size = 100000, .containment = kGroup});
+                                 {.timeout = 60s, .max_output_size = 100000, .containment = kGroup});
   io.poll();
   ASSERT_FALSE(stream.finished());
   ASSERT_TRUE(hs.child_exits());
@@ -101,7 +101,7 @@ TEST(DrainAfterExit, RunStreamLinesYieldsLinesAndKeepsStderrThatArriveBeforeTheE
   // The child announces itself with a first line; the callback holds the
   // driver still while the child exits and the grandchild writes.
   const Result r = run_stream_lines(hs.argv(/*announce=*/true),
-                                    {.timeout = 60s, .stderr_max_output_size = 100000, .containment = kGroup},
+                                    {.timeout = 60s, .max_output_size = 100000, .containment = kGroup},
                                     [&](std::string_view line) {
                                       if (lines.empty())
                                         handshake_ok = hs.child_exits() && hs.grandchild_writes() > 0;

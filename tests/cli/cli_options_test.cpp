@@ -9,8 +9,8 @@
 
 namespace {
 
-using cli_test::bounded_run;
 using bs_test::misbehave;
+using cli_test::bounded_run;
 namespace bs = bounded_subprocess;
 
 TEST(CliOptions, WordsAfterTheProgramBelongToIt) {
@@ -61,7 +61,7 @@ TEST(CliOptions, StdinFilePathIsPassedByteForByte) {
 
 TEST(CliOptions, StdinFileDashReadsOwnStdin) {
   bs_test::NoLeaks leaks;
-  bs::RunOptions outer;
+  bs::Options outer;
   outer.stdin_data = std::string("from bounded-run's stdin\n");
   auto inv = bounded_run({"--stdin-file", "-", misbehave(), "echo-stdin"}, outer);
   EXPECT_EQ(inv.status, 0) << inv.err;
@@ -80,21 +80,23 @@ TEST(CliOptions, ChildGetsOnlyStdFdsEvenWithAStdinFile) {
 
 TEST(CliOptions, EnvAddsAndOverridesTheInheritedEnvironment) {
   bs_test::NoLeaks leaks;
-  bs::RunOptions outer;
+  bs::Options outer;
   outer.env = bs::inherited_env();
   (*outer.env)["BS_CLI_OUTER"] = "outer";
   auto inherited = bounded_run({misbehave(), "print-env", "BS_CLI_OUTER"}, outer);
   EXPECT_EQ(inherited.out, "outer\n");
-  auto overridden = bounded_run({"--env", "BS_CLI_OUTER=inner", misbehave(), "print-env", "BS_CLI_OUTER"}, outer);
+  auto overridden =
+      bounded_run({"--env", "BS_CLI_OUTER=inner", misbehave(), "print-env", "BS_CLI_OUTER"}, outer);
   EXPECT_EQ(overridden.out, "inner\n");
-  auto added = bounded_run({"--env", "BS_CLI_A=1", "--env", "BS_CLI_B=x=y", misbehave(), "print-env", "BS_CLI_B"},
-                           outer);
+  auto added = bounded_run(
+      {"--env", "BS_CLI_A=1", "--env", "BS_CLI_B=x=y", misbehave(), "print-env", "BS_CLI_B"}, outer);
   EXPECT_EQ(added.out, "x=y\n");  // split at the first '='
   auto empty = bounded_run({"--env", "BS_CLI_E=", misbehave(), "print-env", "BS_CLI_E"}, outer);
   EXPECT_EQ(empty.status, 0);
   EXPECT_EQ(empty.out, "\n");
   // Repeated: the last one wins.
-  auto twice = bounded_run({"--env", "BS_CLI_T=1", "--env", "BS_CLI_T=2", misbehave(), "print-env", "BS_CLI_T"});
+  auto twice =
+      bounded_run({"--env", "BS_CLI_T=1", "--env", "BS_CLI_T=2", misbehave(), "print-env", "BS_CLI_T"});
   EXPECT_EQ(twice.out, "2\n");
   leaks.expect_clean();
 }
@@ -126,9 +128,9 @@ TEST(CliOptions, HelpAndVersionExitZero) {
   bs_test::NoLeaks leaks;
   auto help = bounded_run({"--help"});
   EXPECT_EQ(help.status, 0);
-  for (const char* opt : {"--timeout", "--max-output", "--tail", "--stdin-data", "--stdin-file", "--stdin-timeout",
-                          "--memory-limit-mb", "--memory-interval", "--cwd", "--env", "--clear-env", "--json",
-                          "--podman", "--volume", "--entrypoint", "--podman-arg"}) {
+  for (const char* opt : {"--timeout", "--max-output", "--tail", "--stdin-data", "--stdin-file",
+                          "--stdin-timeout", "--memory-limit-mb", "--memory-interval", "--cwd", "--env",
+                          "--clear-env", "--json", "--podman", "--volume", "--entrypoint", "--podman-arg"}) {
     EXPECT_NE(help.out.find(opt), std::string::npos) << opt;
   }
   EXPECT_EQ(help.err, "");

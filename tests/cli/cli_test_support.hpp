@@ -25,7 +25,9 @@ namespace cli_test {
 namespace bs = bounded_subprocess;
 using namespace std::chrono_literals;
 
-inline std::string bounded_run_path() { return BOUNDED_RUN_PATH; }
+inline std::string bounded_run_path() {
+  return BOUNDED_RUN_PATH;
+}
 
 /// What one invocation of bounded-run did.
 struct Invocation {
@@ -37,7 +39,7 @@ struct Invocation {
 
 /// Runs `bounded-run ARGS...` (bounded itself: 60 s, 8 MiB of output kept)
 /// and asserts it exited by itself.
-inline Invocation bounded_run(const std::vector<std::string>& args, bs::RunOptions outer = {}) {
+inline Invocation bounded_run(const std::vector<std::string>& args, bs::Options outer = {}) {
   std::vector<std::string> argv{bounded_run_path()};
   argv.insert(argv.end(), args.begin(), args.end());
   outer.timeout = 60s;

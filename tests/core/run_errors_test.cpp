@@ -7,8 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -35,8 +35,7 @@ int count_my_children() {
 
 // Runs `argv` with `options`, expects std::invalid_argument, and checks that
 // nothing was spawned and nothing leaked.
-void expect_invalid(const std::vector<std::string>& argv, const bs::RunOptions& options,
-                    const char* what) {
+void expect_invalid(const std::vector<std::string>& argv, const bs::Options& options, const char* what) {
   SCOPED_TRACE(what);
   bs_test::NoLeaks leaks;
   int children = count_my_children();
@@ -67,18 +66,15 @@ TEST(RunErrors, InvalidArgumentsSpawnNothing) {
   expect_invalid({m, "exit", "0"}, {.timeout = -1s}, "negative timeout");
   expect_invalid({m, "exit", "0"}, {.timeout = bs::Seconds(std::nan(""))}, "NaN timeout");
   expect_invalid({m, "exit", "0"}, {.memory_limit_mb = 0}, "zero memory limit");
-  expect_invalid({m, "exit", "0"},
-                 {.memory_limit_mb = 64, .memory_watchdog_interval = 0s}, "zero interval");
-  expect_invalid({m, "exit", "0"},
-                 {.memory_limit_mb = 64, .memory_watchdog_interval = -0.5s},
+  expect_invalid({m, "exit", "0"}, {.memory_limit_mb = 64, .memory_watchdog_interval = 0s}, "zero interval");
+  expect_invalid({m, "exit", "0"}, {.memory_limit_mb = 64, .memory_watchdog_interval = -0.5s},
                  "negative interval");
-  expect_invalid({m, "exit", "0"}, {.stdin_data = "x", .stdin_write_timeout = -1s},
-                 "negative stdin timeout");
+  expect_invalid({m, "exit", "0"}, {.stdin_data = "x", .stdin_write_timeout = -1s}, "negative stdin timeout");
 }
 
 // Expects std::system_error with `errc`, whose what() contains `needle`.
-void expect_system_error(const std::vector<std::string>& argv, const bs::RunOptions& options,
-                         int errc, const std::string& needle) {
+void expect_system_error(const std::vector<std::string>& argv, const bs::Options& options, int errc,
+                         const std::string& needle) {
   SCOPED_TRACE(needle);
   bs_test::NoLeaks leaks;
   int children = count_my_children();
@@ -99,16 +95,13 @@ TEST(RunErrors, ProgramNotFound) {
   expect_system_error({"/nonexistent/bs-prog"}, {}, ENOENT, "/nonexistent/bs-prog");
   expect_system_error({"bs-no-such-program-in-path"}, {}, ENOENT, "bs-no-such-program-in-path");
   // Not in the child's PATH either.
-  expect_system_error({"true"}, {.env = bs::Environment{{"PATH", "/nonexistent"}}}, ENOENT,
-                      "true");
+  expect_system_error({"true"}, {.env = bs::Environment{{"PATH", "/nonexistent"}}}, ENOENT, "true");
 }
 
 TEST(RunErrors, ProgramNotExecutable) {
   namespace fs = std::filesystem;
   fs::path file = fs::temp_directory_path() / ("bs_core_noexec_" + std::to_string(::getpid()));
-  {
-    std::ofstream(file) << "#!/bin/sh\necho hi\n";
-  }
+  { std::ofstream(file) << "#!/bin/sh\necho hi\n"; }
   ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
   expect_system_error({file.string()}, {}, EACCES, file.string());
   fs::remove(file);

@@ -31,7 +31,7 @@ struct Measured {
   double wall = 0;  // seconds
 };
 
-Measured measure(const std::vector<std::string>& argv, const bs::RunOptions& options) {
+Measured measure(const std::vector<std::string>& argv, const bs::Options& options) {
   Measured m;
   const double cpu0 = bs_test::thread_cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();

@@ -1,4 +1,4 @@
-// RunOptions::on_interrupt: a signal handler that runs while `run` waits
+// Options::on_interrupt: a signal handler that runs while `run` waits
 // gives the caller a say; throwing abandons the run, which is killed and
 // reaped before the exception leaves `run`.
 #include <pthread.h>

@@ -14,9 +14,7 @@ using bs_test::misbehave;
 
 namespace {
 
-const bs::RunOptions kWatched{.timeout = 20s,
-                              .memory_limit_mb = 64,
-                              .memory_watchdog_interval = 50ms};
+const bs::Options kWatched{.timeout = 20s, .memory_limit_mb = 64, .memory_watchdog_interval = 50ms};
 
 TEST(RunMemory, ChildOverTheLimitIsKilled) {
   bs_test::NoLeaks leaks;
@@ -50,8 +48,7 @@ TEST(RunMemory, SmallProgramIsNotKilled) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.reason, bs::EndReason::exited);
   bs::Result small = bs::run({misbehave(), "fork-alloc-mb", "8"},
-                             {.timeout = 0.6s, .memory_limit_mb = 64,
-                              .memory_watchdog_interval = 50ms});
+                             {.timeout = 0.6s, .memory_limit_mb = 64, .memory_watchdog_interval = 50ms});
   EXPECT_FALSE(small.memory_limit_exceeded) << small;
   EXPECT_TRUE(small.timeout) << "8 MiB under a 64 MiB limit runs to the deadline";
   leaks.expect_clean();

@@ -236,7 +236,7 @@ TEST_F(AsyncInteractiveTest, ConcurrentWriteAndReadThroughCat) {
   int got = 0;
   pid_t pid;
   {
-    AsyncInteractive proc(ctx, {"cat"}, {.read_buffer_size = 64});
+    AsyncInteractive proc(ctx, {"cat"}, {.max_line_size = 64});
     pid = proc.pid();
     proc.async_write(bs_itest::numbered_lines(kLines), 60s,
                      [&](std::error_code ec, std::size_t) { wrote = !ec; });
@@ -319,7 +319,7 @@ TEST_F(AsyncInteractiveTest, ThreadPoolWithStrands) {
 
 TEST_F(AsyncInteractiveTest, BadInputThrowsAtTheCall) {
   EXPECT_THROW(AsyncInteractive(ctx, {}), std::invalid_argument);
-  EXPECT_THROW(AsyncInteractive(ctx, {"cat"}, {.read_buffer_size = 0}), std::invalid_argument);
+  EXPECT_THROW(AsyncInteractive(ctx, {"cat"}, {.max_line_size = 0}), std::invalid_argument);
   EXPECT_THROW(AsyncInteractive(ctx, {"/nonexistent/xyz-prog"}), bounded_subprocess::SpawnError);
   {
     AsyncInteractive proc(ctx, {"cat"});

@@ -18,7 +18,7 @@
 
 using namespace std::chrono_literals;
 using bounded_subprocess::Interactive;
-using bounded_subprocess::InteractiveOptions;
+using bounded_subprocess::Options;
 using bs_itest::Clock;
 using bs_itest::seconds_since;
 
@@ -156,7 +156,7 @@ TEST(Interactive, PartialLineAtEofIsDropped) {
 
 TEST(Interactive, LongLineKeepsItsNewestBytes) {
   bs_test::NoLeaks leaks;
-  Interactive proc({"cat"}, {.read_buffer_size = 100});
+  Interactive proc({"cat"}, {.max_line_size = 100});
   const pid_t pid = proc.pid();
   const std::string long_line = bs_itest::varied(100000, 3);
   ASSERT_TRUE(proc.write(long_line + "\nshort\n", 10s));
@@ -172,7 +172,7 @@ TEST(Interactive, LongLineKeepsItsNewestBytes) {
 
 TEST(Interactive, LongLineArrivingInPiecesKeepsItsNewestBytes) {
   bs_test::NoLeaks leaks;
-  Interactive proc({"cat"}, {.read_buffer_size = 64});
+  Interactive proc({"cat"}, {.max_line_size = 64});
   const pid_t pid = proc.pid();
   const std::string long_line = bs_itest::varied(1000, 11);
   for (std::size_t i = 0; i < long_line.size(); i += 37) {
@@ -202,7 +202,7 @@ TEST(Interactive, BadInputIsRejectedBeforeSpawning) {
   EXPECT_THROW(Interactive({}), std::invalid_argument);
   EXPECT_THROW(Interactive({""}), std::invalid_argument);
   EXPECT_THROW(Interactive({"cat", std::string("a\0b", 3)}), std::invalid_argument);
-  EXPECT_THROW(Interactive({"cat"}, {.read_buffer_size = 0}), std::invalid_argument);
+  EXPECT_THROW(Interactive({"cat"}, {.max_line_size = 0}), std::invalid_argument);
   EXPECT_THROW(Interactive({"cat"}, {.cwd = ""}), std::invalid_argument);
   EXPECT_THROW(Interactive({"cat"}, {.env = bounded_subprocess::Environment{{"A=B", "c"}}}),
                std::invalid_argument);

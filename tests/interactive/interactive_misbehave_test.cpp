@@ -58,7 +58,7 @@ TEST(InteractiveMisbehave, ChildThatNeverWritesMakesReadTimeOut) {
 
 TEST(InteractiveMisbehave, FloodWithoutNewlineKeepsMemoryBounded) {
   bs_test::NoLeaks leaks;
-  Interactive proc({helper(), "write-forever-no-newline"}, {.read_buffer_size = 4096});
+  Interactive proc({helper(), "write-forever-no-newline"}, {.max_line_size = 4096});
   const pid_t pid = proc.pid();
   const long rss_before = bs_test::self_rss_kb();
   for (int i = 0; i < 3; ++i) {

@@ -1,4 +1,4 @@
-// async_podman_run against real podman: the same results as the sync face,
+// async_run in a container (Options::container) against real podman: the same results as the sync face,
 // cancellation and timeouts remove the container before completion, and a
 // dying io_context still leaves nothing behind.
 #include <asio/bind_cancellation_slot.hpp>
@@ -20,7 +20,7 @@
 #include <system_error>
 #include <thread>
 
-#include "bounded_subprocess/podman_async.hpp"
+#include "bounded_subprocess/async.hpp"
 #include "podman_test_support.hpp"
 
 namespace {
@@ -33,7 +33,7 @@ TEST_F(PodmanAsyncTest, CatEchoesStdin) {
   auto o = options();
   o.stdin_data = "async hello\n";
   std::optional<bs::Result> result;
-  bs::async_podman_run(io, {"cat"}, o, [&](std::error_code e, bs::Result r) {
+  bs::async_run(io, {"cat"}, o, [&](std::error_code e, bs::Result r) {
     EXPECT_FALSE(e);
     result = std::move(r);
   });
@@ -50,7 +50,7 @@ TEST_F(PodmanAsyncTest, UseFutureOnAnIoThread) {
   std::thread t([&] { io.run(); });
   auto o = options();
   o.env = bs::Environment{{"GREETING", "from future"}};
-  auto f = bs::async_podman_run(io.get_executor(), {"sh", "-c", "echo $GREETING"}, o, asio::use_future);
+  auto f = bs::async_run(io.get_executor(), {"sh", "-c", "echo $GREETING"}, o, asio::use_future);
   bs::Result r = f.get();
   guard.reset();
   t.join();
@@ -63,11 +63,11 @@ TEST_F(PodmanAsyncTest, TimeoutRemovesTheContainerBeforeCompletion) {
   auto o = options();
   o.timeout = 10s;  // room for podman to start the container on a loaded machine
   std::optional<bs::Result> result;
-  bs::async_podman_run(io, {"sh", "-c", "echo started; exec bs_misbehave sleep-forever"}, o,
-                       [&](std::error_code e, bs::Result r) {
-                         EXPECT_FALSE(e);
-                         result = std::move(r);
-                       });
+  bs::async_run(io, {"sh", "-c", "echo started; exec bs_misbehave sleep-forever"}, o,
+                [&](std::error_code e, bs::Result r) {
+                  EXPECT_FALSE(e);
+                  result = std::move(r);
+                });
   io.run();
   ASSERT_TRUE(result);
   EXPECT_TRUE(result->timeout);
@@ -81,11 +81,11 @@ TEST_F(PodmanAsyncTest, CancellationKillsTheClientAndRemovesTheContainer) {
   asio::io_context io;
   asio::cancellation_signal signal;
   std::optional<bs::Result> result;
-  bs::async_podman_run(io, {"sh", "-c", "echo started; exec bs_misbehave sleep-forever"}, options(),
-                       asio::bind_cancellation_slot(signal.slot(), [&](std::error_code e, bs::Result r) {
-                         EXPECT_EQ(e, asio::error::operation_aborted);
-                         result = std::move(r);
-                       }));
+  bs::async_run(io, {"sh", "-c", "echo started; exec bs_misbehave sleep-forever"}, options(),
+                asio::bind_cancellation_slot(signal.slot(), [&](std::error_code e, bs::Result r) {
+                  EXPECT_EQ(e, asio::error::operation_aborted);
+                  result = std::move(r);
+                }));
   asio::steady_timer timer(io, 3s);
   timer.async_wait([&](std::error_code) { signal.emit(asio::cancellation_type::terminal); });
   io.run();
@@ -101,11 +101,11 @@ TEST_F(PodmanAsyncTest, CancellationRightAwayIsNotLost) {
   asio::io_context io;
   asio::cancellation_signal signal;
   std::optional<bs::Result> result;
-  bs::async_podman_run(io, {"bs_misbehave", "sleep-forever"}, options(),
-                       asio::bind_cancellation_slot(signal.slot(), [&](std::error_code e, bs::Result r) {
-                         EXPECT_EQ(e, asio::error::operation_aborted);
-                         result = std::move(r);
-                       }));
+  bs::async_run(io, {"bs_misbehave", "sleep-forever"}, options(),
+                asio::bind_cancellation_slot(signal.slot(), [&](std::error_code e, bs::Result r) {
+                  EXPECT_EQ(e, asio::error::operation_aborted);
+                  result = std::move(r);
+                }));
   signal.emit(asio::cancellation_type::terminal);
   io.run();
   ASSERT_TRUE(result);
@@ -117,18 +117,18 @@ TEST_F(PodmanAsyncTest, CancellationRightAwayIsNotLost) {
 TEST_F(PodmanAsyncTest, MissingImageAndMissingPodman) {
   asio::io_context io;
   auto o = options();
-  o.image = "localhost/bounded-subprocess-no-such-image:latest";
-  o.podman_args = {"--pull=never"};
+  o.container->image = "localhost/bounded-subprocess-no-such-image:latest";
+  o.container->podman_args = {"--pull=never"};
   std::optional<bs::Result> missing_image;
-  bs::async_podman_run(io, {"true"}, o, [&](std::error_code e, bs::Result r) {
+  bs::async_run(io, {"true"}, o, [&](std::error_code e, bs::Result r) {
     EXPECT_FALSE(e);
     missing_image = std::move(r);
   });
   auto p = options();
-  p.podman_path = "/nonexistent/podman-missing";
+  p.container->podman_path = "/nonexistent/podman-missing";
   bool called = false;
   try {
-    bs::async_podman_run(io, {"true"}, p, [&](std::error_code, bs::Result) { called = true; });
+    bs::async_run(io, {"true"}, p, [&](std::error_code, bs::Result) { called = true; });
     ADD_FAILURE() << "no SpawnError";
   } catch (const bs::SpawnError& e) {
     EXPECT_NE(std::string(e.what()).find("podman-missing"), std::string::npos) << e.what();
@@ -155,10 +155,10 @@ TEST_F(PodmanAsyncTest, FailedCleanupIsAnErrorCodeWithTheResultAndPodmansMessage
   std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
   asio::io_context io;
   auto o = options();
-  o.podman_path = wrapper;
+  o.container->podman_path = wrapper;
   std::optional<std::error_code> ec;
   bs::Result result;
-  bs::async_podman_run(io, {"echo", "kept"}, o, [&](std::error_code e, bs::Result r) {
+  bs::async_run(io, {"echo", "kept"}, o, [&](std::error_code e, bs::Result r) {
     ec = e;
     result = std::move(r);
   });
@@ -180,19 +180,17 @@ TEST_F(PodmanAsyncTest, FailedCleanupIsAnErrorCodeWithTheResultAndPodmansMessage
 TEST_F(PodmanAsyncTest, BadInputThrowsFromTheCall) {
   asio::io_context io;
   auto o = options();
-  o.image.clear();
-  EXPECT_THROW(bs::async_podman_run(io, {"true"}, o, [](std::error_code, bs::Result) {}),
-               std::invalid_argument);
-  EXPECT_THROW(bs::async_podman_run(io, {}, options(), [](std::error_code, bs::Result) {}),
-               std::invalid_argument);
+  o.container->image.clear();
+  EXPECT_THROW(bs::async_run(io, {"true"}, o, [](std::error_code, bs::Result) {}), std::invalid_argument);
+  EXPECT_THROW(bs::async_run(io, {}, options(), [](std::error_code, bs::Result) {}), std::invalid_argument);
   EXPECT_EQ(io.run(), 0u);
 }
 
 TEST_F(PodmanAsyncTest, DyingIoContextStillRemovesTheContainer) {
   auto io = std::make_unique<asio::io_context>();
   bool called = false;
-  bs::async_podman_run(*io, {"bs_misbehave", "sleep-forever"}, options(),
-                       [&](std::error_code, bs::Result) { called = true; });
+  bs::async_run(*io, {"bs_misbehave", "sleep-forever"}, options(),
+                [&](std::error_code, bs::Result) { called = true; });
   // Let the client start and create its container, then drop everything.
   auto timer = std::make_unique<asio::steady_timer>(*io, 3s);
   timer->async_wait([&](std::error_code) { io->stop(); });

@@ -1,4 +1,4 @@
-// podman_run_stream_lines (sync callback face) and open_podman_line_stream
+// run_stream_lines (sync callback face) and open_line_stream
 // (async LineStream) against real podman: lines arrive in full, a stream
 // stopped, timed out or destroyed still has its container removed.
 #include <asio/error.hpp>
@@ -12,18 +12,17 @@
 #include <string>
 #include <vector>
 
-#include "bounded_subprocess/podman_async.hpp"
+#include "bounded_subprocess/async.hpp"
 #include "podman_test_support.hpp"
 
 namespace {
 
 using namespace bs_podman_test;
 
-bs::PodmanStreamOptions stream_options(const std::string& temp_dir) {
-  bs::PodmanStreamOptions o;
-  o.image = image();
+bs::Options stream_options(const std::string& temp_dir) {
+  bs::Options o;
   o.timeout = 60s;
-  o.temp_dir = temp_dir;
+  o.container = bs::Container{.image = image(), .temp_dir = temp_dir};
   return o;
 }
 
@@ -31,11 +30,11 @@ using PodmanStreamTest = PodmanTest;
 
 TEST_F(PodmanStreamTest, SyncStreamReadsEveryLine) {
   std::vector<std::string> lines;
-  auto r = bs::podman_run_stream_lines({"sh", "-c", "printf '%s\\n' one two three; printf four"},
-                                       stream_options(temp_dir_), [&](std::string_view l) {
-                                         lines.emplace_back(l);
-                                         return true;
-                                       });
+  auto r = bs::run_stream_lines({"sh", "-c", "printf '%s\\n' one two three; printf four"},
+                                stream_options(temp_dir_), [&](std::string_view l) {
+                                  lines.emplace_back(l);
+                                  return true;
+                                });
   EXPECT_EQ(r.exit_code, 0) << r.err.data;
   EXPECT_EQ(lines, (std::vector<std::string>{"one", "two", "three", "four"}));
   EXPECT_EQ(r.out.total_bytes, 18u);
@@ -43,11 +42,11 @@ TEST_F(PodmanStreamTest, SyncStreamReadsEveryLine) {
 
 TEST_F(PodmanStreamTest, SyncStreamStoppedAfterTheFirstLineRemovesTheContainer) {
   std::vector<std::string> lines;
-  auto r = bs::podman_run_stream_lines({"sh", "-c", "echo first; exec bs_misbehave flood-out forever"},
-                                       stream_options(temp_dir_), [&](std::string_view l) {
-                                         lines.emplace_back(l);
-                                         return false;
-                                       });
+  auto r = bs::run_stream_lines({"sh", "-c", "echo first; exec bs_misbehave flood-out forever"},
+                                stream_options(temp_dir_), [&](std::string_view l) {
+                                  lines.emplace_back(l);
+                                  return false;
+                                });
   EXPECT_EQ(lines, (std::vector<std::string>{"first"}));
   EXPECT_EQ(r.reason, bs::EndReason::cancelled);
   EXPECT_EQ(r.exit_code, -1);
@@ -57,13 +56,13 @@ TEST_F(PodmanStreamTest, SyncStreamStoppedAfterTheFirstLineRemovesTheContainer) 
 TEST_F(PodmanStreamTest, SyncStreamLongLinesAreCutAndStderrKeepsItsTail) {
   auto o = stream_options(temp_dir_);
   o.max_line_size = 10;
-  o.stderr_max_output_size = 4;
+  o.max_output_size = 4;
   std::vector<std::string> lines;
-  auto r = bs::podman_run_stream_lines(
-      {"sh", "-c", "echo 0123456789abcdef; echo short; echo stderr-tail >&2"}, o, [&](std::string_view l) {
-        lines.emplace_back(l);
-        return true;
-      });
+  auto r = bs::run_stream_lines({"sh", "-c", "echo 0123456789abcdef; echo short; echo stderr-tail >&2"}, o,
+                                [&](std::string_view l) {
+                                  lines.emplace_back(l);
+                                  return true;
+                                });
   EXPECT_EQ(r.exit_code, 0) << r.err.data;
   EXPECT_EQ(lines, (std::vector<std::string>{"6789abcdef", "short"}));
   EXPECT_TRUE(r.out.truncated);
@@ -74,11 +73,11 @@ TEST_F(PodmanStreamTest, SyncStreamTimeoutRemovesTheContainer) {
   auto o = stream_options(temp_dir_);
   o.timeout = 10s;  // room for podman to start the container on a loaded machine
   std::vector<std::string> lines;
-  auto r = bs::podman_run_stream_lines({"sh", "-c", "echo started; exec bs_misbehave sleep-forever"}, o,
-                                       [&](std::string_view l) {
-                                         lines.emplace_back(l);
-                                         return true;
-                                       });
+  auto r = bs::run_stream_lines({"sh", "-c", "echo started; exec bs_misbehave sleep-forever"}, o,
+                                [&](std::string_view l) {
+                                  lines.emplace_back(l);
+                                  return true;
+                                });
   EXPECT_TRUE(r.timeout);
   EXPECT_EQ(lines, (std::vector<std::string>{"started"}));
   EXPECT_LT(r.elapsed.count(), 10.0 + 10.0)
@@ -86,21 +85,21 @@ TEST_F(PodmanStreamTest, SyncStreamTimeoutRemovesTheContainer) {
 }
 
 TEST_F(PodmanStreamTest, SyncStreamExceptionFromTheCallbackStillCleansUp) {
-  EXPECT_THROW(bs::podman_run_stream_lines(
-                   {"sh", "-c", "echo x; exec bs_misbehave sleep-forever"}, stream_options(temp_dir_),
-                   [](std::string_view) -> bool { throw std::runtime_error("callback"); }),
-               std::runtime_error);
+  EXPECT_THROW(
+      bs::run_stream_lines({"sh", "-c", "echo x; exec bs_misbehave sleep-forever"}, stream_options(temp_dir_),
+                           [](std::string_view) -> bool { throw std::runtime_error("callback"); }),
+      std::runtime_error);
 }
 
 TEST_F(PodmanStreamTest, SyncStreamBadInput) {
   auto o = stream_options(temp_dir_);
   auto ok = [](std::string_view) { return true; };
-  EXPECT_THROW(bs::podman_run_stream_lines({}, o, ok), std::invalid_argument);
+  EXPECT_THROW(bs::run_stream_lines({}, o, ok), std::invalid_argument);
   o.max_line_size = 0;
-  EXPECT_THROW(bs::podman_run_stream_lines({"true"}, o, ok), std::invalid_argument);
+  EXPECT_THROW(bs::run_stream_lines({"true"}, o, ok), std::invalid_argument);
   o = stream_options(temp_dir_);
-  o.image.clear();
-  EXPECT_THROW(bs::podman_run_stream_lines({"true"}, o, ok), std::invalid_argument);
+  o.container->image.clear();
+  EXPECT_THROW(bs::run_stream_lines({"true"}, o, ok), std::invalid_argument);
 }
 
 // Reads every line of `stream` with async_next, calling `on_line` (which may
@@ -121,8 +120,8 @@ void read_all(bs::LineStream& stream, std::vector<std::string>& lines,
 
 TEST_F(PodmanStreamTest, AsyncStreamReadsEveryLine) {
   asio::io_context io;
-  auto stream = bs::open_podman_line_stream(io.get_executor(), {"sh", "-c", "printf '%s\\n' one two three"},
-                                            stream_options(temp_dir_));
+  auto stream = bs::open_line_stream(io.get_executor(), {"sh", "-c", "printf '%s\\n' one two three"},
+                                     stream_options(temp_dir_));
   std::vector<std::string> lines;
   bool ended = false;
   read_all(
@@ -138,9 +137,9 @@ TEST_F(PodmanStreamTest, AsyncStreamReadsEveryLine) {
 
 TEST_F(PodmanStreamTest, AsyncStreamClosedAfterTheFirstLineRemovesTheContainer) {
   asio::io_context io;
-  auto stream = bs::open_podman_line_stream(io.get_executor(),
-                                            {"sh", "-c", "echo first; exec bs_misbehave flood-out forever"},
-                                            stream_options(temp_dir_));
+  auto stream =
+      bs::open_line_stream(io.get_executor(), {"sh", "-c", "echo first; exec bs_misbehave flood-out forever"},
+                           stream_options(temp_dir_));
   std::vector<std::string> lines;
   bool ended = false;
   read_all(
@@ -156,9 +155,9 @@ TEST_F(PodmanStreamTest, AsyncStreamClosedAfterTheFirstLineRemovesTheContainer) 
 
 TEST_F(PodmanStreamTest, AsyncStreamDestroyedStillRemovesTheContainer) {
   asio::io_context io;
-  std::optional<bs::LineStream> stream = bs::open_podman_line_stream(
-      io.get_executor(), {"sh", "-c", "echo first; exec bs_misbehave sleep-forever"},
-      stream_options(temp_dir_));
+  std::optional<bs::LineStream> stream =
+      bs::open_line_stream(io.get_executor(), {"sh", "-c", "echo first; exec bs_misbehave sleep-forever"},
+                           stream_options(temp_dir_));
   std::optional<std::string> first;
   stream->async_next([&](std::error_code e, std::string line) {
     EXPECT_FALSE(e);
@@ -173,9 +172,9 @@ TEST_F(PodmanStreamTest, AsyncStreamDestroyedStillRemovesTheContainer) {
 
 TEST_F(PodmanStreamTest, AsyncStreamWhoseContextDiesIsCleanedUpSynchronously) {
   auto io = std::make_unique<asio::io_context>();
-  std::optional<bs::LineStream> stream = bs::open_podman_line_stream(
-      io->get_executor(), {"sh", "-c", "echo first; exec bs_misbehave sleep-forever"},
-      stream_options(temp_dir_));
+  std::optional<bs::LineStream> stream =
+      bs::open_line_stream(io->get_executor(), {"sh", "-c", "echo first; exec bs_misbehave sleep-forever"},
+                           stream_options(temp_dir_));
   std::optional<std::string> first;
   stream->async_next([&](std::error_code e, std::string line) {
     if (!e) first = line;
@@ -192,9 +191,9 @@ TEST_F(PodmanStreamTest, AsyncStreamWhoseContextDiesIsCleanedUpSynchronously) {
 TEST_F(PodmanStreamTest, AsyncStreamMissingPodmanIsASystemError) {
   asio::io_context io;
   auto o = stream_options(temp_dir_);
-  o.podman_path = "/nonexistent/podman-missing";
+  o.container->podman_path = "/nonexistent/podman-missing";
   try {
-    auto s = bs::open_podman_line_stream(io.get_executor(), {"true"}, o);
+    auto s = bs::open_line_stream(io.get_executor(), {"true"}, o);
     ADD_FAILURE() << "no exception";
   } catch (const std::system_error& e) {
     EXPECT_NE(std::string(e.what()).find("podman-missing"), std::string::npos) << e.what();
@@ -211,9 +210,9 @@ TEST_F(PodmanStreamTest, ContainerOutputIsNotLoggedOnTheHost) {
   const std::string label =
       "bs_logtest=" + std::to_string(::getpid()) + "-" + temp_dir_.substr(temp_dir_.rfind('/') + 1);
   auto o = stream_options(temp_dir_);
-  o.podman_args = {"--label", label};
+  o.container->podman_args = {"--label", label};
   std::string driver;
-  auto r = bs::podman_run_stream_lines({"sh", "-c", "echo first; exec sleep 30"}, o, [&](std::string_view) {
+  auto r = bs::run_stream_lines({"sh", "-c", "echo first; exec sleep 30"}, o, [&](std::string_view) {
     const bs::Result id = podman({"ps", "-q", "--filter", "label=" + label});
     const std::string cid = id.out.data.substr(0, id.out.data.find('\n'));
     const bs::Result inspect = podman({"inspect", "--format", "{{.HostConfig.LogConfig.Type}}", cid});

@@ -18,7 +18,6 @@
 #include <thread>
 #include <vector>
 
-#include "bounded_subprocess/podman.hpp"
 #include "bounded_subprocess/run.hpp"
 #include "leak_check.hpp"
 
@@ -31,8 +30,12 @@ namespace bs_podman_test {
 namespace bs = bounded_subprocess;
 using namespace std::chrono_literals;
 
-inline std::string image() { return std::string(BS_PODMAN_IMAGE) + ":latest"; }
-inline std::string entrypoint_image() { return std::string(BS_PODMAN_IMAGE) + ":entrypoint"; }
+inline std::string image() {
+  return std::string(BS_PODMAN_IMAGE) + ":latest";
+}
+inline std::string entrypoint_image() {
+  return std::string(BS_PODMAN_IMAGE) + ":entrypoint";
+}
 
 /// Runs a podman command on the host (bounded) for the checks.
 inline bs::Result podman(std::vector<std::string> args, bs::Seconds timeout = 60s) {
@@ -99,9 +102,7 @@ inline std::vector<std::string> dir_entries(const std::string& dir) {
 /// or zombie leaked.
 class PodmanTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    ::setenv("CONTAINERS_CONF", BS_PODMAN_CONTAINERS_CONF, 0);
-  }
+  static void SetUpTestSuite() { ::setenv("CONTAINERS_CONF", BS_PODMAN_CONTAINERS_CONF, 0); }
 
   void SetUp() override {
     const std::string reason = skip_reason();
@@ -137,11 +138,10 @@ class PodmanTest : public ::testing::Test {
 
   /// Options every test starts from: the test image, a generous timeout, the
   /// private temp_dir.
-  bs::PodmanOptions options() const {
-    bs::PodmanOptions o;
-    o.image = image();
+  bs::Options options() const {
+    bs::Options o;
     o.timeout = 60s;
-    o.temp_dir = temp_dir_;
+    o.container = bs::Container{.image = image(), .temp_dir = temp_dir_};
     return o;
   }
 

@@ -1,6 +1,7 @@
 // Internal to async.hpp: how `async_run` and `LineStream::async_next` hand
 // an erased completion handler to the operations compiled in the library
-// (src/drivers/async_run.cpp, src/stream/stream_async.cpp). Users never name
+// (src/drivers/async_run.cpp, src/stream/stream_async.cpp,
+// src/podman/podman_async.cpp). Users never name
 // anything here; include bounded_subprocess/async.hpp.
 //
 // What can fail before anything runs (a spawn, a second pending call) is done
@@ -25,21 +26,34 @@
 #include <vector>
 
 #include "bounded_subprocess/detail/async_completion.hpp"
+#include "bounded_subprocess/detail/async_podman_op.hpp"
 #include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/result.hpp"
 
 namespace bounded_subprocess::detail {
 
 class AsyncRunOp;
-void validate_async_run(const std::vector<std::string>& argv, const RunOptions& options);
+void validate_async_run(const std::vector<std::string>& argv, const Options& options);
 /// Spawns the child, not yet supervised: throws (std::invalid_argument,
 /// SpawnError) with nothing left behind. Destroying the op unstarted kills
 /// and reaps the child.
 std::shared_ptr<AsyncRunOp> spawn_async_run(const asio::any_io_executor& ex,
-                                            const std::vector<std::string>& argv, const RunOptions& options);
+                                            const std::vector<std::string>& argv, const Options& options);
 /// Begins supervising a spawned child; `completion` gets the Result.
 void start_async_run(const std::shared_ptr<AsyncRunOp>& op, Completion<Result> completion);
 void cancel_async_run(const std::weak_ptr<AsyncRunOp>& op) noexcept;
+
+/// What `async_run` prepared at the call: a spawned child on the host, or
+/// (with `options.container`) a podman client and its scratch folder.
+/// Exactly one is set; dropped uninitiated, it cleans up.
+struct PreparedRun {
+  std::shared_ptr<AsyncRunOp> host;
+  std::shared_ptr<AsyncPodmanOp> container;
+};
+/// Throws as `spawn_async_run` (and std::system_error for a container's
+/// folder) with nothing left behind.
+PreparedRun prepare_async_run(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
+                              const Options& options);
 
 class LineStreamImpl;
 /// The claim of a stream's one pending async_next (a misuse check): made by
@@ -81,11 +95,16 @@ struct InitiateAsyncRun {
   executor_type get_executor() const noexcept { return ex; }
 
   template <class Handler>
-  void operator()(Handler&& handler, std::shared_ptr<AsyncRunOp> op) const {
+  void operator()(Handler&& handler, PreparedRun run) const {
     auto slot = asio::get_associated_cancellation_slot(handler);
     auto completion = make_completion<Result>(std::forward<Handler>(handler), ex);
-    if (slot.is_connected()) slot.template emplace<CancelRun<AsyncRunOp>>(CancelRun<AsyncRunOp>{op});
-    start_async_run(op, std::move(completion));
+    if (run.container) {
+      if (slot.is_connected()) slot.template emplace<CancelPodmanRun>(CancelPodmanRun{run.container});
+      start_async_podman_run(run.container, std::move(completion));
+      return;
+    }
+    if (slot.is_connected()) slot.template emplace<CancelRun<AsyncRunOp>>(CancelRun<AsyncRunOp>{run.host});
+    start_async_run(run.host, std::move(completion));
   }
 };
 

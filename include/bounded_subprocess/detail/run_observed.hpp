@@ -20,8 +20,9 @@ namespace bounded_subprocess::detail {
 /// child (the program, or its init when contained), not reaped before
 /// `run_observed` returns. The Python package records the child there, so
 /// that interpreter exit can kill the run while it blocks another thread.
-/// `on_spawn` must not throw.
-Result run_observed(const std::vector<std::string>& argv, const RunOptions& options,
+/// `on_spawn` must not throw. On the host only (std::invalid_argument for a
+/// container).
+Result run_observed(const std::vector<std::string>& argv, const Options& options,
                     const std::function<void(pid_t direct_pid, Containment containment)>& on_spawn);
 
 }  // namespace bounded_subprocess::detail

@@ -1,0 +1,33 @@
+// The engine's settings of one run: every bound concrete. The faces build
+// them from the public `Options` (engine/face_options.hpp), which is where a
+// field a face cannot use is rejected and where each face's defaults live.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "bounded_subprocess/containment.hpp"
+#include "bounded_subprocess/options.hpp"
+
+namespace bounded_subprocess::detail {
+
+struct EngineOptions {
+  Seconds timeout{15.0};
+  /// Bytes kept of stdout and of stderr, each.
+  std::size_t max_output_size = 2048;
+  bool tail = false;
+  std::optional<Environment> env{};
+  std::optional<std::string> stdin_data{};
+  Seconds stdin_write_timeout{15.0};
+  std::optional<std::string> cwd{};
+  std::optional<std::size_t> memory_limit_mb{};
+  Seconds memory_watchdog_interval{1.0};
+  std::optional<Containment> containment{};
+  Containment min_containment = Containment::process_group;
+  /// The sync driver calls it on EINTR (see Options::on_interrupt).
+  std::function<void()> on_interrupt{};
+};
+
+}  // namespace bounded_subprocess::detail

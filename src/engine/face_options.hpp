@@ -1,0 +1,49 @@
+// From the public `Options` to what each face runs with: the one place where
+// a field a face cannot use is rejected (std::invalid_argument naming the
+// field and the face, before anything is spawned) and where each face's
+// defaults are written (the table in bounded_subprocess/options.hpp and the
+// README say the same).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "bounded_subprocess/options.hpp"
+#include "engine/engine_options.hpp"
+
+namespace bounded_subprocess::detail {
+
+/// The public faces, for the checks and the messages.
+enum class Face { run, async_run, run_stream_lines, open_line_stream, interactive, async_interactive };
+
+/// "bounded_subprocess::run", ...
+const char* face_name(Face face) noexcept;
+
+/// What `run` and `async_run` run with: the defaults filled in, the fields
+/// they cannot use rejected, the bounds checked (validate_run_options).
+/// With a container, `env` and `cwd` are still here: the podman code moves
+/// them into the container (see podman/podman_command.hpp).
+EngineOptions run_settings(const Options& options, Face face);
+
+/// What a line stream runs with: the engine's options (stderr's last
+/// `max_output_size` bytes kept) and the cap on one line.
+struct StreamSettings {
+  EngineOptions engine;
+  std::size_t max_line_size = 64 * 1024;
+};
+StreamSettings stream_settings(const Options& options, Face face);
+
+/// What Interactive and AsyncInteractive run with.
+struct InteractiveSettings {
+  std::size_t max_line_size = 4096;
+  std::optional<Environment> env{};
+  std::optional<std::string> cwd{};
+  std::optional<Containment> containment{};
+  Containment min_containment = Containment::process_group;
+  std::function<void()> on_interrupt{};
+};
+InteractiveSettings interactive_settings(const Options& options, Face face);
+
+}  // namespace bounded_subprocess::detail
