@@ -61,30 +61,26 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
   void start(Completion<Result> completion) {
     completion_ = std::move(completion);
     asio::dispatch(strand_, [self = shared_from_this()] {
-      // On the strand, like every use of cancel_: a cancellation that came
-      // before the client's operation was started is emitted right after.
-      // The client's run now owns itself (and, through ClientDone, us): we
-      // keep no reference to it, or the two would keep each other alive past
-      // the end of their execution context.
+      // On the strand, like every use of cancel_. The client's run now owns
+      // itself (and, through ClientDone, us): we keep no reference to it, or
+      // the two would keep each other alive past the end of their execution
+      // context.
       const auto client = std::move(self->client_);
       self->cancel_.slot().emplace<CancelRun<AsyncRunOp>>(CancelRun<AsyncRunOp>{client});
       start_async_run(client, make_completion<Result>(ClientDone{self}, self->strand_));
-      self->client_initiated_ = true;
-      if (self->pending_cancel_ && self->phase_ == Phase::client) self->cancel_.emit(*self->pending_cancel_);
     });
   }
 
+  // The user's cancellation slot can only be emitted once the initiation has
+  // returned, so this reaches the strand after start's work (a strand runs
+  // its work in order): the client is always started when it is cancelled.
+  // Once the client has ended the slot is empty, so a cancellation during
+  // the cleanup does nothing: the cleanup always runs to its end.
   void cancel(asio::cancellation_type_t type) {
-    asio::dispatch(strand_, [self = shared_from_this(), type] {
-      if (self->phase_ != Phase::client || self->pending_cancel_) return;
-      self->pending_cancel_ = type;
-      if (self->client_initiated_) self->cancel_.emit(type);
-    });
+    asio::dispatch(strand_, [self = shared_from_this(), type] { self->cancel_.emit(type); });
   }
 
  private:
-  enum class Phase { client, cleanup, done };
-
   // The client's completion handler, on our strand.
   struct ClientDone {
     std::shared_ptr<AsyncPodmanOp> self;
@@ -103,7 +99,7 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
   };
 
   void on_client_done(std::error_code ec, Result result) {
-    phase_ = Phase::cleanup;
+    cancel_.slot().clear();
     ec_ = ec;
     result_ = std::move(result);
     try {
@@ -115,7 +111,6 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
   }
 
   void on_cleanup_done(std::exception_ptr rm_error, const Result& rm_result) {
-    phase_ = Phase::done;
     if (auto cleanup_error = call_->cleanup_done(std::move(rm_error), rm_result)) {
       // A container left behind outweighs a cancellation; an engine failure
       // of the client (rare) keeps its own code.
@@ -131,9 +126,6 @@ class AsyncPodmanOp final : public std::enable_shared_from_this<AsyncPodmanOp> {
   std::optional<PodmanCall> call_;      // its destructor cleans up if we could not
   std::shared_ptr<AsyncRunOp> client_;  // spawned, until started
   asio::cancellation_signal cancel_;
-  Phase phase_ = Phase::client;
-  bool client_initiated_ = false;
-  std::optional<asio::cancellation_type_t> pending_cancel_;
   std::chrono::steady_clock::time_point start_;
   std::error_code ec_;
   Result result_;
