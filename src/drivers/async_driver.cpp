@@ -29,8 +29,7 @@ AsyncDriver::~AsyncDriver() {
 }
 
 void AsyncDriver::spawn(const std::vector<std::string>& argv, const EngineOptions& options) {
-  spawn(argv, options, Sink::capture(options.max_output_size, options.tail),
-        Sink::capture(options.max_output_size, options.tail));
+  spawn(argv, options, capture_sink(options), capture_sink(options));
 }
 
 void AsyncDriver::spawn(const std::vector<std::string>& argv, const EngineOptions& options, Sink out,

@@ -33,8 +33,7 @@ Clock::duration to_clock(Seconds s) {
 
 Supervisor::Supervisor(const std::vector<std::string>& argv, const EngineOptions& options,
                        FdCloseObserver* observer)
-    : Supervisor(argv, options, Sink::capture(options.max_output_size, options.tail),
-                 Sink::capture(options.max_output_size, options.tail), observer) {}
+    : Supervisor(argv, options, capture_sink(options), capture_sink(options), observer) {}
 
 Supervisor::Supervisor(const std::vector<std::string>& argv, const EngineOptions& options, Sink out, Sink err,
                        FdCloseObserver* observer)

@@ -45,6 +45,12 @@ inline constexpr Seconds kMinWatchdogInterval{0.010};
 /// Throws std::invalid_argument for options that make no sense.
 void validate_run_options(const EngineOptions& options);
 
+/// The sink of a captured stream (`run`, `async_run`): its bounds from the
+/// options.
+inline Sink capture_sink(const EngineOptions& options) {
+  return Sink::capture(options.max_output_size, options.tail);
+}
+
 class Supervisor {
  public:
   /// Validates (std::invalid_argument), spawns (std::system_error) and starts
