@@ -68,24 +68,34 @@ const char* face_name(Face face) noexcept {
   return "bounded_subprocess";
 }
 
+namespace {
+
+// The engine's options for a face that captures with these bounds: every
+// other field is the user's, or its default.
+EngineOptions engine_options(const Options& o, std::size_t max_output_size, bool tail) {
+  return {.timeout = o.timeout.value_or(kDefaultTimeout),
+          .max_output_size = max_output_size,
+          .tail = tail,
+          .env = o.env,
+          .stdin_data = o.stdin_data,
+          .stdin_write_timeout = o.stdin_write_timeout.value_or(kDefaultStdinWriteTimeout),
+          .cwd = o.cwd,
+          .memory_limit_mb = o.memory_limit_mb,
+          .memory_watchdog_interval = o.memory_watchdog_interval.value_or(kDefaultWatchdogInterval),
+          .containment = o.containment,
+          .min_containment = o.min_containment,
+          .on_interrupt = o.on_interrupt};
+}
+
+}  // namespace
+
 EngineOptions run_settings(const Options& o, Face face) {
   if (o.max_line_size)
     reject(face, "max_line_size",
            "it captures whole outputs; lines are for run_stream_lines, open_line_stream and Interactive");
   check_on_interrupt(o, face);
   check_container_watchdog(o, face);
-  EngineOptions e{.timeout = o.timeout.value_or(kDefaultTimeout),
-                  .max_output_size = o.max_output_size.value_or(kRunMaxOutput),
-                  .tail = o.tail.value_or(false),
-                  .env = o.env,
-                  .stdin_data = o.stdin_data,
-                  .stdin_write_timeout = o.stdin_write_timeout.value_or(kDefaultStdinWriteTimeout),
-                  .cwd = o.cwd,
-                  .memory_limit_mb = o.memory_limit_mb,
-                  .memory_watchdog_interval = o.memory_watchdog_interval.value_or(kDefaultWatchdogInterval),
-                  .containment = o.containment,
-                  .min_containment = o.min_containment,
-                  .on_interrupt = o.on_interrupt};
+  EngineOptions e = engine_options(o, o.max_output_size.value_or(kRunMaxOutput), o.tail.value_or(false));
   validate_run_options(e);
   return e;
 }
@@ -96,19 +106,10 @@ StreamSettings stream_settings(const Options& o, Face face) {
            "a line stream keeps the last max_output_size bytes of stderr; tail = false cannot be");
   check_on_interrupt(o, face);
   check_container_watchdog(o, face);
-  StreamSettings s{
-      .engine = {.timeout = o.timeout.value_or(kDefaultTimeout),
-                 .max_output_size = o.max_output_size.value_or(kStreamStderrKept),
-                 .tail = true,
-                 .env = o.env,
-                 .stdin_data = o.stdin_data,
-                 .stdin_write_timeout = o.stdin_write_timeout.value_or(kDefaultStdinWriteTimeout),
-                 .cwd = o.cwd,
-                 .memory_limit_mb = o.memory_limit_mb,
-                 .memory_watchdog_interval = o.memory_watchdog_interval.value_or(kDefaultWatchdogInterval),
-                 .containment = o.containment,
-                 .min_containment = o.min_containment},
-      .max_line_size = o.max_line_size.value_or(kStreamMaxLine)};
+  // The stderr tail; stdout goes to the line sink. on_interrupt is
+  // rejected above for these faces, so it is empty here.
+  StreamSettings s{.engine = engine_options(o, o.max_output_size.value_or(kStreamStderrKept), /*tail=*/true),
+                   .max_line_size = o.max_line_size.value_or(kStreamMaxLine)};
   check_line_size(s.max_line_size);
   validate_run_options(s.engine);
   return s;
