@@ -125,7 +125,9 @@ void Launch::run_program(std::optional<std::string> stdin_bytes, double timeout)
   auto on_done = asio::bind_cancellation_slot(
       cancel_run_.slot(), [self = shared_from_this(), before](std::error_code ec, Result result) {
         result.elapsed += before;
-        self->finish(error_of(ec, result), std::move(result));
+        // Read before the move below (argument order is unspecified).
+        std::exception_ptr error = error_of(ec, result);
+        self->finish(std::move(error), std::move(result));
       });
   try {
     async_run(ex_, spec_.argv, to_options(spec_, std::move(stdin_bytes), timeout), std::move(on_done));
