@@ -51,8 +51,13 @@ std::shared_ptr<AsyncRunOp> spawn_async_run(const asio::any_io_executor& ex,
 
 PreparedRun prepare_async_run(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
                               const Options& options) {
-  if (options.container) return {.container = prepare_async_podman_run(ex, argv, options)};
-  return {.host = spawn_async_run(ex, argv, options)};
+  PreparedRun run;
+  if (options.container) {
+    run.container = prepare_async_podman_run(ex, argv, options);
+  } else {
+    run.host = spawn_async_run(ex, argv, options);
+  }
+  return run;
 }
 
 void start_async_run(const std::shared_ptr<AsyncRunOp>& op, Completion<Result> completion) {
