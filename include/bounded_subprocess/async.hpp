@@ -121,9 +121,9 @@ struct LineStreamAccess;  // makes LineStreams (src/stream/line_stream_hooks.hpp
 template <class Executor, class CompletionToken>
 requires detail::is_executor_v<Executor>
 auto async_run(const Executor& ex, std::vector<std::string> argv, Options options, CompletionToken&& token) {
-  detail::validate_async_run(argv, options);
-  // The child starts here, so that a start failure is thrown by this call
-  // whatever the token; the operation supervises it once initiated.
+  // The options are checked and the child starts here, so that an error is
+  // thrown by this call whatever the token; the operation supervises the
+  // child once initiated.
   auto run = detail::prepare_async_run(asio::any_io_executor(ex), argv, options);
   return asio::async_initiate<CompletionToken, void(std::error_code, Result)>(
       detail::InitiateAsyncRun<Executor>{ex}, token, std::move(run));

@@ -19,11 +19,10 @@ namespace bounded_subprocess::python {
 namespace {
 
 PendingPtr start_run(std::vector<std::string> argv, Options options) {
-  // Bad input raises ValueError here, before anything starts.
-  detail::validate_async_run(argv, options);
   std::string filename = failed_start_filename(argv, options);  // before argv moves below
-  // The child (in a container: the podman client, after its scratch
-  // folder) is spawned here, on the calling thread with the GIL released.
+  // The options are checked and the child (in a container: the podman
+  // client, after its scratch folder) is spawned here, on the calling thread
+  // with the GIL released; bad options raise ValueError at once.
   return start_pending_here(Reactor::instance(), std::move(filename), [&](PendingState& p) {
     async_run(p.reactor().executor(), std::move(argv), std::move(options), p.handler(RunOutcome{}));
   });

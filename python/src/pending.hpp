@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -126,12 +127,16 @@ PendingPtr start_pending(Reactor& reactor, std::string error_filename, Initiate 
 /// faces whose work runs on an internal strand, so that they may be
 /// initiated from any thread. Spawning here, not on the reactor's thread,
 /// lets many runs spawn while the reactor serves the ones already started.
+/// Bad options (std::invalid_argument) raise ValueError from this call;
+/// any other exception `initiate` throws becomes the Pending's outcome.
 template <class Initiate>
 PendingPtr start_pending_here(Reactor& reactor, std::string error_filename, Initiate initiate) {
   auto pending = std::make_shared<PendingState>(reactor, std::move(error_filename));
   without_gil([&] {
     try {
       initiate(*pending);
+    } catch (const std::invalid_argument&) {
+      throw;
     } catch (...) {
       pending->complete(std::current_exception(), {});
       return;

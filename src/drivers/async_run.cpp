@@ -32,15 +32,6 @@ class AsyncRunOp final : public AsyncDriver {
   }
 };
 
-void validate_async_run(const std::vector<std::string>& argv, const Options& options) {
-  if (options.container) {
-    (void)checked_client_options(argv, options, Face::async_run);
-    return;
-  }
-  validate_command(argv, options.env, options.cwd);
-  (void)run_settings(options, Face::async_run);
-}
-
 std::shared_ptr<AsyncRunOp> spawn_async_run(const asio::any_io_executor& ex,
                                             const std::vector<std::string>& argv, const Options& options) {
   auto op = std::make_shared<AsyncRunOp>(ex);

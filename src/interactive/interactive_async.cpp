@@ -30,6 +30,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "drivers/signalled_completion.hpp"
 #include "engine/error.hpp"
 #include "interactive/interactive_core.hpp"
 
@@ -196,19 +197,16 @@ class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiv
   // the caller's handler through its associated executor (never inline).
   // It has no executor of its own, so every step runs on the strand.
   template <class T>
-  struct Handler {
+  struct Handler : SignalledCompletion<T> {
+    Handler(std::shared_ptr<AsyncInteractiveImpl> s, InteractiveOp k, Completion<T> d, InteractiveSignal sig)
+        : SignalledCompletion<T>{std::move(d), std::move(sig)}, self(std::move(s)), kind(k) {}
+
     std::shared_ptr<AsyncInteractiveImpl> self;
     InteractiveOp kind;
-    Completion<T> done;
-    InteractiveSignal signal;
 
-    using cancellation_slot_type = asio::cancellation_slot;
-    cancellation_slot_type get_cancellation_slot() const noexcept {
-      return signal ? signal->slot() : asio::cancellation_slot();
-    }
     void operator()(std::error_code ec, T value) {
       self->unclaim(kind);
-      done(ec, std::move(value));
+      SignalledCompletion<T>::operator()(ec, std::move(value));
     }
   };
 

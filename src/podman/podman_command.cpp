@@ -232,14 +232,21 @@ Options cleanup_options(const Options& options) {
           .min_containment = options.min_containment};
 }
 
-void check_cleanup_result(const std::vector<std::string>& rm_command, const Result& rm_result) {
-  if (rm_result.exit_code == 0 && !rm_result.timeout) return;
+namespace {
+
+std::string cleanup_failure(const std::vector<std::string>& rm_command, const std::string& what) {
   std::string cmd;
   for (const auto& a : rm_command) cmd += (cmd.empty() ? "" : " ") + a;
-  std::string msg = "podman: cleanup `" + cmd + "` ";
-  msg += rm_result.timeout ? std::string("timed out")
-                           : "failed with exit code " + std::to_string(rm_result.exit_code);
-  msg += "; the container may be left behind";
+  return "podman: cleanup `" + cmd + "` " + what + "; the container may be left behind";
+}
+
+}  // namespace
+
+void check_cleanup_result(const std::vector<std::string>& rm_command, const Result& rm_result) {
+  if (rm_result.exit_code == 0 && !rm_result.timeout) return;
+  std::string msg = cleanup_failure(
+      rm_command, rm_result.timeout ? std::string("timed out")
+                                    : "failed with exit code " + std::to_string(rm_result.exit_code));
   if (!rm_result.err.data.empty()) msg += ": " + rm_result.err.data;
   throw std::runtime_error(msg);
 }
@@ -304,14 +311,19 @@ std::vector<std::string> PodmanCall::rm_command() const {
   return podman_rm_command(*options_.container, scratch_, true);
 }
 
-std::exception_ptr PodmanCall::cleanup_done(std::exception_ptr rm_error, const Result& rm_result) noexcept {
-  std::exception_ptr error = std::move(rm_error);
-  if (!error) {
-    try {
-      check_cleanup_result(rm_command(), rm_result);  // before the cidfile goes
-    } catch (...) {
-      error = std::current_exception();
+std::optional<std::string> PodmanCall::cleanup_done(const std::string& rm_error, const Result& rm_result) noexcept {
+  std::optional<std::string> error;
+  try {
+    // Before the cidfile goes: the command names it.
+    if (!rm_error.empty()) {
+      error = cleanup_failure(rm_command(), "could not run (" + rm_error + ")");
+    } else {
+      check_cleanup_result(rm_command(), rm_result);
     }
+  } catch (const std::exception& e) {
+    error = e.what();
+  } catch (...) {
+    error.emplace();  // no memory for a message; the failure itself still counts
   }
   cleaned_ = true;
   scratch_.remove();

@@ -136,10 +136,11 @@ class PodmanCall {
   /// The synchronous cleanup, for faces that cannot run the async one;
   /// errors are swallowed. Idempotent.
   void cleanup_now() noexcept;
-  /// The face's cleanup ended with `rm_error` / `rm_result`: deletes the
-  /// scratch folder and returns the error to report (null when the
-  /// container is gone).
-  std::exception_ptr cleanup_done(std::exception_ptr rm_error, const Result& rm_result) noexcept;
+  /// The face's cleanup ended: `rm_error` says why the `podman rm` could not
+  /// run (empty when it ran), `rm_result` is what it did. Deletes the
+  /// scratch folder and returns why the container may be left behind
+  /// (nullopt when it is gone).
+  std::optional<std::string> cleanup_done(const std::string& rm_error, const Result& rm_result) noexcept;
 
  private:
   Options options_;

@@ -34,8 +34,7 @@ struct StreamCleanup : std::enable_shared_from_this<StreamCleanup> {
                 [self = shared_from_this(), done](std::error_code ec, Result rm) {
                   // Nowhere to report a failed cleanup once the stream ended;
                   // the folder is deleted either way.
-                  (void)self->call.cleanup_done(ec ? std::make_exception_ptr(std::system_error(ec)) : nullptr,
-                                                rm);
+                  (void)self->call.cleanup_done(ec ? ec.message() : std::string(), rm);
                   done();
                 });
     } catch (...) {

@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -112,6 +113,78 @@ TEST_F(PodmanAsyncTest, CancellationRightAwayIsNotLost) {
   EXPECT_EQ(result->reason, bs::EndReason::cancelled);
   EXPECT_LT(result->elapsed.count(), 40.0);
   expect_container_gone();  // the full check (fds) is in TearDown
+}
+
+// Every cancellation type reaches the client, not only terminal (the
+// composed operation's default filter would pass terminal alone).
+TEST_F(PodmanAsyncTest, TotalCancellationKillsTheClientToo) {
+  asio::io_context io;
+  asio::cancellation_signal signal;
+  std::optional<bs::Result> result;
+  bs::async_run(io, {"bs_misbehave", "sleep-forever"}, options(),
+                asio::bind_cancellation_slot(signal.slot(), [&](std::error_code e, bs::Result r) {
+                  EXPECT_EQ(e, asio::error::operation_aborted);
+                  result = std::move(r);
+                }));
+  signal.emit(asio::cancellation_type::total);
+  io.run();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->reason, bs::EndReason::cancelled);
+  EXPECT_LT(result->elapsed.count(), 40.0) << "cancellation did not stop the run";
+  expect_container_gone();
+}
+
+// A cancellation that arrives while the container is being removed is
+// ignored: the cleanup runs to its end and the run's own outcome stands.
+// The cleanup is made slow by a wrapper (podman, except that its `rm` first
+// leaves a mark, then sleeps a second); the test cancels once the mark is
+// there.
+TEST_F(PodmanAsyncTest, CancellationDuringTheCleanupIsIgnored) {
+  const std::string wrapper =
+      std::string(BS_PODMAN_SCRATCH) + "/podman-rm-slow-" + std::to_string(::getpid());
+  const std::string mark = wrapper + ".rm-started";
+  std::filesystem::remove(mark);
+  {
+    std::ofstream f(wrapper);
+    f << "#!/bin/sh\nif [ \"$1\" = rm ]; then : > '" << mark << "'; sleep 1; fi\nexec podman \"$@\"\n";
+  }
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  asio::io_context io;
+  auto o = options();
+  o.container->podman_path = wrapper;
+  asio::cancellation_signal signal;
+  std::optional<std::error_code> ec;
+  bs::Result result;
+  bs::async_run(io, {"echo", "kept"}, o, asio::bind_cancellation_slot(signal.slot(), [&](std::error_code e, bs::Result r) {
+                  ec = e;
+                  result = std::move(r);
+                }));
+  // Test-side polling for the mark (the library waits on events).
+  asio::steady_timer poll(io);
+  int polls = 0;
+  bool emitted = false;
+  std::function<void()> wait_for_mark = [&] {
+    poll.expires_after(20ms);
+    poll.async_wait([&](std::error_code e) {
+      if (e || ec) return;
+      if (std::filesystem::exists(mark)) {
+        emitted = true;
+        signal.emit(asio::cancellation_type::terminal);
+      } else if (++polls < 3000) {
+        wait_for_mark();
+      }
+    });
+  };
+  wait_for_mark();
+  io.run();
+  EXPECT_TRUE(emitted) << "the cleanup never started, or ended before the test saw it start";
+  EXPECT_EQ(ec, std::optional<std::error_code>(std::error_code())) << ec->message();
+  EXPECT_EQ(result.reason, bs::EndReason::exited);
+  EXPECT_EQ(result.exit_code, 0) << result.err.data;
+  EXPECT_EQ(result.out.data, "kept\n");
+  EXPECT_EQ(result.cleanup_error, "");
+  std::filesystem::remove(mark);
+  std::filesystem::remove(wrapper);
 }
 
 TEST_F(PodmanAsyncTest, MissingImageAndMissingPodman) {

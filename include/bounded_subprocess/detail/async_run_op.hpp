@@ -33,7 +33,6 @@
 namespace bounded_subprocess::detail {
 
 class AsyncRunOp;
-void validate_async_run(const std::vector<std::string>& argv, const Options& options);
 /// Spawns the child, not yet supervised: throws (std::invalid_argument,
 /// SpawnError) with nothing left behind. Destroying the op unstarted kills
 /// and reaps the child.
@@ -48,10 +47,11 @@ void cancel_async_run(const std::weak_ptr<AsyncRunOp>& op) noexcept;
 /// Exactly one is set; dropped uninitiated, it cleans up.
 struct PreparedRun {
   std::shared_ptr<AsyncRunOp> host;
-  std::shared_ptr<AsyncPodmanOp> container;
+  std::shared_ptr<PodmanRun> container;
 };
-/// Throws as `spawn_async_run` (and std::system_error for a container's
-/// folder) with nothing left behind.
+/// Checks every option first, then spawns. Throws as `spawn_async_run`
+/// (and, with a container, as `prepare_async_podman_run`) with nothing
+/// left behind.
 PreparedRun prepare_async_run(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
                               const Options& options);
 
@@ -99,8 +99,12 @@ struct InitiateAsyncRun {
     auto slot = asio::get_associated_cancellation_slot(handler);
     auto completion = make_completion<Result>(std::forward<Handler>(handler), ex);
     if (run.container) {
-      if (slot.is_connected()) slot.template emplace<CancelPodmanRun>(CancelPodmanRun{run.container});
-      start_async_podman_run(run.container, std::move(completion));
+      std::shared_ptr<asio::cancellation_signal> signal;
+      if (slot.is_connected()) {
+        signal = std::make_shared<asio::cancellation_signal>();
+        slot.template emplace<CancelPodmanRun>(CancelPodmanRun{run.container, signal});
+      }
+      start_async_podman_run(std::move(run.container), std::move(completion), std::move(signal));
       return;
     }
     if (slot.is_connected()) slot.template emplace<CancelRun<AsyncRunOp>>(CancelRun<AsyncRunOp>{run.host});
