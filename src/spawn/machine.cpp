@@ -1,6 +1,7 @@
 // The containment probe: which mechanisms this process can use.
 #include "spawn/machine.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -10,11 +11,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "bounded_subprocess/spawn_error.hpp"
 #include "spawn/launch.hpp"
@@ -124,6 +128,39 @@ std::string own_cgroup_dir(std::string& why) {
   return "";
 }
 
+// Removes the empty cgroups that runs of processes now dead left in `parent`
+// (named bounded_subprocess.PID.N or bounded_subprocess.probe.PID). A run's
+// init removes its cgroup; only an init killed from outside cannot (a
+// Python interpreter's at-exit kill, the OOM killer, `kill -9` of every
+// process of a user). A folder whose creator is alive is left alone (its
+// pid may have been reused: then it stays, as before), and the kernel
+// refuses to remove a cgroup that still holds a process. Best effort.
+void remove_stale_cgroups(int parent) {
+  const int fd = ::openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    ::close(fd);
+    return;
+  }
+  constexpr std::string_view prefix = "bounded_subprocess.";
+  constexpr std::string_view probe = "probe.";
+  std::vector<std::string> stale;
+  while (const dirent* entry = ::readdir(dir)) {
+    std::string_view name = entry->d_name;
+    if (name.substr(0, prefix.size()) != prefix) continue;
+    name.remove_prefix(prefix.size());
+    if (name.substr(0, probe.size()) == probe) name.remove_prefix(probe.size());
+    long pid = 0;
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
+    if (ec != std::errc() || pid <= 0 || (end != name.data() + name.size() && *end != '.')) continue;
+    if (pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.emplace_back(entry->d_name);
+  }
+  ::closedir(dir);
+  for (const auto& name : stale) ::unlinkat(parent, name.c_str(), AT_REMOVEDIR);
+}
+
 void probe_cgroup(Machine& m) {
   std::string why;
   const std::string dir = own_cgroup_dir(why);
@@ -158,6 +195,7 @@ void probe_cgroup(Machine& m) {
     return;
   }
   m.cgroup_parent_fd = fd;
+  remove_stale_cgroups(fd);
 }
 
 Machine probe() {

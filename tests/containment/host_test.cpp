@@ -1,13 +1,18 @@
 // The host misbehaves: it ignores SIGCHLD, or it is killed with SIGKILL
 // while a contained run is going on (bs_containment_host does both).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <bounded_subprocess/run.hpp>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "containment_test_util.hpp"
 
@@ -98,6 +103,78 @@ TEST(Host, KilledHostLeavesNothing) {
       kill_descendants();
     }
   }
+}
+
+// The folder of this process's cgroup v2 (the parent of its runs'
+// cgroups), or "" when there is none.
+std::string own_cgroup_dir() {
+  std::ifstream cgroup("/proc/self/cgroup");
+  std::string path;
+  for (std::string line; std::getline(cgroup, line);)
+    if (line.rfind("0::", 0) == 0) path = line.substr(3);
+  std::ifstream mounts("/proc/self/mountinfo");
+  for (std::string line; std::getline(mounts, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mount_point;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    const auto dash = line.find(" - ");
+    if (dash != std::string::npos && line.compare(dash + 3, 8, "cgroup2 ") == 0 && root == "/")
+      return mount_point + (path == "/" ? "" : path);
+  }
+  return "";
+}
+
+// An init killed from outside together with its host (the OOM killer, a
+// Python interpreter's at-exit kill, `kill -9` of everything) cannot remove
+// its run's cgroup; the next process of the library removes it (empty) at
+// its first run. A cgroup whose creator is alive is never touched.
+TEST(Host, CgroupOfAKilledInitIsRemovedByTheNextProcess) {
+  const auto offered = mechanisms();
+  if (std::find(offered.begin(), offered.end(), bs::Containment::cgroup) == offered.end())
+    GTEST_SKIP() << "no cgroup containment for this user";
+  const std::string parent = own_cgroup_dir();
+  ASSERT_FALSE(parent.empty());
+  // A folder named for a live creator (us), which must stay.
+  const std::string ours = parent + "/bounded_subprocess." + std::to_string(::getpid()) + ".999999";
+  ASSERT_EQ(::mkdir(ours.c_str(), 0755), 0) << std::strerror(errno);
+
+  int out = -1;
+  const pid_t host = start_host({"hold", "cgroup", bs_test::misbehave()}, out);
+  char buf[16] = {};
+  ssize_t n;
+  do {
+    n = ::read(out, buf, sizeof buf - 1);
+  } while (n < 0 && errno == EINTR);
+  ::close(out);
+  ASSERT_GT(n, 0) << "the host did not start its run";
+  // The host's one child is the init of its run: both die at once.
+  std::ifstream children("/proc/" + std::to_string(host) + "/task/" + std::to_string(host) + "/children");
+  pid_t init = 0;
+  children >> init;
+  ASSERT_GT(init, 0);
+  ASSERT_EQ(::kill(init, SIGKILL), 0);
+  ASSERT_EQ(::kill(host, SIGKILL), 0);
+  ASSERT_EQ(::waitpid(host, nullptr, 0), host);
+  kill_descendants();  // the init's zombie, orphaned to us
+  const std::string stale = parent + "/bounded_subprocess." + std::to_string(host) + ".1";
+  ASSERT_TRUE(std::filesystem::exists(stale)) << "the killed init's cgroup went anyway: this test shows nothing";
+  // The kernel kills the rest of the run's PID namespace: wait until the
+  // cgroup is empty (a cgroup that holds a process is never removed).
+  EXPECT_FALSE(bs_test::still_true_after([&] {
+    std::ifstream procs(stale + "/cgroup.procs");
+    std::string pid;
+    return static_cast<bool>(procs >> pid);
+  })) << "the run's processes outlived their init";
+
+  // The next process: one run, whose first spawn removes the stale folder.
+  const pid_t next = start_host({"sigchld-ignored", "cgroup", bs_test::misbehave()}, out);
+  const std::string text = read_to_eof(out);
+  ::close(out);
+  ASSERT_EQ(::waitpid(next, nullptr, 0), next);
+  EXPECT_NE(text.find("exit_code 0"), std::string::npos) << text;
+  EXPECT_FALSE(std::filesystem::exists(stale)) << stale << " is still there";
+  EXPECT_TRUE(std::filesystem::exists(ours)) << "the folder of a live creator was removed";
+  ::rmdir(ours.c_str());
 }
 
 }  // namespace
