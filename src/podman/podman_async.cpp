@@ -1,7 +1,8 @@
 // async_run in a container, as one composed operation (asio::async_compose)
 // on the run's strand: the podman client through async_run's operation,
-// then, whatever ended it, the cleanup `podman rm` through another; it
-// completes (`void(std::error_code, Result)`) once the container is gone.
+// then, whatever ended it, the cleanup `podman rm` through another (twice
+// when podman refused the first); it completes
+// (`void(std::error_code, Result)`) once the container is gone.
 #include <asio/compose.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/error.hpp>
@@ -63,14 +64,17 @@ class PodmanRun {
 namespace {
 
 // The composed operation. Step one supervises the client, cancellable
-// through our slot (every cancellation type); step two runs the cleanup
-// with no slot at all, so that a cancellation arriving then does nothing
-// and the cleanup runs to its end; step three reports.
+// through our slot (every cancellation type); then the cleanup runs with no
+// slot at all, so that a cancellation arriving then does nothing and the
+// cleanup runs to its end: a `podman rm`, and a second one when podman
+// refused the first (cleanup_retry_options); then it reports.
 struct PodmanRunOp {
+  enum class Step { client, cleanup, retry };
+
   explicit PodmanRunOp(std::shared_ptr<PodmanRun> r) noexcept : run(std::move(r)) {}
 
   std::shared_ptr<PodmanRun> run;
-  bool client_done = false;
+  Step step = Step::client;
   std::error_code ec;
   Result result;
 
@@ -85,17 +89,33 @@ struct PodmanRunOp {
 
   template <class Self>
   void operator()(Self& self, std::error_code step_ec, Result step_result) {
-    if (client_done) {
-      finish(self, run->call().cleanup_done(step_ec ? step_ec.message() : std::string(), step_result));
-      return;
+    switch (step) {
+      case Step::client:
+        ec = step_ec;
+        result = std::move(step_result);
+        remove(self, Step::cleanup, cleanup_options(run->call().options()));
+        return;
+      case Step::cleanup:
+        if (!step_ec) {
+          if (auto retry = cleanup_retry_options(run->call().options(), step_result)) {
+            remove(self, Step::retry, *retry);
+            return;
+          }
+        }
+        break;
+      case Step::retry: break;
     }
-    client_done = true;
-    ec = step_ec;
-    result = std::move(step_result);
+    finish(self, run->call().cleanup_done(step_ec ? step_ec.message() : std::string(), step_result));
+  }
+
+  // Runs the `podman rm` with no cancellation slot.
+  template <class Self>
+  void remove(Self& self, Step next, const Options& options) {
+    step = next;
     const PodmanRun::Strand strand = run->strand();
     std::shared_ptr<AsyncRunOp> rm;
     try {
-      rm = spawn_async_run(strand, run->call().rm_command(), cleanup_options(run->call().options()));
+      rm = spawn_async_run(strand, run->call().rm_command(), options);
     } catch (const std::exception& e) {
       finish(self, run->call().cleanup_done(e.what(), Result{}));
       return;

@@ -232,6 +232,17 @@ Options cleanup_options(const Options& options) {
           .min_containment = options.min_containment};
 }
 
+std::optional<Options> cleanup_retry_options(const Options& options, const Result& first) {
+  // Only a refusal: a timeout used the budget up, and a signal is not
+  // podman's answer.
+  if (first.timeout || first.exit_code <= 0) return std::nullopt;
+  Options retry = cleanup_options(options);
+  const Seconds left = options.container->cleanup_timeout - first.elapsed;
+  if (left <= Seconds(0)) return std::nullopt;
+  retry.timeout = left;
+  return retry;
+}
+
 namespace {
 
 std::string cleanup_failure(const std::vector<std::string>& rm_command, const std::string& what) {
@@ -258,7 +269,9 @@ void remove_container_sync(const Options& options, PodmanScratch& scratch, bool 
   } remove_scratch{scratch};
   const auto rm = podman_rm_command(*options.container, scratch, client_started);
   if (rm.empty()) return;
-  check_cleanup_result(rm, run(rm, cleanup_options(options)));
+  Result result = run(rm, cleanup_options(options));
+  if (const auto retry = cleanup_retry_options(options, result)) result = run(rm, *retry);
+  check_cleanup_result(rm, result);
 }
 
 Result run_container_sync(const std::vector<std::string>& argv, const Options& options,

@@ -91,12 +91,21 @@ std::optional<Containment> client_containment(const std::optional<Containment>& 
 /// The options of the cleanup command (a `run` on the host).
 Options cleanup_options(const Options& options);
 
+/// The options of a second `podman rm` when the first one (`first`) was
+/// refused by podman (a non-zero exit, not a timeout): podman 4.3 refuses
+/// ("device or resource busy") while the client's own `--rm` cleanup holds
+/// the container, under load, and removed it a moment later. Its timeout
+/// is what is left of cleanup_timeout; nullopt when no retry is due. Every
+/// face tries once more before it reports a failed cleanup.
+std::optional<Options> cleanup_retry_options(const Options& options, const Result& first);
+
 /// Throws std::runtime_error if the cleanup result says the container may
 /// have been left behind.
 void check_cleanup_result(const std::vector<std::string>& rm_command, const Result& rm_result);
 
 /// The synchronous cleanup: runs the `podman rm` command (bounded by
-/// cleanup_timeout) and deletes the scratch folder. Throws like
+/// cleanup_timeout, a refusal tried once more within it) and deletes the
+/// scratch folder. Throws like
 /// check_cleanup_result, or std::system_error if podman cannot be started;
 /// the folder is deleted in every case.
 void remove_container_sync(const Options& options, PodmanScratch& scratch, bool client_started);

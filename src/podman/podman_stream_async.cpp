@@ -29,9 +29,21 @@ struct StreamCleanup : std::enable_shared_from_this<StreamCleanup> {
   StreamCleanup(const std::vector<std::string>& argv, Options options) : call(argv, std::move(options)) {}
 
   void on_end(const asio::any_io_executor& ex, std::function<void()> done) {
+    remove(ex, cleanup_options(call.options()), false, std::move(done));
+  }
+
+  // A `podman rm`, and once more when podman refused the first.
+  void remove(const asio::any_io_executor& ex, const Options& options, bool retried,
+              std::function<void()> done) {
     try {
-      async_run(ex, call.rm_command(), cleanup_options(call.options()),
-                [self = shared_from_this(), done](std::error_code ec, Result rm) {
+      async_run(ex, call.rm_command(), options,
+                [self = shared_from_this(), ex, retried, done](std::error_code ec, Result rm) {
+                  if (!ec && !retried) {
+                    if (auto retry = cleanup_retry_options(self->call.options(), rm)) {
+                      self->remove(ex, *retry, true, done);
+                      return;
+                    }
+                  }
                   // Nowhere to report a failed cleanup once the stream ended;
                   // the folder is deleted either way.
                   (void)self->call.cleanup_done(ec ? ec.message() : std::string(), rm);

@@ -250,6 +250,28 @@ TEST_F(PodmanAsyncTest, FailedCleanupIsAnErrorCodeWithTheResultAndPodmansMessage
   std::filesystem::remove(wrapper);
 }
 
+// podman 4.3 refuses a `podman rm` now and then under load while the
+// client's own --rm cleanup holds the container: one refusal is tried
+// again, and the run is not reported as a failed cleanup.
+TEST_F(PodmanAsyncTest, OneRefusedCleanupIsTriedAgain) {
+  RmRefusingPodman refuses_once(1);
+  asio::io_context io;
+  auto o = options();
+  o.container->podman_path = refuses_once.path();
+  std::optional<std::error_code> ec;
+  bs::Result result;
+  bs::async_run(io, {"echo", "kept"}, o, [&](std::error_code e, bs::Result r) {
+    ec = e;
+    result = std::move(r);
+  });
+  io.run();
+  EXPECT_EQ(ec, std::optional<std::error_code>(std::error_code())) << result.cleanup_error;
+  EXPECT_EQ(result.out.data, "kept\n");
+  EXPECT_EQ(result.cleanup_error, "");
+  EXPECT_EQ(refuses_once.rm_calls(), 2);
+  expect_container_gone();
+}
+
 TEST_F(PodmanAsyncTest, BadInputThrowsFromTheCall) {
   asio::io_context io;
   auto o = options();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -237,6 +238,38 @@ TEST_F(PodmanTest, CidfileLivesInAPrivateFolderUnderTmpdir) {
   EXPECT_EQ(r.out.data.rfind("bounded-subprocess-podman-", 0), 0u) << r.out.data;
   EXPECT_NE(r.out.data.find("\ncid\n"), std::string::npos) << r.out.data;
   // TearDown checks the folder is empty again.
+}
+
+// One refused `podman rm` (podman 4.3 under load) is tried again; two are
+// a failed cleanup, with podman's message.
+TEST_F(PodmanTest, OneRefusedCleanupIsTriedAgainTwoAreAnError) {
+  {
+    RmRefusingPodman refuses_once(1);
+    auto o = options();
+    o.container->podman_path = refuses_once.path();
+    const bs::Result r = bs::run({"echo", "kept"}, o);
+    EXPECT_EQ(r.exit_code, 0) << r.err.data;
+    EXPECT_EQ(r.out.data, "kept\n");
+    EXPECT_EQ(refuses_once.rm_calls(), 2);
+    expect_container_gone();
+  }
+  RmRefusingPodman refuses(-1);
+  auto o = options();
+  o.container->podman_path = refuses.path();
+  try {
+    (void)bs::run({"echo", "kept"}, o);
+    ADD_FAILURE() << "a cleanup refused twice did not throw";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("injected: device or resource busy"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(refuses.rm_calls(), 2);
+  // What the injected failure left behind goes now, for the fixture's checks.
+  for (const auto& label : my_containers()) {
+    auto ids = podman({"ps", "-aq", "--filter", "label=bounded_subprocess.call=" + label});
+    std::istringstream lines(ids.out.data);
+    for (std::string id; std::getline(lines, id);)
+      if (!id.empty()) podman({"rm", "-f", id});
+  }
 }
 
 TEST_F(PodmanTest, ManyThreadsAtOnce) {

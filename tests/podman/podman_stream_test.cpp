@@ -153,6 +153,33 @@ TEST_F(PodmanStreamTest, AsyncStreamClosedAfterTheFirstLineRemovesTheContainer) 
   expect_container_gone();  // the full check (fds) is in TearDown
 }
 
+// The stream's end hook tries a refused `podman rm` once more too.
+TEST_F(PodmanStreamTest, AsyncStreamTriesARefusedCleanupAgain) {
+  RmRefusingPodman refuses_once(1);
+  asio::io_context io;
+  auto o = options();
+  o.container->podman_path = refuses_once.path();
+  auto stream = bs::open_line_stream(io.get_executor(), {"echo", "one"}, o);
+  std::vector<std::string> lines;
+  std::error_code end;
+  std::function<void()> next = [&] {
+    stream.async_next([&](std::error_code e, std::string line) {
+      if (e) {
+        end = e;
+        return;
+      }
+      lines.push_back(std::move(line));
+      next();
+    });
+  };
+  next();
+  io.run();
+  EXPECT_EQ(end, asio::error::eof);
+  EXPECT_EQ(lines, std::vector<std::string>{"one"});
+  EXPECT_EQ(refuses_once.rm_calls(), 2);
+  expect_container_gone();
+}
+
 TEST_F(PodmanStreamTest, AsyncStreamDestroyedStillRemovesTheContainer) {
   asio::io_context io;
   std::optional<bs::LineStream> stream =

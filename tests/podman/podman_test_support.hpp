@@ -96,6 +96,54 @@ inline std::vector<std::string> dir_entries(const std::string& dir) {
   return names;
 }
 
+/// A `podman` for Container::podman_path: podman itself, except that its
+/// first `refusals` `rm` calls fail as podman 4.3's do under load (exit 2,
+/// "device or resource busy", the container left as it was); a negative
+/// count refuses every one. Counts the `rm` calls.
+class RmRefusingPodman {
+ public:
+  explicit RmRefusingPodman(int refusals) {
+    static int made = 0;
+    path_ = std::string(BS_PODMAN_SCRATCH) + "/podman-rm-refuses-" + std::to_string(::getpid()) + "-" +
+            std::to_string(++made);
+    calls_ = path_ + ".rm-calls";
+    std::filesystem::create_directories(BS_PODMAN_SCRATCH);
+    std::filesystem::remove(calls_);
+    {
+      std::ofstream f(path_);
+      f << "#!/bin/sh\n"
+        << "if [ \"$1\" = rm ]; then\n"
+        << "  echo rm >> '" << calls_ << "'\n"
+        << "  n=$(wc -l < '" << calls_ << "')\n"
+        << "  if [ " << refusals << " -lt 0 ] || [ \"$n\" -le " << refusals << " ]; then\n"
+        << "    echo 'Error: injected: device or resource busy' >&2; exit 2\n"
+        << "  fi\n"
+        << "fi\n"
+        << "exec podman \"$@\"\n";
+    }
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all);
+  }
+  RmRefusingPodman(const RmRefusingPodman&) = delete;
+  RmRefusingPodman& operator=(const RmRefusingPodman&) = delete;
+  ~RmRefusingPodman() {
+    std::error_code ec;
+    std::filesystem::remove(path_, ec);
+    std::filesystem::remove(calls_, ec);
+  }
+
+  const std::string& path() const { return path_; }
+  int rm_calls() const {
+    std::ifstream f(calls_);
+    int n = 0;
+    for (std::string line; std::getline(f, line);) ++n;
+    return n;
+  }
+
+ private:
+  std::string path_;
+  std::string calls_;
+};
+
 /// The fixture: skips only when podman cannot run at all; gives each test a
 /// private temp_dir (inside the build folder) and checks after the test that
 /// it is empty, that no container of this process is left, and that no fd
