@@ -77,19 +77,29 @@ TEST(Host, IgnoringSigchldNeverTurnsAStatusIntoZero) {
   }
 }
 
+// Starts bs_containment_host `hold` under `c` and waits for its "ready"
+// (its run's escapee is out); -1 after a test failure.
+pid_t start_holding_host(bs::Containment c) {
+  int out = -1;
+  const pid_t host = start_host({"hold", std::string(bs::to_string(c)), bs_test::misbehave()}, out);
+  char buf[16] = {};
+  ssize_t n;
+  do {
+    n = ::read(out, buf, sizeof buf - 1);
+  } while (n < 0 && errno == EINTR);
+  ::close(out);
+  if (n > 0 && std::string(buf) == "ready\n") return host;
+  ADD_FAILURE() << "the host did not start its run: " << buf;
+  ::kill(host, SIGKILL);
+  ::waitpid(host, nullptr, 0);
+  return -1;
+}
+
 TEST(Host, KilledHostLeavesNothing) {
   for (bs::Containment c : mechanisms()) {
     SCOPED_TRACE(std::string(bs::to_string(c)));
-    int out = -1;
-    const pid_t host = start_host({"hold", std::string(bs::to_string(c)), bs_test::misbehave()}, out);
-    char buf[16] = {};
-    ssize_t n;
-    do {
-      n = ::read(out, buf, sizeof buf - 1);
-    } while (n < 0 && errno == EINTR);
-    ::close(out);
-    ASSERT_GT(n, 0) << "the host did not start its run";
-    ASSERT_EQ(std::string(buf), "ready\n");
+    const pid_t host = start_holding_host(c);
+    ASSERT_GT(host, 0);
     ASSERT_EQ(::kill(host, SIGKILL), 0);
     ASSERT_EQ(::waitpid(host, nullptr, 0), host);
     if (c == bs::Containment::process_group) {
@@ -138,15 +148,8 @@ TEST(Host, CgroupOfAKilledInitIsRemovedByTheNextProcess) {
   const std::string ours = parent + "/bounded_subprocess." + std::to_string(::getpid()) + ".999999";
   ASSERT_EQ(::mkdir(ours.c_str(), 0755), 0) << std::strerror(errno);
 
-  int out = -1;
-  const pid_t host = start_host({"hold", "cgroup", bs_test::misbehave()}, out);
-  char buf[16] = {};
-  ssize_t n;
-  do {
-    n = ::read(out, buf, sizeof buf - 1);
-  } while (n < 0 && errno == EINTR);
-  ::close(out);
-  ASSERT_GT(n, 0) << "the host did not start its run";
+  const pid_t host = start_holding_host(bs::Containment::cgroup);
+  ASSERT_GT(host, 0);
   // The host's one child is the init of its run: both die at once.
   std::ifstream children("/proc/" + std::to_string(host) + "/task/" + std::to_string(host) + "/children");
   pid_t init = 0;
@@ -167,6 +170,7 @@ TEST(Host, CgroupOfAKilledInitIsRemovedByTheNextProcess) {
   })) << "the run's processes outlived their init";
 
   // The next process: one run, whose first spawn removes the stale folder.
+  int out = -1;
   const pid_t next = start_host({"sigchld-ignored", "cgroup", bs_test::misbehave()}, out);
   const std::string text = read_to_eof(out);
   ::close(out);

@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -263,13 +262,7 @@ TEST_F(PodmanTest, OneRefusedCleanupIsTriedAgainTwoAreAnError) {
     EXPECT_NE(std::string(e.what()).find("injected: device or resource busy"), std::string::npos) << e.what();
   }
   EXPECT_EQ(refuses.rm_calls(), 2);
-  // What the injected failure left behind goes now, for the fixture's checks.
-  for (const auto& label : my_containers()) {
-    auto ids = podman({"ps", "-aq", "--filter", "label=bounded_subprocess.call=" + label});
-    std::istringstream lines(ids.out.data);
-    for (std::string id; std::getline(lines, id);)
-      if (!id.empty()) podman({"rm", "-f", id});
-  }
+  remove_my_containers();
 }
 
 TEST_F(PodmanTest, ManyThreadsAtOnce) {

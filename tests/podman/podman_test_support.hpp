@@ -89,6 +89,17 @@ inline std::vector<std::string> my_containers() {
   return mine;
 }
 
+/// Removes what a test's injected cleanup failure left behind, for the
+/// fixture's checks.
+inline void remove_my_containers() {
+  for (const auto& label : my_containers()) {
+    auto ids = podman({"ps", "-aq", "--filter", "label=bounded_subprocess.call=" + label});
+    std::istringstream lines(ids.out.data);
+    for (std::string id; std::getline(lines, id);)
+      if (!id.empty()) podman({"rm", "-f", id});
+  }
+}
+
 inline std::vector<std::string> dir_entries(const std::string& dir) {
   std::vector<std::string> names;
   for (const auto& e : std::filesystem::directory_iterator(dir))
