@@ -84,7 +84,9 @@ struct Container {
   /// The podman binary (looked up in PATH when it holds no '/').
   std::string podman_path = "podman";
   /// Bound on the cleanup (`podman rm -f --time 0 ...`), which runs after
-  /// the main deadline.
+  /// the main deadline. A `podman rm` that podman refuses (a non-zero exit:
+  /// podman 4.3 does so under load while the client's own `--rm` cleanup
+  /// holds the container) is run once more within the same bound.
   Seconds cleanup_timeout{10.0};
   /// Where the private folder holding the cidfile is created; $TMPDIR (or
   /// /tmp) when absent.
