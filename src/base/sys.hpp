@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstddef>
 
 namespace bounded_subprocess::detail::sys {
@@ -42,6 +43,15 @@ inline int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t*
 }
 inline pid_t wait4(pid_t pid, int* status, int options, rusage* usage) {
   return calls.wait4(pid, status, options, usage);
+}
+
+/// ppoll's timeout for a wait from `now` until `deadline` (zero once it has
+/// passed).
+inline timespec timeout_until(std::chrono::steady_clock::time_point deadline,
+                              std::chrono::steady_clock::time_point now) noexcept {
+  if (deadline <= now) return {0, 0};
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count();
+  return {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
 }
 
 }  // namespace bounded_subprocess::detail::sys

@@ -17,16 +17,6 @@
 
 namespace bounded_subprocess {
 
-namespace {
-
-timespec until(detail::Clock::time_point deadline, detail::Clock::time_point now) {
-  if (deadline <= now) return {0, 0};
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count();
-  return {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-}
-
-}  // namespace
-
 Result run(const std::vector<std::string>& argv, const Options& options) {
   if (options.container) return detail::run_in_container(argv, options);
   return detail::run_observed(argv, options, {});
@@ -75,7 +65,7 @@ void detail::drive_sync(Supervisor& sup, const std::function<void()>& on_interru
 
     const Clock::time_point wake = std::min(sup.next_deadline(), next_sample);
     Clock::time_point now = Clock::now();
-    timespec ts = until(wake, now);
+    timespec ts = detail::sys::timeout_until(wake, now);
     const int rc = detail::sys::ppoll(fds, n, wake == Clock::time_point::max() ? nullptr : &ts, nullptr);
     if (rc < 0) {
       if (errno == EINTR) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <system_error>
 
+#include "base/sys.hpp"
 #include "base/unique_fd.hpp"
 #include "interactive/interactive_core.hpp"
 
@@ -58,14 +59,12 @@ bool wait_ready(pollfd* fds, nfds_t n, Clock::time_point deadline,
     timespec ts{};
     const timespec* tsp = nullptr;
     if (deadline != Clock::time_point::max()) {
-      const auto left = deadline - Clock::now();
-      if (left <= Clock::duration::zero()) return false;
-      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-      ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
-      ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+      const auto now = Clock::now();
+      if (deadline <= now) return false;
+      ts = detail::sys::timeout_until(deadline, now);
       tsp = &ts;
     }
-    const int r = ::ppoll(fds, n, tsp, nullptr);
+    const int r = detail::sys::ppoll(fds, n, tsp, nullptr);
     if (r > 0) return true;
     if (r == 0) {
       // ppoll may return a hair early; only give up once the clock agrees.
