@@ -139,19 +139,20 @@ struct PodmanRunOp {
 }  // namespace
 
 std::shared_ptr<PodmanRun> prepare_async_podman_run(const asio::any_io_executor& ex,
-                                                    const std::vector<std::string>& argv, const Options& options) {
+                                                    const std::vector<std::string>& argv,
+                                                    const Options& options) {
   return std::make_shared<PodmanRun>(ex, argv, options);
 }
 
 void start_async_podman_run(std::shared_ptr<PodmanRun> run, Completion<Result> completion,
                             std::shared_ptr<asio::cancellation_signal> signal) {
   const PodmanRun::Strand strand = run->strand();
-  asio::dispatch(strand, [run = std::move(run), completion = std::move(completion),
+  // `strand` is captured, not read from `run` in the call that moves `run`.
+  asio::dispatch(strand, [strand, run = std::move(run), completion = std::move(completion),
                           signal = std::move(signal)]() mutable {
-    const PodmanRun::Strand on = run->strand();
     SignalledCompletion<Result> handler{std::move(completion), std::move(signal)};
-    asio::async_compose<SignalledCompletion<Result>, void(std::error_code, Result)>(PodmanRunOp(std::move(run)),
-                                                                                     handler, on);
+    asio::async_compose<SignalledCompletion<Result>, void(std::error_code, Result)>(
+        PodmanRunOp(std::move(run)), handler, strand);
   });
 }
 

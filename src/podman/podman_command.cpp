@@ -324,7 +324,8 @@ std::vector<std::string> PodmanCall::rm_command() const {
   return podman_rm_command(*options_.container, scratch_, true);
 }
 
-std::optional<std::string> PodmanCall::cleanup_done(const std::string& rm_error, const Result& rm_result) noexcept {
+std::optional<std::string> PodmanCall::cleanup_done(const std::string& rm_error,
+                                                    const Result& rm_result) noexcept {
   std::optional<std::string> error;
   try {
     // Before the cidfile goes: the command names it.

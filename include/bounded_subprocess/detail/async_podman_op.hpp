@@ -26,7 +26,8 @@ class PodmanRun;
 /// Throws std::invalid_argument (bad options), std::system_error (the
 /// folder) or SpawnError (podman), with nothing left behind.
 std::shared_ptr<PodmanRun> prepare_async_podman_run(const asio::any_io_executor& ex,
-                                                    const std::vector<std::string>& argv, const Options& options);
+                                                    const std::vector<std::string>& argv,
+                                                    const Options& options);
 /// Runs the composed operation (the client, then the cleanup) on the run's
 /// strand. `signal`, emitted on that strand (cancel_async_podman_run), is
 /// its cancellation; null when the caller has no cancellation slot.
