@@ -1,8 +1,8 @@
 // The host misbehaves: it ignores SIGCHLD, or it is killed with SIGKILL
 // while a contained run is going on (bs_containment_host does both).
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -160,7 +160,8 @@ TEST(Host, CgroupOfAKilledInitIsRemovedByTheNextProcess) {
   ASSERT_EQ(::waitpid(host, nullptr, 0), host);
   kill_descendants();  // the init's zombie, orphaned to us
   const std::string stale = parent + "/bounded_subprocess." + std::to_string(host) + ".1";
-  ASSERT_TRUE(std::filesystem::exists(stale)) << "the killed init's cgroup went anyway: this test shows nothing";
+  ASSERT_TRUE(std::filesystem::exists(stale))
+      << "the killed init's cgroup went anyway: this test shows nothing";
   // The kernel kills the rest of the run's PID namespace: wait until the
   // cgroup is empty (a cgroup that holds a process is never removed).
   EXPECT_FALSE(bs_test::still_true_after([&] {
