@@ -13,6 +13,7 @@
 #include "spawn/child.hpp"
 
 #include <fcntl.h>
+#include <linux/sched.h>  // struct clone_args, CLONE_CLEAR_SIGHAND
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <system_error>
 #include <utility>
@@ -96,27 +98,83 @@ class BlockAllSignals {
   unsigned long old_ = 0;
 };
 
-// Anonymous memory for stacks, unmapped on scope exit unless released.
-class Mapping {
+// The memory a start runs on: [guard][program stack][guard][init stack]
+// [plan]. The program's vfork child runs on the program stack; the init of
+// a contained run on the init stack, reading the plan, until it is reaped.
+constexpr std::size_t kProgramStackAt = kPage;
+constexpr std::size_t kInitStackAt = kProgramStackAt + kProgramStack + kPage;
+constexpr std::size_t kPlanAt = kInitStackAt + kInitStack;
+constexpr std::size_t kRegionSize = kPlanAt + kPlanArea;
+
+// Regions of finished runs, kept for the next ones. Mapping and guarding a
+// region, faulting its stack pages in and unmapping it again (a TLB
+// shootdown once an init ran on it on another CPU) cost more than the rest
+// of the start's own work: a page fault alone costs about 10 us on a VM.
+// Lock-free slots, so that a child of a fork can spawn whatever the parent's
+// threads were doing.
+class RegionCache {
  public:
-  explicit Mapping(std::size_t size) : size_(size) {
-    ptr_ = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+  void* take() noexcept {
+    for (auto& slot : slots_)
+      if (void* region = slot.exchange(nullptr, std::memory_order_acquire)) return region;
+    return nullptr;
+  }
+  void give_back(void* region) noexcept {
+    for (auto& slot : slots_) {
+      void* empty = nullptr;
+      if (slot.compare_exchange_strong(empty, region, std::memory_order_release)) return;
+    }
+    ::munmap(region, kRegionSize);
+  }
+
+ private:
+  std::atomic<void*> slots_[8] = {};
+};
+
+constinit RegionCache region_cache;
+
+// One region, back to the cache on scope exit unless released.
+class Region {
+ public:
+  Region() : ptr_(region_cache.take()) {
+    if (ptr_ != nullptr) return;
+    ptr_ = ::mmap(nullptr, kRegionSize, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
     if (ptr_ == MAP_FAILED) throw_errno(errno, "mmap");
+    ::mprotect(at(0), kPage, PROT_NONE);
+    ::mprotect(at(kProgramStackAt + kProgramStack), kPage, PROT_NONE);
   }
-  ~Mapping() {
-    if (ptr_ != nullptr) ::munmap(ptr_, size_);
+  ~Region() {
+    if (ptr_ != nullptr) region_cache.give_back(ptr_);
   }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
+  Region(const Region&) = delete;
+  Region& operator=(const Region&) = delete;
   char* at(std::size_t offset) const noexcept { return static_cast<char*>(ptr_) + offset; }
-  void guard(std::size_t offset) const noexcept { ::mprotect(at(offset), kPage, PROT_NONE); }
   void* release() noexcept { return std::exchange(ptr_, nullptr); }
 
  private:
   void* ptr_;
-  std::size_t size_;
 };
+
+// clone3 with CLONE_CLEAR_SIGHAND (the kernel resets every handled signal,
+// so the child resets only the ignored ones) onto the stack at [bottom,
+// top), running fn(plan). Falls back to clone where clone3 is refused (a
+// seccomp filter) or does not know the flag (before Linux 5.5): `reset` then
+// says to reset every disposition. Returns the pid or -errno.
+long clone_clearing_handlers(unsigned long flags, int exit_signal, char* bottom, char* top, int* pidfd,
+                             int (*fn)(void*), void* plan, SignalReset& reset) {
+  clone_args args{};
+  args.flags = flags | CLONE_PIDFD | CLONE_CLEAR_SIGHAND;
+  args.pidfd = reinterpret_cast<std::uintptr_t>(pidfd);
+  args.exit_signal = static_cast<unsigned>(exit_signal);
+  args.stack = reinterpret_cast<std::uintptr_t>(bottom);
+  args.stack_size = static_cast<std::uint64_t>(top - bottom);
+  reset = SignalReset::ignored;
+  const long pid = bs_clone3(&args, sizeof args, fn, plan);
+  if (pid != -ENOSYS && pid != -E2BIG && pid != -EINVAL) return pid;
+  reset = SignalReset::all;
+  return bs_clone(flags | CLONE_PIDFD | static_cast<unsigned long>(exit_signal), top, pidfd, fn, plan);
+}
 
 bool sigchld_reaped_by_kernel() {
   struct sigaction sa {};
@@ -218,15 +276,16 @@ Child Child::spawn(const ChildSpec& spec) {
   for (int i = 0; i < 3; ++i) program.stdio[i] = stdio[i];
 
   if (containment == Containment::process_group) {
-    Mapping stack(kProgramStack + kPage);
-    stack.guard(0);
+    Region region;
+    program.proc_fd = machine().proc_fd;
     int pidfd = -1;
     long pid;
     {
       BlockAllSignals blocked;
       child.started_ = Clock::now();
-      pid = bs_clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, stack.at(kProgramStack + kPage), &pidfd,
-                     bs_launch_program, &program);
+      pid = clone_clearing_handlers(CLONE_VM | CLONE_VFORK, SIGCHLD, region.at(kProgramStackAt),
+                                    region.at(kProgramStackAt + kProgramStack), &pidfd, bs_launch_program,
+                                    &program, program.reset_signals);
     }
     if (pid < 0)
       throw SpawnError(static_cast<int>(-pid), SpawnError::Subject::system, spec.argv.front(),
@@ -241,23 +300,20 @@ Child Child::spawn(const ChildSpec& spec) {
     child.exit_fd_ = above_stdio(owned_pidfd.release());
   } else {
     const Machine& m = machine();
-    // [guard][program stack][guard][init stack][plan]: the init runs on it
-    // and reads the plan until it is reaped, so it outlives this call.
-    Mapping region(kPage + kProgramStack + kPage + kInitStack + kPlanArea);
-    region.guard(0);
-    region.guard(kPage + kProgramStack);
-    const std::size_t plan_at = kPage + kProgramStack + kPage + kInitStack;
-    auto* plan = new (region.at(plan_at)) InitPlan;
+    // The init runs on it and reads the plan until it is reaped, so it
+    // outlives this call.
+    Region region;
+    auto* plan = new (region.at(kPlanAt)) InitPlan;
     plan->program = program;
-    plan->program.reset_signals = false;  // the init has
+    plan->program.reset_signals = SignalReset::none;  // the init has
     plan->kind = containment == Containment::subreaper ? InitKind::subreaper : InitKind::pid_namespace;
     plan->proc_fd = m.proc_fd;
     plan->map_ids = m.user_namespace && plan->kind == InitKind::pid_namespace;
     plan->uid = ::geteuid();
     plan->gid = ::getegid();
     plan->mount_proc = m.mount_proc && plan->kind == InitKind::pid_namespace;
-    plan->program_stack_bottom = region.at(kPage);
-    plan->program_stack_top = region.at(kPage + kProgramStack);
+    plan->program_stack_bottom = region.at(kProgramStackAt);
+    plan->program_stack_top = region.at(kProgramStackAt + kProgramStack);
 
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) throw_errno(errno, "socketpair");
@@ -298,8 +354,8 @@ Child Child::spawn(const ChildSpec& spec) {
         throw SpawnError(e, SpawnError::Subject::containment, "cgroup", "cannot open the run's cgroup");
       }
       child.cgroup_procs_ = std::make_shared<const UniqueFd>(std::move(procs_read));
-      std::memcpy(region.at(plan_at + sizeof(InitPlan)), cgroup_name.c_str(), cgroup_name.size() + 1);
-      plan->cgroup_name = region.at(plan_at + sizeof(InitPlan));
+      std::memcpy(region.at(kPlanAt + sizeof(InitPlan)), cgroup_name.c_str(), cgroup_name.size() + 1);
+      plan->cgroup_name = region.at(kPlanAt + sizeof(InitPlan));
       plan->cgroup_dir_fd = cgroup_dir.get();
       plan->cgroup_parent_fd = m.cgroup_parent_fd;
       plan->program.cgroup_procs_fd = cgroup_procs_write.get();
@@ -311,8 +367,8 @@ Child Child::spawn(const ChildSpec& spec) {
     {
       BlockAllSignals blocked;
       child.started_ = Clock::now();
-      pid = bs_clone(init_clone_flags(containment, m) | CLONE_PIDFD, region.at(plan_at), &pidfd, bs_run_init,
-                     plan);
+      pid = clone_clearing_handlers(init_clone_flags(containment, m), 0, region.at(kInitStackAt),
+                                    region.at(kPlanAt), &pidfd, bs_run_init, plan, plan->reset_signals);
     }
     init_end.reset();
     cgroup_procs_write.reset();
@@ -326,7 +382,6 @@ Child Child::spawn(const ChildSpec& spec) {
     child.direct_ = static_cast<pid_t>(pid);
     child.exit_fd_ = above_stdio(pidfd);
     child.region_ = region.release();
-    child.region_size_ = kPage + kProgramStack + kPage + kInitStack + kPlanArea;
     child.channel_ = std::move(host_end);
     child.cgroup_name_ = std::move(cgroup_name);
 
@@ -379,7 +434,6 @@ Child& Child::operator=(Child&& other) noexcept {
   cgroup_procs_ = std::move(other.cgroup_procs_);
   cgroup_name_ = std::move(other.cgroup_name_);
   region_ = std::exchange(other.region_, nullptr);
-  region_size_ = std::exchange(other.region_size_, 0);
   killed_ = std::exchange(other.killed_, false);
   finished_ = std::exchange(other.finished_, false);
   return *this;
@@ -401,8 +455,7 @@ void Child::release() noexcept {
   if (!cgroup_name_.empty()) ::unlinkat(machine().cgroup_parent_fd, cgroup_name_.c_str(), AT_REMOVEDIR);
   cgroup_name_.clear();
   // Only once the init is reaped: it ran on this memory.
-  if (region_ != nullptr) ::munmap(region_, region_size_);
-  region_ = nullptr;
+  if (region_ != nullptr) region_cache.give_back(std::exchange(region_, nullptr));
 }
 
 bool Child::exited() const noexcept {

@@ -163,8 +163,7 @@ class Child {
   UniqueFd channel_;  ///< to the init
   std::shared_ptr<const UniqueFd> cgroup_procs_;
   std::string cgroup_name_;  ///< the run's cgroup, removed (again) once the init is reaped
-  void* region_ = nullptr;   ///< the init's stacks and plan (munmap'd after it is reaped)
-  std::size_t region_size_ = 0;
+  void* region_ = nullptr;   ///< the init's stacks and plan (given back once it is reaped)
   bool killed_ = false;
   bool finished_ = false;
 };

@@ -50,16 +50,6 @@ int fail(ProgramPlan& plan, LaunchStage stage, long err) {
   return 127;
 }
 
-// Every disposition back to the default: the copies of the host's handlers
-// point into the host and must never run here (and exec keeps SIG_IGN).
-void reset_signal_dispositions() {
-  KernelSigaction dfl{};  // handler SIG_DFL (0), no flags, empty mask
-  for (int sig = 1; sig <= kMaxSignal; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    call(SYS_rt_sigaction, sig, &dfl, nullptr, kSigsetSize);  // EINVAL for none of 1..64
-  }
-}
-
 long write_all(int fd, const char* data, unsigned long size) {
   while (size > 0) {
     const long n = call(SYS_write, fd, data, size);
@@ -71,17 +61,77 @@ long write_all(int fd, const char* data, unsigned long size) {
   return 0;
 }
 
-// Whether `text` holds `word` at the start of a line.
-bool contains(const char* text, const char* word) {
+// What follows `word` on the first line of `text` that starts with it, or
+// nullptr.
+const char* after_line_start(const char* text, const char* word) {
   for (const char* line = text; *line != '\0';) {
     const char* a = line;
     const char* b = word;
     while (*b != '\0' && *a == *b) ++a, ++b;
-    if (*b == '\0') return true;
+    if (*b == '\0') return a;
     while (*line != '\0' && *line != '\n') ++line;
     if (*line == '\n') ++line;
   }
-  return false;
+  return nullptr;
+}
+
+// Whether `text` holds `word` at the start of a line.
+bool contains(const char* text, const char* word) {
+  return after_line_start(text, word) != nullptr;
+}
+
+// The signals this process ignores (bit N-1 for signal N), from the SigIgn
+// line of its status in `proc_fd`; false when that cannot be read.
+bool ignored_signals(int proc_fd, unsigned long& mask) {
+  if (proc_fd < 0) return false;
+  const long fd = call(SYS_openat, proc_fd, "thread-self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[4096];
+  long got = 0;
+  for (;;) {
+    const long n = call(SYS_read, fd, buf + got, sizeof buf - 1 - static_cast<unsigned long>(got));
+    if (n == -EINTR) continue;
+    if (n <= 0) break;
+    got += n;
+  }
+  call(SYS_close, fd);
+  buf[got] = '\0';
+  const char* at = after_line_start(buf, "SigIgn:");
+  if (at == nullptr) return false;  // not there, or beyond what fits
+  while (*at == '\t' || *at == ' ') ++at;
+  unsigned long value = 0;
+  int digits = 0;
+  for (;; ++at, ++digits) {
+    const char c = *at;
+    int v;
+    if (c >= '0' && c <= '9')
+      v = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v = c - 'a' + 10;
+    else
+      break;
+    value = value << 4 | static_cast<unsigned long>(v);
+  }
+  if (digits == 0 || digits > 16 || *at != '\n') return false;
+  mask = value;
+  return true;
+}
+
+// Back to the default: the copies of the host's handlers point into the host
+// and must never run here (and exec keeps SIG_IGN). After CLONE_CLEAR_SIGHAND
+// only the ignored ones are left: one read of /proc instead of 62 calls.
+void reset_signal_dispositions(SignalReset how, int proc_fd) {
+  if (how == SignalReset::none) return;
+  unsigned long which = ~0UL;
+  if (how == SignalReset::ignored) {
+    unsigned long ignored = 0;
+    if (ignored_signals(proc_fd, ignored)) which = ignored;
+  }
+  KernelSigaction dfl{};  // handler SIG_DFL (0), no flags, empty mask
+  for (int sig = 1; sig <= kMaxSignal; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP || (which & 1UL << (sig - 1)) == 0) continue;
+    call(SYS_rt_sigaction, sig, &dfl, nullptr, kSigsetSize);  // EINVAL for none of 1..64
+  }
 }
 
 unsigned long length(const char* s) {
@@ -107,7 +157,7 @@ char* put_decimal(char* out, unsigned long value) {
 extern "C" int bs_launch_program(void* arg) {
   ProgramPlan& plan = *static_cast<ProgramPlan*>(arg);
   // Every signal is blocked here (the parent blocked them around clone).
-  if (plan.reset_signals) reset_signal_dispositions();
+  reset_signal_dispositions(plan.reset_signals, plan.proc_fd);
   if (plan.new_session) {
     if (const long r = call(SYS_setsid); r < 0) return fail(plan, LaunchStage::session, r);
   }
@@ -217,7 +267,7 @@ class Init {
     // The host blocked every signal around clone; they stay blocked (SIGCHLD
     // is read from a signalfd), so nothing is delivered to the init but
     // SIGKILL and SIGSTOP, and inside a PID namespace not even those.
-    reset_signal_dispositions();
+    reset_signal_dispositions(plan_.reset_signals, plan_.proc_fd);
     call(SYS_prctl, PR_SET_NAME, "bs-init", 0, 0, 0);
     call(SYS_setsid);  // off the host's terminal: no Ctrl-C or SIGHUP of its
     if (plan_.map_ids) {
@@ -344,7 +394,8 @@ class Init {
     }
     InitReport r;
     r.kind = InitReport::started;
-    r.program_pid = host_pid_of(pidfd);
+    // A subreaper shares the host's PID namespace: the pid is the host's.
+    r.program_pid = plan_.kind == InitKind::subreaper ? program_ : host_pid_of(pidfd);
     r.proc_mounted = proc_mounted_ ? 1 : 0;
     // The program has its own copies of its stdio: ours must go, or the
     // host would never see EOF on the pipes.

@@ -32,6 +32,15 @@ enum class LaunchStage : int {
   clone,    ///< clone() of the program
 };
 
+/// What a child must do to the signal dispositions it was cloned with: the
+/// copies of the host's handlers point into the host and must never run
+/// there, and exec keeps SIG_IGN.
+enum class SignalReset : int {
+  none,     ///< already default (the init did it)
+  ignored,  ///< cloned with CLONE_CLEAR_SIGHAND: only SIG_IGN ones are left
+  all,      ///< every one of 1..64 (clone3 or CLONE_CLEAR_SIGHAND unavailable)
+};
+
 struct ProgramPlan {
   const char* path = nullptr;  ///< resolved program path (execve's)
   char* const* argv = nullptr;
@@ -39,8 +48,10 @@ struct ProgramPlan {
   const char* cwd = nullptr;  ///< nullptr: keep the parent's
   /// fds to become 0, 1, 2; -1 keeps the fd of that number (inherit).
   int stdio[3] = {-1, -1, -1};
-  /// Reset every signal disposition to the default (the init did already).
-  bool reset_signals = true;
+  SignalReset reset_signals = SignalReset::all;
+  /// The host's /proc (SignalReset::ignored reads SigIgn from it; -1: reset
+  /// them all).
+  int proc_fd = -1;
   /// Start a new session (setsid): its pid is then its process group id.
   bool new_session = true;
   /// Join a cgroup before exec: an open cgroup.procs to write "0" into.
@@ -58,6 +69,8 @@ enum class InitKind : int { subreaper, pid_namespace };
 struct InitPlan {
   ProgramPlan program;
   InitKind kind = InitKind::pid_namespace;
+  /// The init's own dispositions (it reads SigIgn through `proc_fd`).
+  SignalReset reset_signals = SignalReset::all;
   /// The init's end of the SOCK_SEQPACKET socket pair to the host: reports
   /// go out on it; a byte or EOF (the host is gone) coming in ends the run.
   int channel_fd = -1;

@@ -8,12 +8,25 @@
 //   bs_containment_host hold MECH MISBEHAVE
 //       starts MISBEHAVE `escape setsid sleep` under MECH, prints "ready"
 //       once the escapee is out, then waits to be killed.
+//   bs_containment_host signals MECH CLONE3
+//       ignores SIGPIPE, SIGUSR1, SIGHUP and SIGXFSZ, handles SIGUSR2,
+//       SIGTERM and SIGINT, blocks SIGQUIT, then runs `cat /proc/self/status`
+//       under MECH and prints its SigBlk, SigIgn and SigCgt lines. With
+//       CLONE3 `refused`, a seccomp filter first makes clone3 fail with
+//       ENOSYS, as some container runtimes do.
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bounded_subprocess/interactive.hpp>
 #include <bounded_subprocess/run.hpp>
 
+#include <cerrno>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -21,12 +34,62 @@
 namespace bs = bounded_subprocess;
 using namespace std::chrono_literals;
 
+namespace {
+
+void on_signal(int) {}
+
+// clone3 fails with ENOSYS from now on, in this process and its children.
+bool refuse_clone3() {
+#if defined(__x86_64__)
+  constexpr unsigned arch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+  constexpr unsigned arch = AUDIT_ARCH_AARCH64;
+#endif
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+}
+
+int print_child_signals(bs::Containment mechanism, bool clone3_refused) {
+  if (clone3_refused && !refuse_clone3()) return 4;
+  for (int sig : {SIGPIPE, SIGUSR1, SIGHUP, SIGXFSZ}) ::signal(sig, SIG_IGN);
+  for (int sig : {SIGUSR2, SIGTERM, SIGINT}) ::signal(sig, on_signal);
+  sigset_t quit;
+  sigemptyset(&quit);
+  sigaddset(&quit, SIGQUIT);
+  ::sigprocmask(SIG_BLOCK, &quit, nullptr);
+  try {
+    const bs::Result r = bs::run({"cat", "/proc/self/status"}, {.timeout = 20s, .containment = mechanism});
+    if (r.exit_code != 0) return 5;
+    for (const char* key : {"SigBlk:", "SigIgn:", "SigCgt:"}) {
+      const auto at = r.out.data.find(key);
+      if (at == std::string::npos) return 6;
+      std::printf("%s\n", r.out.data.substr(at, r.out.data.find('\n', at) - at).c_str());
+    }
+  } catch (const std::exception& e) {
+    std::printf("error: %s\n", e.what());
+  }
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc != 4) return 2;
   const std::string mode = argv[1];
   const auto mechanism = bs::containment_from_string(argv[2]);
   const std::string misbehave = argv[3];
   if (!mechanism) return 2;
+  if (mode == "signals") return print_child_signals(*mechanism, std::string(argv[3]) == "refused");
   if (mode == "sigchld-ignored") {
     ::signal(SIGCHLD, SIG_IGN);
     for (const auto& args : {std::vector<std::string>{"exit", "0"}, {"exit", "3"}, {"kill-self", "9"}}) {

@@ -77,6 +77,29 @@ TEST(Host, IgnoringSigchldNeverTurnsAStatusIntoZero) {
   }
 }
 
+// The program starts with every signal at its default disposition and none
+// blocked, whatever the host ignores, handles or blocks: with clone3 (the
+// kernel clears the handlers, the child resets the ignored ones) and where
+// a seccomp filter refuses clone3 (the child resets them all).
+TEST(Host, TheProgramStartsWithDefaultSignals) {
+  for (const char* clone3 : {"allowed", "refused"}) {
+    for (bs::Containment c : mechanisms()) {
+      SCOPED_TRACE(std::string(bs::to_string(c)) + ", clone3 " + clone3);
+      int out = -1;
+      const pid_t host = start_host({"signals", std::string(bs::to_string(c)), clone3}, out);
+      const std::string text = read_to_eof(out);
+      ::close(out);
+      int status = 0;
+      ASSERT_EQ(::waitpid(host, &status, 0), host);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << ": " << text;
+      EXPECT_EQ(text,
+                "SigBlk:\t0000000000000000\n"
+                "SigIgn:\t0000000000000000\n"
+                "SigCgt:\t0000000000000000\n");
+    }
+  }
+}
+
 // Starts bs_containment_host `hold` under `c` and waits for its "ready"
 // (its run's escapee is out); -1 after a test failure.
 pid_t start_holding_host(bs::Containment c) {
