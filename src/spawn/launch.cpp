@@ -80,22 +80,29 @@ bool contains(const char* text, const char* word) {
   return after_line_start(text, word) != nullptr;
 }
 
-// The signals this process ignores (bit N-1 for signal N), from the SigIgn
-// line of its status in `proc_fd`; false when that cannot be read.
-bool ignored_signals(int proc_fd, unsigned long& mask) {
+// Reads a file of the host's /proc (through `proc_fd`) into `buf`, at most
+// size - 1 bytes, NUL-terminated; false when it cannot be opened.
+bool read_proc_file(int proc_fd, const char* path, char* buf, unsigned long size) {
   if (proc_fd < 0) return false;
-  const long fd = call(SYS_openat, proc_fd, "thread-self/status", O_RDONLY | O_CLOEXEC);
+  const long fd = call(SYS_openat, proc_fd, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
-  char buf[4096];
-  long got = 0;
+  unsigned long got = 0;
   for (;;) {
-    const long n = call(SYS_read, fd, buf + got, sizeof buf - 1 - static_cast<unsigned long>(got));
+    const long n = call(SYS_read, fd, buf + got, size - 1 - got);
     if (n == -EINTR) continue;
     if (n <= 0) break;
-    got += n;
+    got += static_cast<unsigned long>(n);
   }
   call(SYS_close, fd);
   buf[got] = '\0';
+  return true;
+}
+
+// The signals this process ignores (bit N-1 for signal N), from the SigIgn
+// line of its status in `proc_fd`; false when that cannot be read.
+bool ignored_signals(int proc_fd, unsigned long& mask) {
+  char buf[4096];
+  if (!read_proc_file(proc_fd, "thread-self/status", buf, sizeof buf)) return false;
   const char* at = after_line_start(buf, "SigIgn:");
   if (at == nullptr) return false;  // not there, or beyond what fits
   while (*at == '\t' || *at == ' ') ++at;
@@ -335,29 +342,14 @@ class Init {
   int host_pid_of(int pidfd) {
     char path[48] = "self/fdinfo/";
     *put_decimal(path + 12, static_cast<unsigned long>(pidfd)) = '\0';
-    const long fd = call(SYS_openat, plan_.proc_fd, path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
     char buf[512];
-    long got = 0;
-    for (;;) {
-      const long n = call(SYS_read, fd, buf + got, sizeof buf - 1 - static_cast<unsigned long>(got));
-      if (n == -EINTR) continue;
-      if (n <= 0) break;
-      got += n;
-    }
-    call(SYS_close, fd);
-    buf[got < 0 ? 0 : got] = '\0';
-    for (long i = 0; i + 5 < got; ++i) {
-      if ((i == 0 || buf[i - 1] == '\n') && buf[i] == 'P' && buf[i + 1] == 'i' && buf[i + 2] == 'd' &&
-          buf[i + 3] == ':') {
-        long j = i + 4;
-        while (buf[j] == '\t' || buf[j] == ' ') ++j;
-        int pid = 0;
-        while (buf[j] >= '0' && buf[j] <= '9') pid = pid * 10 + (buf[j++] - '0');
-        return pid;
-      }
-    }
-    return 0;
+    if (!read_proc_file(plan_.proc_fd, path, buf, sizeof buf)) return 0;
+    const char* at = after_line_start(buf, "Pid:");
+    if (at == nullptr) return 0;
+    while (*at == '\t' || *at == ' ') ++at;
+    int pid = 0;
+    while (*at >= '0' && *at <= '9') pid = pid * 10 + (*at++ - '0');
+    return pid;
   }
 
   // Starts the program: born into the run's cgroup with clone3 when there

@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <optional>
@@ -237,6 +238,27 @@ TEST(InteractiveMisbehave, CloseKillsAChildThatIgnoresEofAndSigterm) {
   EXPECT_EQ(proc.close(200ms), -9);
   EXPECT_FALSE(bs_test::pid_alive(pid));
   leaks.expect_clean({pid}, {grandchild});
+}
+
+// pid() names the program in our PID namespace, under every containment
+// (an init reports it: from its own clone under a subreaper, through /proc
+// from inside a PID namespace).
+TEST(InteractiveMisbehave, PidNamesTheProgramInOurNamespace) {
+  for (bounded_subprocess::Containment c : bs_test::available_containments()) {
+    SCOPED_TRACE(std::string(bounded_subprocess::to_string(c)));
+    bs_test::NoLeaks leaks;
+    Interactive proc({helper(), "sleep-forever"}, {.containment = c});
+    const pid_t pid = proc.pid();
+    ASSERT_GT(pid, 0);
+    // The executable is set before the exec lets the start return (its
+    // arguments are not yet: /proc/PID/cmdline could still read empty).
+    std::error_code error;
+    EXPECT_EQ(std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", error),
+              std::filesystem::canonical(helper()));
+    EXPECT_EQ(bs_test::pid_inside(pid), bs_test::seen_inside(pid, c));
+    EXPECT_EQ(proc.close(100ms), -9);
+    leaks.expect_clean({pid});
+  }
 }
 
 TEST(InteractiveMisbehave, GrandchildOfAChildThatExitedIsKilledOnClose) {
