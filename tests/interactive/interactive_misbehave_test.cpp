@@ -250,11 +250,15 @@ TEST(InteractiveMisbehave, PidNamesTheProgramInOurNamespace) {
     Interactive proc({helper(), "sleep-forever"}, {.containment = c});
     const pid_t pid = proc.pid();
     ASSERT_GT(pid, 0);
-    // The executable is set before the exec lets the start return (its
-    // arguments are not yet: /proc/PID/cmdline could still read empty).
-    std::error_code error;
-    EXPECT_EQ(std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", error),
-              std::filesystem::canonical(helper()));
+    // The start returns once the exec has let go of our memory, which can
+    // be a moment before /proc shows the new executable: wait for it.
+    const std::filesystem::path exe = "/proc/" + std::to_string(pid) + "/exe";
+    const std::filesystem::path program = std::filesystem::canonical(helper());
+    const bool other_program = bs_test::still_true_after([&] {
+      std::error_code error;
+      return std::filesystem::read_symlink(exe, error) != program;
+    });
+    EXPECT_FALSE(other_program) << exe << " is not " << program;
     EXPECT_EQ(bs_test::pid_inside(pid), bs_test::seen_inside(pid, c));
     EXPECT_EQ(proc.close(100ms), -9);
     leaks.expect_clean({pid});
