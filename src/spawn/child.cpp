@@ -274,10 +274,13 @@ Child Child::spawn(const ChildSpec& spec) {
   program.envp = command.envp();
   program.cwd = spec.cwd ? spec.cwd->c_str() : nullptr;
   for (int i = 0; i < 3; ++i) program.stdio[i] = stdio[i];
+  const Machine& m = machine();
+  program.proc_fd = m.proc_fd;
+  // The stacks (and a contained run's plan): the init runs on them until it
+  // is reaped, so its run keeps them; a vfork child is done with them here.
+  Region region;
 
   if (containment == Containment::process_group) {
-    Region region;
-    program.proc_fd = machine().proc_fd;
     int pidfd = -1;
     long pid;
     {
@@ -299,10 +302,6 @@ Child Child::spawn(const ChildSpec& spec) {
     child.pid_ = child.direct_ = static_cast<pid_t>(pid);
     child.exit_fd_ = above_stdio(owned_pidfd.release());
   } else {
-    const Machine& m = machine();
-    // The init runs on it and reads the plan until it is reaped, so it
-    // outlives this call.
-    Region region;
     auto* plan = new (region.at(kPlanAt)) InitPlan;
     plan->program = program;
     plan->program.reset_signals = SignalReset::none;  // the init has
