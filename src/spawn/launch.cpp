@@ -141,6 +141,15 @@ void reset_signal_dispositions(SignalReset how, int proc_fd) {
   }
 }
 
+// A record of getdents64.
+struct Dirent64 {
+  unsigned long long ino;
+  long long off;
+  unsigned short reclen;
+  unsigned char type;
+  char name[1];
+};
+
 unsigned long length(const char* s) {
   unsigned long n = 0;
   while (s[n] != '\0') ++n;
@@ -285,6 +294,12 @@ class Init {
       long r = call(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr);
       if (r == 0) r = call(SYS_mount, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
       proc_mounted_ = r == 0;
+      // Held from now on: it lists the namespace's processes at the end
+      // (whatever the run mounts over /proc later).
+      if (proc_mounted_ && !plan_.probe) {
+        const long fd = call(SYS_openat, AT_FDCWD, "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ns_proc_fd_ = fd < 0 ? -1 : static_cast<int>(fd);
+      }
     }
     if (plan_.kind == InitKind::subreaper) {
       if (const long r = call(SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); r < 0)
@@ -316,8 +331,8 @@ class Init {
   void close_all_but(const int* extra, int extra_count) {
     int keep[10];
     int n = 0;
-    const int ours[5] = {plan_.channel_fd, plan_.proc_fd, plan_.cgroup_dir_fd, plan_.cgroup_parent_fd,
-                         signal_fd_};
+    const int ours[6] = {plan_.channel_fd,       plan_.proc_fd, plan_.cgroup_dir_fd,
+                         plan_.cgroup_parent_fd, signal_fd_,    ns_proc_fd_};
     for (int fd : ours)
       if (fd >= 0) keep[n++] = fd;
     for (int i = 0; i < extra_count; ++i)
@@ -465,6 +480,27 @@ class Init {
     call(SYS_close, fd);
   }
 
+  // SIGKILL to every process the namespace's own /proc lists but us: a walk
+  // of the run. False when the listing cannot be read.
+  bool kill_listed() {
+    if (ns_proc_fd_ < 0 || call(SYS_lseek, ns_proc_fd_, 0, SEEK_SET) < 0) return false;
+    alignas(8) char buf[4096];
+    for (;;) {
+      const long n = call(SYS_getdents64, ns_proc_fd_, buf, sizeof buf);
+      if (n == -EINTR) continue;
+      if (n < 0) return false;
+      if (n == 0) return true;
+      for (long at = 0; at < n;) {
+        const auto* entry = reinterpret_cast<const Dirent64*>(buf + at);
+        at += entry->reclen;
+        long pid = 0;
+        const char* c = entry->name;
+        while (*c >= '0' && *c <= '9' && pid < (1L << 31)) pid = pid * 10 + (*c++ - '0');
+        if (*c == '\0' && pid > 1) call(SYS_kill, pid, SIGKILL);
+      }
+    }
+  }
+
   void kill_everything() {
     if (plan_.cgroup_dir_fd >= 0) {
       const long fd = call(SYS_openat, plan_.cgroup_dir_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
@@ -474,7 +510,12 @@ class Init {
       }
     }
     if (plan_.kind == InitKind::pid_namespace) {
-      call(SYS_kill, -1, SIGKILL);  // everything in the namespace but us
+      // Everything in the namespace but us. kill(-1) would walk every
+      // process of the machine, holding the kernel's tasklist lock that
+      // every fork and exit of the machine waits for: the listing walks
+      // only the run. (It can miss a child forked while it is read: see
+      // end_everything.)
+      if (!kill_listed()) kill_atomically();
     } else {
       kill_all_children();
     }
@@ -501,9 +542,19 @@ class Init {
     call(SYS_unlinkat, plan_.cgroup_parent_fd, plan_.cgroup_name, AT_REMOVEDIR);
   }
 
+  // kill(-1): everything in the namespace but us, and no fork can race it.
+  void kill_atomically() {
+    call(SYS_kill, -1, SIGKILL);
+    killed_atomically_ = true;
+  }
+
   [[noreturn]] void end_everything() {
-    // Kill, then reap until nothing is left. In a namespace one kill(-1)
-    // reaches everything (a fork racing it fails). A subreaper repeats the
+    // Kill, then reap until nothing is left. While anything of the
+    // namespace lives, we have a child (every orphan of the namespace is
+    // ours before it can be reaped), so ECHILD means the namespace is empty.
+    // A namespace lists its processes again each round (killed ones slow to
+    // exit, a child forked while the listing was read); past a few rounds
+    // kill(-1), which no fork can race, ends it. A subreaper repeats its
     // round: a killed child's children become ours only once it is gone.
     kill_everything();
     for (;;) {
@@ -516,6 +567,8 @@ class Init {
         if (no_children_) break;
       } else if (plan_.kind == InitKind::subreaper) {
         kill_all_children();
+      } else if (!killed_atomically_) {
+        if (++rounds_ >= 8 || !kill_listed()) kill_atomically();
       }
     }
     if (plan_.cgroup_dir_fd >= 0) wait_cgroup_empty();
@@ -539,10 +592,13 @@ class Init {
 
   InitPlan& plan_;
   int signal_fd_ = -1;
+  int ns_proc_fd_ = -1;  ///< the namespace's own /proc (a pid_namespace init that mounted it)
   int program_ = -1;
   bool program_done_ = false;
   bool no_children_ = false;
   bool proc_mounted_ = false;
+  bool killed_atomically_ = false;
+  int rounds_ = 0;
   int status_ = 0;
 };
 

@@ -14,6 +14,11 @@
 //       under MECH and prints its SigBlk, SigIgn and SigCgt lines. With
 //       CLONE3 `refused`, a seccomp filter first makes clone3 fail with
 //       ENOSYS, as some container runtimes do.
+//   bs_containment_host kill-all-refused MECH MARKER
+//       a seccomp filter makes kill(-1, ...) fail with EPERM; then runs a
+//       shell under MECH that leaves `sleep 20; touch MARKER` behind, and
+//       prints "exit_code N", or "not a fresh /proc" when the run's /proc is
+//       the host's (its init then has no listing of the run to use).
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -30,6 +35,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <vector>
 
 namespace bs = bounded_subprocess;
 using namespace std::chrono_literals;
@@ -38,25 +44,62 @@ namespace {
 
 void on_signal(int) {}
 
+#if defined(__x86_64__)
+constexpr unsigned kArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+constexpr unsigned kArch = AUDIT_ARCH_AARCH64;
+#endif
+
+// Installs a seccomp filter for this process and its children: `code`
+// runs once the architecture is checked, with the syscall number loaded.
+bool install_filter(std::vector<sock_filter> code) {
+  code.insert(code.begin(), {
+                                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+                                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0),
+                                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+                                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+                            });
+  sock_fprog prog{static_cast<unsigned short>(code.size()), code.data()};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+}
+
 // clone3 fails with ENOSYS from now on, in this process and its children.
 bool refuse_clone3() {
-#if defined(__x86_64__)
-  constexpr unsigned arch = AUDIT_ARCH_X86_64;
-#elif defined(__aarch64__)
-  constexpr unsigned arch = AUDIT_ARCH_AARCH64;
-#endif
-  sock_filter code[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+  return install_filter({
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
-  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-         ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+  });
+}
+
+// kill(-1, ...) fails with EPERM from now on (the low 32 bits of the first
+// argument are what the kernel reads as the pid).
+bool refuse_kill_all() {
+  return install_filter({
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_kill, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffU, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  });
+}
+
+int run_leaving_a_sleeper(bs::Containment mechanism, const std::string& marker) {
+  if (!refuse_kill_all()) return 4;
+  try {
+    const bs::Result init = bs::run({"cat", "/proc/1/comm"}, {.timeout = 20s, .containment = mechanism});
+    if (init.out.data != "bs-init\n") {
+      std::printf("not a fresh /proc\n");
+      return 0;
+    }
+    const bs::Result r = bs::run({"sh", "-c", "(sleep 20; touch \"$1\") & exit 0", "sh", marker},
+                                 {.timeout = 60s, .containment = mechanism});
+    std::printf("exit_code %d\n", r.exit_code);
+  } catch (const std::exception& e) {
+    std::printf("error: %s\n", e.what());
+  }
+  return 0;
 }
 
 int print_child_signals(bs::Containment mechanism, bool clone3_refused) {
@@ -90,6 +133,7 @@ int main(int argc, char** argv) {
   const std::string misbehave = argv[3];
   if (!mechanism) return 2;
   if (mode == "signals") return print_child_signals(*mechanism, std::string(argv[3]) == "refused");
+  if (mode == "kill-all-refused") return run_leaving_a_sleeper(*mechanism, argv[3]);
   if (mode == "sigchld-ignored") {
     ::signal(SIGCHLD, SIG_IGN);
     for (const auto& args : {std::vector<std::string>{"exit", "0"}, {"exit", "3"}, {"kill-self", "9"}}) {

@@ -100,6 +100,36 @@ TEST(Host, TheProgramStartsWithDefaultSignals) {
   }
 }
 
+// The end of a namespace's run kills what its own /proc lists, not
+// kill(-1), which walks every process of the machine under the kernel's
+// tasklist lock (a cost every contained run would pay, growing with the
+// machine's load). A host whose kill(-1) fails shows it: a background
+// sleeper must still die at the end of the run, before it touches its
+// marker.
+TEST(Host, TheEndOfANamespaceNeverKillsAll) {
+  const std::filesystem::path marker =
+      std::filesystem::temp_directory_path() / ("bs_kill_all_marker." + std::to_string(::getpid()));
+  int checked = 0;
+  for (bs::Containment c : mechanisms()) {
+    if (c != bs::Containment::pid_namespace && c != bs::Containment::cgroup) continue;
+    SCOPED_TRACE(std::string(bs::to_string(c)));
+    int out = -1;
+    const pid_t host = start_host({"kill-all-refused", std::string(bs::to_string(c)), marker.string()}, out);
+    const std::string text = read_to_eof(out);
+    ::close(out);
+    int status = 0;
+    ASSERT_EQ(::waitpid(host, &status, 0), host);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << ": " << text;
+    if (text == "not a fresh /proc\n") continue;  // its init has no listing: kill(-1) it is
+    ++checked;
+    EXPECT_EQ(text, "exit_code 0\n");
+    EXPECT_FALSE(std::filesystem::exists(marker)) << "the sleeper outlived its run";
+    std::filesystem::remove(marker);
+    expect_contained(c, "nothing left of the host's run");
+  }
+  if (checked == 0) GTEST_SKIP() << "no run here has a PID namespace with a fresh /proc";
+}
+
 // Starts bs_containment_host `hold` under `c` and waits for its "ready"
 // (its run's escapee is out); -1 after a test failure.
 pid_t start_holding_host(bs::Containment c) {
