@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/mman.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <optional>
@@ -262,6 +264,44 @@ TEST(InteractiveMisbehave, PidNamesTheProgramInOurNamespace) {
     EXPECT_EQ(bs_test::pid_inside(pid), bs_test::seen_inside(pid, c));
     EXPECT_EQ(proc.close(100ms), -9);
     leaks.expect_clean({pid});
+  }
+}
+
+// The memory a contained start runs on (its stacks, with guard pages) stays
+// in one mapping with its neighbours: an init's exit walks every mapping of
+// the host, so runs that each added a few would make every run's end cost
+// more the more runs are going on.
+TEST(InteractiveMisbehave, ConcurrentRunsAddFewMappingsToTheHost) {
+  void* probe = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(probe, MAP_FAILED);
+  const bool guard_pages_in_place = ::madvise(probe, 4096, 102 /* MADV_GUARD_INSTALL */) == 0;
+  ::munmap(probe, 4096);
+  if (!guard_pages_in_place) GTEST_SKIP() << "no MADV_GUARD_INSTALL (Linux 6.13): guard pages split mappings";
+  auto mappings = [] {
+    std::ifstream maps("/proc/self/maps");
+    int n = 0;
+    for (std::string line; std::getline(maps, line);) ++n;
+    return n;
+  };
+  constexpr int kRuns = 64;
+  for (bounded_subprocess::Containment c : bs_test::available_containments()) {
+    if (c == bounded_subprocess::Containment::process_group) continue;  // no init: nothing kept per run
+    SCOPED_TRACE(std::string(bounded_subprocess::to_string(c)));
+    bs_test::NoLeaks leaks;
+    std::vector<std::unique_ptr<Interactive>> runs;
+    runs.reserve(kRuns);
+    const int before = mappings();
+    for (int i = 0; i < kRuns; ++i)
+      runs.push_back(std::make_unique<Interactive>(std::vector<std::string>{"cat"},
+                                                   bounded_subprocess::Options{.containment = c}));
+    const int during = mappings();
+    // Four per run when each guard page is a mapping of its own; the bound
+    // leaves room for what a sanitizer's allocator maps meanwhile.
+    EXPECT_LT(during - before, kRuns)
+        << before << " mappings before, " << during << " with " << kRuns << " runs";
+    for (auto& run : runs) EXPECT_EQ(run->close(5s), 0);  // cat ends at the EOF of its stdin
+    runs.clear();
+    leaks.expect_clean();
   }
 }
 
