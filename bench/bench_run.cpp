@@ -1,8 +1,15 @@
 // Sections for the synchronous `run`: spawn overhead, draining, timeout.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <string>
@@ -67,6 +74,103 @@ void section_run_true() {
     figure(name + "_ms", median(s[i + 2]));
     figure(name + "_ratio", median(s[i + 2]) / b);
   }
+}
+
+namespace {
+
+// `n` idle processes (forks that pause) of a keeper process of their own, a
+// fresh bs_bench (so that they share the keeper's few pages, not ours: the
+// copy-on-write faults of our writes would be the cost measured), alive
+// while this lives.
+class Crowd {
+ public:
+  explicit Crowd(int n) {
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) return;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    std::string self = "/proc/self/exe", mode = "--crowd-keeper", count = std::to_string(n);
+    char* args[] = {self.data(), mode.data(), count.data(), nullptr};
+    if (::posix_spawn(&keeper_, self.c_str(), &actions, nullptr, args, environ) != 0) keeper_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(in[0]);
+    ::close(out[1]);
+    to_keeper_ = in[1];
+    char line[32] = {};
+    if (keeper_ > 0 && ::read(out[0], line, sizeof line - 1) > 0) size_ = std::atoi(line);
+    ::close(out[0]);
+  }
+  ~Crowd() {
+    ::close(to_keeper_);  // EOF: the keeper kills and reaps them, then exits
+    if (keeper_ > 0) ::waitpid(keeper_, nullptr, 0);
+  }
+  Crowd(const Crowd&) = delete;
+  Crowd& operator=(const Crowd&) = delete;
+  int size() const { return size_; }
+
+ private:
+  pid_t keeper_ = -1;
+  int to_keeper_ = -1;
+  int size_ = 0;
+};
+
+}  // namespace
+
+int crowd_keeper(int n) {
+  std::vector<pid_t> pids;
+  for (int i = 0; i < n; ++i) {
+    const pid_t pid = ::fork();
+    if (pid < 0) break;
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      for (;;) ::pause();
+    }
+    pids.push_back(pid);
+  }
+  std::printf("%zu\n", pids.size());
+  std::fflush(stdout);
+  for (char c; ::read(0, &c, 1) < 0 && errno == EINTR;) {
+  }
+  for (pid_t pid : pids) ::kill(pid, SIGKILL);
+  for (pid_t pid : pids) ::waitpid(pid, nullptr, 0);
+  return 0;
+}
+
+void section_crowd() {
+  // The end of a contained run must cost what the run holds, not what the
+  // machine runs (kill(-1) walks every process of the machine): `run` of
+  // `true` with the default containment while 4,000 idle processes of ours
+  // live, against the same with none. Each crowded round starts its own
+  // crowd (untimed) and ends it before the next quiet round.
+  const std::vector<std::string> argv{"true"};
+  const int batch = 20;
+  const int crowd_size = 4000;
+  for (int i = 0; i < 5; ++i) bs::run(argv);
+  auto runs = [&] {
+    const auto t0 = Clock::now();
+    for (int i = 0; i < batch; ++i) {
+      const bs::Result r = bs::run(argv);
+      if (r.exit_code != 0) fail("run(true) exit_code " + std::to_string(r.exit_code));
+    }
+    return ms_since(t0) / batch;
+  };
+  int started = 0;
+  auto crowded = [&] {
+    const Crowd crowd(crowd_size);
+    started = crowd.size();
+    return runs();
+  };
+  const auto s = interleave(scaled(8), {runs, crowded});
+  if (started != crowd_size)
+    note("crowd: only " + std::to_string(started) + " idle processes could be started");
+  const double quiet = median(s[0]), busy = median(s[1]);
+  note("crowd: default containment here is " + std::string(bs::to_string(bs::strongest_containment())));
+  figure("crowd_run_true_quiet_ms", quiet);
+  figure("crowd_run_true_4000_idle_ms", busy);
+  figure("crowd_ratio", busy / quiet);
+  goal("crowd_ratio", busy / quiet, 1.10);
 }
 
 void section_drain() {

@@ -6,7 +6,7 @@
 // start with '#' are context, skip reasons and goal verdicts. Every figure is
 // compared with a floor measured in the same run, interleaved with it
 // (A B A B ...), and reported as a median, so ratios hold on a noisy machine.
-// Sections: run, drain, timeout, async, watchdog, interactive, podman, batch
+// Sections: run, crowd, drain, timeout, async, watchdog, interactive, podman, batch
 // (all by default). --quick divides the repetition counts by four.
 // Exit status: 0 when every measured operation behaved, 1 otherwise (goals
 // missed do not change it: they are reported as `# goal ... MISSED`).
@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <fstream>
@@ -37,6 +38,7 @@ struct Section {
 const std::vector<Section>& all_sections() {
   static const std::vector<Section> s{
       {"run", bsbench::section_run_true, nullptr},
+      {"crowd", bsbench::section_crowd, nullptr},
       {"drain", bsbench::section_drain, nullptr},
       {"timeout", bsbench::section_timeout, nullptr},
       {"stream", bsbench::section_stream, nullptr},
@@ -70,6 +72,8 @@ void print_context() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "--crowd-keeper") == 0)
+    return bsbench::crowd_keeper(std::atoi(argv[2]));
   std::vector<std::string> wanted;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {

@@ -7,6 +7,12 @@ namespace bsbench {
 
 /// `run` of `true` against bare posix_spawn + drain + waitpid.
 void section_run_true();
+/// `run` of `true` with 4,000 idle processes on the machine, against none.
+void section_crowd();
+/// `bs_bench --crowd-keeper N`, the idle processes' parent for section_crowd:
+/// forks N that pause, prints how many, and at EOF on stdin kills and reaps
+/// them.
+int crowd_keeper(int n);
 /// Draining 256 MiB keeping 1 KiB (head and tail) against `head | cat`.
 void section_drain();
 /// 64 MiB of lines through run_stream_lines and a LineStream, against `run`.
