@@ -201,20 +201,29 @@ TEST(Host, CgroupOfAKilledInitIsRemovedByTheNextProcess) {
   const std::string ours = parent + "/bounded_subprocess." + std::to_string(::getpid()) + ".999999";
   ASSERT_EQ(::mkdir(ours.c_str(), 0755), 0) << std::strerror(errno);
 
-  const pid_t host = start_holding_host(bs::Containment::cgroup);
-  ASSERT_GT(host, 0);
-  // The host's one child is the init of its run: both die at once.
-  std::ifstream children("/proc/" + std::to_string(host) + "/task/" + std::to_string(host) + "/children");
-  pid_t init = 0;
-  children >> init;
-  ASSERT_GT(init, 0);
-  ASSERT_EQ(::kill(init, SIGKILL), 0);
-  ASSERT_EQ(::kill(host, SIGKILL), 0);
-  ASSERT_EQ(::waitpid(host, nullptr, 0), host);
-  kill_descendants();  // the init's zombie, orphaned to us
-  const std::string stale = parent + "/bounded_subprocess." + std::to_string(host) + ".1";
-  ASSERT_TRUE(std::filesystem::exists(stale))
-      << "the killed init's cgroup went anyway: this test shows nothing";
+  // Any process of the library that starts meanwhile (other tests run in
+  // parallel) removes the stale folder as soon as it is empty: then there
+  // is nothing left to show, and the scenario runs again.
+  std::string stale;
+  for (int attempt = 0; attempt < 5 && stale.empty(); ++attempt) {
+    const pid_t host = start_holding_host(bs::Containment::cgroup);
+    ASSERT_GT(host, 0);
+    // The host's one child is the init of its run: both die at once.
+    std::ifstream children("/proc/" + std::to_string(host) + "/task/" + std::to_string(host) + "/children");
+    pid_t init = 0;
+    children >> init;
+    ASSERT_GT(init, 0);
+    ASSERT_EQ(::kill(init, SIGKILL), 0);
+    ASSERT_EQ(::kill(host, SIGKILL), 0);
+    ASSERT_EQ(::waitpid(host, nullptr, 0), host);
+    kill_descendants();  // the init's zombie, orphaned to us
+    const std::string folder = parent + "/bounded_subprocess." + std::to_string(host) + ".1";
+    if (std::filesystem::exists(folder)) stale = folder;
+  }
+  if (stale.empty()) {
+    ::rmdir(ours.c_str());
+    GTEST_SKIP() << "five times, another process removed the killed init's cgroup first: nothing to show";
+  }
   // The kernel kills the rest of the run's PID namespace: wait until the
   // cgroup is empty (a cgroup that holds a process is never removed).
   EXPECT_FALSE(bs_test::still_true_after([&] {

@@ -272,6 +272,9 @@ TEST(InteractiveMisbehave, PidNamesTheProgramInOurNamespace) {
 // the host, so runs that each added a few would make every run's end cost
 // more the more runs are going on.
 TEST(InteractiveMisbehave, ConcurrentRunsAddFewMappingsToTheHost) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer maps shadow memory of its own for each new mapping";
+#endif
   void* probe = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(probe, MAP_FAILED);
   const bool guard_pages_in_place = ::madvise(probe, 4096, 102 /* MADV_GUARD_INSTALL */) == 0;
