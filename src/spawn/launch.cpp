@@ -510,12 +510,7 @@ class Init {
       }
     }
     if (plan_.kind == InitKind::pid_namespace) {
-      // Everything in the namespace but us. kill(-1) would walk every
-      // process of the machine, holding the kernel's tasklist lock that
-      // every fork and exit of the machine waits for: the listing walks
-      // only the run. (It can miss a child forked while it is read: see
-      // end_everything.)
-      if (!kill_listed()) kill_atomically();
+      kill_namespace();
     } else {
       kill_all_children();
     }
@@ -542,8 +537,15 @@ class Init {
     call(SYS_unlinkat, plan_.cgroup_parent_fd, plan_.cgroup_name, AT_REMOVEDIR);
   }
 
-  // kill(-1): everything in the namespace but us, and no fork can race it.
-  void kill_atomically() {
+  // Everything in the namespace but us. kill(-1) would walk every process
+  // of the machine, holding the kernel's tasklist lock that every fork and
+  // exit of the machine waits for: the listing walks only the run. It can
+  // miss a child forked while it is read, so each round of the end lists
+  // again; from the ninth call on (or when there is no listing) kill(-1),
+  // which no fork can race, ends it, once.
+  void kill_namespace() {
+    if (killed_atomically_) return;
+    if (rounds_++ < 8 && kill_listed()) return;
     call(SYS_kill, -1, SIGKILL);
     killed_atomically_ = true;
   }
@@ -567,8 +569,8 @@ class Init {
         if (no_children_) break;
       } else if (plan_.kind == InitKind::subreaper) {
         kill_all_children();
-      } else if (!killed_atomically_) {
-        if (++rounds_ >= 8 || !kill_listed()) kill_atomically();
+      } else {
+        kill_namespace();
       }
     }
     if (plan_.cgroup_dir_fd >= 0) wait_cgroup_empty();
@@ -598,7 +600,7 @@ class Init {
   bool no_children_ = false;
   bool proc_mounted_ = false;
   bool killed_atomically_ = false;
-  int rounds_ = 0;
+  int rounds_ = 0;  ///< calls of kill_namespace
   int status_ = 0;
 };
 
