@@ -26,31 +26,39 @@ using namespace std::chrono_literals;
 
 namespace bsbench {
 
+namespace {
+
+constexpr int kBatch = 20;
+
+// Milliseconds per `run` of `true` over a batch, under `c` (the default
+// containment when absent).
+double ms_per_run_of_true(std::optional<bs::Containment> c) {
+  const std::vector<std::string> argv{"true"};
+  const auto t0 = Clock::now();
+  for (int i = 0; i < kBatch; ++i) {
+    const bs::Result r = bs::run(argv, {.containment = c});
+    if (r.exit_code != 0) fail("run(true) exit_code " + std::to_string(r.exit_code));
+  }
+  return ms_since(t0) / kBatch;
+}
+
+}  // namespace
+
 void section_run_true() {
   const std::vector<std::string> argv{"true"};
-  const int batch = 20;
   // Warm up every path (page cache, dynamic linking of `true`, the probe).
   for (int i = 0; i < 5; ++i) {
     bs::run(argv);
     bare_run_drain(argv);
   }
-  auto lib = [&](std::optional<bs::Containment> c) {
-    return [&argv, c] {
-      const auto t0 = Clock::now();
-      for (int i = 0; i < batch; ++i) {
-        const bs::Result r = bs::run(argv, {.containment = c});
-        if (r.exit_code != 0) fail("run(true) exit_code " + std::to_string(r.exit_code));
-      }
-      return ms_since(t0) / batch;
-    };
-  };
+  auto lib = [](std::optional<bs::Containment> c) { return [c] { return ms_per_run_of_true(c); }; };
   auto floor = [&] {
     const auto t0 = Clock::now();
-    for (int i = 0; i < batch; ++i) {
+    for (int i = 0; i < kBatch; ++i) {
       const int status = bare_run_drain(argv);
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail("bare true failed");
     }
-    return ms_since(t0) / batch;
+    return ms_since(t0) / kBatch;
   };
   // The default (the strongest containment here) and each mechanism, against
   // the uncontained floor (posix_spawn, drain, waitpid), interleaved.
@@ -149,18 +157,9 @@ void section_crowd() {
   // `true` with the default containment while 4,000 idle processes of ours
   // live, against the same with none. Each crowded round starts its own
   // crowd (untimed) and ends it before the next quiet round.
-  const std::vector<std::string> argv{"true"};
-  const int batch = 20;
   const int crowd_size = 4000;
-  for (int i = 0; i < 5; ++i) bs::run(argv);
-  auto runs = [&] {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < batch; ++i) {
-      const bs::Result r = bs::run(argv);
-      if (r.exit_code != 0) fail("run(true) exit_code " + std::to_string(r.exit_code));
-    }
-    return ms_since(t0) / batch;
-  };
+  for (int i = 0; i < 5; ++i) bs::run({"true"});
+  auto runs = [] { return ms_per_run_of_true(std::nullopt); };
   int started = 0;
   auto crowded = [&] {
     const Crowd crowd(crowd_size);
