@@ -43,6 +43,41 @@ void bare_close(BareChild& c);
 /// poll, waitpid. Returns the raw wait status.
 int bare_run_drain(const std::vector<std::string>& argv);
 
+/// Floor of a contained `run`: the kernel work that the containment itself
+/// needs, and nothing else. An init cloned into a new PID and mount
+/// namespace (sharing our memory, as the library's does) mounts a fresh
+/// /proc, starts the program with a vfork-like clone (born into a new cgroup
+/// with clone3, in a cgroup namespace, when `cgroup`), waits for it and
+/// exits; we drain the pipes, reap the init and remove the cgroup. No id
+/// mapping: it needs root.
+class BareContained {
+ public:
+  /// `slots`: how many runs may be in flight at once (each has its own
+  /// stacks). Throws std::runtime_error (saying why) where this machine
+  /// cannot do it: not root, no cgroup v2 folder of ours when `cgroup`.
+  BareContained(bool cgroup, int slots);
+  ~BareContained();
+  BareContained(const BareContained&) = delete;
+  BareContained& operator=(const BareContained&) = delete;
+  /// Starts `argv` (argv[0] an absolute path; null-terminated, alive until
+  /// `finish`) in slot `slot`: stdout and stderr to pipes whose ends here
+  /// are O_NONBLOCK. The child's pid and pidfd are the init's.
+  BareChild start(int slot, char* const* argv);
+  /// After the init has exited: reaps it, closes what `c` holds and removes
+  /// the cgroup. Returns the program's raw wait status.
+  int finish(int slot, BareChild& c);
+  /// start, drain both pipes to EOF, finish; in slot 0.
+  int run_drain(char* const* argv);
+
+ private:
+  struct Slot;
+  Slot* slots_ = nullptr;
+  int slot_count_ = 0;
+  void* stacks_ = nullptr;  // the init's and the program's of each slot
+  int cgroup_parent_ = -1;  // our cgroup v2 folder, when `cgroup`
+  long runs_ = 0;
+};
+
 /// Floor of the timeout: spawn (pipes + pidfd), ppoll on the pidfd and the
 /// pipes until `timeout_s` after the call, SIGKILL, waitpid. Returns how many
 /// milliseconds after the deadline the call returned.
@@ -52,6 +87,10 @@ double bare_timeout_late_ms(const std::vector<std::string>& argv, double timeout
 /// one epoll loop drains the pipes and reaps each child when its pidfd fires.
 /// Returns the wall time in milliseconds from the first spawn to the last reap.
 double bare_many_ms(const std::vector<std::string>& argv, int n);
+
+/// The same with each child contained as BareContained does (`bare` has at
+/// least `n` slots); `argv` as for BareContained::start.
+double bare_many_contained_ms(BareContained& bare, char* const* argv, int n);
 
 /// Floor of Interactive: `cat` with blocking pipes on stdin and stdout.
 class BareCat {

@@ -4,12 +4,15 @@
 
 #include <chrono>
 #include <exception>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "bare.hpp"
 #include "bench_util.hpp"
 #include "bounded_subprocess/async.hpp"
+#include "bounded_subprocess/containment.hpp"
 #include "sections.hpp"
 
 namespace bs = bounded_subprocess;
@@ -77,14 +80,46 @@ void section_async_many() {
     floor_cpu.push_back((cpu_seconds() - cpu0) * 1000.0);
     return ms;
   };
-  const auto s = interleave(scaled(8) / 4 + 1, {lib, floor});
+  std::vector<std::function<double()>> sides = {lib, floor};
+  // The default containment's kernel work with nothing of ours (bare.hpp),
+  // where this machine can measure it.
+  const bs::Containment c = bs::strongest_containment();
+  std::unique_ptr<BareContained> contained;
+  std::string sleep_path = path_of("sleep"), one = "1";
+  char* const sleep_argv[] = {sleep_path.data(), one.data(), nullptr};
+  if (c == bs::Containment::pid_namespace || c == bs::Containment::cgroup) {
+    try {
+      contained = std::make_unique<BareContained>(c == bs::Containment::cgroup, n);
+    } catch (const std::exception& e) {
+      note(std::string("async: no contained floor: ") + e.what());
+    }
+  }
+  std::vector<double> contained_cpu;
+  if (contained) {
+    sides.push_back([&] {
+      const double cpu0 = cpu_seconds();
+      const double ms = bare_many_contained_ms(*contained, sleep_argv, n);
+      contained_cpu.push_back((cpu_seconds() - cpu0) * 1000.0);
+      return ms;
+    });
+  }
+  const auto s = interleave(scaled(8) / 4 + 1, sides);
   const double a = median(s[0]), b = median(s[1]);
   const std::string pre = "async_" + std::to_string(n) + "_sleep1_";
+  note("async: default containment here is " + std::string(bs::to_string(c)));
   figure(pre + "wall_ms", a, 1);
   figure(pre + "floor_wall_ms", b, 1);
   figure(pre + "ratio", a / b);
   figure(pre + "cpu_ms", median(lib_cpu), 1);
   figure(pre + "floor_cpu_ms", median(floor_cpu), 1);
+  if (contained) {
+    // What the containment costs by itself, and what the library adds to it.
+    const double fl = median(s[2]);
+    figure(pre + "contained_floor_wall_ms", fl, 1);
+    figure(pre + "contained_floor_cpu_ms", median(contained_cpu), 1);
+    figure(pre + "contained_floor_ratio", fl / b);
+    figure(pre + "vs_contained_floor", a / fl);
+  }
   goal(pre + "ratio", a / b, 1.15);
 }
 

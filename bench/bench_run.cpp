@@ -6,13 +6,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bare.hpp"
@@ -70,6 +73,32 @@ void section_run_true() {
     mechanisms.push_back(c);
     sides.push_back(lib(c));
   }
+  // What the containment itself costs the kernel, with nothing of ours:
+  // the contained floors (bare.hpp) of the two mechanisms that use
+  // namespaces, where this machine can measure them.
+  std::vector<std::pair<bs::Containment, std::unique_ptr<BareContained>>> contained;
+  std::string true_path = path_of("true");
+  char* const true_argv[] = {true_path.data(), nullptr};
+  for (auto c : {bs::Containment::pid_namespace, bs::Containment::cgroup}) {
+    if (!bs::containment_available(c)) continue;
+    try {
+      auto bare = std::make_unique<BareContained>(c == bs::Containment::cgroup, 1);
+      for (int i = 0; i < 5; ++i) bare->run_drain(true_argv);  // warm up; throws where it cannot
+      contained.emplace_back(c, std::move(bare));
+    } catch (const std::exception& e) {
+      note("run_true: no contained floor for " + std::string(bs::to_string(c)) + ": " + e.what());
+      continue;
+    }
+    BareContained& bare = *contained.back().second;
+    sides.push_back([&bare, &true_argv] {
+      const auto t0 = Clock::now();
+      for (int i = 0; i < kBatch; ++i) {
+        const int status = bare.run_drain(true_argv);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail("contained floor: true failed");
+      }
+      return ms_since(t0) / kBatch;
+    });
+  }
   const auto s = interleave(scaled(15), sides);
   const double a = median(s[0]), b = median(s[1]);
   note("run_true: default containment here is " + std::string(bs::to_string(bs::strongest_containment())));
@@ -81,6 +110,18 @@ void section_run_true() {
     const std::string name = "run_true_" + std::string(bs::to_string(mechanisms[i]));
     figure(name + "_ms", median(s[i + 2]));
     figure(name + "_ratio", median(s[i + 2]) / b);
+  }
+  // The contained floor against the uncontained one (what the containment
+  // costs by itself), and the library's run against its contained floor
+  // (what the library adds to it).
+  for (std::size_t i = 0; i < contained.size(); ++i) {
+    const bs::Containment c = contained[i].first;
+    const double fl = median(s[2 + mechanisms.size() + i]);
+    const auto m = std::find(mechanisms.begin(), mechanisms.end(), c) - mechanisms.begin();
+    const std::string name = "run_true_" + std::string(bs::to_string(c));
+    figure(name + "_contained_floor_ms", fl);
+    figure(name + "_contained_floor_ratio", fl / b);
+    figure(name + "_vs_contained_floor", median(s[2 + static_cast<std::size_t>(m)]) / fl);
   }
 }
 

@@ -2,11 +2,11 @@
 #include "bench_util.hpp"
 
 #include <sys/resource.h>
-
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -127,6 +127,19 @@ std::vector<std::vector<double>> interleave(int rounds, const std::vector<std::f
     }
   }
   return out;
+}
+
+std::string path_of(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  for (std::size_t at = 0; at <= dirs.size();) {
+    std::size_t end = dirs.find(':', at);
+    if (end == std::string::npos) end = dirs.size();
+    const std::string candidate = (end == at ? "." : dirs.substr(at, end - at)) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    at = end + 1;
+  }
+  return name;
 }
 
 void set_quick(bool quick) {

@@ -45,6 +45,10 @@ double cpu_seconds();
 /// the soft limit in effect afterwards.
 long raise_nofile_limit();
 
+/// The first executable `name` on PATH (the program the library and
+/// posix_spawnp run); `name` itself when there is none.
+std::string path_of(const std::string& name);
+
 /// Runs `rounds` rounds; each round calls every function once, so measured
 /// code and its floor alternate (A B A B ...). The order inside a round
 /// rotates from round to round, so that neither side always goes first.

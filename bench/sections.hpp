@@ -5,7 +5,8 @@
 
 namespace bsbench {
 
-/// `run` of `true` against bare posix_spawn + drain + waitpid.
+/// `run` of `true` against bare posix_spawn + drain + waitpid, and against
+/// the containment's own kernel work done bare (BareContained).
 void section_run_true();
 /// `run` of `true` with 4,000 idle processes on the machine, against none.
 void section_crowd();
@@ -19,7 +20,8 @@ void section_drain();
 void section_stream();
 /// How late after a 0.2 s deadline `run` of `sleep 10` returns.
 void section_timeout();
-/// 1,000 concurrent `sleep 1` on one io_context against a bare epoll loop.
+/// 1,000 concurrent `sleep 1` on one io_context against a bare epoll loop,
+/// with and without the containment's own kernel work.
 void section_async_many();
 /// The parent's CPU time for 200 concurrent runs with a 50 ms watchdog.
 void section_watchdog();
