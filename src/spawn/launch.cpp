@@ -501,14 +501,17 @@ class Init {
     }
   }
 
-  void kill_everything() {
-    if (plan_.cgroup_dir_fd >= 0) {
-      const long fd = call(SYS_openat, plan_.cgroup_dir_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
-      if (fd >= 0) {
-        write_all(static_cast<int>(fd), "1", 1);
-        call(SYS_close, fd);
-      }
+  // SIGKILL to every process of the run's cgroup (and its descendants).
+  void kill_cgroup() {
+    const long fd = call(SYS_openat, plan_.cgroup_dir_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      write_all(static_cast<int>(fd), "1", 1);
+      call(SYS_close, fd);
     }
+  }
+
+  void kill_everything() {
+    if (plan_.cgroup_dir_fd >= 0) kill_cgroup();
     if (plan_.kind == InitKind::pid_namespace) {
       kill_namespace();
     } else {
@@ -516,10 +519,13 @@ class Init {
     }
   }
 
-  void wait_cgroup_empty() {
-    // Everything in the cgroup was in our namespace and is reaped, unless
-    // someone outside put a process into it: cgroup.kill has dealt with that
-    // one; wait until the kernel says the cgroup is empty, then remove it.
+  void remove_cgroup() {
+    // Everything in the cgroup was in our namespace and is reaped, so the
+    // folder goes at once; unless someone outside put a process into it:
+    // kill that one too, wait until the kernel says the cgroup is empty,
+    // then remove it.
+    if (call(SYS_unlinkat, plan_.cgroup_parent_fd, plan_.cgroup_name, AT_REMOVEDIR) != -EBUSY) return;
+    kill_cgroup();
     const long fd = call(SYS_openat, plan_.cgroup_dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
       for (;;) {
@@ -558,8 +564,11 @@ class Init {
     // exit, a child forked while the listing was read); past a few rounds
     // kill(-1), which no fork can race, ends it. A subreaper repeats its
     // round: a killed child's children become ours only once it is gone.
-    kill_everything();
-    for (;;) {
+    // A namespace already empty (the program left nothing behind) needs no
+    // kill: its end costs no more than it holds.
+    const bool empty = no_children_ && plan_.kind == InitKind::pid_namespace;
+    if (!empty) kill_everything();
+    while (!empty) {
       reap(true);
       reap(false);
       if (no_children_) {
@@ -573,7 +582,7 @@ class Init {
         kill_namespace();
       }
     }
-    if (plan_.cgroup_dir_fd >= 0) wait_cgroup_empty();
+    if (plan_.cgroup_dir_fd >= 0) remove_cgroup();
     rusage usage{};
     call(SYS_getrusage, RUSAGE_CHILDREN, &usage);
     // Unread bytes from the host would make our exit reset the connection

@@ -13,8 +13,10 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "containment_test_util.hpp"
+#include "handshake.hpp"
 
 extern char** environ;  // NOLINT: POSIX
 
@@ -242,6 +244,77 @@ TEST(Host, CgroupOfAKilledInitIsRemovedByTheNextProcess) {
   EXPECT_FALSE(std::filesystem::exists(stale)) << stale << " is still there";
   EXPECT_TRUE(std::filesystem::exists(ours)) << "the folder of a live creator was removed";
   ::rmdir(ours.c_str());
+}
+
+// A process that someone outside the run put into the run's cgroup (root
+// can) is the run's: it dies with it, and the cgroup is still removed. The
+// end of a run whose namespace is already empty kills nothing: the cgroup
+// then refuses to go, and that is when its processes are killed.
+TEST(Host, AProcessPutIntoARunsCgroupDiesWithTheRun) {
+  const auto offered = mechanisms();
+  if (std::find(offered.begin(), offered.end(), bs::Containment::cgroup) == offered.end())
+    GTEST_SKIP() << "no cgroup containment for this user";
+  const std::string parent = own_cgroup_dir();
+  ASSERT_FALSE(parent.empty());
+  bs_test::TempDir tmp;
+  const std::string fifo = tmp / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+
+  // The outsider: a child of ours, in our cgroup for now.
+  pid_t outsider = -1;
+  {
+    std::string sleep = "sleep", seconds = "600";
+    char* args[] = {sleep.data(), seconds.data(), nullptr};
+    ASSERT_EQ(::posix_spawnp(&outsider, "sleep", nullptr, nullptr, args, environ), 0);
+  }
+  // The run: `cat FIFO` waits until we open the fifo, then ends at its EOF.
+  bs::Result result;
+  std::thread running([&] {
+    result = bs::run({"cat", fifo}, {.timeout = 60s, .containment = bs::Containment::cgroup});
+  });
+
+  // Its cgroup, once the program is in it.
+  const std::string prefix = "bounded_subprocess." + std::to_string(::getpid()) + ".";
+  std::string folder;
+  const bool not_yet = bs_test::still_true_after([&] {
+    for (const auto& entry : std::filesystem::directory_iterator(parent)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind(prefix, 0) != 0) continue;
+      std::ifstream procs(entry.path() / "cgroup.procs");
+      std::string pid;
+      if (procs >> pid) {
+        folder = entry.path().string();
+        return false;
+      }
+    }
+    return true;
+  });
+  EXPECT_FALSE(not_yet) << "the run's cgroup never held its program";
+  if (!not_yet) {
+    std::ofstream procs(folder + "/cgroup.procs");
+    procs << outsider << std::flush;
+    EXPECT_TRUE(procs.good()) << "cannot move pid " << outsider << " into " << folder;
+  }
+  // Let `cat` open the fifo and see its end.
+  const int w = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+  EXPECT_GE(w, 0) << std::strerror(errno);
+  if (w >= 0) ::close(w);
+  running.join();
+  EXPECT_EQ(result.exit_code, 0) << result;
+  EXPECT_FALSE(result.timeout) << result;
+
+  int status = 0;
+  const bool alive = bs_test::still_true_after([&] { return ::waitpid(outsider, &status, WNOHANG) == 0; });
+  EXPECT_FALSE(alive) << "the process put into the run's cgroup outlived the run";
+  if (alive) {
+    ::kill(outsider, SIGKILL);
+    ::waitpid(outsider, &status, 0);
+  } else {
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
+  }
+  if (!folder.empty()) {
+    EXPECT_FALSE(std::filesystem::exists(folder)) << folder << " is still there";
+  }
 }
 
 }  // namespace
