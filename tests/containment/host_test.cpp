@@ -170,6 +170,12 @@ TEST(Host, KilledHostLeavesNothing) {
   }
 }
 
+// Whether this user's runs can be contained by a cgroup here.
+bool cgroup_offered() {
+  const auto offered = mechanisms();
+  return std::find(offered.begin(), offered.end(), bs::Containment::cgroup) != offered.end();
+}
+
 // The folder of this process's cgroup v2 (the parent of its runs'
 // cgroups), or "" when there is none.
 std::string own_cgroup_dir() {
@@ -194,9 +200,7 @@ std::string own_cgroup_dir() {
 // its run's cgroup; the next process of the library removes it (empty) at
 // its first run. A cgroup whose creator is alive is never touched.
 TEST(Host, CgroupOfAKilledInitIsRemovedByTheNextProcess) {
-  const auto offered = mechanisms();
-  if (std::find(offered.begin(), offered.end(), bs::Containment::cgroup) == offered.end())
-    GTEST_SKIP() << "no cgroup containment for this user";
+  if (!cgroup_offered()) GTEST_SKIP() << "no cgroup containment for this user";
   const std::string parent = own_cgroup_dir();
   ASSERT_FALSE(parent.empty());
   // A folder named for a live creator (us), which must stay.
@@ -251,9 +255,7 @@ TEST(Host, CgroupOfAKilledInitIsRemovedByTheNextProcess) {
 // end of a run whose namespace is already empty kills nothing: the cgroup
 // then refuses to go, and that is when its processes are killed.
 TEST(Host, AProcessPutIntoARunsCgroupDiesWithTheRun) {
-  const auto offered = mechanisms();
-  if (std::find(offered.begin(), offered.end(), bs::Containment::cgroup) == offered.end())
-    GTEST_SKIP() << "no cgroup containment for this user";
+  if (!cgroup_offered()) GTEST_SKIP() << "no cgroup containment for this user";
   const std::string parent = own_cgroup_dir();
   ASSERT_FALSE(parent.empty());
   bs_test::TempDir tmp;
