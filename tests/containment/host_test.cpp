@@ -297,9 +297,13 @@ TEST(Host, AProcessPutIntoARunsCgroupDiesWithTheRun) {
     procs << outsider << std::flush;
     EXPECT_TRUE(procs.good()) << "cannot move pid " << outsider << " into " << folder;
   }
-  // Let `cat` open the fifo and see its end.
-  const int w = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
-  EXPECT_GE(w, 0) << std::strerror(errno);
+  // Once `cat` has opened the fifo (a writer cannot open it before), it
+  // sees its end. Should it never come, the run's timeout ends the test.
+  int w = -1;
+  EXPECT_FALSE(bs_test::still_true_after([&] {
+    w = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    return w < 0;
+  })) << "cat never opened the fifo";
   if (w >= 0) ::close(w);
   running.join();
   EXPECT_EQ(result.exit_code, 0) << result;
