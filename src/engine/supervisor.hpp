@@ -14,7 +14,9 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +33,25 @@ namespace bounded_subprocess::detail {
 
 /// Told before the supervisor closes one of the fds it exposed, so that an
 /// event loop holding the fd (an Asio descriptor, say) can let go of it first.
+// Scratch memory for reads from the pipes. Unlike a std::string it is
+// never zero-filled: with many runs in flight each run's first read (often
+// only the end of file) would otherwise clear and fault in 64 KiB.
+class ReadBuffer {
+ public:
+  // At least `n` bytes; what the buffer held is not kept when it grows.
+  void reserve(std::size_t n) {
+    if (n <= size_) return;
+    data_ = std::make_unique_for_overwrite<char[]>(n);
+    size_ = n;
+  }
+  char* data() noexcept { return data_.get(); }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0;
+};
+
 class FdCloseObserver {
  public:
   virtual void before_close(int fd) noexcept = 0;
@@ -145,7 +166,7 @@ class Supervisor {
   bool pipe_grown_[2] = {false, false};  // stdout, stderr
   bool splice_ok_ = true;                // false once splice(2) to /dev/null proved unsupported
   UniqueFd devnull_;                     // opened lazily, to splice discarded bytes into
-  std::string scratch_;                  // read buffer
+  ReadBuffer scratch_;                   // read buffer, grown on demand
   Result result_;
 };
 
