@@ -146,14 +146,14 @@ void Supervisor::read_stream(Stream which) {
       if (errno == EAGAIN) return;
       splice_ok_ = false;  // unsupported here: fall back to reading
     }
-    scratch_.reserve(kInitialReadSize);
+    scratch_.make_room(kInitialReadSize);
     const ssize_t n = sys::read(fd.get(), scratch_.data(), scratch_.size());
     if (n > 0) {
       const auto got = static_cast<std::size_t>(n);
       buf.append(std::string_view(scratch_.data(), got));
       moved += got;
       if (got == scratch_.size() && scratch_.size() < kLargeReadSize) {
-        scratch_.reserve(kLargeReadSize);  // a flood: read in large chunks
+        scratch_.make_room(kLargeReadSize);  // a flood: read in large chunks
         grow_pipe(which);
       }
       continue;
@@ -189,7 +189,7 @@ void Supervisor::drain_after_exit() {
     if (::ioctl(fd.get(), FIONREAD, &avail) != 0) avail = 0;
     Sink& buf = which == Stream::out ? out_ : err_;  // paused or not: the run is over
     std::size_t left = static_cast<std::size_t>(avail);
-    scratch_.reserve(std::min(left, kLargeReadSize));
+    scratch_.make_room(std::min(left, kLargeReadSize));
     while (left > 0) {
       const ssize_t n = sys::read(fd.get(), scratch_.data(), std::min(left, scratch_.size()));
       if (n < 0 && errno == EINTR) continue;

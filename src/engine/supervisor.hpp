@@ -31,15 +31,13 @@
 
 namespace bounded_subprocess::detail {
 
-/// Told before the supervisor closes one of the fds it exposed, so that an
-/// event loop holding the fd (an Asio descriptor, say) can let go of it first.
-// Scratch memory for reads from the pipes. Unlike a std::string it is
-// never zero-filled: with many runs in flight each run's first read (often
-// only the end of file) would otherwise clear and fault in 64 KiB.
+/// Scratch memory for reads from the pipes. Unlike a std::string it is
+/// never zero-filled: with many runs in flight each run's first read (often
+/// only the end of file) would otherwise clear and fault in 64 KiB.
 class ReadBuffer {
  public:
-  // At least `n` bytes; what the buffer held is not kept when it grows.
-  void reserve(std::size_t n) {
+  /// At least `n` bytes; what the buffer held is not kept when it grows.
+  void make_room(std::size_t n) {
     if (n <= size_) return;
     data_ = std::make_unique_for_overwrite<char[]>(n);
     size_ = n;
@@ -52,6 +50,8 @@ class ReadBuffer {
   std::size_t size_ = 0;
 };
 
+/// Told before the supervisor closes one of the fds it exposed, so that an
+/// event loop holding the fd (an Asio descriptor, say) can let go of it first.
 class FdCloseObserver {
  public:
   virtual void before_close(int fd) noexcept = 0;
