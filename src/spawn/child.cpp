@@ -123,14 +123,13 @@ class RegionCache {
   static constexpr std::size_t kSplitCapacity = 8;
 
   void* take() noexcept {
-    for (auto& slot : slots_)
-      if (slot.load(std::memory_order_relaxed) != nullptr)
-        if (void* region = slot.exchange(nullptr, std::memory_order_acquire)) return region;
+    for (std::size_t i = 0, n = capacity(); i < n; ++i)
+      if (slots_[i].load(std::memory_order_relaxed) != nullptr)
+        if (void* region = slots_[i].exchange(nullptr, std::memory_order_acquire)) return region;
     return nullptr;
   }
   void give_back(void* region) noexcept {
-    const std::size_t capacity = split_.load(std::memory_order_relaxed) ? kSplitCapacity : kCapacity;
-    for (std::size_t i = 0; i < capacity; ++i) {
+    for (std::size_t i = 0, n = capacity(); i < n; ++i) {
       void* empty = nullptr;
       if (slots_[i].load(std::memory_order_relaxed) == nullptr &&
           slots_[i].compare_exchange_strong(empty, region, std::memory_order_release))
@@ -142,6 +141,11 @@ class RegionCache {
   void note_split() noexcept { split_.store(true, std::memory_order_relaxed); }
 
  private:
+  // The slots in use: a start scans no more of them than can hold a region.
+  std::size_t capacity() const noexcept {
+    return split_.load(std::memory_order_relaxed) ? kSplitCapacity : kCapacity;
+  }
+
   std::atomic<void*> slots_[kCapacity] = {};
   std::atomic<bool> split_{false};
 };
