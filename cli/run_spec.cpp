@@ -157,6 +157,12 @@ void store_mechanism(const Slot& s, const std::string& text, const std::string& 
 
 void store_env(RunSpec& spec, const std::string& name, std::string value, const std::string& shown,
                const std::string& option) {
+  if (name.find('\0') != std::string::npos) {
+    // Named as a JSON string: a NUL left raw would cut the message there.
+    throw UsageError(option + ": the variable name " +
+                     nlohmann::json(name).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                     " contains a NUL byte");
+  }
   if (name.empty() || name.find('=') != std::string::npos) {
     throw UsageError(option + " expects NAME=VALUE, got '" + shown + "'");
   }

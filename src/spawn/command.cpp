@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 
 #include "bounded_subprocess/spawn_error.hpp"
@@ -17,6 +18,26 @@ extern char** environ;  // NOLINT: POSIX
 namespace bounded_subprocess::detail {
 
 namespace {
+
+// `s` for an error message: control bytes (a NUL first of all, which would
+// end what() there) and the backslash escaped as \xNN and \\.
+std::string escaped(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u == '\\') {
+      out += "\\\\";
+    } else if (u < 0x20 || u == 0x7f) {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 bool has_nul(std::string_view s) {
   return s.find('\0') != std::string_view::npos;
@@ -76,9 +97,11 @@ void validate_command(const std::vector<std::string>& argv, const std::optional<
     for (const auto& [name, value] : *env) {
       if (name.empty()) throw std::invalid_argument("environment variable name must not be empty");
       if (name.find('=') != std::string::npos || has_nul(name))
-        throw std::invalid_argument("environment variable name '" + name + "' contains '=' or NUL");
+        throw std::invalid_argument("environment variable name '" + escaped(name) + "' contains " +
+                                    (has_nul(name) ? "a NUL byte" : "'='"));
       if (has_nul(value))
-        throw std::invalid_argument("value of environment variable '" + name + "' contains a NUL byte");
+        throw std::invalid_argument("value of environment variable '" + escaped(name) +
+                                    "' contains a NUL byte");
     }
   }
   if (cwd && (cwd->empty() || has_nul(*cwd)))

@@ -72,6 +72,18 @@ TEST(RunErrors, InvalidArgumentsSpawnNothing) {
   expect_invalid({m, "exit", "0"}, {.stdin_data = "x", .stdin_write_timeout = -1s}, "negative stdin timeout");
 }
 
+TEST(RunErrors, AnEnvironmentNameWithANulIsNamedWholeAndEscaped) {
+  const std::string m = misbehave();
+  try {
+    bs::run({m, "exit", "0"}, {.env = bs::Environment{{std::string("A\0B", 3), "x"}}});
+    ADD_FAILURE() << "no error";
+  } catch (const std::invalid_argument& e) {
+    // A raw NUL would end what() after "A".
+    EXPECT_NE(std::string(e.what()).find("'A\\x00B'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("NUL"), std::string::npos) << e.what();
+  }
+}
+
 // Expects std::system_error with `errc`, whose what() contains `needle`.
 void expect_system_error(const std::vector<std::string>& argv, const bs::Options& options, int errc,
                          const std::string& needle) {
