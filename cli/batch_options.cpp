@@ -146,7 +146,8 @@ std::variant<BatchConfig, BatchHelp> parse_batch_command_line(int argc, const ch
       "Exit status: 0 once every job has a result line (whatever the jobs did; bad lines and programs "
       "that cannot start are results with \"error\"); 130, 143, 129 or 131 after SIGINT, SIGTERM, "
       "SIGHUP or SIGQUIT, which kill the running jobs and write them as cancelled (--resume re-runs "
-      "them); 125 on bounded-run's own errors.");
+      "them); 75 when jobs could not start for lack of resources even after waiting (their lines say "
+      "\"resumable\": true; --resume runs them); 125 on bounded-run's own errors.");
 
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   args = attach_empty_values(app, std::move(args), /*stop_at_first_word=*/false);
@@ -159,6 +160,17 @@ std::variant<BatchConfig, BatchHelp> parse_batch_command_line(int argc, const ch
     throw UsageError(one_line(e.what()));
   }
 
+  // An option given with an empty value ("--shard \"$SHARD\"" with SHARD
+  // unset) is an error, never the same as leaving the option out.
+  for (const char* name : {"--output", "--parallel", "--shard", "--shard-by", "--memory-budget-mb",
+                           "--progress", "--progress-interval"}) {
+    const CLI::Option* opt = app.get_option(name);
+    if (opt->count() > 0 && opt->as<std::string>().empty()) {
+      throw UsageError(
+          std::string(name) + ": the value is an empty string" +
+          (std::string(name) == "--shard" ? " (expected I/N; leave --shard out to run every job)" : ""));
+    }
+  }
   config.defaults = run_settings_from(texts);
   check_conflicts(config.defaults, Spelling::flag, /*containers_known=*/false);
   if (config.defaults.spec.stdin_file == "-") {
