@@ -8,6 +8,7 @@ namespace bounded_subprocess::cli {
 namespace {
 
 constexpr std::size_t kChunk = 64 * 1024;
+constexpr std::size_t kBigLine = std::size_t{1} << 20;
 
 std::uint64_t fnv1a(std::string_view text, std::uint64_t h = 0xcbf29ce484222325ULL) {
   for (unsigned char c : text) {
@@ -45,13 +46,19 @@ LineReader::Got LineReader::next(std::string& line, std::size_t& line_no) {
       if (!too_long) line.assign(buf_, pos_, nl - pos_);
       pos_ = scan_ = nl + 1;
       skipping_ = false;
+      skipped_ = 0;
       return too_long ? Got::too_long : Got::line;
     }
     scan_ = buf_.size();
-    if (buf_.size() - pos_ > max_line_) {  // drop the bytes of a line that is too long
+    if (skipping_ || buf_.size() - pos_ > max_line_) {  // drop the bytes of a line that is too long
       skipping_ = true;
+      skipped_ += buf_.size() - pos_;
       buf_.clear();
       pos_ = scan_ = 0;
+      if (skipped_ > max_line_ * 2) {
+        line_no = line_no_ + 1;
+        return Got::endless;
+      }
     }
     if (eof_) {
       if (pos_ == buf_.size() && !skipping_) return Got::eof;
@@ -62,14 +69,23 @@ LineReader::Got LineReader::next(std::string& line, std::size_t& line_no) {
       buf_.clear();
       pos_ = scan_ = 0;
       skipping_ = false;
+      skipped_ = 0;
       return too_long ? Got::too_long : Got::line;
     }
-    if (pos_ > 0 && pos_ >= buf_.size() / 2) {  // keep the buffer to about one line
+    // Keep the buffer to about one line: drop what was returned once it is
+    // half the buffer, or whenever the next chunk would take the buffer
+    // past one line and a chunk.
+    if (pos_ > 0 && (pos_ >= buf_.size() / 2 || buf_.size() > max_line_)) {
       buf_.erase(0, pos_);
       scan_ -= pos_;
       pos_ = 0;
     }
     const std::size_t old = buf_.size();
+    // A long line gets its whole room at once: growing by doubling would
+    // hold the old copy and the new one (twice the cap) for a moment.
+    if (old + kChunk > buf_.capacity() && old >= kBigLine && max_line_ < SIZE_MAX - 2 * kChunk) {
+      buf_.reserve(max_line_ + 2 * kChunk);
+    }
     buf_.resize(old + kChunk);
     std::size_t got = 0;
     FdSource::Status status;

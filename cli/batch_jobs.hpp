@@ -32,14 +32,17 @@ inline constexpr std::size_t kMaxJobLine = std::size_t{64} << 20;
 /// (bounded by `max_line`) plus one read chunk.
 class LineReader {
  public:
-  enum class Got { line, too_long, eof, wait };
+  enum class Got { line, too_long, endless, eof, wait };
 
   /// Takes ownership of `fd`.
   LineReader(const asio::any_io_executor& ex, int fd, std::size_t max_line);
 
   /// The next line (without '\n'; a last line without one counts) and its
   /// 1-based number; `too_long` for a line over `max_line` (skipped whole);
-  /// `eof`; or `wait` (call async_wait, then `next` again).
+  /// `endless` for a line that has not ended after twice `max_line` bytes
+  /// (/dev/zero, a file of NUL bytes: the reader gives up, and says so
+  /// again if called); `eof`; or `wait` (call async_wait, then `next`
+  /// again).
   /// Errors: std::system_error from read(2).
   Got next(std::string& line, std::size_t& line_no);
   void async_wait(std::function<void(std::error_code)> handler) {
@@ -54,7 +57,8 @@ class LineReader {
   std::size_t pos_ = 0;   // start of the current line in buf_
   std::size_t scan_ = 0;  // where to look for '\n' next
   std::size_t line_no_ = 0;
-  bool skipping_ = false;  // inside a line that is too long
+  bool skipping_ = false;    // inside a line that is too long
+  std::size_t skipped_ = 0;  // bytes of that line dropped so far
   bool eof_ = false;
 };
 

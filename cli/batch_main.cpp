@@ -74,6 +74,21 @@ std::optional<std::size_t> count_jobs(const std::string& path, const Shard& shar
   return total;
 }
 
+// Refuses an --output that is the jobs file itself (same device and inode):
+// --overwrite would empty the jobs, --resume would take jobs for results, and
+// appending would feed results back as jobs. Devices, terminals and sockets
+// (stdin and stdout on one terminal) are not files that can be lost.
+void refuse_output_that_is_input(const std::string& output, int input_fd, const std::string& input) {
+  struct stat in {
+  }, out{};
+  if (::fstat(input_fd, &in) != 0 || ::stat(output.c_str(), &out) != 0) return;
+  if (in.st_dev != out.st_dev || in.st_ino != out.st_ino) return;
+  if (!S_ISREG(out.st_mode) && !S_ISFIFO(out.st_mode)) return;
+  throw UsageError("--output '" + output + "' is the jobs file " +
+                   (input == "-" ? std::string("(stdin)") : "'" + input + "'") +
+                   " itself: results would overwrite or mix with the jobs; give another file");
+}
+
 }  // namespace
 
 int batch_main(int argc, char** argv) {
@@ -87,10 +102,8 @@ int batch_main(int argc, char** argv) {
   // jobs running: it becomes EPIPE, a fatal error that cancels them.
   ::signal(SIGPIPE, SIG_IGN);
 
-  KeySet keys;
-  ResumeScan resumed;
-  if (config.resume) resumed = scan_for_resume(*config.output, keys, kKeyDone);
-  ResultSink sink(config.output, config.resume, config.overwrite);
+  // The jobs file is opened first, so that an output that is the same file
+  // is refused before it is truncated or read as results.
   const int input_fd = [&] {
     try {
       return FdSource::open_input(config.input, "JOBS '" + config.input + "'");
@@ -98,16 +111,32 @@ int batch_main(int argc, char** argv) {
       throw UsageError(e.what());
     }
   }();
+  struct InputGuard {  // until the LineReader owns it
+    int fd;
+    ~InputGuard() {
+      if (fd >= 0) ::close(fd);
+    }
+  } input_guard{input_fd};
+  if (config.output) refuse_output_that_is_input(*config.output, input_fd, config.input);
+
+  KeySet keys;
+  ResumeScan resumed;
+  if (config.resume) resumed = scan_for_resume(*config.output, keys, kKeyDone);
+  ResultSink sink(config.output, config.resume, config.overwrite);
+  input_guard.fd = -1;
 
   asio::io_context io(1);
   StopSignals signals(io);
   LineReader input(io.get_executor(), input_fd, kMaxJobLine);
   Progress progress(io, config.progress, config.progress_interval, !config.quiet);
   if (auto total = count_jobs(config.input, config.shard)) progress.set_total(*total);
-  if (!config.quiet && (resumed.cancelled > 0 || resumed.cut_line)) {
+  if (!config.quiet && (resumed.cancelled > 0 || resumed.unstarted > 0 || resumed.cut_line)) {
     write_all(STDERR_FILENO, "bounded-run batch: resuming: " + std::to_string(resumed.done) +
                                  " results kept, " + std::to_string(resumed.cancelled) +
                                  " cancelled results dropped" +
+                                 (resumed.unstarted > 0 ? ", " + std::to_string(resumed.unstarted) +
+                                                              " lines of jobs that lacked resources dropped"
+                                                        : "") +
                                  (resumed.cut_line ? ", a cut-off last line dropped" : "") + "\n");
   }
 

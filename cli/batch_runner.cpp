@@ -82,6 +82,10 @@ void BatchRunner::pump() {
   maybe_finish();
 }
 
+std::string BatchRunner::jobs_name() const {
+  return config_.input == "-" ? std::string("JOBS '-' (stdin)") : "JOBS '" + config_.input + "'";
+}
+
 bool BatchRunner::read_one() {
   std::string text;
   std::size_t line_no = 0;
@@ -89,7 +93,7 @@ bool BatchRunner::read_one() {
   try {
     got = input_.next(text, line_no);
   } catch (const std::system_error& e) {
-    fail("cannot read JOBS: " + e.code().message(), false);
+    fail("cannot read " + jobs_name() + ": " + e.code().message(), false);
     return false;
   }
   switch (got) {
@@ -103,6 +107,12 @@ bool BatchRunner::read_one() {
         write_error(std::nullopt, line_no, "line " + std::to_string(line_no) + " is longer than 64 MiB");
       }
       return true;
+    case LineReader::Got::endless:
+      fail(jobs_name() + ": line " + std::to_string(line_no) + " has no end of line after " +
+               std::to_string(2 * (kMaxJobLine >> 20)) + " MiB (lines may be up to " +
+               std::to_string(kMaxJobLine >> 20) + " MiB): not a file of JSON lines",
+           false);
+      return false;
     case LineReader::Got::eof:
       input_done_ = true;
       progress_.set_total(jobs_in_shard_);

@@ -70,6 +70,7 @@ class BatchRunner {
 
   void pump();
   bool read_one();
+  std::string jobs_name() const;
   void on_line(const std::string& text, std::size_t line_no);
   std::optional<Ready> prepare(const Job& job, std::string raw);
   void start_job(Ready job);
