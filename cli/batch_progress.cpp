@@ -153,6 +153,17 @@ void Progress::finish(int cancel_signal) {
     s += "  timeouts re-run alone: " + std::to_string(confirmed_) + " timed out again, " +
          std::to_string(unconfirmed_) + " did not\n";
   }
+  if (resource_waits_ + resource_gave_up_ > 0) {
+    s += "  lack of resources (" + resource_why_ + "): " + std::to_string(resource_waits_) + " start" +
+         (resource_waits_ == 1 ? "" : "s") + " tried again later, at most " +
+         std::to_string(lowest_parallel_) + " job" + (lowest_parallel_ == 1 ? "" : "s") +
+         " at once at the lowest; ";
+    s += resource_gave_up_ == 0
+             ? "every job started\n"
+             : std::to_string(resource_gave_up_) + " job" + (resource_gave_up_ == 1 ? "" : "s") +
+                   " could not start (lines with \"resumable\": true, counted as errors): --resume runs " +
+                   (resource_gave_up_ == 1 ? "it" : "them") + " again\n";
+  }
   if (!slowest_.empty()) {
     s += "  slowest:";
     for (std::size_t i = 0; i < slowest_.size(); ++i) {

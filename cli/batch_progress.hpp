@@ -42,6 +42,17 @@ class Progress {
   void record(Verdict verdict, double elapsed_seconds, const std::string& id_text,
               std::optional<bool> confirmed = std::nullopt);
 
+  /// Starts that lacked resources so far: `waits` that were tried again
+  /// later, `gave_up` jobs written as resumable errors, the fewest jobs
+  /// allowed at once since, and the first error's text.
+  void note_resources(std::size_t waits, std::size_t gave_up, std::size_t lowest_parallel,
+                      const std::string& why) {
+    resource_waits_ = waits;
+    resource_gave_up_ = gave_up;
+    lowest_parallel_ = lowest_parallel;
+    resource_why_ = why;
+  }
+
   /// Starts the display (the clock of the rate and of the summary).
   void start();
   /// Stops the display and clears the bar; prints the summary unless quiet.
@@ -68,6 +79,10 @@ class Progress {
   std::size_t unconfirmed_ = 0;
   std::vector<std::pair<double, std::string>> slowest_;  // at most 5, slowest first
   bool stopped_ = false;
+  std::size_t resource_waits_ = 0;
+  std::size_t resource_gave_up_ = 0;
+  std::size_t lowest_parallel_ = 0;
+  std::string resource_why_;
 };
 
 }  // namespace bounded_subprocess::cli

@@ -3,9 +3,13 @@
 #include <asio/post.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <new>
 #include <system_error>
 #include <utility>
 
+#include "bounded_subprocess/spawn_error.hpp"
 #include "report.hpp"
 
 namespace bounded_subprocess::cli {
@@ -30,6 +34,38 @@ std::string message_of(const std::exception_ptr& error) {
   }
 }
 
+// A job whose start waited for a running job to end this many times is
+// written as not started (resumable); alone, it is tried this many times,
+// after 0.1, 0.2, 0.4 and 0.8 s.
+constexpr unsigned kMaxWaits = 16;
+constexpr unsigned kAloneTries = 4;
+constexpr std::chrono::milliseconds kFirstBackoff{100};
+
+// Why the start failed when it was for lack of the batch's resources (fds,
+// processes, memory, a count the kernel limits, the run's cgroup removed
+// under it), which another try can cure; nullopt for any other error.
+std::optional<std::string> lack_of_resources(const std::exception_ptr& error) {
+  auto scarce = [](int err) {
+    return err == EMFILE || err == ENFILE || err == EAGAIN || err == ENOMEM || err == ENOBUFS ||
+           err == ENOSPC;
+  };
+  try {
+    std::rethrow_exception(error);
+  } catch (const SpawnError& e) {
+    const int err = e.code().value();
+    if (scarce(err) || (e.subject() == SpawnError::Subject::containment && err == ENOENT))
+      return e.code().message();
+  } catch (const std::system_error& e) {
+    if ((e.code().category() == std::generic_category() || e.code().category() == std::system_category()) &&
+        scarce(e.code().value()))
+      return e.code().message();
+  } catch (const std::bad_alloc&) {
+    return std::string("out of memory");
+  } catch (...) {
+  }
+  return std::nullopt;
+}
+
 bool blank(const std::string& text) {
   return text.find_first_not_of(" \t\r\f\v") == std::string::npos;
 }
@@ -38,7 +74,15 @@ bool blank(const std::string& text) {
 
 BatchRunner::BatchRunner(asio::io_context& io, const BatchConfig& config, LineReader& input, ResultSink& sink,
                          KeySet& keys, Progress& progress)
-    : io_(io), config_(config), input_(input), sink_(sink), keys_(keys), progress_(progress) {
+    : io_(io),
+      config_(config),
+      input_(input),
+      sink_(sink),
+      keys_(keys),
+      progress_(progress),
+      backoff_(io),
+      limit_(config.parallel),
+      lowest_limit_(config.parallel) {
   if (config_.memory_budget_mb) {
     default_memory_mb_ = std::max<std::size_t>(1, *config_.memory_budget_mb / config_.parallel);
   }
@@ -58,19 +102,24 @@ void BatchRunner::pump() {
   do {
     pump_again_ = false;
     std::size_t lines = 0;
-    while (!stopping_ && phase_ == Phase::main) {
-      if (next_) {
-        if (running_ >= config_.parallel) break;
+    while (!stopping_ && phase_ != Phase::done && !backoff_pending_) {
+      if (!retry_.empty() || next_) {
+        Ready& first = !retry_.empty() ? retry_.front() : *next_;
+        if (running_ >= limit_) break;
         if (config_.memory_budget_mb && running_ > 0 &&
-            running_memory_mb_ + next_->memory_mb > *config_.memory_budget_mb) {
+            running_memory_mb_ + first.memory_mb > *config_.memory_budget_mb) {
           break;  // waits for running jobs to end (in input order: a big job is not starved)
         }
-        Ready job = std::move(*next_);
-        next_.reset();
+        Ready job = std::move(first);
+        if (!retry_.empty()) {
+          retry_.pop_front();
+        } else {
+          next_.reset();
+        }
         start_job(std::move(job));
         continue;
       }
-      if (input_done_ || running_ >= config_.parallel) break;
+      if (phase_ != Phase::main || input_done_ || running_ >= limit_) break;
       if (++lines > kLinesPerTurn) {
         asio::post(io_, [this] { pump(); });
         break;
@@ -209,11 +258,33 @@ void BatchRunner::start_job(Ready job) {
 
 void BatchRunner::on_finished(std::list<std::shared_ptr<Launch>>::iterator it, const Ready& job,
                               std::exception_ptr error, Result result) {
+  // Only a start that failed is tried again: a program that started may
+  // have done part of its work.
+  const bool started = *it && (*it)->program_started();
   live_.erase(it);
   --running_;
   running_memory_mb_ -= job.memory_mb;
   progress_.set_running(running_);
-  if (error) {
+  const std::optional<std::string> scarce =
+      error && !started && !stopping_ ? lack_of_resources(error) : std::nullopt;
+  if (scarce && wait_for_resources(job, *scarce)) {
+    pump();
+    return;
+  }
+  if (!scarce) {
+    resources_exhausted_ = false;
+    if (limit_ < config_.parallel && ++since_cut_ >= limit_) {  // try one more at once again
+      ++limit_;
+      since_cut_ = 0;
+    }
+  }
+  if (scarce) {
+    ++resource_gave_up_;
+    write_error(
+        job.id, job.line_no,
+        message_of(error) + " (bounded-run lacked resources to start the job; --resume runs it again)",
+        /*resumable=*/true);
+  } else if (error) {
     write_error(job.id, job.line_no, message_of(error));
   } else if (config_.confirm_timeouts && !job.first_run && result.reason == EndReason::timeout) {
     try {
@@ -228,6 +299,49 @@ void BatchRunner::on_finished(std::list<std::shared_ptr<Launch>>::iterator it, c
     write_result(job, result);
   }
   pump();
+}
+
+bool BatchRunner::wait_for_resources(const Ready& job, const std::string& why) {
+  if (resource_why_.empty()) resource_why_ = why;
+  Ready again = job;
+  if (running_ > 0) {
+    // Others hold what this one lacked: at most as many at once as now
+    // run, and this job starts again (first) when one of them has ended.
+    if (++again.waits > kMaxWaits) return false;
+    limit_ = running_;
+    since_cut_ = 0;
+  } else {
+    // Nothing of this batch holds it: wait a little, a few times; once a job
+    // has failed alone every time, the others give up at once until a job
+    // starts again.
+    if (resources_exhausted_) return false;
+    if (again.alone_tries >= kAloneTries) {
+      resources_exhausted_ = true;
+      return false;
+    }
+    const auto delay = kFirstBackoff * (1u << again.alone_tries);
+    ++again.alone_tries;
+    limit_ = 1;
+    since_cut_ = 0;
+    backoff_pending_ = true;
+    backoff_.expires_after(delay);
+    backoff_.async_wait([this](std::error_code ec) {
+      if (ec) return;  // cancelled by stop()
+      backoff_pending_ = false;
+      pump();
+    });
+  }
+  lowest_limit_ = std::min(lowest_limit_, limit_);
+  ++resource_waits_;
+  progress_.note_resources(resource_waits_, resource_gave_up_, lowest_limit_, resource_why_);
+  // In the order they failed; a job tried alone is tried again first, so
+  // that its back-off is its own, not a turn of every waiting job.
+  if (running_ > 0) {
+    retry_.push_back(std::move(again));
+  } else {
+    retry_.push_front(std::move(again));
+  }
+  return true;
 }
 
 bool BatchRunner::confirm_next() {
@@ -291,13 +405,17 @@ void BatchRunner::write_result(const Ready& job, const Result& result) {
 }
 
 void BatchRunner::write_error(const std::optional<nlohmann::json>& id, std::size_t line_no,
-                              const std::string& message) {
+                              const std::string& message, bool resumable) {
   nlohmann::ordered_json line;
   if (id) line["id"] = *id;
   line["line"] = line_no;
   line["exit_code"] = -1;
   line["reason"] = "error";
   line["error"] = message;
+  if (resumable) {
+    line["resumable"] = true;
+    progress_.note_resources(resource_waits_, resource_gave_up_, lowest_limit_, resource_why_);
+  }
   emit(line);
   progress_.record(Verdict::error, 0.0, id ? id->dump() : "line " + std::to_string(line_no));
 }
@@ -322,6 +440,9 @@ void BatchRunner::stop(int signo) {
   if (stopping_) return;
   stopping_ = true;
   next_.reset();  // never started: no result, --resume runs it
+  retry_.clear();
+  backoff_pending_ = false;
+  backoff_.cancel();
   input_.cancel();
   for (auto& launch : live_) {
     if (launch) launch->cancel();
@@ -332,6 +453,7 @@ void BatchRunner::stop(int signo) {
 void BatchRunner::maybe_finish() {
   if (finished_ || running_ > 0) return;
   if (!stopping_) {
+    if (!retry_.empty() || backoff_pending_) return;
     if (phase_ == Phase::main) {
       if (!input_done_ || next_) return;
       if (spill_ && spill_->records() > 0) {
@@ -356,6 +478,7 @@ void BatchRunner::maybe_finish() {
 int BatchRunner::exit_status() const {
   if (fatal_) return 125;
   if (cancel_signal_ > 0) return 128 + cancel_signal_;
+  if (resource_gave_up_ > 0) return 75;  // EX_TEMPFAIL: --resume later
   return 0;
 }
 

@@ -8,9 +8,11 @@
 #pragma once
 
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <list>
 #include <memory>
@@ -50,7 +52,9 @@ class BatchRunner {
   /// as cancelled, then finish. Idempotent.
   void stop(int signo);
 
-  /// 0, 128+signal, or 125 after a fatal error (see error()).
+  /// 0, 128+signal, 125 after a fatal error (see error()), or 75 when some
+  /// jobs could not start for lack of resources (their lines say
+  /// "resumable": true; --resume runs them again).
   int exit_status() const;
   /// The fatal error that ended the batch (a result could not be written,
   /// the input could not be read), if any.
@@ -65,6 +69,8 @@ class BatchRunner {
     std::size_t memory_mb = 0;
     std::string raw;                                  // the line, kept for a confirmation re-run
     std::optional<nlohmann::ordered_json> first_run;  // set for a confirmation re-run
+    unsigned waits = 0;                               // starts that lacked resources while jobs ran
+    unsigned alone_tries = 0;                         // ... and while nothing ran
   };
   enum class Phase { main, confirm, done };
 
@@ -76,10 +82,12 @@ class BatchRunner {
   void start_job(Ready job);
   void on_finished(std::list<std::shared_ptr<Launch>>::iterator it, const Ready& job,
                    std::exception_ptr error, Result result);
+  bool wait_for_resources(const Ready& job, const std::string& why);
   bool confirm_next();
   void drain_spill_as_cancelled();
   void write_result(const Ready& job, const Result& result);
-  void write_error(const std::optional<nlohmann::json>& id, std::size_t line_no, const std::string& message);
+  void write_error(const std::optional<nlohmann::json>& id, std::size_t line_no, const std::string& message,
+                   bool resumable = false);
   void emit(const nlohmann::ordered_json& line);
   void fail(const std::string& message, bool output_broken);
   void maybe_finish();
@@ -94,6 +102,19 @@ class BatchRunner {
 
   Phase phase_ = Phase::main;
   std::optional<Ready> next_;  // read, waiting for a slot or for memory
+  // Jobs whose start lacked resources (fds, processes, memory), started
+  // again before any new line: when a running job has ended, or after a
+  // back-off when none was running.
+  std::deque<Ready> retry_;
+  asio::steady_timer backoff_;
+  bool backoff_pending_ = false;
+  bool resources_exhausted_ = false;  // a job failed alone every time: give up at once until one starts
+  std::size_t limit_;                 // jobs at once: --parallel, lowered while resources lack
+  std::size_t lowest_limit_;
+  std::size_t since_cut_ = 0;  // jobs ended normally since limit_ was last changed
+  std::size_t resource_waits_ = 0;
+  std::size_t resource_gave_up_ = 0;
+  std::string resource_why_;
   std::list<std::shared_ptr<Launch>> live_;
   std::size_t running_ = 0;
   std::size_t running_memory_mb_ = 0;

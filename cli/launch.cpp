@@ -4,6 +4,7 @@
 #include <asio/error.hpp>
 #include <asio/post.hpp>
 
+#include <cerrno>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -43,7 +44,11 @@ void Launch::begin() {
   try {
     source_ = std::make_unique<FdSource>(ex_, FdSource::open_input(*spec_.stdin_file, what));
   } catch (const std::system_error& e) {
-    finish(std::make_exception_ptr(UsageError(e.what())), {});
+    // Out of fds or memory is the host's state, not a bad option: the error
+    // keeps its errno, so that a batch can wait and start the job later.
+    const int err = e.code().value();
+    const bool resources = err == EMFILE || err == ENFILE || err == ENOMEM;
+    finish(resources ? std::current_exception() : std::make_exception_ptr(UsageError(e.what())), {});
     return;
   }
   deadline_.expires_after(
@@ -131,6 +136,7 @@ void Launch::run_program(std::optional<std::string> stdin_bytes, double timeout)
       });
   try {
     async_run(ex_, spec_.argv, to_options(spec_, std::move(stdin_bytes), timeout), std::move(on_done));
+    program_started_ = true;
   } catch (...) {
     // Bad options (std::invalid_argument), or the program (or podman) cannot
     // start (SpawnError): thrown before anything started.

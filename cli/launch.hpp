@@ -30,8 +30,9 @@ class Launch : public std::enable_shared_from_this<Launch> {
  public:
   /// `error` is null when the run happened (whatever its outcome); else it
   /// holds why it could not (std::invalid_argument for bad options,
-  /// std::system_error when the program or podman cannot start, UsageError
-  /// for an unreadable or too large stdin file).
+  /// std::system_error when the program or podman cannot start, or when the
+  /// stdin file cannot be opened for lack of fds or memory, UsageError for an
+  /// unreadable or too large stdin file).
   using Done = std::function<void(std::exception_ptr error, Result result)>;
 
   /// Starts the run of `spec` on `ex`. `done` is called exactly once, from
@@ -56,6 +57,10 @@ class Launch : public std::enable_shared_from_this<Launch> {
   /// read so far. Idempotent; nothing happens once the run has ended.
   void cancel();
 
+  /// True once the program (or podman) was started: an error after that is
+  /// the supervision's, and the program may have done part of its work.
+  bool program_started() const { return program_started_; }
+
  private:
   void begin();
   void read_more();
@@ -74,6 +79,7 @@ class Launch : public std::enable_shared_from_this<Launch> {
   asio::cancellation_signal cancel_run_;
   enum class Phase { reading, running, finished } phase_ = Phase::reading;
   bool timed_out_ = false;
+  bool program_started_ = false;
 };
 
 }  // namespace bounded_subprocess::cli

@@ -35,6 +35,7 @@ struct ChildSetup {
   std::vector<int> ignored_signals{};        ///< set to SIG_IGN before exec (inherited)
   std::optional<int> cpu{};                  ///< pin to this CPU
   std::vector<std::string> env{};            ///< NAME=VALUE added to the environment
+  std::optional<rlim_t> nofile{};            ///< RLIMIT_NOFILE, soft and hard
 };
 
 /// A bounded-run started by spawn(); its stdout and stderr go to files.
@@ -106,6 +107,10 @@ class Spawned {
       CPU_ZERO(&set);
       CPU_SET(*setup.cpu, &set);
       ::sched_setaffinity(0, sizeof set, &set);
+    }
+    if (setup.nofile) {
+      const rlimit lim{*setup.nofile, *setup.nofile};
+      if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) ::_exit(122);
     }
     for (std::string& e : env_) ::putenv(e.data());
     ::execv(argp_[0], argp_.data());
