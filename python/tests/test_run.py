@@ -272,6 +272,12 @@ def test_bad_input(kwargs, exc):
         run(**kwargs)
 
 
+def test_env_name_with_nul_is_named_whole_and_escaped():
+    # A raw NUL in the message would cut it after "A".
+    with pytest.raises(ValueError, match=r"'A\\x00B'.*NUL"):
+        run(["echo"], env={"A\0B": "1"})
+
+
 def test_missing_program_raises_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         run([str(tmp_path / "no-such-program")])
