@@ -123,7 +123,8 @@ std::variant<BatchConfig, BatchHelp> parse_batch_command_line(int argc, const ch
   app.add_option("--parallel", parallel, "Jobs running at once (default: the CPUs this process may use)")
       ->type_name("N");
   app.add_flag("--resume", config.resume,
-               "Skip the jobs whose result is already in --output; re-run those that were cancelled");
+               "Skip the jobs whose result is already in --output (a regular file); re-run those that were "
+               "cancelled or could not start for lack of resources");
   app.add_flag("--overwrite", config.overwrite, "Start --output afresh even if it holds results");
   app.add_option("--shard", shard, "Run only shard I of N (default: from a Slurm job array, else all)")
       ->type_name("I/N");
