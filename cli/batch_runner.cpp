@@ -53,8 +53,12 @@ std::optional<std::string> lack_of_resources(const std::exception_ptr& error) {
     std::rethrow_exception(error);
   } catch (const SpawnError& e) {
     const int err = e.code().value();
-    if (scarce(err) || (e.subject() == SpawnError::Subject::containment && err == ENOENT))
-      return e.code().message();
+    // ENOENT while preparing the child or its containment (not the program
+    // or the cwd, which have subjects of their own): the run's cgroup was
+    // removed under it.
+    const bool removed = err == ENOENT && (e.subject() == SpawnError::Subject::containment ||
+                                           e.subject() == SpawnError::Subject::system);
+    if (scarce(err) || removed) return e.code().message();
   } catch (const std::system_error& e) {
     if ((e.code().category() == std::generic_category() || e.code().category() == std::system_category()) &&
         scarce(e.code().value()))
