@@ -45,7 +45,8 @@ std::string Result::str() const {
           ")";
       break;
     case EndReason::containment_broken:
-      s = "containment broken: its init was killed from inside the run, exit code " + std::to_string(exit_code);
+      s = "containment broken: its init was killed from inside the run, exit code " +
+          std::to_string(exit_code);
       break;
   }
   if (stdin_write_failed) s += ", stdin write failed";

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <unordered_set>
+#include <vector>
 
 #include "spawn/tree_kill.hpp"
 
@@ -20,8 +21,8 @@ namespace bounded_subprocess::detail {
 
 namespace {
 
-constexpr int kSweeps = 4;          // sweeps of one tree (later ones catch what a dying parent hid)
-constexpr int kSessionScans = 64;   // scans of /proc for the session, at most
+constexpr int kSweeps = 4;         // sweeps of one tree (later ones catch what a dying parent hid)
+constexpr int kSessionScans = 64;  // scans of /proc for the session, at most
 
 // The process group and session of `pid` (its /proc stat); false when it
 // is gone or already dead (a zombie).
@@ -48,14 +49,50 @@ bool group_of(int proc_fd, pid_t pid, pid_t& pgrp, pid_t& session) {
   return true;
 }
 
-void kill_tree_with_root(int proc_fd, int pidfd, pid_t pid) {
+void wait_readable(int fd, short events) {
+  pollfd p{fd, events, 0};
+  while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+  }
+}
+
+// The pidfds of the processes killed, to wait until they are gone: the
+// run ends when nothing of it is left, as when its init ends it.
+class Killed {
+ public:
+  Killed() = default;
+  Killed(const Killed&) = delete;
+  Killed& operator=(const Killed&) = delete;
+  ~Killed() {
+    for (int fd : fds_) ::close(fd);
+  }
+
+  static void note(void* self, int pidfd) {
+    auto& k = *static_cast<Killed*>(self);
+    const int fd = ::fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) return;  // no fd left: that one is not waited for
+    try {
+      k.fds_.push_back(fd);
+    } catch (...) {
+      ::close(fd);
+    }
+  }
+
+  void wait_all() {
+    for (int fd : fds_) wait_readable(fd, POLLIN);
+  }
+
+ private:
+  std::vector<int> fds_;
+};
+
+void kill_tree_with_root(int proc_fd, int pidfd, pid_t pid, Killed& killed) {
   for (int i = 0; i < kSweeps; ++i)
-    if (kill_tree_of(proc_fd, pidfd, pid).complete) return;
+    if (kill_tree_of(proc_fd, pidfd, pid, &Killed::note, &killed).complete) return;
 }
 
 // Every live process of the session or process group `id`, and what is
 // below each, until a scan of /proc finds no member it had not killed.
-void kill_session(int proc_fd, pid_t id) {
+void kill_session(int proc_fd, pid_t id, Killed& killed_trees) {
   std::unordered_set<pid_t> killed;
   for (int scan = 0; scan < kSessionScans; ++scan) {
     const int fd = ::openat(proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -77,19 +114,13 @@ void kill_session(int proc_fd, pid_t id) {
       const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
       if (pidfd < 0) continue;
       if (group_of(proc_fd, static_cast<pid_t>(pid), pgrp, session) && (pgrp == id || session == id)) {
-        kill_tree_with_root(proc_fd, pidfd, static_cast<pid_t>(pid));
+        kill_tree_with_root(proc_fd, pidfd, static_cast<pid_t>(pid), killed_trees);
         fresh |= killed.insert(static_cast<pid_t>(pid)).second;
       }
       ::close(pidfd);
     }
     ::closedir(dir);
     if (!fresh) return;
-  }
-}
-
-void wait_readable(int fd, short events) {
-  pollfd p{fd, events, 0};
-  while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
   }
 }
 
@@ -124,11 +155,14 @@ ExitInfo end_broken_run(const BrokenRun& run) noexcept {
   info.status = SIGKILL;
   try {
     if (run.containment == Containment::subreaper) {
-      if (run.program_pidfd >= 0) kill_tree_with_root(run.proc_fd, run.program_pidfd, run.program_pid);
+      Killed killed;
+      if (run.program_pidfd >= 0)
+        kill_tree_with_root(run.proc_fd, run.program_pidfd, run.program_pid, killed);
       // The program is the leader of its session and group: their members
       // that the walk could not reach (orphans the killed init left to the
       // host's subreaper or to the machine's init) are found by id.
-      if (run.program_pid > 0 && run.proc_fd >= 0) kill_session(run.proc_fd, run.program_pid);
+      if (run.program_pid > 0 && run.proc_fd >= 0) kill_session(run.proc_fd, run.program_pid, killed);
+      killed.wait_all();
     }
     if (run.containment == Containment::cgroup && run.cgroup_parent_fd >= 0 && !run.cgroup_name.empty())
       kill_cgroup(run.cgroup_parent_fd, run.cgroup_name);

@@ -59,7 +59,8 @@ struct Pinned {
 
 class Walk {
  public:
-  explicit Walk(int proc_fd) : proc_fd_(proc_fd) {}
+  explicit Walk(int proc_fd, KilledFn killed = nullptr, void* context = nullptr)
+      : proc_fd_(proc_fd), killed_(killed), context_(context) {}
 
   // A process of the tree, found in a listing: pin it, kill it, and queue it
   // for the listing of its own children.
@@ -77,7 +78,10 @@ class Walk {
 
   // Kills the process of `pidfd` and queues it.
   void pinned(int pidfd, int pid) {
-    if (call(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) == 0) ++result.killed;
+    if (call(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) == 0) {
+      ++result.killed;
+      if (killed_ != nullptr) killed_(context_, pidfd);
+    }
     if (depth_ == kMaxPinned) {
       // Its children become the subreaper's once it is gone: a later sweep.
       call(SYS_close, pidfd);
@@ -138,7 +142,8 @@ class Walk {
         if (entry->name[0] < '0' || entry->name[0] > '9') continue;
         ++threads;
         char path[96];
-        char* end = put_text(put_text(put_decimal(path, static_cast<unsigned long>(pid)), "/task/"), entry->name);
+        char* end =
+            put_text(put_text(put_decimal(path, static_cast<unsigned long>(pid)), "/task/"), entry->name);
         *put_text(end, "/children") = '\0';
         if (!list(path)) result.complete = false;
       }
@@ -168,6 +173,8 @@ class Walk {
 
  private:
   int proc_fd_;
+  KilledFn killed_;
+  void* context_;
   int depth_ = 0;
   Pinned stack_[kMaxPinned];
 };
@@ -186,8 +193,8 @@ TreeSweep kill_tree(int proc_fd, int root_pid) noexcept {
   return walk.result;
 }
 
-TreeSweep kill_tree_of(int proc_fd, int pidfd, int pid) noexcept {
-  Walk walk(proc_fd);
+TreeSweep kill_tree_of(int proc_fd, int pidfd, int pid, KilledFn killed, void* context) noexcept {
+  Walk walk(proc_fd, killed, context);
   // A duplicate, so that the walk may close it.
   const long own = call(SYS_fcntl, pidfd, F_DUPFD_CLOEXEC, 3);
   if (own < 0) {

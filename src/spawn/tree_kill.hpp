@@ -29,8 +29,13 @@ struct TreeSweep {
 /// walked. The root itself is not killed.
 TreeSweep kill_tree(int proc_fd, int root_pid) noexcept;
 
+/// Called with the pidfd of each process a walk killed (valid during the
+/// call only), so that the caller can wait for them to be gone.
+using KilledFn = void (*)(void* context, int pidfd);
+
 /// SIGKILL to the process of `pidfd` and every descendant of it (the same
 /// walk, rooted at a process of ours that is not our child).
-TreeSweep kill_tree_of(int proc_fd, int pidfd, int pid) noexcept;
+TreeSweep kill_tree_of(int proc_fd, int pidfd, int pid, KilledFn killed = nullptr,
+                       void* context = nullptr) noexcept;
 
 }  // namespace bounded_subprocess::detail
