@@ -85,9 +85,14 @@ class Killed {
   std::vector<int> fds_;
 };
 
+// Stops the tree below the process of `pidfd` (and it), then kills it (see
+// the subreaper init's kill_all_children, which does the same).
 void kill_tree_with_root(int proc_fd, int pidfd, pid_t pid, Killed& killed) {
   for (int i = 0; i < kSweeps; ++i)
-    if (kill_tree_of(proc_fd, pidfd, pid, &Killed::note, &killed).complete) return;
+    if (sweep_tree_of(proc_fd, pidfd, pid, TreeSignal::stop).complete) break;
+  sweep_tree_of(proc_fd, pidfd, pid, TreeSignal::kill_frozen, &Killed::note, &killed);
+  for (int i = 0; i < kSweeps; ++i)
+    if (sweep_tree_of(proc_fd, pidfd, pid, TreeSignal::kill, &Killed::note, &killed).complete) return;
 }
 
 // Every live process of the session or process group `id`, and what is

@@ -487,16 +487,33 @@ class Init {
     }
   }
 
-  // The subreaper's way: SIGKILL to every descendant, each found through
-  // the children lists and killed before its own list is read, so that a
-  // fork storm cannot outrun the walk (tree_kill.cpp). Sweeps until one
-  // finds every listing complete; between sweeps, the children of processes
-  // that died while being listed come to us.
+  // The subreaper's way (tree_kill.cpp): stop the whole tree first, each
+  // process found through the children lists (sweeps of SIGSTOP until one
+  // finds every process stopped: a fork storm can then no longer fork nor
+  // compete for the CPU), then kill it, listing each stopped process's
+  // children before its SIGKILL, then sweep with SIGKILL (each process
+  // killed before its list is read) until a sweep finds every listing
+  // complete. Between sweeps, the children of processes that died come to
+  // us and are reaped. A tree that will not stop (a process continued from
+  // outside, one in uninterruptible sleep) is killed after kStopSweeps.
   void kill_all_children() {
-    for (;;) {
-      const TreeSweep sweep = kill_tree(plan_.proc_fd, 0);
+    // One pidfd per process queued: the init's own fd limit (not the
+    // program's, which has its own copy) goes up to what it may be.
+    rlimit files;
+    if (call(SYS_prlimit64, 0, RLIMIT_NOFILE, nullptr, &files) == 0 && files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = files.rlim_max;
+      call(SYS_prlimit64, 0, RLIMIT_NOFILE, &files, nullptr);
+    }
+    for (int i = 0; i < kStopSweeps; ++i) {
+      const TreeSweep sweep =
+          sweep_tree(plan_.proc_fd, 0, i == 0 ? TreeSignal::stop_quick : TreeSignal::stop);
       reap(false);
-      if (sweep.complete) return;
+      if (sweep.complete) break;
+    }
+    sweep_tree(plan_.proc_fd, 0, TreeSignal::kill_frozen);
+    for (;;) {
+      reap(false);
+      if (sweep_tree(plan_.proc_fd, 0, TreeSignal::kill).complete) return;
     }
   }
 
@@ -628,7 +645,8 @@ class Init {
     exit_now(0);
   }
 
-  static constexpr int kMaxListed = 64;  ///< see kill_listed
+  static constexpr int kMaxListed = 64;   ///< see kill_listed
+  static constexpr int kStopSweeps = 16;  ///< see kill_all_children
 
   InitPlan& plan_;
   int signal_fd_ = -1;

@@ -8,34 +8,54 @@
 
 namespace bounded_subprocess::detail {
 
+/// What a sweep does to each process of the tree.
+enum class TreeSignal {
+  /// SIGSTOP, then its children are listed. A stopped process can neither
+  /// fork nor die, so its listing stays true: sweeps of SIGSTOP until one
+  /// finds every process stopped before its listing freeze the tree (a
+  /// storm stops competing for the CPU as it is stopped, where a killed
+  /// storm's orphans, moving to the subreaper while a starved walk lists
+  /// their dead parents, can race it for minutes).
+  stop,
+  /// The first sweep of SIGSTOP: as `stop`, without checking whether each
+  /// process has stopped or is still there (it has not, yet), so it costs
+  /// half as much where a starved walk matters most. Never complete.
+  stop_quick,
+  /// Its children are listed, then SIGKILL: one sweep ends a frozen tree.
+  /// Never complete (a process continued by someone could have forked
+  /// after its listing): a `kill` sweep checks.
+  kill_frozen,
+  /// SIGKILL, then its children are listed: no child forked in between is
+  /// missed (a process with a SIGKILL pending cannot fork; the kernel checks
+  /// under the lock that adds the child to the list).
+  kill,
+};
+
 /// What one sweep saw.
 struct TreeSweep {
   int killed = 0;  ///< processes sent SIGKILL (found alive)
-  /// Every process below the root was killed, each after its children were
-  /// listed (a killed process can no longer fork, so nothing of the tree
-  /// is left unkilled). False when a listing may have missed a child (its
-  /// parent died while it was read, a process had several threads, no fd
-  /// was left): sweep again once the dead parents' children have moved to
-  /// the subreaper.
+  /// stop: every process was stopped before its listing (the tree is
+  /// frozen). kill: every process below the root was killed, each before
+  /// its children were listed, so nothing of the tree is left unkilled.
+  /// False when a listing may have missed a child (its parent died while it
+  /// was read, a process had several threads, no fd was left): sweep again
+  /// once the dead parents' children have moved to the subreaper.
   bool complete = true;
 };
 
-/// SIGKILL to every descendant of `root_pid` (0: the calling thread),
+/// `how` to every descendant of `root_pid` (0: the calling thread), found
 /// through the /proc of the caller's PID namespace `proc_fd`. Each process
-/// is first pinned with a pidfd, then killed, then its children (of every
-/// thread) are listed and killed the same way, so that no child forked
-/// between the listing and the kill escapes (a process with a SIGKILL
-/// pending cannot fork) and a pid reused meanwhile is never signalled or
-/// walked. The root itself is not killed.
-TreeSweep kill_tree(int proc_fd, int root_pid) noexcept;
+/// is pinned with a pidfd when found, so a pid reused meanwhile is never
+/// signalled or walked. The root itself is not signalled.
+TreeSweep sweep_tree(int proc_fd, int root_pid, TreeSignal how) noexcept;
 
 /// Called with the pidfd of each process a walk killed (valid during the
 /// call only), so that the caller can wait for them to be gone.
 using KilledFn = void (*)(void* context, int pidfd);
 
-/// SIGKILL to the process of `pidfd` and every descendant of it (the same
-/// walk, rooted at a process of ours that is not our child).
-TreeSweep kill_tree_of(int proc_fd, int pidfd, int pid, KilledFn killed = nullptr,
-                       void* context = nullptr) noexcept;
+/// The same walk, rooted at the process of `pidfd` (a process of ours that
+/// is not our child), which is signalled too.
+TreeSweep sweep_tree_of(int proc_fd, int pidfd, int pid, TreeSignal how, KilledFn killed = nullptr,
+                        void* context = nullptr) noexcept;
 
 }  // namespace bounded_subprocess::detail
