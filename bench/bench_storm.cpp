@@ -80,7 +80,7 @@ Round storm_round(const std::string& containment, bool leave_session, const std:
       "[ -n \"$1\" ] && echo $$ > \"$1/cgroup.procs\"\n"
       "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- prlimit --nproc=$2 "
       "\"$3\" --json --containment \"$4\" --timeout \"$5\" -- \"$6\" fork-bomb $7\n"
-      "n=0; for s in /proc/[0-9]*/stat; do read -r l < $s 2>/dev/null || continue; "
+      "n=0; for s in /proc/[0-9]*/stat; do { read -r l < $s; } 2>/dev/null || continue; "
       "case \"$l\" in *\") Z \"*) ;; *) n=$((n+1));; esac; done\n"
       "echo \"left $n\"\n";
   std::vector<std::string> args = {"unshare",
