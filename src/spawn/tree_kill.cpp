@@ -186,9 +186,9 @@ class Walk {
         if (entry->name[0] < '0' || entry->name[0] > '9') continue;
         ++threads;
         char path[96];
-        char* end =
+        char* tail =
             put_text(put_text(put_decimal(path, static_cast<unsigned long>(pid)), "/task/"), entry->name);
-        *put_text(end, "/children") = '\0';
+        *put_text(tail, "/children") = '\0';
         if (!list(path)) result.complete = false;
       }
     }
