@@ -494,8 +494,11 @@ class Init {
   // children before its SIGKILL, then sweep with SIGKILL (each process
   // killed before its list is read) until a sweep finds every listing
   // complete. Between sweeps, the children of processes that died come to
-  // us and are reaped. A tree that will not stop (a process continued from
-  // outside, one in uninterruptible sleep) is killed after kStopSweeps.
+  // us and are reaped. The stop sweeps are few (kStopSweeps): a starved
+  // storm's processes act on their SIGSTOP only when they next run, so a
+  // sweep may find many not yet stopped, and a tree that will not stop (a
+  // process continued from outside, one in uninterruptible sleep) is killed
+  // anyway.
   void kill_all_children() {
     // One pidfd per process queued: the init's own fd limit (not the
     // program's, which has its own copy) goes up to what it may be.
@@ -646,7 +649,7 @@ class Init {
   }
 
   static constexpr int kMaxListed = 64;   ///< see kill_listed
-  static constexpr int kStopSweeps = 16;  ///< see kill_all_children
+  static constexpr int kStopSweeps = 3;  ///< see kill_all_children
 
   InitPlan& plan_;
   int signal_fd_ = -1;
