@@ -7,9 +7,9 @@
 // compared with a floor measured in the same run, interleaved with it
 // (A B A B ...), and reported as a median, so ratios hold on a noisy machine.
 // Sections: run, crowd, drain, timeout, async, watchdog, interactive, podman, batch
-// (all by default). --quick divides the repetition counts by four.
-// Exit status: 0 when every measured operation behaved, 1 otherwise (goals
-// missed do not change it: they are reported as `# goal ... MISSED`).
+// (all by default), and storm (only when named: it loads the machine). --quick divides the repetition counts
+// by four. Exit status: 0 when every measured operation behaved, 1 otherwise (goals missed do not change it:
+// they are reported as `# goal ... MISSED`).
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -55,6 +55,13 @@ const std::vector<Section>& all_sections() {
 #else
       {"batch", nullptr, "bounded-run is not built (-DBOUNDED_SUBPROCESS_CLI=OFF)"},
 #endif
+#ifdef BS_BENCH_HAVE_STORM
+      // Not among the defaults: it loads the machine with thousands of
+      // processes for minutes (bs_bench storm).
+      {"storm", bsbench::section_storm, nullptr},
+#else
+      {"storm", nullptr, "bounded-run or bs_misbehave is not built"},
+#endif
   };
   return s;
 }
@@ -99,6 +106,7 @@ int main(int argc, char** argv) {
     if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), s.name) == wanted.end()) {
       continue;
     }
+    if (wanted.empty() && std::strcmp(s.name, "storm") == 0) continue;  // only when named
     if (s.fn == nullptr) {
       bsbench::note(std::string(s.name) + ": skipped: " + s.missing);
       continue;

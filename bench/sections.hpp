@@ -32,5 +32,9 @@ void section_podman();
 /// `bounded-run batch`: 2,000 `true` against xargs -P 2, 1,000 `sleep 1` at
 /// --parallel 1000 against a bare loop, peak RSS over 10,000 and 100,000 jobs.
 void section_batch();
+/// Fork storms as nobody through bounded-run under subreaper, pid_namespace
+/// and cgroup: the worst time of 10 for the run to end, against 2 x the
+/// deadline + 1 s.
+void section_storm();
 
 }  // namespace bsbench

@@ -50,6 +50,7 @@ std::string result_to_json(const Result& result, int cancel_signal) {
 int exit_status(const Result& result, int cancel_signal) noexcept {
   if (result.reason == EndReason::cancelled && cancel_signal > 0) return 128 + cancel_signal;
   if (result.reason == EndReason::watchdog_failed) return 125;  // bounded-run could not do its job
+  if (result.reason == EndReason::containment_broken) return 125;
   if (result.timeout || result.reason == EndReason::timeout) return 124;
   if (result.memory_limit_exceeded || result.reason == EndReason::memory_limit) return 137;
   if (result.term_signal > 0) return 128 + result.term_signal;

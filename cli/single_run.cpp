@@ -63,6 +63,13 @@ int run_single(const CliConfig& config) {
                                  std::strerror(result->watchdog_error) + "), so it was killed\n");
     return 125;
   }
+  if (!config.json && result->reason == EndReason::containment_broken) {
+    write_all(
+        STDERR_FILENO,
+        "bounded-run: the run's containment was broken (its init was killed from inside the run); every "
+        "process of the run that could be found was killed\n");
+    return 125;
+  }
   return config.json ? 0 : exit_status(*result);
 }
 

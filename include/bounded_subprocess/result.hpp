@@ -22,6 +22,16 @@ enum class EndReason {
   /// /proc, say) and killed it rather than let it run unwatched
   /// (`exit_code` is -1, `watchdog_error` says why).
   watchdog_failed,
+  /// The run's init was killed from inside the run (a subreaper's init
+  /// shares the program's user, so `kill -9 $PPID` reaches it; a PID
+  /// namespace's init is out of its reach unless the program is root). The
+  /// host then killed every process of the run it could still find: the
+  /// program itself, its descendants and its session (under subreaper,
+  /// orphans of the run that left its session before the init died can
+  /// escape; under pid_namespace and cgroup the kernel ends the whole
+  /// namespace with its init). `exit_code` is the program's status when it
+  /// could still be had (the host became its parent), -1 otherwise.
+  containment_broken,
 };
 
 std::string_view to_string(EndReason reason) noexcept;

@@ -58,8 +58,11 @@ class Result:
     the memory watchdog.
 
     Beyond the seed, each with a default: why the run ended (reason:
-    "exited", "signaled", "timeout", "memory_limit", "cancelled" or
-    "watchdog_failed", with the errno in watchdog_error), the signal,
+    "exited", "signaled", "timeout", "memory_limit", "cancelled",
+    "watchdog_failed", with the errno in watchdog_error, or
+    "containment_broken": the run's init was killed from inside the run,
+    every process of it that could be found was killed, and exit_code is
+    the program's status if it could still be had, else -1), the signal,
     truncation flags and total sizes of each stream, how the run's
     descendants were contained (containment: "process_group", "subreaper",
     "pid_namespace" or "cgroup"), and, left out of ``==`` because they

@@ -155,3 +155,29 @@ def test_asking_for_what_the_machine_lacks_is_a_clear_error(misbehave):
         expected = (f"no containment at least as strong as '{name}' is available here: "
                     if face == "run min" else f"containment '{name}' is not available here: ")
         assert expected in message, (name, face, message)
+
+
+def _reap_adopted_orphans() -> None:
+    # The test process is a child subreaper: what a killed init leaves is
+    # re-parented to it, and a subreaper reaps what it adopts.
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def test_a_program_that_kills_its_subreaper_init(misbehave):
+    # Before: ChildProcessError, and sh and both sleeps kept running.
+    if NAMES.index(run([misbehave, "exit", "0"]).containment) < NAMES.index("subreaper"):
+        pytest.skip("no subreaper containment here")
+    r = run(["sh", "-c", "sleep 331 & sleep 0.5; kill -9 $PPID; sleep 333"], 30, containment="subreaper")
+    _reap_adopted_orphans()
+    assert r.reason == "containment_broken"
+    assert r.timeout is False
+    # The host (this process, a subreaper) became the program's parent, so
+    # the program's true status was had: the SIGKILL the host sent.
+    assert r.exit_code == -9
+    assert r.elapsed_seconds < 25

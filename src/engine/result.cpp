@@ -15,6 +15,7 @@ std::string_view to_string(EndReason reason) noexcept {
     case EndReason::memory_limit: return "memory_limit";
     case EndReason::cancelled: return "cancelled";
     case EndReason::watchdog_failed: return "watchdog_failed";
+    case EndReason::containment_broken: return "containment_broken";
   }
   return "unknown";
 }
@@ -42,6 +43,10 @@ std::string Result::str() const {
     case EndReason::watchdog_failed:
       s = std::string("killed: the memory watchdog could not measure it (") + std::strerror(watchdog_error) +
           ")";
+      break;
+    case EndReason::containment_broken:
+      s = "containment broken: its init was killed from inside the run, exit code " +
+          std::to_string(exit_code);
       break;
   }
   if (stdin_write_failed) s += ", stdin write failed";

@@ -264,6 +264,13 @@ void Supervisor::finish(const ExitInfo& info) {
     r.timeout = *kill_reason_ == EndReason::timeout;
     r.memory_limit_exceeded = *kill_reason_ == EndReason::memory_limit;
   }
+  if (info.containment_broken) {
+    r.reason = EndReason::containment_broken;
+    if (!info.status_known) {
+      r.exit_code = -1;
+      r.term_signal = 0;
+    }
+  }
   r.stdin_write_failed = stdin_failed_;
   if (stdin_failed_) r.exit_code = -1;
   out_.end();

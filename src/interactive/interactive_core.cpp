@@ -113,7 +113,7 @@ void InteractiveCore::close_pipes() noexcept {
 }
 
 int InteractiveCore::record(const ExitInfo& info) noexcept {
-  exit_code_ = exit_code_from_status(info.status);
+  exit_code_ = info.status_known ? exit_code_from_status(info.status) : -1;
   return *exit_code_;
 }
 

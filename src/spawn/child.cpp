@@ -34,6 +34,7 @@
 #include "base/sigpipe_guard.hpp"
 #include "base/sys.hpp"
 #include "bounded_subprocess/spawn_error.hpp"
+#include "spawn/broken_run.hpp"
 #include "spawn/command.hpp"
 #include "spawn/launch.hpp"
 #include "spawn/machine.hpp"
@@ -245,6 +246,28 @@ std::string quoted(const std::string& s) {
 
 std::atomic<unsigned long> cgroup_counter{0};
 
+// One report from the init, and the fd that came with it (if any) into
+// `fd`. Returns what recvmsg returns.
+ssize_t receive_report(int channel, InitReport& report, UniqueFd& fd) {
+  iovec iov{&report, sizeof report};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  const ssize_t n = ::recvmsg(channel, &msg, MSG_CMSG_CLOEXEC);
+  if (n < 0) return n;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int received;
+      std::memcpy(&received, CMSG_DATA(c), sizeof received);
+      fd = above_stdio(received);
+    }
+  }
+  return n;
+}
+
 }  // namespace
 
 int exit_code_from_status(int status) noexcept {
@@ -415,11 +438,12 @@ Child Child::spawn(const ChildSpec& spec) {
     child.channel_ = std::move(host_end);
     child.cgroup_name_ = std::move(cgroup_name);
 
-    // The init answers once the program has exec'd (or could not).
+    // The init answers once the program has exec'd (or could not); a
+    // subreaper's sends the program's pidfd along.
     InitReport report;
     ssize_t n;
     do {
-      n = ::recv(child.channel_.get(), &report, sizeof report, 0);
+      n = receive_report(child.channel_.get(), report, child.program_pidfd_);
     } while (n < 0 && errno == EINTR);
     if (n != static_cast<ssize_t>(sizeof report) || report.kind != InitReport::started) {
       child.kill_and_finish();  // reaps the init; nothing of the program runs
@@ -461,6 +485,7 @@ Child& Child::operator=(Child&& other) noexcept {
   stderr_ = std::move(other.stderr_);
   exit_fd_ = std::move(other.exit_fd_);
   channel_ = std::move(other.channel_);
+  program_pidfd_ = std::move(other.program_pidfd_);
   cgroup_procs_ = std::move(other.cgroup_procs_);
   cgroup_name_ = std::move(other.cgroup_name_);
   region_ = std::exchange(other.region_, nullptr);
@@ -480,6 +505,7 @@ void Child::release() noexcept {
   stderr_.reset();
   exit_fd_.reset();
   channel_.reset();
+  program_pidfd_.reset();
   cgroup_procs_.reset();
   // The init removes the run's cgroup; not if it died first.
   if (!cgroup_name_.empty()) ::unlinkat(machine().cgroup_parent_fd, cgroup_name_.c_str(), AT_REMOVEDIR);
@@ -574,9 +600,17 @@ ExitInfo Child::finish() {
       info.system_cpu = std::chrono::microseconds(report.system_usec);
       info.max_rss_kb = static_cast<std::uint64_t>(report.max_rss_kb);
     } else {
-      why = "its init ended without a report";
-      if (si.si_pid == direct_ && si.si_code != CLD_EXITED)
-        why += " (killed by signal " + std::to_string(si.si_status) + ")";
+      // Killed before it could report (a subreaper's init by the program
+      // itself, say): the host ends what is left of the run.
+      BrokenRun broken;
+      broken.containment = containment_;
+      broken.program_pid = pid_;
+      broken.program_pidfd = program_pidfd_.get();
+      broken.proc_fd = machine().proc_fd;
+      broken.cgroup_parent_fd = machine().cgroup_parent_fd;
+      broken.cgroup_name = cgroup_name_;
+      info = end_broken_run(broken);
+      known = true;
     }
   }
   finished_ = true;

@@ -60,6 +60,12 @@ struct ExitInfo {
   std::chrono::microseconds user_cpu{0};
   std::chrono::microseconds system_cpu{0};
   std::uint64_t max_rss_kb = 0;
+  /// The run's init was killed before it could report (broken_run.cpp):
+  /// everything found of the run was killed by the host instead.
+  bool containment_broken = false;
+  /// False when `status` could not be had (containment_broken only; `status`
+  /// then reads as SIGKILL).
+  bool status_known = true;
 };
 
 /// The library's exit code convention: the status, or minus the signal.
@@ -161,6 +167,9 @@ class Child {
   UniqueFd stderr_;
   UniqueFd exit_fd_;  ///< pidfd of `direct_`
   UniqueFd channel_;  ///< to the init
+  /// subreaper: the program's pidfd (sent by the init), to end the run
+  /// should the init be killed.
+  UniqueFd program_pidfd_;
   std::shared_ptr<const UniqueFd> cgroup_procs_;
   std::string cgroup_name_;  ///< the run's cgroup, removed (again) once the init is reaped
   void* region_ = nullptr;   ///< the init's stacks and plan (given back once it is reaped)

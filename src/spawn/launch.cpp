@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 
 #include "spawn/raw_syscall.hpp"
+#include "spawn/tree_kill.hpp"
 
 namespace bounded_subprocess::detail {
 
@@ -228,6 +229,28 @@ class Init {
     call(SYS_sendto, plan_.channel_fd, &r, sizeof r, MSG_NOSIGNAL, nullptr, 0);
   }
 
+  // The same with `fd` attached (SCM_RIGHTS).
+  void report_with_fd(InitReport& r, int fd) {
+    iovec iov;
+    iov.iov_base = &r;
+    iov.iov_len = sizeof r;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    auto* c = reinterpret_cast<cmsghdr*>(control);
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    *reinterpret_cast<int*>(CMSG_DATA(c)) = fd;
+    msghdr msg;
+    msg.msg_name = nullptr;
+    msg.msg_namelen = 0;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    msg.msg_flags = 0;
+    call(SYS_sendmsg, plan_.channel_fd, &msg, MSG_NOSIGNAL);
+  }
+
   [[noreturn]] void fail_start(LaunchStage stage, int err) {
     // A program child that failed before exec has exited: reap it here, or
     // a subreaper's exit would hand the zombie to the host's own subreaper.
@@ -405,9 +428,17 @@ class Init {
     r.program_pid = plan_.kind == InitKind::subreaper ? program_ : host_pid_of(pidfd);
     r.proc_mounted = proc_mounted_ ? 1 : 0;
     // The program has its own copies of its stdio: ours must go, or the
-    // host would never see EOF on the pipes.
-    close_all_but(nullptr, 0);
-    report(r);
+    // host would never see EOF on the pipes. A subreaper sends the program's
+    // pidfd along: its init shares the program's user, so the program can
+    // kill it, and the host then ends the run itself (broken_run.cpp).
+    if (plan_.kind == InitKind::subreaper && pidfd >= 0) {
+      close_all_but(&pidfd, 1);
+      report_with_fd(r, pidfd);
+      call(SYS_close, pidfd);
+    } else {
+      close_all_but(nullptr, 0);
+      report(r);
+    }
   }
 
   // Reaps one exited child (blocking) or every one that has exited
@@ -456,35 +487,49 @@ class Init {
     }
   }
 
+  // The subreaper's way (tree_kill.cpp): stop the whole tree first, each
+  // process found through the children lists (sweeps of SIGSTOP until one
+  // finds every process stopped: a fork storm can then no longer fork nor
+  // compete for the CPU), then kill it, listing each stopped process's
+  // children before its SIGKILL, then sweep with SIGKILL (each process
+  // killed before its list is read) until a sweep finds every listing
+  // complete. Between sweeps, the children of processes that died come to
+  // us and are reaped. The stop sweeps are few (kStopSweeps): a starved
+  // storm's processes act on their SIGSTOP only when they next run, so a
+  // sweep may find many not yet stopped, and a tree that will not stop (a
+  // process continued from outside, one in uninterruptible sleep) is killed
+  // anyway.
   void kill_all_children() {
-    // The subreaper's way: SIGKILL each child we have now (orphans are
-    // reparented to us, so this reaches every descendant in a few rounds).
-    const long fd = call(SYS_openat, plan_.proc_fd, "thread-self/children", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    char buf[4096];
-    int pid = 0;
-    for (;;) {
-      const long n = call(SYS_read, fd, buf, sizeof buf);
-      if (n == -EINTR) continue;
-      if (n <= 0) break;
-      for (long i = 0; i < n; ++i) {
-        if (buf[i] >= '0' && buf[i] <= '9') {
-          pid = pid * 10 + (buf[i] - '0');
-        } else if (pid != 0) {
-          call(SYS_kill, pid, SIGKILL);
-          pid = 0;
-        }
-      }
+    // One pidfd per process queued: the init's own fd limit (not the
+    // program's, which has its own copy) goes up to what it may be.
+    rlimit files;
+    if (call(SYS_prlimit64, 0, RLIMIT_NOFILE, nullptr, &files) == 0 && files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = files.rlim_max;
+      call(SYS_prlimit64, 0, RLIMIT_NOFILE, &files, nullptr);
     }
-    if (pid != 0) call(SYS_kill, pid, SIGKILL);
-    call(SYS_close, fd);
+    for (int i = 0; i < kStopSweeps; ++i) {
+      const TreeSweep sweep =
+          sweep_tree(plan_.proc_fd, 0, i == 0 ? TreeSignal::stop_quick : TreeSignal::stop);
+      reap(false);
+      if (sweep.complete) break;
+    }
+    sweep_tree(plan_.proc_fd, 0, TreeSignal::kill_frozen);
+    for (;;) {
+      reap(false);
+      if (sweep_tree(plan_.proc_fd, 0, TreeSignal::kill).complete) return;
+    }
   }
 
   // SIGKILL to every process the namespace's own /proc lists but us: a walk
-  // of the run. False when the listing cannot be read.
+  // of the run. False when the listing cannot be read, or when it holds
+  // more than kMaxListed processes: a crowd (a fork storm, say) is ended by
+  // one kill(-1), which no fork can race, rather than by a kill each, which
+  // a storm of processes in sessions of their own (an autogroup each, so the
+  // init gets one share of thousands) stretched past a minute.
   bool kill_listed() {
     if (ns_proc_fd_ < 0 || call(SYS_lseek, ns_proc_fd_, 0, SEEK_SET) < 0) return false;
     alignas(8) char buf[4096];
+    int listed = 0;
     for (;;) {
       const long n = call(SYS_getdents64, ns_proc_fd_, buf, sizeof buf);
       if (n == -EINTR) continue;
@@ -496,7 +541,9 @@ class Init {
         long pid = 0;
         const char* c = entry->name;
         while (*c >= '0' && *c <= '9' && pid < (1L << 31)) pid = pid * 10 + (*c++ - '0');
-        if (*c == '\0' && pid > 1) call(SYS_kill, pid, SIGKILL);
+        if (*c != '\0' || pid <= 1) continue;
+        if (++listed > kMaxListed) return false;
+        call(SYS_kill, pid, SIGKILL);
       }
     }
   }
@@ -562,8 +609,10 @@ class Init {
     // ours before it can be reaped), so ECHILD means the namespace is empty.
     // A namespace lists its processes again each round (killed ones slow to
     // exit, a child forked while the listing was read); past a few rounds
-    // kill(-1), which no fork can race, ends it. A subreaper repeats its
-    // round: a killed child's children become ours only once it is gone.
+    // kill(-1), which no fork can race, ends it. A subreaper sweeps its
+    // whole tree until one sweep is complete: every process of it has then
+    // been killed and none can fork, so it only reaps, with one last sweep
+    // once no child is left.
     // A namespace already empty (the program left nothing behind) needs no
     // kill: its end costs no more than it holds.
     const bool empty = no_children_ && plan_.kind == InitKind::pid_namespace;
@@ -576,9 +625,7 @@ class Init {
         kill_all_children();  // one more look: the list must be empty too
         reap(false);
         if (no_children_) break;
-      } else if (plan_.kind == InitKind::subreaper) {
-        kill_all_children();
-      } else {
+      } else if (plan_.kind == InitKind::pid_namespace) {
         kill_namespace();
       }
     }
@@ -600,6 +647,9 @@ class Init {
     report(r);
     exit_now(0);
   }
+
+  static constexpr int kMaxListed = 64;   ///< see kill_listed
+  static constexpr int kStopSweeps = 3;  ///< see kill_all_children
 
   InitPlan& plan_;
   int signal_fd_ = -1;

@@ -61,6 +61,12 @@
 //   fork-storm N               print "pgid G", fork N children that sleep
 //                              forever, print "child PID" for each, then
 //                              "forked N"; sleep forever
+//   fork-bomb [setsid]         a fork storm: ignore SIGCHLD, print "storm",
+//                              then fork in a loop forever; every child
+//                              loops too (with `setsid`, each calls setsid
+//                              before each fork, leaving the group). Run it
+//                              only as an unprivileged user under
+//                              `prlimit --nproc=N`
 // Escapes: a descendant that leaves the process group, as a hostile program
 // would; the direct child waits until it has, prints "escaped PID", then
 // THEN is `exit` (exit 0) or `sleep` (sleep forever):
@@ -376,6 +382,16 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     }
     write_str(1, "forked " + std::to_string(n) + "\n");
     sleep_forever();
+  }
+  if (mode == "fork-bomb") {
+    const bool leave = a1 != nullptr && std::string_view(a1) == "setsid";
+    if (a1 != nullptr && !leave) usage("fork-bomb [setsid]");
+    ::signal(SIGCHLD, SIG_IGN);
+    write_str(1, "storm\n");
+    for (;;) {
+      if (leave) ::setsid();
+      ::fork();
+    }
   }
   if (mode == "alloc-mb") {
     alloc_and_touch(parse_count(a1));
