@@ -65,14 +65,15 @@ long long number_after(const std::string& text, std::string_view word) {
   return 0;
 }
 
-// The host's own cgroup of a v1 controller (an O_PATH fd), or -1 where
-// there is none or the caller is not root. Found once.
+// The host's own cgroup of a v1 controller (its path), or "" where there is
+// none or the caller is not root. Found once; opened by each run that uses
+// it (no fd is kept for the life of the process).
 struct V1Controllers {
-  int pids = -1;
-  int memory = -1;
+  std::string pids;
+  std::string memory;
 };
 
-int open_v1(const std::string& controller) {
+std::string find_v1(const std::string& controller) {
   std::string own;
   {
     std::ifstream f("/proc/self/cgroup");
@@ -85,7 +86,7 @@ int open_v1(const std::string& controller) {
         if (name == controller) own = line.substr(b + 1);
     }
   }
-  if (own.empty()) return -1;
+  if (own.empty()) return "";
   std::ifstream f("/proc/self/mountinfo");
   for (std::string line; std::getline(f, line);) {
     const auto dash = line.find(" - cgroup ");
@@ -101,16 +102,11 @@ int open_v1(const std::string& controller) {
     std::string id, parent, dev, root, mount_point;
     fields >> id >> parent >> dev >> root >> mount_point;
     if (root != "/") continue;
-    const std::string dir = mount_point + own;
-    int fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0 && fd <= 2) {
-      const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-      ::close(fd);
-      fd = moved;
-    }
-    return fd;
+    const std::string dir = mount_point + (own == "/" ? "" : own);
+    struct stat st {};
+    return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) ? dir : "";
   }
-  return -1;
+  return "";
 }
 
 const V1Controllers& v1_controllers() {
@@ -118,8 +114,8 @@ const V1Controllers& v1_controllers() {
   static V1Controllers c;
   std::call_once(once, [] {
     if (::geteuid() != 0) return;
-    c.pids = open_v1("pids");
-    c.memory = open_v1("memory");
+    c.pids = find_v1("pids");
+    c.memory = find_v1("memory");
   });
   return c;
 }
@@ -251,7 +247,7 @@ IsolationSetup::IsolationSetup(const Isolation& i, Containment containment, int 
         if (!write_text(run_cgroup, "pids.max", value))
           missing("cannot set pids.max of the run's cgroup: " + std::string(std::strerror(errno)));
         v2_limits_ = true;
-      } else if (v1_controllers().pids >= 0) {
+      } else if (!v1_controllers().pids.empty()) {
         V1Cgroup g = make_v1("pids");
         if (!write_text(g.dir.get(), "pids.max", value))
           missing("cannot set pids.max of the run's pids cgroup: " + std::string(std::strerror(errno)));
@@ -274,7 +270,7 @@ IsolationSetup::IsolationSetup(const Isolation& i, Containment containment, int 
           missing("cannot set memory.max of the run's cgroup: " + std::string(std::strerror(errno)));
         write_text(run_cgroup, "memory.swap.max", "0");
         v2_limits_ = true;
-      } else if (v1_controllers().memory >= 0) {
+      } else if (!v1_controllers().memory.empty()) {
         V1Cgroup g = make_v1("memory");
         if (!write_text(g.dir.get(), "memory.limit_in_bytes", bytes))
           missing("cannot set memory.limit_in_bytes of the run's memory cgroup: " +
@@ -301,20 +297,24 @@ IsolationSetup::~IsolationSetup() {
 
 IsolationSetup::V1Cgroup IsolationSetup::make_v1(const char* controller) {
   V1Cgroup g;
-  g.parent = std::string_view(controller) == "pids" ? v1_controllers().pids : v1_controllers().memory;
+  g.pids = std::string_view(controller) == "pids";
+  const std::string& path = g.pids ? v1_controllers().pids : v1_controllers().memory;
+  g.parent = UniqueFd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!g.parent) missing("cannot open " + path + ": " + std::strerror(errno));
   int made;
   do {
     g.name = "bounded_subprocess." + std::to_string(::getpid()) + "." + std::to_string(++v1_counter);
-    made = ::mkdirat(g.parent, g.name.c_str(), 0755);
+    made = ::mkdirat(g.parent.get(), g.name.c_str(), 0755);
   } while (made != 0 && errno == EEXIST);
   if (made != 0)
-    missing(std::string("cannot create the run's ") + controller + " cgroup: " + std::strerror(errno));
-  g.dir = UniqueFd(::openat(g.parent, g.name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    missing("cannot create the run's " + std::string(controller) + " cgroup in " + path + ": " +
+            std::strerror(errno));
+  g.dir = UniqueFd(::openat(g.parent.get(), g.name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (g.dir) g.procs = UniqueFd(::openat(g.dir.get(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
   if (!g.procs) {
     const int e = errno;
-    ::unlinkat(g.parent, g.name.c_str(), AT_REMOVEDIR);
-    missing(std::string("cannot open the run's ") + controller + " cgroup: " + std::strerror(e));
+    ::unlinkat(g.parent.get(), g.name.c_str(), AT_REMOVEDIR);
+    missing("cannot open the run's " + std::string(controller) + " cgroup: " + std::strerror(e));
   }
   return g;
 }
@@ -323,7 +323,7 @@ void IsolationSetup::remove_v1() noexcept {
   for (V1Cgroup& g : v1_) {
     g.procs.reset();
     g.dir.reset();
-    ::unlinkat(g.parent, g.name.c_str(), AT_REMOVEDIR);
+    if (g.parent) ::unlinkat(g.parent.get(), g.name.c_str(), AT_REMOVEDIR);
   }
   v1_.clear();
 }
@@ -332,7 +332,7 @@ LimitCounters IsolationSetup::finish() noexcept {
   LimitCounters c;
   for (V1Cgroup& g : v1_) {
     if (!g.dir) continue;
-    if (g.parent == v1_controllers().pids) {
+    if (g.pids) {
       c.pids = number_after(read_all(g.dir.get(), "pids.events"), "max") > 0;
     } else {
       c.memory_oom_kill = number_after(read_all(g.dir.get(), "memory.oom_control"), "oom_kill") > 0;
@@ -349,7 +349,7 @@ namespace bounded_subprocess {
 
 bool kernel_memory_limit_available() noexcept {
   try {
-    return detail::v2_controller("memory") || detail::v1_controllers().memory >= 0;
+    return detail::v2_controller("memory") || !detail::v1_controllers().memory.empty();
   } catch (...) {
     return false;
   }

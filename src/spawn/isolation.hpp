@@ -64,7 +64,8 @@ class IsolationSetup {
 
  private:
   struct V1Cgroup {
-    int parent = -1;  ///< the host's own cgroup of that controller (O_PATH)
+    bool pids = false;  ///< the pids controller (else memory)
+    UniqueFd parent;    ///< the host's own cgroup of that controller (O_PATH)
     std::string name;
     UniqueFd dir;
     UniqueFd procs;  ///< cgroup.procs, open for writing, for the program to join
