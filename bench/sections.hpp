@@ -32,5 +32,8 @@ void section_podman();
 /// `bounded-run batch`: 2,000 `true` against xargs -P 2, 1,000 `sleep 1` at
 /// --parallel 1000 against a bare loop, peak RSS over 10,000 and 100,000 jobs.
 void section_batch();
+/// A fully isolated run of `true` against the uncontained floor; bounded-run
+/// isolated against bubblewrap and a plain spawn; podman --network=none beside.
+void section_isolation();
 
 }  // namespace bsbench

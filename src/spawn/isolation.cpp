@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
+#include <thread>
 
 #include "bounded_subprocess/spawn_error.hpp"
 #include "spawn/machine.hpp"
@@ -136,6 +137,74 @@ bool has_limits(const Isolation& i) {
 
 std::atomic<unsigned long> v1_counter{0};
 
+// Empty network namespaces (loopback up), each lent to one run at a time:
+// creating one costs milliseconds (the kernel initialises every network
+// subsystem for it, serialized machine-wide), entering one costs a setns.
+// Made by a short-lived thread of ours, which needs CAP_SYS_ADMIN: root
+// callers only (an unprivileged run makes its own, in its user namespace).
+class NetnsPool {
+ public:
+  static constexpr std::size_t kKept = 64;
+
+  // A namespace for one run; none (the program makes its own) the first
+  // time: a process that isolates one run (bounded-run) should not pay for
+  // a thread and a namespace kept for runs that never come.
+  UniqueFd take() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!free_.empty()) {
+        UniqueFd fd = std::move(free_.back());
+        free_.pop_back();
+        return fd;
+      }
+      if (!used_) {
+        used_ = true;
+        return UniqueFd();
+      }
+    }
+    return make();
+  }
+  void give_back(UniqueFd fd) {
+    std::lock_guard lock(mutex_);
+    if (free_.size() < kKept && owner_ == ::getpid()) free_.push_back(std::move(fd));
+  }
+
+ private:
+  UniqueFd make() {
+    int fd = -1;
+    int err = 0;
+    std::thread([&] {
+      if (::unshare(CLONE_NEWNET) != 0) {
+        err = errno;
+        return;
+      }
+      if (const long r = bs_loopback_up(); r < 0) {
+        err = static_cast<int>(-r);
+        return;
+      }
+      fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) err = errno;
+    }).join();
+    if (fd < 0) missing("cannot make an empty network namespace: " + std::string(std::strerror(err)));
+    if (fd <= 2) {
+      const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      ::close(fd);
+      fd = moved;
+    }
+    return UniqueFd(fd);
+  }
+
+  std::mutex mutex_;
+  std::vector<UniqueFd> free_;
+  bool used_ = false;
+  pid_t owner_ = ::getpid();  ///< a forked host never uses its parent's
+};
+
+NetnsPool& netns_pool() {
+  static NetnsPool pool;
+  return pool;
+}
+
 }  // namespace
 
 void validate_isolation(const Isolation& i) {
@@ -223,6 +292,11 @@ IsolationSetup::IsolationSetup(const Isolation& i, Containment containment, int 
   plan_.protect_cgroups = plan_.drop_capabilities && has_limits(i);
   plan_.read_only = i.read_only;
   plan_.network_none = i.network == Network::none;
+  if (plan_.network_none && plan_.drop_capabilities) {
+    netns_ = netns_pool().take();
+    plan_.netns_fd = netns_.get();
+    plan_.protect_sysctls = static_cast<bool>(netns_);
+  }
   if (i.scratch_mb) {
     scratch_options_ = std::to_string(*i.scratch_mb) + "m";
     plan_.scratch_size = scratch_options_.c_str();
@@ -235,8 +309,8 @@ IsolationSetup::IsolationSetup(const Isolation& i, Containment containment, int 
     struct stat st {};
     plan_.volume_make_target[k] = ::stat(i.volumes[k].target.c_str(), &st) != 0;
   }
-  plan_.new_mount_namespace =
-      i.read_only || i.scratch_mb.has_value() || !i.volumes.empty() || plan_.protect_cgroups;
+  plan_.new_mount_namespace = i.read_only || i.scratch_mb.has_value() || !i.volumes.empty() ||
+                              plan_.protect_cgroups || plan_.protect_sysctls;
   if (i.file_size_limit_mb) plan_.file_size_limit = static_cast<long long>(*i.file_size_limit_mb) << 20;
 
   const bool in_run_cgroup = containment == Containment::cgroup && run_cgroup >= 0;
@@ -293,6 +367,9 @@ IsolationSetup::IsolationSetup(const Isolation& i, Containment containment, int 
 
 IsolationSetup::~IsolationSetup() {
   remove_v1();
+  // Every process of the run is gone (the init has been reaped): the
+  // namespace is empty again for the next run.
+  if (netns_ && run_over_) netns_pool().give_back(std::move(netns_));
 }
 
 IsolationSetup::V1Cgroup IsolationSetup::make_v1(const char* controller) {
@@ -329,6 +406,7 @@ void IsolationSetup::remove_v1() noexcept {
 }
 
 LimitCounters IsolationSetup::finish() noexcept {
+  run_over_ = true;
   LimitCounters c;
   for (V1Cgroup& g : v1_) {
     if (!g.dir) continue;

@@ -78,6 +78,8 @@ class IsolationSetup {
   std::vector<std::string> volume_targets_;
   std::vector<V1Cgroup> v1_;
   bool v2_limits_ = false;
+  UniqueFd netns_;         ///< the pooled network namespace lent to this run
+  bool run_over_ = false;  ///< finish() ran: the run's processes are all gone
 };
 
 /// The environment of an isolated program: `env` (or the host's) with

@@ -78,9 +78,11 @@ constexpr unsigned long kSiocGifflags = 0x8913;
 constexpr unsigned long kSiocSifflags = 0x8914;
 constexpr short kIffUp = 0x1;
 
-// The loopback of the new network namespace is down: bring it up, so that
+}  // namespace
+
+// The loopback of a new network namespace is down: bring it up, so that
 // the program can talk to itself over 127.0.0.1.
-long loopback_up() {
+extern "C" long bs_loopback_up() {
   const long fd = call(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return fd;
   InterfaceFlags req{};
@@ -93,6 +95,12 @@ long loopback_up() {
   }
   call(SYS_close, fd);
   return r;
+}
+
+namespace {
+
+long loopback_up() {
+  return bs_loopback_up();
 }
 
 struct Rlimit64 {
@@ -204,6 +212,13 @@ extern "C" long bs_isolate(const IsolationPlan* plan_ptr, int scratch_mount_fd, 
       r = make_read_only(AT_FDCWD, "/sys/fs/cgroup", 0);
       if (r == -ENOENT) r = 0;
     }
+    if (r == 0 && plan.protect_sysctls && !plan.read_only) {
+      // /proc/sys is no mount of its own: bind it onto itself first.
+      const long fd = call(SYS_open_tree, AT_FDCWD, "/proc/sys", kOpenTreeClone | O_CLOEXEC);
+      r = fd < 0 ? fd : make_read_only(static_cast<int>(fd), "", kAtEmptyPath);
+      if (r == 0) r = call(SYS_move_mount, fd, "", AT_FDCWD, "/proc/sys", kMoveMountFEmptyPath);
+      if (fd >= 0) call(SYS_close, fd);
+    }
     if (r < 0) {
       close_volumes();
       return failed(LaunchStage::isolation_mounts, r);
@@ -233,8 +248,10 @@ extern "C" long bs_isolate(const IsolationPlan* plan_ptr, int scratch_mount_fd, 
     close_volumes();
   }
   if (plan.network_none) {
-    long r = call(SYS_unshare, CLONE_NEWNET);
-    if (r == 0) r = loopback_up();
+    // A pooled namespace has its loopback up already.
+    long r =
+        plan.netns_fd >= 0 ? call(SYS_setns, plan.netns_fd, CLONE_NEWNET) : call(SYS_unshare, CLONE_NEWNET);
+    if (r == 0 && plan.netns_fd < 0) r = loopback_up();
     if (r < 0) return failed(LaunchStage::isolation_network, r);
   }
   if (plan.file_size_limit >= 0) {

@@ -368,19 +368,20 @@ class Init {
     // Keep only what the init and the program's start need: the host's
     // other fds (other runs' pipes among them) must not stay open here.
     const IsolationPlan* iso = plan_.program.isolation;
-    const int program_fds[6] = {plan_.program.stdio[0],
+    const int program_fds[7] = {plan_.program.stdio[0],
                                 plan_.program.stdio[1],
                                 plan_.program.stdio[2],
                                 plan_.program.cgroup_procs_fd,
                                 iso != nullptr ? iso->limit_procs_fd[0] : -1,
-                                iso != nullptr ? iso->limit_procs_fd[1] : -1};
-    close_all_but(program_fds, 6);
+                                iso != nullptr ? iso->limit_procs_fd[1] : -1,
+                                iso != nullptr ? iso->netns_fd : -1};
+    close_all_but(program_fds, 7);
     return 0;
   }
 
   // Closes every fd but ours and the `extra` ones.
   void close_all_but(const int* extra, int extra_count) {
-    int keep[15];
+    int keep[16];
     int n = 0;
     const int ours[9] = {plan_.channel_fd, plan_.proc_fd, plan_.cgroup_dir_fd, plan_.cgroup_parent_fd,
                          signal_fd_,       ns_proc_fd_,   timer_fd_,           cpu_stat_fd_,
@@ -389,7 +390,7 @@ class Init {
       if (fd >= 0) keep[n++] = fd;
     for (int i = 0; i < extra_count; ++i)
       if (extra[i] >= 0) keep[n++] = extra[i];
-    for (int i = 1; i < n; ++i)  // insertion sort of at most 15
+    for (int i = 1; i < n; ++i)  // insertion sort of at most 16
       for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) {
         const int t = keep[j];
         keep[j] = keep[j - 1];

@@ -65,6 +65,12 @@ struct IsolationPlan {
   /// limits.
   bool protect_cgroups = false;
   bool network_none = false;
+  /// network_none: an empty network namespace of the pool to enter (setns),
+  /// used by this run alone; -1: make a new one (unshare).
+  int netns_fd = -1;
+  /// /proc/sys read-only, so that a root program cannot change the settings
+  /// of a pooled network namespace for the runs after it.
+  bool protect_sysctls = false;
   /// RLIMIT_FSIZE in bytes, RLIMIT_NPROC; negative: unchanged.
   long long file_size_limit = -1;
   long long nproc_limit = -1;
@@ -188,6 +194,8 @@ __attribute__((visibility("hidden"))) long bs_isolate(const IsolationPlan* plan,
 /// A detached tmpfs of `size` ("Nm"), mode 1777, nosuid, nodev (the new
 /// mount API): its mount fd, or -errno.
 __attribute__((visibility("hidden"))) long bs_make_scratch(const char* size);
+/// Brings the loopback of the caller's network namespace up: 0 or -errno.
+__attribute__((visibility("hidden"))) long bs_loopback_up();
 /// Whether the file system of `fd` has no free block or inode left.
 __attribute__((visibility("hidden"))) bool bs_file_system_full(int fd);
 /// Entry of the init: `plan` is an InitPlan*. Never returns to the host.

@@ -101,7 +101,7 @@ TEST(BatchResults, BadLinesBecomeErrorResultsAndTheBatchGoesOn) {
       job("negative", {"true"}, {{"timeout", -1}}),        // out of range
       job("zero", {"true"}, {{"memory_limit_mb", 0}}),     // out of range
       job("both", {"true"}, {{"stdin", "a"}, {"stdin_file", "/dev/null"}}),
-      job("volume", {"true"}, {{"volumes", {"/a:/b"}}}),  // needs podman
+      job("volume", {"true"}, {{"volumes", {"/a:/b"}}}),  // its source does not exist
       job("clearpod", {"true"}, {{"podman", "img"}, {"clear_env", true}}),
       job("envtype", {"true"}, {{"env", {{"A", 1}}}}),
       job("fine", {M, "exit", "5"}),  // duplicate id
