@@ -136,7 +136,7 @@ TEST(BatchResults, BadLinesBecomeErrorResultsAndTheBatchGoesOn) {
   error_on(12, "field 'timeout'");
   error_on(13, "field 'memory_limit_mb'");
   error_on(14, "exclude each other");
-  error_on(15, "needs field 'podman'");
+  error_on(15, "the source /a does not exist");
   error_on(16, "field 'clear_env' cannot be used with field 'podman'");
   error_on(17, "field 'env'");
   error_on(18, "duplicate id \"fine\"");
