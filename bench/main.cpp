@@ -6,10 +6,10 @@
 // start with '#' are context, skip reasons and goal verdicts. Every figure is
 // compared with a floor measured in the same run, interleaved with it
 // (A B A B ...), and reported as a median, so ratios hold on a noisy machine.
-// Sections: run, crowd, drain, timeout, async, watchdog, interactive, podman, batch
-// (all by default), and storm (only when named: it loads the machine). --quick divides the repetition counts
-// by four. Exit status: 0 when every measured operation behaved, 1 otherwise (goals missed do not change it:
-// they are reported as `# goal ... MISSED`).
+// Sections: run, crowd, drain, timeout, async, watchdog, interactive, podman, isolation,
+// batch (all by default), and storm (only when named: it loads the machine). --quick divides
+// the repetition counts by four. Exit status: 0 when every measured operation behaved, 1
+// otherwise (goals missed do not change it: they are reported as `# goal ... MISSED`).
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -50,6 +50,7 @@ const std::vector<Section>& all_sections() {
       {"interactive", nullptr, "Interactive is not built (BS_BENCH_WITH_INTERACTIVE=OFF)"},
 #endif
       {"podman", bsbench::section_podman, nullptr},
+      {"isolation", bsbench::section_isolation, nullptr},
 #ifdef BS_BENCH_HAVE_BATCH
       {"batch", bsbench::section_batch, nullptr},
 #else

@@ -36,5 +36,8 @@ void section_batch();
 /// and cgroup: the worst time of 10 for the run to end, against 2 x the
 /// deadline + 1 s.
 void section_storm();
+/// A fully isolated run of `true` against the uncontained floor; bounded-run
+/// isolated against bubblewrap and a plain spawn; podman --network=none beside.
+void section_isolation();
 
 }  // namespace bsbench

@@ -40,6 +40,13 @@ nlohmann::ordered_json result_json(const Result& result, int cancel_signal) {
       {"cancel_signal", result.reason == EndReason::cancelled ? cancel_signal : 0},
       {"containment", std::string(to_string(result.containment))},
       {"watchdog_error", result.watchdog_error},
+      {"memory_enforcer", std::string(to_string(result.memory_enforcer))},
+      {"limits_hit",
+       {{"memory", result.limits_hit.memory},
+        {"pids", result.limits_hit.pids},
+        {"cpu", result.limits_hit.cpu},
+        {"file_size", result.limits_hit.file_size},
+        {"scratch", result.limits_hit.scratch}}},
   };
 }
 

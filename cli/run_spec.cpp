@@ -30,8 +30,9 @@ const std::vector<FieldInfo> kFields = {
     {Field::stdin_timeout, "stdin_timeout", "--stdin-timeout", "SECONDS", "Bound on writing the stdin data",
      ValueKind::seconds, Scope::any, "15"},
     {Field::memory_limit_mb, "memory_limit_mb", "--memory-limit-mb", "N",
-     "Kill the run once the summed RSS of its processes exceeds N MiB", ValueKind::positive_count, Scope::any,
-     ""},
+     "Kill the run once the summed RSS of its processes exceeds N MiB (isolated runs: the kernel's limit of "
+     "the run's cgroup too, where there is a memory controller)",
+     ValueKind::positive_count, Scope::any, ""},
     {Field::memory_interval, "memory_interval", "--memory-interval", "SECONDS",
      "How often the memory watchdog samples", ValueKind::seconds, Scope::local_only, "1"},
     {Field::cwd, "cwd", "--cwd", "DIR", "Working directory of the program", ValueKind::text, Scope::any, ""},
@@ -42,9 +43,9 @@ const std::vector<FieldInfo> kFields = {
      ""},
     {Field::podman, "podman", "--podman", "IMAGE", "Run the program in a podman container of IMAGE",
      ValueKind::text, Scope::any, ""},
-    {Field::volumes, "volumes", "--volume", "V",
-     "Container volume, as podman's -v (repeatable; needs --podman)", ValueKind::text_list,
-     Scope::container_only, ""},
+    {Field::volumes, "volumes", "--volume", "HOST:INSIDE[:ro]",
+     "Bind HOST at INSIDE, read-only with :ro (repeatable; podman's -v with --podman)", ValueKind::text_list,
+     Scope::any, ""},
     {Field::entrypoint, "entrypoint", "--entrypoint", "E",
      "Container entrypoint; '' clears the image's ENTRYPOINT (needs --podman)", ValueKind::text,
      Scope::container_only, ""},
@@ -58,6 +59,20 @@ const std::vector<FieldInfo> kFields = {
     {Field::min_containment, "min_containment", "--min-containment", "NAME",
      "Fail rather than run under a containment weaker than NAME", ValueKind::mechanism, Scope::any,
      "process_group"},
+    {Field::network, "network", "--network", "none|host",
+     "none: an empty network namespace with only its own loopback", ValueKind::text, Scope::any, "host"},
+    {Field::read_only, "read_only", "--read-only", "",
+     "The host's files are read-only (the scratch and writable volumes are not)", ValueKind::flag, Scope::any,
+     ""},
+    {Field::scratch_mb, "scratch_mb", "--scratch-mb", "N", "A private tmpfs of N MiB at /tmp (and TMPDIR)",
+     ValueKind::positive_count, Scope::any, ""},
+    {Field::pids_limit, "pids_limit", "--pids-limit", "N", "At most N processes and threads in the run",
+     ValueKind::positive_count, Scope::any, ""},
+    {Field::cpu_limit, "cpu_limit", "--cpu-limit", "SECONDS",
+     "CPU time of the whole run; past it the run is killed (reason cpu_limit)", ValueKind::optional_seconds,
+     Scope::local_only, ""},
+    {Field::file_size_limit_mb, "file_size_limit_mb", "--file-size-limit-mb", "N",
+     "The largest file the program may write (RLIMIT_FSIZE)", ValueKind::positive_count, Scope::any, ""},
 };
 
 std::size_t index(Field f) {
@@ -71,6 +86,7 @@ std::string name_of(const FieldInfo& fi, Spelling spelling) {
 // The members of RunSpec, by field and value type.
 struct Slot {
   double* seconds = nullptr;
+  std::optional<double>* optional_seconds = nullptr;
   std::size_t* count = nullptr;
   std::optional<std::size_t>* optional_count = nullptr;
   bool* flag = nullptr;
@@ -100,6 +116,12 @@ Slot slot(RunSpec& s, Field f) {
     case Field::podman_args: return {.list = &s.podman_args};
     case Field::containment: return {.mechanism = &s.containment};
     case Field::min_containment: return {.min_mechanism = &s.min_containment};
+    case Field::network: return {.text = &s.network};
+    case Field::read_only: return {.flag = &s.read_only};
+    case Field::scratch_mb: return {.optional_count = &s.scratch_mb};
+    case Field::pids_limit: return {.optional_count = &s.pids_limit};
+    case Field::cpu_limit: return {.optional_seconds = &s.cpu_limit};
+    case Field::file_size_limit_mb: return {.optional_count = &s.file_size_limit_mb};
   }
   return {};
 }
@@ -155,6 +177,26 @@ void store_mechanism(const Slot& s, const std::string& text, const std::string& 
   if (s.min_mechanism != nullptr) *s.min_mechanism = *c;
 }
 
+// HOST:INSIDE[:ro] (or :rw) on the host.
+Volume parse_volume(const std::string& text, const std::string& name) {
+  Volume v;
+  std::string rest = text;
+  const auto last = rest.rfind(':');
+  if (last != std::string::npos && (rest.substr(last + 1) == "ro" || rest.substr(last + 1) == "rw") &&
+      rest.find(':') != last) {
+    v.read_only = rest.substr(last + 1) == "ro";
+    rest.resize(last);
+  }
+  const auto colon = rest.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size() ||
+      rest.find(':', colon + 1) != std::string::npos) {
+    throw UsageError(name + ": expected HOST:INSIDE or HOST:INSIDE:ro, got '" + text + "'");
+  }
+  v.source = rest.substr(0, colon);
+  v.target = rest.substr(colon + 1);
+  return v;
+}
+
 void store_env(RunSpec& spec, const std::string& name, std::string value, const std::string& shown,
                const std::string& option) {
   if (name.find('\0') != std::string::npos) {
@@ -171,6 +213,11 @@ void store_env(RunSpec& spec, const std::string& name, std::string value, const 
 
 }  // namespace
 
+bool RunSpec::isolated() const {
+  return network == "none" || read_only || scratch_mb || pids_limit || cpu_limit || file_size_limit_mb ||
+         (!podman && !volumes.empty());
+}
+
 const std::vector<FieldInfo>& run_fields() {
   return kFields;
 }
@@ -184,11 +231,14 @@ void set_from_text(RunSettings& settings, Field field, const std::string& text) 
   const std::string name(fi.flag);
   Slot s = slot(settings.spec, field);
   switch (fi.kind) {
-    case ValueKind::seconds: {
+    case ValueKind::seconds:
+    case ValueKind::optional_seconds: {
       if (!plain_decimal(text)) {
         throw UsageError(name + ": expected decimal seconds above 0 (at most 1e9), got '" + text + "'");
       }
-      *s.seconds = checked_seconds(std::strtod(text.c_str(), nullptr), name, text);
+      const double v = checked_seconds(std::strtod(text.c_str(), nullptr), name, text);
+      if (s.seconds != nullptr) *s.seconds = v;
+      if (s.optional_seconds != nullptr) *s.optional_seconds = v;
       break;
     }
     case ValueKind::count:
@@ -232,6 +282,15 @@ void set_from_json(RunSettings& settings, Field field, const nlohmann::json& val
     case ValueKind::seconds:
       if (!value.is_number()) throw wrong("a number of seconds");
       *s.seconds = checked_seconds(value.get<double>(), name, value.dump());
+      break;
+    case ValueKind::optional_seconds:
+      if (value.is_null()) {
+        s.optional_seconds->reset();
+      } else if (value.is_number()) {
+        *s.optional_seconds = checked_seconds(value.get<double>(), name, value.dump());
+      } else {
+        throw wrong("a number of seconds or null");
+      }
       break;
     case ValueKind::count:
     case ValueKind::positive_count: {
@@ -303,8 +362,14 @@ void check_conflicts(const RunSettings& settings, Spelling spelling, bool contai
                      " is weaker than " + named(Field::min_containment) + " " +
                      std::string(to_string(settings.spec.min_containment)));
   }
+  if (settings.spec.network && *settings.spec.network != "none" && *settings.spec.network != "host") {
+    throw UsageError(named(Field::network) + ": expected none or host, got '" + *settings.spec.network + "'");
+  }
   if (!containers_known) return;
   const bool container = settings.spec.podman.has_value();
+  if (!container) {
+    for (const std::string& v : settings.spec.volumes) parse_volume(v, named(Field::volumes));
+  }
   for (const FieldInfo& fi : kFields) {
     if (!settings.has(fi.field)) continue;
     if (fi.scope == Scope::container_only && !container) {
@@ -312,8 +377,9 @@ void check_conflicts(const RunSettings& settings, Spelling spelling, bool contai
     }
     if (fi.scope == Scope::local_only && container) {
       throw UsageError(named(fi.field) + " cannot be used with " + named(Field::podman) +
-                       (fi.field == Field::clear_env ? " (the container's environment comes from its image)"
-                                                     : " (containers are bounded by podman's --memory)"));
+                       (fi.field == Field::clear_env   ? " (the container's environment comes from its image)"
+                        : fi.field == Field::cpu_limit ? " (podman has no limit of a container's CPU time)"
+                                                       : " (containers are bounded by podman's --memory)"));
     }
   }
 }
@@ -326,6 +392,7 @@ RunSettings merge(const RunSettings& defaults, const RunSettings& job) {
     Slot to = slot(out.spec, fi.field);
     Slot from = slot(job_spec, fi.field);
     if (to.seconds != nullptr) *to.seconds = *from.seconds;
+    if (to.optional_seconds != nullptr) *to.optional_seconds = *from.optional_seconds;
     if (to.count != nullptr) *to.count = *from.count;
     if (to.optional_count != nullptr) *to.optional_count = *from.optional_count;
     if (to.flag != nullptr) *to.flag = *from.flag;
@@ -367,8 +434,30 @@ Options to_options(const RunSpec& spec, std::optional<std::string> stdin_bytes,
                                   .entrypoint = spec.entrypoint,
                                   .podman_args = spec.podman_args,
                                   .cgroup_memory_limit_mb = spec.memory_limit_mb};
+    // Isolation in a container is podman's own flags.
+    auto& args = options.container->podman_args;
+    if (spec.network) args.push_back("--network=" + *spec.network);
+    if (spec.read_only) args.emplace_back("--read-only");
+    if (spec.scratch_mb)
+      args.push_back("--tmpfs=/tmp:rw,size=" + std::to_string(*spec.scratch_mb) + "m,mode=1777");
+    if (spec.pids_limit) args.push_back("--pids-limit=" + std::to_string(*spec.pids_limit));
+    if (spec.file_size_limit_mb)
+      args.push_back("--ulimit=fsize=" + std::to_string(*spec.file_size_limit_mb << 20));
     if (!spec.env.empty()) options.env = Environment(spec.env.begin(), spec.env.end());
     return options;
+  }
+  if (spec.isolated()) {
+    Isolation i;
+    i.network = spec.network == "none" ? Network::none : Network::host;
+    i.read_only = spec.read_only;
+    i.scratch_mb = spec.scratch_mb;
+    for (const std::string& v : spec.volumes) i.volumes.push_back(parse_volume(v, "--volume"));
+    i.pids_limit = spec.pids_limit;
+    if (spec.cpu_limit) i.cpu_limit = Seconds(*spec.cpu_limit);
+    i.file_size_limit_mb = spec.file_size_limit_mb;
+    // The kernel enforces the memory limit where it can; the watchdog stays.
+    if (spec.memory_limit_mb && kernel_memory_limit_available()) i.memory_limit_mb = spec.memory_limit_mb;
+    options.isolation = std::move(i);
   }
   options.memory_limit_mb = spec.memory_limit_mb;
   options.memory_watchdog_interval = Seconds(spec.memory_interval);

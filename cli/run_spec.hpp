@@ -47,8 +47,14 @@ enum class Field : std::size_t {
   podman_args,
   containment,
   min_containment,
+  network,
+  read_only,
+  scratch_mb,
+  pids_limit,
+  cpu_limit,
+  file_size_limit_mb,
 };
-inline constexpr std::size_t kFieldCount = 17;
+inline constexpr std::size_t kFieldCount = 23;
 
 /// What a run needs, checked, before it becomes the library's options.
 struct RunSpec {
@@ -78,6 +84,17 @@ struct RunSpec {
   std::optional<Containment> containment;
   /// Never a weaker mechanism than this one.
   Containment min_containment = Containment::process_group;
+  /// Isolation (on the host: Options::isolation; in a container: podman's
+  /// own flags). "none" or "host".
+  std::optional<std::string> network;
+  bool read_only = false;
+  std::optional<std::size_t> scratch_mb;
+  std::optional<std::size_t> pids_limit;
+  std::optional<double> cpu_limit;
+  std::optional<std::size_t> file_size_limit_mb;
+
+  /// Whether any isolation was asked for (on the host: `volumes` too).
+  bool isolated() const;
 };
 
 /// A RunSpec and which of its fields were given (on the command line, or in
@@ -90,14 +107,15 @@ struct RunSettings {
 
 /// The kinds of values, each with one check shared by both spellings.
 enum class ValueKind {
-  seconds,         ///< decimal seconds above 0, at most 1e9
-  count,           ///< whole number, 0 or more
-  positive_count,  ///< whole number, 1 or more
-  flag,            ///< no value on the command line; a JSON boolean
-  text,            ///< a string (JSON null: not given)
-  text_list,       ///< repeatable option; a JSON array of strings
-  env,             ///< NAME=VALUE, repeatable; a JSON object of strings
-  mechanism,       ///< a containment's name (`containment` also takes "auto")
+  seconds,           ///< decimal seconds above 0, at most 1e9
+  optional_seconds,  ///< the same, or absent (JSON null)
+  count,             ///< whole number, 0 or more
+  positive_count,    ///< whole number, 1 or more
+  flag,              ///< no value on the command line; a JSON boolean
+  text,              ///< a string (JSON null: not given)
+  text_list,         ///< repeatable option; a JSON array of strings
+  env,               ///< NAME=VALUE, repeatable; a JSON object of strings
+  mechanism,         ///< a containment's name (`containment` also takes "auto")
 };
 
 /// Which runs an option applies to.

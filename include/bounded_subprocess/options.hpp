@@ -29,6 +29,7 @@
 //   on_interrupt              run: none;          rejected                Interactive: none;
 //                             async_run: rejected                         AsyncInteractive: rejected
 //   container                 local               local                   rejected
+//   isolation                 none                none                    none
 //
 // With a `container`: `env` and `cwd` are the container's (`-e`, `-w`), not
 // the podman client's; `memory_limit_mb` and `memory_watchdog_interval` are
@@ -93,6 +94,65 @@ struct Container {
   std::optional<std::string> temp_dir{};
 };
 
+/// The program's network: the host's, or none at all.
+enum class Network {
+  host,  ///< the host's network namespace (no change)
+  /// A new, empty network namespace of the run's own, with only its own
+  /// loopback (up): nothing outside the run is reachable, not even the
+  /// host's 127.0.0.1, and no other run's loopback either.
+  none,
+};
+
+/// A host path bound into the run's view of the files (podman's
+/// `-v HOST:INSIDE[:ro]`).
+struct Volume {
+  /// The host's file or folder (must exist: std::invalid_argument otherwise).
+  std::string source{};
+  /// Where the run sees it: an absolute path that exists on the host, or
+  /// lies inside the scratch (`/tmp/...` with `scratch_mb`), where it is made.
+  std::string target{};
+  /// Read-only inside the run (even where the host's user may write).
+  bool read_only = false;
+};
+
+/// Isolation of one run, in the program's own namespaces, set up in the
+/// program's process before it starts. Any field set here also sets the
+/// program's no_new_privs, and a root caller's program keeps only podman's
+/// default capabilities (no CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SYS_PTRACE,
+/// ...), so that it cannot undo what was set up. Needs containment
+/// pid_namespace or cgroup (process_group and subreaper have no namespaces:
+/// SpawnError). What the machine cannot give is a SpawnError naming what is
+/// missing, never a weaker run; bad values are std::invalid_argument, before
+/// anything starts.
+struct Isolation {
+  Network network = Network::host;
+  /// The host's files are seen read-only (every mount, recursively): only
+  /// the scratch and the writable volumes can be written.
+  bool read_only = false;
+  /// A fresh private tmpfs of this many MiB at /tmp (and TMPDIR=/tmp), gone
+  /// when the run ends. At least 1.
+  std::optional<std::size_t> scratch_mb{};
+  std::vector<Volume> volumes{};
+  /// The kernel's memory limit of the run's cgroup (memory.max with
+  /// memory.swap.max 0, or the v1 memory controller as root): the kernel
+  /// kills inside the run at the limit (reason memory_limit). Needs a memory
+  /// controller for the run's cgroup (SpawnError otherwise; the watchdog,
+  /// `Options::memory_limit_mb`, needs none). At least 1.
+  std::optional<std::size_t> memory_limit_mb{};
+  /// At most this many processes and threads in the run (pids.max; where
+  /// the caller has no pids controller but the run has a user namespace of
+  /// its own, RLIMIT_NPROC in that namespace, which counts the run's init
+  /// too). At least 1.
+  std::optional<std::size_t> pids_limit{};
+  /// CPU time of the whole run, all its processes together (the run's
+  /// cgroup cpu.stat); past it the run is killed, reason cpu_limit. Needs
+  /// containment cgroup. Positive.
+  std::optional<Seconds> cpu_limit{};
+  /// The largest file the program may write (RLIMIT_FSIZE), in MiB. At
+  /// least 1.
+  std::optional<std::size_t> file_size_limit_mb{};
+};
+
 /// The options of every face (see the table above for which face uses
 /// which field, and its default there). Bounds that make no sense (a timeout
 /// that is not positive, a memory limit of 0 MiB, a max_line_size of 0, ...)
@@ -146,7 +206,15 @@ struct Options {
   std::function<void()> on_interrupt{};
   /// Run the program in this container instead of on the host.
   std::optional<Container> container{};
+  /// Isolate the run (host runs only: rejected with a container, whose
+  /// podman flags do the same).
+  std::optional<Isolation> isolation{};
 };
+
+/// Whether runs of this process can have a kernel memory limit
+/// (`Isolation::memory_limit_mb`): a memory controller for the run's cgroup.
+/// Probed once. Never throws.
+bool kernel_memory_limit_available() noexcept;
 
 /// A copy of the host process's environment, to start from when a few
 /// variables must be added or overridden:

@@ -16,7 +16,7 @@ enum class EndReason {
   exited,        ///< the direct child exited by itself (`exit_code` is its status)
   signaled,      ///< a signal killed the direct child (`exit_code` is minus its number)
   timeout,       ///< the deadline passed; the group was killed (`exit_code` is -1)
-  memory_limit,  ///< the memory watchdog killed the group (`exit_code` is -1)
+  memory_limit,  ///< the memory watchdog or the kernel's memory limit killed the run (`exit_code` is -1)
   cancelled,     ///< the run was cancelled; everything it contains was killed (`exit_code` is -1)
   /// The memory watchdog could not measure the run (no fd left to read
   /// /proc, say) and killed it rather than let it run unwatched
@@ -32,6 +32,9 @@ enum class EndReason {
   /// namespace with its init). `exit_code` is the program's status when it
   /// could still be had (the host became its parent), -1 otherwise.
   containment_broken,
+  /// The run used up its `Isolation::cpu_limit` and was killed (`exit_code`
+  /// is -1).
+  cpu_limit,
 };
 
 std::string_view to_string(EndReason reason) noexcept;
@@ -57,6 +60,35 @@ struct ResourceUsage {
   std::uint64_t max_rss_kb = 0;
 };
 
+/// The isolation limits (`Options::isolation`) the run ran into, each set
+/// even when the run went on (a fork refused, a write refused), so that "ran
+/// out of room" is told from a wrong answer.
+struct LimitsHit {
+  /// The kernel's memory limit was reached (an allocation failed or the OOM
+  /// killer ran inside the run).
+  bool memory = false;
+  /// A fork or thread was refused at the pids limit (pids.max; not known
+  /// with the RLIMIT_NPROC fallback, which the kernel does not count).
+  bool pids = false;
+  /// The CPU limit was used up (the run was killed: reason cpu_limit).
+  bool cpu = false;
+  /// A process of the run was killed by SIGXFSZ (a write past
+  /// file_size_limit_mb; a program that ignores SIGXFSZ gets EFBIG instead,
+  /// which is not seen).
+  bool file_size = false;
+  /// The scratch was full (no free block or inode) when the run ended.
+  bool scratch = false;
+  bool any() const noexcept { return memory || pids || cpu || file_size || scratch; }
+};
+
+/// Who enforced a memory limit of the run.
+enum class MemoryEnforcer {
+  none,      ///< no memory limit
+  watchdog,  ///< the library's watchdog (`Options::memory_limit_mb`)
+  kernel,    ///< the kernel, in the run's cgroup (`Isolation::memory_limit_mb`)
+};
+std::string_view to_string(MemoryEnforcer enforcer) noexcept;
+
 struct Result {
   /// The child's exit status; minus the signal number if a signal ended it
   /// (-9 for SIGKILL); -1 for a timeout, a memory kill, a cancelled run or an
@@ -64,7 +96,8 @@ struct Result {
   int exit_code = -1;
   /// True only when the wall-clock deadline elapsed.
   bool timeout = false;
-  /// True when the memory watchdog killed the group.
+  /// True when the memory watchdog or the kernel's memory limit killed the
+  /// run.
   bool memory_limit_exceeded = false;
   /// True when `stdin_data` could not be written in full.
   bool stdin_write_failed = false;
@@ -89,6 +122,11 @@ struct Result {
   /// Wall time from the spawn to the end of the run.
   std::chrono::duration<double> elapsed{0};
   ResourceUsage usage;
+  /// The isolation limits the run ran into.
+  LimitsHit limits_hit;
+  /// Who enforced the memory limit (the kernel where `Isolation` asked for
+  /// it, else the watchdog where `memory_limit_mb` was set).
+  MemoryEnforcer memory_enforcer = MemoryEnforcer::none;
 
   /// One line for logs, e.g. `exited 0 after 0.003s, stdout 6 B, stderr 0 B`.
   std::string str() const;

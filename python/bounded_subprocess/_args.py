@@ -147,6 +147,51 @@ def containment_kwargs(containment: Any, min_containment: Any) -> Dict[str, Any]
     return dict(containment=containment, min_containment=min_containment)
 
 
+def isolation_kwargs(
+    network: Any,
+    read_only: Any,
+    scratch_mb: Any,
+    volumes: Any,
+    pids_limit: Any,
+    cpu_limit: Any,
+    file_size_limit_mb: Any,
+) -> Dict[str, Any]:
+    """The isolation keywords of the host faces (see README): nothing when
+    none is set, else the native ``isolation`` option. volumes are
+    "HOST:INSIDE" or "HOST:INSIDE:ro" strings, as podman's -v."""
+    iso: Dict[str, Any] = {}
+    if network is not None:
+        if network not in ("none", "host"):
+            raise ValueError(f"network must be 'none' or 'host', not {network!r}")
+        iso["network"] = network
+    if read_only:
+        iso["read_only"] = True
+    for value, what in ((scratch_mb, "scratch_mb"), (pids_limit, "pids_limit"),
+                        (file_size_limit_mb, "file_size_limit_mb")):
+        if value is not None:
+            iso[what] = size(value, what, allow_zero=False)
+    if cpu_limit is not None:
+        iso["cpu_limit"] = seconds(cpu_limit, "cpu_limit")
+    if volumes:
+        if isinstance(volumes, (str, bytes)):
+            raise TypeError("volumes must be a list of 'HOST:INSIDE[:ro]' strings")
+        parsed = []
+        for v in volumes:
+            if not isinstance(v, str):
+                raise TypeError(f"volumes must hold str, not {type(v).__name__}")
+            parts = v.split(":")
+            ro = len(parts) == 3 and parts[2] in ("ro", "rw") and parts[2] == "ro"
+            if len(parts) == 3 and parts[2] not in ("ro", "rw"):
+                parts = []
+            if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+                raise ValueError(f"volume must be 'HOST:INSIDE' or 'HOST:INSIDE:ro', not {v!r}")
+            parsed.append((parts[0], parts[1], ro))
+        iso["volumes"] = parsed
+    if not iso or iso == {"network": "host"}:
+        return {}
+    return dict(isolation=iso)
+
+
 def run_kwargs(
     args: Any,
     timeout_seconds: Any,
@@ -160,12 +205,21 @@ def run_kwargs(
     memory_watchdog_interval_seconds: Any,
     containment: Any,
     min_containment: Any,
+    network: Any = None,
+    read_only: Any = False,
+    scratch_mb: Any = None,
+    volumes: Any = None,
+    pids_limit: Any = None,
+    cpu_limit: Any = None,
+    file_size_limit_mb: Any = None,
 ) -> Dict[str, Any]:
     """Checks the seed's arguments of run (sync and async, which take the same
     ones in another order, so each calls run_kwargs(**locals()) first thing);
     returns those of _native.run and _native.start_run."""
     return dict(
         **containment_kwargs(containment, min_containment),
+        **isolation_kwargs(network, read_only, scratch_mb, volumes, pids_limit, cpu_limit,
+                           file_size_limit_mb),
         argv=encode_args(args),
         timeout=seconds(timeout_seconds, "timeout_seconds"),
         max_output_size=size(max_output_size, "max_output_size"),

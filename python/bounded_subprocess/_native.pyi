@@ -1,7 +1,7 @@
 # Type stub of the native module (python/src). Internal: the pure-Python
 # modules check and encode every argument (strings as bytes, durations as float
 # seconds) before calling these.
-from typing import Any, List, Optional, Tuple
+from typing import Any, FrozenSet, List, Optional, Tuple
 
 __version__: str
 
@@ -42,6 +42,10 @@ class Result:
     def containment(self) -> str: ...
     @property
     def watchdog_error(self) -> int: ...
+    @property
+    def memory_enforcer(self) -> str: ...
+    @property
+    def limits_hit(self) -> FrozenSet[str]: ...
 
 class Pending:
     """The outcome of a native async operation; fileno() is readable when done."""

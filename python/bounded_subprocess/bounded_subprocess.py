@@ -33,6 +33,13 @@ def run(
     memory_watchdog_interval_seconds: float = 1.0,
     containment: Optional[str] = None,
     min_containment: str = "process_group",
+    network: Optional[str] = None,
+    read_only: bool = False,
+    scratch_mb: Optional[int] = None,
+    volumes: Optional[List[str]] = None,
+    pids_limit: Optional[int] = None,
+    cpu_limit: Optional[float] = None,
+    file_size_limit_mb: Optional[int] = None,
 ) -> Result:
     """Run a subprocess with a timeout and bounded output capture.
 
@@ -54,6 +61,17 @@ def run(
     "pid_namespace" or "cgroup"; None: the strongest the machine allows,
     but none weaker than min_containment); Result.containment says which
     was used.
+
+    Isolation (keyword-only; any of them also sets no_new_privs, and needs
+    containment "pid_namespace" or "cgroup"): network="none" (an empty
+    network namespace with its own loopback), read_only (the host's files
+    read-only), scratch_mb (a private tmpfs at /tmp and TMPDIR), volumes
+    ("HOST:INSIDE[:ro]" bind mounts), pids_limit, cpu_limit (seconds of CPU
+    of the whole run; reason "cpu_limit"), file_size_limit_mb. With any of
+    them, memory_limit_mb is the kernel's limit of the run's cgroup too where
+    the machine has a memory controller (Result.memory_enforcer says who
+    enforced it); Result.limits_hit names the limits the run ran into. What
+    the machine cannot give raises OSError, never a weaker run.
 
     Raises TypeError/ValueError for bad arguments (nothing is spawned), and
     OSError (FileNotFoundError, PermissionError, ...) when the program or the

@@ -47,6 +47,13 @@ async def run(
     *,
     containment: Optional[str] = None,
     min_containment: str = "process_group",
+    network: Optional[str] = None,
+    read_only: bool = False,
+    scratch_mb: Optional[int] = None,
+    volumes: Optional[List[str]] = None,
+    pids_limit: Optional[int] = None,
+    cpu_limit: Optional[float] = None,
+    file_size_limit_mb: Optional[int] = None,
 ) -> Result:
     """Async counterpart of bounded_subprocess.run, with an optional memory limit.
 
@@ -242,6 +249,13 @@ async def run_stream_lines(
     stderr_max_output_size: int = 2048,
     containment: Optional[str] = None,
     min_containment: str = "process_group",
+    network: Optional[str] = None,
+    read_only: bool = False,
+    scratch_mb: Optional[int] = None,
+    volumes: Optional[List[str]] = None,
+    pids_limit: Optional[int] = None,
+    cpu_limit: Optional[float] = None,
+    file_size_limit_mb: Optional[int] = None,
 ) -> AsyncGenerator[str, None]:
     """The local twin of podman_run_stream_lines (not in the seed): stdout
     lines of a process on this host, as they arrive, with the bounds of run.
@@ -250,7 +264,8 @@ async def run_stream_lines(
     function: the process starts at the first iteration."""
     kwargs = _args.run_kwargs(args, timeout_seconds, 0, False, env, stdin_data, stdin_write_timeout,
                               cwd, memory_limit_mb, memory_watchdog_interval_seconds,
-                              containment, min_containment)
+                              containment, min_containment, network, read_only, scratch_mb,
+                              volumes, pids_limit, cpu_limit, file_size_limit_mb)
     del kwargs["max_output_size"], kwargs["tail"]
     stream = _native.open_line_stream(
         max_line_size=_args.size(max_line_size, "max_line_size", allow_zero=False),

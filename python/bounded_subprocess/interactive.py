@@ -20,10 +20,12 @@ Bytes = Union[bytes, bytearray, memoryview, str]
 
 
 def _native_args(
-    args: Any, read_buffer_size: Any, env: Any, cwd: Any, containment: Any, min_containment: Any
+    args: Any, read_buffer_size: Any, env: Any, cwd: Any, containment: Any, min_containment: Any,
+    *isolation: Any
 ) -> Dict[str, Any]:
     return dict(
         **_args.containment_kwargs(containment, min_containment),
+        **_args.isolation_kwargs(*isolation),
         argv=_args.encode_args(args),
         max_line_size=_args.size(read_buffer_size, "read_buffer_size", allow_zero=False),
         env=_args.encode_env(env),
@@ -53,8 +55,9 @@ class Interactive:
     Raises TypeError/ValueError for bad arguments, OSError
     (FileNotFoundError, PermissionError, ...) when the program cannot start.
     Extras beyond the seed: env (replaces the environment), cwd,
-    containment and min_containment (as for run), pid, and containment (the
-    mechanism used).
+    containment and min_containment (as for run), the isolation keywords of
+    run (network, read_only, scratch_mb, volumes, pids_limit, cpu_limit,
+    file_size_limit_mb), pid, and containment (the mechanism used).
     """
 
     def __init__(
@@ -66,9 +69,18 @@ class Interactive:
         cwd: Optional[str] = None,
         containment: Optional[str] = None,
         min_containment: str = "process_group",
+        network: Optional[str] = None,
+        read_only: bool = False,
+        scratch_mb: Optional[int] = None,
+        volumes: Optional[List[str]] = None,
+        pids_limit: Optional[int] = None,
+        cpu_limit: Optional[float] = None,
+        file_size_limit_mb: Optional[int] = None,
     ) -> None:
         self._proc = _native.Interactive(
-            **_native_args(args, read_buffer_size, env, cwd, containment, min_containment))
+            **_native_args(args, read_buffer_size, env, cwd, containment, min_containment,
+                           network, read_only, scratch_mb, volumes, pids_limit, cpu_limit,
+                           file_size_limit_mb))
 
     @property
     def pid(self) -> int:

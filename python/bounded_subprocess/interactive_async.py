@@ -54,9 +54,18 @@ class Interactive:
         cwd: Optional[str] = None,
         containment: Optional[str] = None,
         min_containment: str = "process_group",
+        network: Optional[str] = None,
+        read_only: bool = False,
+        scratch_mb: Optional[int] = None,
+        volumes: Optional[List[str]] = None,
+        pids_limit: Optional[int] = None,
+        cpu_limit: Optional[float] = None,
+        file_size_limit_mb: Optional[int] = None,
     ) -> None:
         self._proc = _native.Interactive(
-            **_native_args(args, read_buffer_size, env, cwd, containment, min_containment))
+            **_native_args(args, read_buffer_size, env, cwd, containment, min_containment,
+                           network, read_only, scratch_mb, volumes, pids_limit, cpu_limit,
+                           file_size_limit_mb))
         self._writes = _Turn()
         self._reads = _Turn()
         self._closes = _Turn()

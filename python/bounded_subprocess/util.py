@@ -20,7 +20,7 @@ import os
 import select
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Protocol, Sequence, Union
+from typing import Any, Callable, FrozenSet, List, Optional, Protocol, Sequence, Union
 
 # The seed's constants. The library does not poll, so they tune nothing of
 # ours; write_loop_sync's callers pass SLEEP_BETWEEN_WRITES as the seed does.
@@ -68,7 +68,11 @@ class Result:
     "pid_namespace" or "cgroup"), and, left out of ``==`` because they
     change from run to run, the elapsed wall time and the run's CPU times
     and peak RSS. Two results of the same deterministic program compare
-    equal, as in the seed.
+    equal, as in the seed. With isolation: who enforced the memory limit
+    (memory_enforcer: "none", "watchdog" or "kernel") and the isolation
+    limits the run ran into, even when it went on (limits_hit, a subset of
+    {"memory", "pids", "cpu", "file_size", "scratch"}); reason "cpu_limit"
+    when the CPU limit ended it.
     """
 
     timeout: bool
@@ -91,6 +95,8 @@ class Result:
     user_cpu_seconds: float = field(default=0.0, compare=False)
     system_cpu_seconds: float = field(default=0.0, compare=False)
     max_rss_kb: int = field(default=0, compare=False)
+    memory_enforcer: str = "none"
+    limits_hit: FrozenSet[str] = frozenset()
 
     @classmethod
     def _from_native(cls, r: Any) -> "Result":
@@ -116,6 +122,8 @@ class Result:
             user_cpu_seconds=r.user_cpu_seconds,
             system_cpu_seconds=r.system_cpu_seconds,
             max_rss_kb=r.max_rss_kb,
+            memory_enforcer=r.memory_enforcer,
+            limits_hit=frozenset(r.limits_hit),
         )
 
 

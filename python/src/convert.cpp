@@ -88,6 +88,35 @@ const std::map<std::string, Setter, std::less<>>& setters() {
        }},
       {"podman_path",
        [](Options& o, const py::handle& v) { container_of(o).podman_path = v.cast<std::string>(); }},
+      {"isolation",
+       [](Options& o, const py::handle& v) {
+         const auto d = v.cast<py::dict>();
+         Isolation i;
+         for (const auto& [key, value] : d) {
+           const auto name = key.cast<std::string>();
+           if (name == "network") {
+             i.network = value.cast<std::string>() == "none" ? Network::none : Network::host;
+           } else if (name == "read_only") {
+             i.read_only = value.cast<bool>();
+           } else if (name == "scratch_mb") {
+             i.scratch_mb = value.cast<std::size_t>();
+           } else if (name == "pids_limit") {
+             i.pids_limit = value.cast<std::size_t>();
+           } else if (name == "file_size_limit_mb") {
+             i.file_size_limit_mb = value.cast<std::size_t>();
+           } else if (name == "cpu_limit") {
+             i.cpu_limit = Seconds{value.cast<double>()};
+           } else if (name == "volumes") {
+             for (const auto& t : value.cast<py::list>()) {
+               const auto [source, target, ro] = t.cast<std::tuple<std::string, std::string, bool>>();
+               i.volumes.push_back({.source = source, .target = target, .read_only = ro});
+             }
+           } else {
+             throw py::type_error("unexpected isolation option '" + name + "'");
+           }
+         }
+         o.isolation = std::move(i);
+       }},
       {"cgroup_memory_limit_mb",
        [](Options& o, const py::handle& v) {
          container_of(o).cgroup_memory_limit_mb = optional_of<std::size_t>(v);
@@ -106,6 +135,10 @@ Options to_options(const py::kwargs& kwargs) {
     if (it == setters().end()) throw py::type_error("unexpected option '" + name + "'");
     it->second(options, value);
   }
+  // An isolated run's memory limit is the kernel's too, where the machine
+  // has a memory controller for it (the watchdog stays).
+  if (options.isolation && options.memory_limit_mb && kernel_memory_limit_available())
+    options.isolation->memory_limit_mb = options.memory_limit_mb;
   return options;
 }
 
@@ -185,6 +218,18 @@ void bind_result(py::module_& m) {
       .def_readonly("watchdog_error", &Result::watchdog_error)
       .def_property_readonly("containment",
                              [](const Result& r) { return std::string(to_string(r.containment)); })
+      .def_property_readonly("memory_enforcer",
+                             [](const Result& r) { return std::string(to_string(r.memory_enforcer)); })
+      .def_property_readonly("limits_hit",
+                             [](const Result& r) {
+                               py::list hit;
+                               if (r.limits_hit.memory) hit.append("memory");
+                               if (r.limits_hit.pids) hit.append("pids");
+                               if (r.limits_hit.cpu) hit.append("cpu");
+                               if (r.limits_hit.file_size) hit.append("file_size");
+                               if (r.limits_hit.scratch) hit.append("scratch");
+                               return py::frozenset(hit);
+                             })
       .def("__str__", &Result::str);
 }
 

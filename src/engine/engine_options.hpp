@@ -28,6 +28,7 @@ struct EngineOptions {
   Containment min_containment = Containment::process_group;
   /// The sync driver calls it on EINTR (see Options::on_interrupt).
   std::function<void()> on_interrupt{};
+  std::optional<Isolation> isolation{};
 };
 
 }  // namespace bounded_subprocess::detail

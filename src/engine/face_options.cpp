@@ -50,6 +50,14 @@ void check_container_watchdog(const Options& o, Face face) {
            "with a container there is no watchdog: use container->cgroup_memory_limit_mb");
 }
 
+// Isolation is the host's: a container has podman's own flags for it.
+void check_container_isolation(const Options& o, Face face) {
+  if (o.container && o.isolation)
+    reject(face, "isolation",
+           "with a container, use podman's own flags (container->podman_args: --network=none, --read-only, "
+           "--pids-limit, ...)");
+}
+
 void check_line_size(std::size_t size) {
   if (size == 0) throw std::invalid_argument("max_line_size must be at least 1");
 }
@@ -84,7 +92,8 @@ EngineOptions engine_options(const Options& o, std::size_t max_output_size, bool
           .memory_watchdog_interval = o.memory_watchdog_interval.value_or(kDefaultWatchdogInterval),
           .containment = o.containment,
           .min_containment = o.min_containment,
-          .on_interrupt = o.on_interrupt};
+          .on_interrupt = o.on_interrupt,
+          .isolation = o.isolation};
 }
 
 }  // namespace
@@ -95,6 +104,7 @@ EngineOptions run_settings(const Options& o, Face face) {
            "it captures whole outputs; lines are for run_stream_lines, open_line_stream and Interactive");
   check_on_interrupt(o, face);
   check_container_watchdog(o, face);
+  check_container_isolation(o, face);
   EngineOptions e = engine_options(o, o.max_output_size.value_or(kRunMaxOutput), o.tail.value_or(false));
   validate_run_options(e);
   return e;
@@ -106,6 +116,7 @@ StreamSettings stream_settings(const Options& o, Face face) {
            "a line stream keeps the last max_output_size bytes of stderr; tail = false cannot be");
   check_on_interrupt(o, face);
   check_container_watchdog(o, face);
+  check_container_isolation(o, face);
   // The stderr tail; stdout goes to the line sink. on_interrupt is
   // rejected above for these faces, so it is empty here.
   StreamSettings s{.engine = engine_options(o, o.max_output_size.value_or(kStreamStderrKept), /*tail=*/true),
@@ -132,7 +143,8 @@ InteractiveSettings interactive_settings(const Options& o, Face face) {
                         .cwd = o.cwd,
                         .containment = o.containment,
                         .min_containment = o.min_containment,
-                        .on_interrupt = o.on_interrupt};
+                        .on_interrupt = o.on_interrupt,
+                        .isolation = o.isolation};
   check_line_size(s.max_line_size);
   return s;
 }

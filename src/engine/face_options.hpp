@@ -43,6 +43,7 @@ struct InteractiveSettings {
   std::optional<Containment> containment{};
   Containment min_containment = Containment::process_group;
   std::function<void()> on_interrupt{};
+  std::optional<Isolation> isolation{};
 };
 InteractiveSettings interactive_settings(const Options& options, Face face);
 

@@ -16,6 +16,16 @@ std::string_view to_string(EndReason reason) noexcept {
     case EndReason::cancelled: return "cancelled";
     case EndReason::watchdog_failed: return "watchdog_failed";
     case EndReason::containment_broken: return "containment_broken";
+    case EndReason::cpu_limit: return "cpu_limit";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(MemoryEnforcer enforcer) noexcept {
+  switch (enforcer) {
+    case MemoryEnforcer::none: return "none";
+    case MemoryEnforcer::watchdog: return "watchdog";
+    case MemoryEnforcer::kernel: return "kernel";
   }
   return "unknown";
 }
@@ -38,7 +48,11 @@ std::string Result::str() const {
     case EndReason::exited: s = "exited " + std::to_string(exit_code); break;
     case EndReason::signaled: s = "killed by signal " + std::to_string(term_signal); break;
     case EndReason::timeout: s = "timed out"; break;
-    case EndReason::memory_limit: s = "killed by the memory watchdog"; break;
+    case EndReason::memory_limit:
+      s = memory_enforcer == MemoryEnforcer::kernel ? "killed at the kernel's memory limit"
+                                                    : "killed by the memory watchdog";
+      break;
+    case EndReason::cpu_limit: s = "killed at its CPU limit"; break;
     case EndReason::cancelled: s = "cancelled"; break;
     case EndReason::watchdog_failed:
       s = std::string("killed: the memory watchdog could not measure it (") + std::strerror(watchdog_error) +
@@ -50,6 +64,14 @@ std::string Result::str() const {
       break;
   }
   if (stdin_write_failed) s += ", stdin write failed";
+  if (limits_hit.any()) {
+    s += ", limits hit:";
+    if (limits_hit.memory) s += " memory";
+    if (limits_hit.pids) s += " pids";
+    if (limits_hit.cpu) s += " cpu";
+    if (limits_hit.file_size) s += " file_size";
+    if (limits_hit.scratch) s += " scratch";
+  }
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.3fs", elapsed.count());
   s += " after ";

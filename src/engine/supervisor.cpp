@@ -54,6 +54,7 @@ Supervisor::Supervisor(const std::vector<std::string>& argv, const EngineOptions
       .stderr_mode = StdioMode::pipe,
       .containment = {options.containment, options.min_containment},
       .stdin_prefill = stdin_data_,
+      .isolation = options.isolation ? &*options.isolation : nullptr,
   });  // last: nothing below may throw
   deadline_ = child_.started() + to_clock(options.timeout);
   stdin_written_ = child_.prefilled();
@@ -258,6 +259,18 @@ void Supervisor::finish(const ExitInfo& info) {
     r.exit_code = -r.term_signal;
     r.reason = EndReason::signaled;
   }
+  // The kernel's own verdicts: the init killed the run at its CPU limit, or
+  // the OOM killer ended the program at the run's memory limit.
+  if (!kill_reason_ && info.limits.cpu) {
+    kill_reason_ = EndReason::cpu_limit;
+  } else if (!kill_reason_ && info.memory_oom_kill && WIFSIGNALED(info.status) &&
+             WTERMSIG(info.status) == SIGKILL) {
+    kill_reason_ = EndReason::memory_limit;
+  }
+  r.limits_hit = info.limits;
+  r.memory_enforcer = info.kernel_memory_limit ? MemoryEnforcer::kernel
+                      : memory_limit_kb_       ? MemoryEnforcer::watchdog
+                                               : MemoryEnforcer::none;
   if (kill_reason_) {
     r.reason = *kill_reason_;
     r.exit_code = -1;

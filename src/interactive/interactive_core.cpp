@@ -46,6 +46,7 @@ InteractiveCore::InteractiveCore(const std::vector<std::string>& argv, const Int
       .stdout_mode = StdioMode::pipe,
       .stderr_mode = StdioMode::inherit,
       .containment = {options.containment, options.min_containment},
+      .isolation = options.isolation ? &*options.isolation : nullptr,
   });
 }
 

@@ -36,6 +36,7 @@
 #include "bounded_subprocess/spawn_error.hpp"
 #include "spawn/broken_run.hpp"
 #include "spawn/command.hpp"
+#include "spawn/isolation.hpp"
 #include "spawn/launch.hpp"
 #include "spawn/machine.hpp"
 #include "spawn/raw_syscall.hpp"
@@ -228,10 +229,33 @@ std::string quoted(const std::string& s) {
   return "'" + s + "'";
 }
 
-[[noreturn]] void throw_start_failure(LaunchStage stage, int err, const ChildSpec& spec) {
+[[noreturn]] void throw_start_failure(LaunchStage stage, int err, const ChildSpec& spec, int detail = 0) {
   const std::string& program = spec.argv.front();
   const std::string head = "cannot start " + quoted(program);
   using Subject = SpawnError::Subject;
+  std::string isolation;
+  switch (stage) {
+    case LaunchStage::isolation_mounts:
+      isolation = "its own read-only view of the files (mount namespace)";
+      break;
+    case LaunchStage::isolation_scratch: isolation = "the scratch tmpfs at /tmp"; break;
+    case LaunchStage::isolation_volume:
+      isolation = "a volume";
+      if (spec.isolation != nullptr && detail >= 0 &&
+          static_cast<std::size_t>(detail) < spec.isolation->volumes.size()) {
+        const Volume& v = spec.isolation->volumes[static_cast<std::size_t>(detail)];
+        isolation = "the volume " + quoted(v.source + ":" + v.target);
+      }
+      break;
+    case LaunchStage::isolation_network: isolation = "its empty network namespace"; break;
+    case LaunchStage::isolation_limits: isolation = "its limits (rlimits, limit cgroups)"; break;
+    case LaunchStage::isolation_privileges:
+      isolation = "dropping its privileges (capabilities, no_new_privs)";
+      break;
+    default: break;
+  }
+  if (!isolation.empty())
+    throw SpawnError(err, Subject::containment, "isolation", head + ": its isolation failed: " + isolation);
   switch (stage) {
     case LaunchStage::exec: throw SpawnError(err, Subject::program, program, head);
     case LaunchStage::cwd:
@@ -278,14 +302,20 @@ int exit_code_from_status(int status) noexcept {
 
 Child Child::spawn(const ChildSpec& spec) {
   validate_command(spec.argv, spec.env, spec.cwd);
-  const Containment containment = choose_containment(spec.containment);
+  ContainmentRequest request = spec.containment;
+  if (spec.isolation != nullptr) {
+    validate_isolation(*spec.isolation);
+    request = isolation_containment(*spec.isolation, request);
+  }
+  const Containment containment = choose_containment(request);
   if (containment == Containment::process_group && sigchld_reaped_by_kernel()) {
     throw SpawnError(ECHILD, SpawnError::Subject::containment, "process_group",
                      "SIGCHLD is ignored in this process (SIG_IGN or SA_NOCLDWAIT), so the kernel would reap "
                      "the child and its exit status could not be known; containment process_group needs the "
                      "default SIGCHLD disposition");
   }
-  const ExecCommand command(spec.argv, spec.env);
+  const ExecCommand command(spec.argv,
+                            spec.isolation != nullptr ? isolated_env(*spec.isolation, spec.env) : spec.env);
 
   // The child's ends of its standard fds, above 2, closed when we return.
   Pipe in, out, err;
@@ -414,6 +444,22 @@ Child Child::spawn(const ChildSpec& spec) {
       plan->program.cgroup_procs_fd = cgroup_procs_write.get();
       plan->program.new_cgroup_namespace = true;
     }
+    if (spec.isolation != nullptr) {
+      try {
+        child.isolation_ = std::make_shared<IsolationSetup>(*spec.isolation, containment, cgroup_dir.get());
+      } catch (...) {
+        remove_cgroup();
+        throw;
+      }
+      plan->program.isolation = child.isolation_->plan();
+      plan->read_limit_events = child.isolation_->read_run_cgroup_events();
+      child.kernel_memory_limit_ = spec.isolation->memory_limit_mb.has_value();
+      if (spec.isolation->cpu_limit) {
+        plan->cpu_limit_usec = static_cast<std::int64_t>(spec.isolation->cpu_limit->count() * 1e6);
+        if (plan->cpu_limit_usec < 1) plan->cpu_limit_usec = 1;
+        plan->cpu_count = IsolationSetup::cpu_count();
+      }
+    }
 
     int pidfd = -1;
     long pid;
@@ -448,7 +494,7 @@ Child Child::spawn(const ChildSpec& spec) {
     if (n != static_cast<ssize_t>(sizeof report) || report.kind != InitReport::started) {
       child.kill_and_finish();  // reaps the init; nothing of the program runs
       if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::failed)
-        throw_start_failure(report.error_stage, report.error_errno, spec);
+        throw_start_failure(report.error_stage, report.error_errno, spec, report.error_detail);
       throw SpawnError(EIO, SpawnError::Subject::containment, std::string(to_string(containment)),
                        "cannot start " + quoted(spec.argv.front()) + ": its init ended without a word");
     }
@@ -489,6 +535,8 @@ Child& Child::operator=(Child&& other) noexcept {
   cgroup_procs_ = std::move(other.cgroup_procs_);
   cgroup_name_ = std::move(other.cgroup_name_);
   region_ = std::exchange(other.region_, nullptr);
+  isolation_ = std::move(other.isolation_);
+  kernel_memory_limit_ = other.kernel_memory_limit_;
   killed_ = std::exchange(other.killed_, false);
   finished_ = std::exchange(other.finished_, false);
   return *this;
@@ -510,6 +558,7 @@ void Child::release() noexcept {
   // The init removes the run's cgroup; not if it died first.
   if (!cgroup_name_.empty()) ::unlinkat(machine().cgroup_parent_fd, cgroup_name_.c_str(), AT_REMOVEDIR);
   cgroup_name_.clear();
+  isolation_.reset();  // its limit cgroups, empty once the init is reaped
   // Only once the init is reaped: it ran on this memory.
   if (region_ != nullptr) region_cache.give_back(std::exchange(region_, nullptr));
 }
@@ -599,6 +648,19 @@ ExitInfo Child::finish() {
       info.user_cpu = std::chrono::microseconds(report.user_usec);
       info.system_cpu = std::chrono::microseconds(report.system_usec);
       info.max_rss_kb = static_cast<std::uint64_t>(report.max_rss_kb);
+      info.limits.cpu = report.cpu_limit_hit != 0;
+      info.limits.file_size = report.file_size_hit != 0;
+      info.limits.scratch = report.scratch_full != 0;
+      info.limits.pids = report.pids_limit_hit != 0;
+      info.limits.memory = report.memory_limit_hit != 0;
+      info.memory_oom_kill = report.memory_oom_kill != 0;
+      if (isolation_) {
+        const LimitCounters counted = isolation_->finish();
+        info.limits.pids = info.limits.pids || counted.pids;
+        info.limits.memory = info.limits.memory || counted.memory;
+        info.memory_oom_kill = info.memory_oom_kill || counted.memory_oom_kill;
+      }
+      info.kernel_memory_limit = kernel_memory_limit_;
     } else {
       // Killed before it could report (a subreaper's init by the program
       // itself, say): the host ends what is left of the run.

@@ -20,8 +20,11 @@
 #include "base/unique_fd.hpp"
 #include "bounded_subprocess/containment.hpp"
 #include "bounded_subprocess/options.hpp"
+#include "bounded_subprocess/result.hpp"
 
 namespace bounded_subprocess::detail {
+
+class IsolationSetup;
 
 using Clock = std::chrono::steady_clock;
 
@@ -52,6 +55,8 @@ struct ChildSpec {
   /// pipe takes at once (`Child::prefilled()` says how many): small stdin
   /// data is then in place however fast the program exits.
   std::string_view stdin_prefill{};
+  /// The run's isolation (nullptr: none). Checked here too.
+  const Isolation* isolation = nullptr;
 };
 
 /// How the run ended, as its init or wait4 reported it.
@@ -66,6 +71,12 @@ struct ExitInfo {
   /// False when `status` could not be had (containment_broken only; `status`
   /// then reads as SIGKILL).
   bool status_known = true;
+  /// The isolation limits the run ran into (scratch is not known here).
+  LimitsHit limits{};
+  /// The kernel killed a process of the run at its memory limit.
+  bool memory_oom_kill = false;
+  /// The run had a kernel memory limit.
+  bool kernel_memory_limit = false;
 };
 
 /// The library's exit code convention: the status, or minus the signal.
@@ -171,8 +182,10 @@ class Child {
   /// should the init be killed.
   UniqueFd program_pidfd_;
   std::shared_ptr<const UniqueFd> cgroup_procs_;
-  std::string cgroup_name_;  ///< the run's cgroup, removed (again) once the init is reaped
-  void* region_ = nullptr;   ///< the init's stacks and plan (given back once it is reaped)
+  std::string cgroup_name_;                    ///< the run's cgroup, removed (again) once the init is reaped
+  void* region_ = nullptr;                     ///< the init's stacks and plan (given back once it is reaped)
+  std::shared_ptr<IsolationSetup> isolation_;  ///< the run's limit cgroups, until its end
+  bool kernel_memory_limit_ = false;
   bool killed_ = false;
   bool finished_ = false;
 };

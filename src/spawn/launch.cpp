@@ -18,7 +18,9 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "spawn/raw_syscall.hpp"
 #include "spawn/tree_kill.hpp"
@@ -74,6 +76,17 @@ const char* after_line_start(const char* text, const char* word) {
     if (*line == '\n') ++line;
   }
   return nullptr;
+}
+
+// The decimal number after `word` (and blanks) at the start of a line of
+// `text`; 0 when there is none.
+long long number_after(const char* text, const char* word) {
+  const char* at = after_line_start(text, word);
+  if (at == nullptr) return 0;
+  while (*at == ' ' || *at == '\t') ++at;
+  long long value = 0;
+  while (*at >= '0' && *at <= '9') value = value * 10 + (*at++ - '0');
+  return value;
 }
 
 // Whether `text` holds `word` at the start of a line.
@@ -189,8 +202,23 @@ extern "C" int bs_launch_program(void* arg) {
     if (const long r = write_all(plan.cgroup_procs_fd, "0", 1); r < 0)
       return fail(plan, LaunchStage::cgroup, r);
   }
+  if (plan.isolation != nullptr) {
+    // The limit cgroups (v1) before the cgroup namespace, which would hide them.
+    for (const int fd : plan.isolation->limit_procs_fd) {
+      if (fd < 0) continue;
+      if (const long r = write_all(fd, "0", 1); r < 0) return fail(plan, LaunchStage::isolation_limits, r);
+    }
+  }
   if (plan.new_cgroup_namespace) {
     if (const long r = call(SYS_unshare, CLONE_NEWCGROUP); r < 0) return fail(plan, LaunchStage::cgroup, r);
+  }
+  if (plan.isolation != nullptr) {
+    LaunchStage stage = LaunchStage::none;
+    int detail = 0;
+    if (const long r = bs_isolate(plan.isolation, plan.scratch_mount_fd, &stage, &detail); r < 0) {
+      plan.error_detail = detail;
+      return fail(plan, stage, r);
+    }
   }
   if (plan.cwd != nullptr) {
     if (const long r = call(SYS_chdir, plan.cwd); r < 0) return fail(plan, LaunchStage::cwd, r);
@@ -251,7 +279,7 @@ class Init {
     call(SYS_sendmsg, plan_.channel_fd, &msg, MSG_NOSIGNAL);
   }
 
-  [[noreturn]] void fail_start(LaunchStage stage, int err) {
+  [[noreturn]] void fail_start(LaunchStage stage, int err, int detail = 0) {
     // A program child that failed before exec has exited: reap it here, or
     // a subreaper's exit would hand the zombie to the host's own subreaper.
     for (;;) {
@@ -263,6 +291,7 @@ class Init {
     r.kind = InitReport::failed;
     r.error_stage = stage;
     r.error_errno = err;
+    r.error_detail = detail;
     report(r);
     exit_now(0);  // the kernel kills whatever the namespace holds
   }
@@ -342,25 +371,49 @@ class Init {
     const long sfd = call(SYS_signalfd4, -1, &chld, kSigsetSize, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) return static_cast<int>(-sfd);
     signal_fd_ = static_cast<int>(sfd);
+    if (iso_scratch()) {
+      const long fd = bs_make_scratch(plan_.program.isolation->scratch_size);
+      if (fd < 0) {
+        scratch_failed_ = static_cast<int>(-fd);
+      } else {
+        scratch_fd_ = static_cast<int>(fd);
+        plan_.program.scratch_mount_fd = scratch_fd_;
+      }
+    }
+    if (plan_.cpu_limit_usec > 0) {
+      const long stat = call(SYS_openat, plan_.cgroup_dir_fd, "cpu.stat", O_RDONLY | O_CLOEXEC);
+      if (stat < 0) return static_cast<int>(-stat);
+      cpu_stat_fd_ = static_cast<int>(stat);
+      const long timer = call(SYS_timerfd_create, CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+      if (timer < 0) return static_cast<int>(-timer);
+      timer_fd_ = static_cast<int>(timer);
+    }
     // Keep only what the init and the program's start need: the host's
     // other fds (other runs' pipes among them) must not stay open here.
-    const int program_fds[4] = {plan_.program.stdio[0], plan_.program.stdio[1], plan_.program.stdio[2],
-                                plan_.program.cgroup_procs_fd};
-    close_all_but(program_fds, 4);
+    const IsolationPlan* iso = plan_.program.isolation;
+    const int program_fds[7] = {plan_.program.stdio[0],
+                                plan_.program.stdio[1],
+                                plan_.program.stdio[2],
+                                plan_.program.cgroup_procs_fd,
+                                iso != nullptr ? iso->limit_procs_fd[0] : -1,
+                                iso != nullptr ? iso->limit_procs_fd[1] : -1,
+                                iso != nullptr ? iso->netns_fd : -1};
+    close_all_but(program_fds, 7);
     return 0;
   }
 
   // Closes every fd but ours and the `extra` ones.
   void close_all_but(const int* extra, int extra_count) {
-    int keep[10];
+    int keep[16];
     int n = 0;
-    const int ours[6] = {plan_.channel_fd,       plan_.proc_fd, plan_.cgroup_dir_fd,
-                         plan_.cgroup_parent_fd, signal_fd_,    ns_proc_fd_};
+    const int ours[9] = {plan_.channel_fd, plan_.proc_fd, plan_.cgroup_dir_fd, plan_.cgroup_parent_fd,
+                         signal_fd_,       ns_proc_fd_,   timer_fd_,           cpu_stat_fd_,
+                         scratch_fd_};
     for (int fd : ours)
       if (fd >= 0) keep[n++] = fd;
     for (int i = 0; i < extra_count; ++i)
       if (extra[i] >= 0) keep[n++] = extra[i];
-    for (int i = 1; i < n; ++i)  // insertion sort of at most 8
+    for (int i = 1; i < n; ++i)  // insertion sort of at most 16
       for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) {
         const int t = keep[j];
         keep[j] = keep[j - 1];
@@ -412,7 +465,12 @@ class Init {
                     bs_launch_program, &plan_.program);
   }
 
+  bool iso_scratch() const {
+    return plan_.program.isolation != nullptr && plan_.program.isolation->scratch_size != nullptr;
+  }
+
   void start_program() {
+    if (scratch_failed_ != 0) fail_start(LaunchStage::isolation_scratch, scratch_failed_);
     int pidfd = -1;
     const long pid = clone_program(pidfd);
     if (pid < 0) fail_start(LaunchStage::clone, static_cast<int>(-pid));
@@ -420,7 +478,7 @@ class Init {
     // The vfork is over: the program runs, or its child failed before exec
     // and exits with 127 (reaped with everything else).
     if (plan_.program.error_stage != LaunchStage::none) {
-      fail_start(plan_.program.error_stage, plan_.program.error_errno);
+      fail_start(plan_.program.error_stage, plan_.program.error_errno, plan_.program.error_detail);
     }
     InitReport r;
     r.kind = InitReport::started;
@@ -439,6 +497,42 @@ class Init {
       close_all_but(nullptr, 0);
       report(r);
     }
+    if (timer_fd_ >= 0) arm_cpu_timer(plan_.cpu_limit_usec);
+  }
+
+  // CPU time the run's cgroup has used, in microseconds (-1: unreadable).
+  long long cpu_used_usec() {
+    char buf[512];
+    const long n = call(SYS_pread64, cpu_stat_fd_, buf, sizeof buf - 1, 0);
+    if (n < 0) return -1;
+    buf[n] = '\0';
+    if (after_line_start(buf, "usage_usec") == nullptr) return -1;
+    return number_after(buf, "usage_usec");
+  }
+
+  // The earliest moment `rest` microseconds of CPU could be used up: with
+  // every CPU busy, rest / cpu_count from now (at least a millisecond).
+  void arm_cpu_timer(long long rest) {
+    long long wait = rest / (plan_.cpu_count > 0 ? plan_.cpu_count : 1);
+    if (wait < 1000) wait = 1000;
+    itimerspec spec{};
+    spec.it_value.tv_sec = wait / 1000000;
+    spec.it_value.tv_nsec = (wait % 1000000) * 1000;
+    call(SYS_timerfd_settime, timer_fd_, 0, &spec, nullptr);
+  }
+
+  // The timer fired: the run is over its CPU limit (true), or the timer is
+  // set again for the rest.
+  bool cpu_limit_reached() {
+    unsigned long long expirations;
+    call(SYS_read, timer_fd_, &expirations, sizeof expirations);
+    const long long used = cpu_used_usec();
+    if (used < 0 || used >= plan_.cpu_limit_usec) {
+      cpu_limit_hit_ = used >= 0;
+      return true;  // unreadable: end the run rather than let it run unbounded
+    }
+    arm_cpu_timer(plan_.cpu_limit_usec - used);
+    return false;
   }
 
   // Reaps one exited child (blocking) or every one that has exited
@@ -451,6 +545,8 @@ class Init {
       if (r == -EINTR) continue;
       no_children_ = r == -ECHILD;
       if (r < 0 || info.si_pid == 0) return;  // an error, or WNOHANG and nothing yet
+      if ((info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) && info.si_status == SIGXFSZ)
+        file_size_hit_ = true;
       if (info.si_pid == program_ && !program_done_) {
         program_done_ = true;
         const int s = info.si_status;
@@ -475,8 +571,8 @@ class Init {
     // Until the program exits, or the host asks for the end (a byte) or is
     // gone (EOF on the channel).
     while (!program_done_) {
-      pollfd fds[2] = {{signal_fd_, POLLIN, 0}, {plan_.channel_fd, POLLIN, 0}};
-      const long n = call(SYS_ppoll, fds, 2, nullptr, nullptr, kSigsetSize);
+      pollfd fds[3] = {{signal_fd_, POLLIN, 0}, {plan_.channel_fd, POLLIN, 0}, {timer_fd_, POLLIN, 0}};
+      const long n = call(SYS_ppoll, fds, timer_fd_ >= 0 ? 3 : 2, nullptr, nullptr, kSigsetSize);
       if (n == -EINTR) continue;
       if (n < 0) return;  // cannot wait: end the run rather than hang
       if (fds[0].revents != 0) {
@@ -484,6 +580,7 @@ class Init {
         reap(false);
       }
       if (fds[1].revents != 0) return;
+      if (timer_fd_ >= 0 && fds[2].revents != 0 && !program_done_ && cpu_limit_reached()) return;
     }
   }
 
@@ -590,6 +687,38 @@ class Init {
     call(SYS_unlinkat, plan_.cgroup_parent_fd, plan_.cgroup_name, AT_REMOVEDIR);
   }
 
+  // What the run's cgroup counted against its limits (the controllers are
+  // enabled there): refused forks, memory at its limit, OOM kills.
+  void read_limit_events(InitReport& r) {
+    char buf[512];
+    const long pids = call(SYS_openat, plan_.cgroup_dir_fd, "pids.events", O_RDONLY | O_CLOEXEC);
+    if (pids >= 0) {
+      if (read_proc_file_fd(static_cast<int>(pids), buf, sizeof buf))
+        r.pids_limit_hit = number_after(buf, "max") > 0 ? 1 : 0;
+      call(SYS_close, pids);
+    }
+    const long memory = call(SYS_openat, plan_.cgroup_dir_fd, "memory.events", O_RDONLY | O_CLOEXEC);
+    if (memory >= 0) {
+      if (read_proc_file_fd(static_cast<int>(memory), buf, sizeof buf)) {
+        r.memory_oom_kill = number_after(buf, "oom_kill") > 0 ? 1 : 0;
+        r.memory_limit_hit = r.memory_oom_kill != 0 || number_after(buf, "max") > 0 ? 1 : 0;
+      }
+      call(SYS_close, memory);
+    }
+  }
+
+  static bool read_proc_file_fd(int fd, char* buf, unsigned long size) {
+    unsigned long got = 0;
+    for (;;) {
+      const long n = call(SYS_read, fd, buf + got, size - 1 - got);
+      if (n == -EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<unsigned long>(n);
+    }
+    buf[got] = '\0';
+    return got > 0;
+  }
+
   // Everything in the namespace but us. kill(-1) would walk every process
   // of the machine, holding the kernel's tasklist lock that every fork and
   // exit of the machine waits for: the listing walks only the run. It can
@@ -629,6 +758,8 @@ class Init {
         kill_namespace();
       }
     }
+    InitReport r;
+    if (plan_.read_limit_events) read_limit_events(r);
     if (plan_.cgroup_dir_fd >= 0) remove_cgroup();
     rusage usage{};
     call(SYS_getrusage, RUSAGE_CHILDREN, &usage);
@@ -638,8 +769,10 @@ class Init {
     while (call(SYS_recvfrom, plan_.channel_fd, ignored, sizeof ignored, MSG_DONTWAIT, nullptr, nullptr) >
            0) {
     }
-    InitReport r;
     r.kind = InitReport::ended;
+    r.cpu_limit_hit = cpu_limit_hit_ ? 1 : 0;
+    r.file_size_hit = file_size_hit_ ? 1 : 0;
+    r.scratch_full = scratch_fd_ >= 0 && bs_file_system_full(scratch_fd_) ? 1 : 0;
     r.wait_status = program_done_ ? status_ : SIGKILL;
     r.user_usec = usage.ru_utime.tv_sec * 1000000L + usage.ru_utime.tv_usec;
     r.system_usec = usage.ru_stime.tv_sec * 1000000L + usage.ru_stime.tv_usec;
@@ -659,6 +792,12 @@ class Init {
   bool no_children_ = false;
   bool proc_mounted_ = false;
   bool killed_atomically_ = false;
+  int timer_fd_ = -1;     ///< cpu_limit: the timer of the next look at cpu.stat
+  int cpu_stat_fd_ = -1;  ///< cpu_limit: the run cgroup's cpu.stat
+  bool cpu_limit_hit_ = false;
+  bool file_size_hit_ = false;
+  int scratch_fd_ = -1;  ///< the scratch tmpfs, held until the end (whether it was full)
+  int scratch_failed_ = 0;
   int rounds_ = 0;  ///< calls of kill_namespace
   int status_ = 0;
 };

@@ -30,6 +30,52 @@ enum class LaunchStage : int {
   exec,     ///< execve of the program
   init,     ///< the init's own setup (namespaces, maps, /proc)
   clone,    ///< clone() of the program
+  // The run's isolation (isolation_launch.cpp), in the program's process:
+  isolation_mounts,      ///< its own mount namespace, the read-only view
+  isolation_scratch,     ///< the scratch tmpfs at /tmp
+  isolation_volume,      ///< a volume (`error_detail`: its index)
+  isolation_network,     ///< the empty network namespace
+  isolation_limits,      ///< rlimits, the limit cgroups
+  isolation_privileges,  ///< capabilities, no_new_privs
+};
+
+inline constexpr int kMaxVolumes = 32;
+
+/// What the program's process sets up for an isolated run, before exec (in
+/// this order: limit cgroups, mount namespace, volumes opened, read-only
+/// view, scratch, volumes placed, network, rlimits, capabilities,
+/// no_new_privs). Strings are the host's, alive until the start is over.
+struct IsolationPlan {
+  /// v1 limit cgroups to join: their cgroup.procs, to write "0" into.
+  int limit_procs_fd[2] = {-1, -1};
+  /// unshare(CLONE_NEWNS) and make every mount a slave of the host's.
+  bool new_mount_namespace = false;
+  bool read_only = false;
+  /// Size of the scratch tmpfs ("Nm"); nullptr: none. The init makes it
+  /// (so that it can tell at the end whether it was full) and the program's
+  /// process places it at /tmp.
+  const char* scratch_size = nullptr;
+  int volume_count = 0;
+  const char* volume_source[kMaxVolumes] = {};
+  const char* volume_target[kMaxVolumes] = {};
+  bool volume_read_only[kMaxVolumes] = {};
+  /// The target does not exist on the host: make it (in the scratch).
+  bool volume_make_target[kMaxVolumes] = {};
+  /// /sys/fs/cgroup read-only, so that a root program cannot raise its own
+  /// limits.
+  bool protect_cgroups = false;
+  bool network_none = false;
+  /// network_none: an empty network namespace of the pool to enter (setns),
+  /// used by this run alone; -1: make a new one (unshare).
+  int netns_fd = -1;
+  /// /proc/sys read-only, so that a root program cannot change the settings
+  /// of a pooled network namespace for the runs after it.
+  bool protect_sysctls = false;
+  /// RLIMIT_FSIZE in bytes, RLIMIT_NPROC; negative: unchanged.
+  long long file_size_limit = -1;
+  long long nproc_limit = -1;
+  /// The caller is root: keep only podman's default capabilities.
+  bool drop_capabilities = false;
 };
 
 /// What a child must do to the signal dispositions it was cloned with: the
@@ -58,10 +104,15 @@ struct ProgramPlan {
   int cgroup_procs_fd = -1;
   /// Enter a new cgroup namespace rooted at that cgroup.
   bool new_cgroup_namespace = false;
+  /// The run's isolation; nullptr: none.
+  const IsolationPlan* isolation = nullptr;
+  /// The scratch tmpfs, a detached mount the init made (-1: none).
+  int scratch_mount_fd = -1;
   /// Written by the child when it cannot exec (the parent reads them once
   /// the vfork returns).
   LaunchStage error_stage = LaunchStage::none;
   int error_errno = 0;
+  int error_detail = 0;  ///< isolation_volume: which one
 };
 
 enum class InitKind : int { subreaper, pid_namespace };
@@ -92,6 +143,14 @@ struct InitPlan {
   /// its top (16-aligned).
   char* program_stack_bottom = nullptr;
   char* program_stack_top = nullptr;
+  /// cgroup mode: read the run cgroup's pids.events and memory.events at the
+  /// end (the limit controllers are enabled there).
+  bool read_limit_events = false;
+  /// cgroup mode: kill the run once its cgroup's cpu.stat usage_usec reaches
+  /// this (0: no CPU limit), checked by a timer set for the earliest time
+  /// the rest could be used up (the rest divided by `cpu_count`).
+  std::int64_t cpu_limit_usec = 0;
+  int cpu_count = 1;
   /// Only try the setup (namespaces, maps, /proc, subreaper, a cgroup
   /// namespace when `program.new_cgroup_namespace`), then exit with
   /// kProbeWorked, kProbeWorkedWithoutProc or kProbeFailed + errno.
@@ -115,12 +174,30 @@ struct InitReport {
   std::int64_t user_usec = 0;  ///< ended: CPU of every process the init reaped
   std::int64_t system_usec = 0;
   std::int64_t max_rss_kb = 0;  ///< ended: the largest peak RSS among them
+  int error_detail = 0;         ///< failed: the plan's error_detail
+  int cpu_limit_hit = 0;        ///< ended: the run was killed at its CPU limit
+  int pids_limit_hit = 0;       ///< ended: pids.events counted a refusal
+  int memory_limit_hit = 0;     ///< ended: memory.events counted max or oom_kill
+  int memory_oom_kill = 0;      ///< ended: memory.events counted an oom_kill
+  int file_size_hit = 0;        ///< ended: a process of the run died of SIGXFSZ
+  int scratch_full = 0;         ///< ended: the scratch had no free block or inode left
 };
 
 extern "C" {
 /// Entry of the program's vfork child: `plan` is a ProgramPlan*. Returns
 /// (exit code 127) only when it cannot exec.
 __attribute__((visibility("hidden"))) int bs_launch_program(void* plan);
+/// The isolation of the program's process (isolation_launch.cpp): 0, or
+/// -errno with `stage` (and `detail`) set.
+__attribute__((visibility("hidden"))) long bs_isolate(const IsolationPlan* plan, int scratch_mount_fd,
+                                                      LaunchStage* stage, int* detail);
+/// A detached tmpfs of `size` ("Nm"), mode 1777, nosuid, nodev (the new
+/// mount API): its mount fd, or -errno.
+__attribute__((visibility("hidden"))) long bs_make_scratch(const char* size);
+/// Brings the loopback of the caller's network namespace up: 0 or -errno.
+__attribute__((visibility("hidden"))) long bs_loopback_up();
+/// Whether the file system of `fd` has no free block or inode left.
+__attribute__((visibility("hidden"))) bool bs_file_system_full(int fd);
 /// Entry of the init: `plan` is an InitPlan*. Never returns to the host.
 __attribute__((visibility("hidden"))) int bs_run_init(void* plan);
 }

@@ -49,7 +49,7 @@ TEST(BatchPodman, ContainerAndLocalJobsInOneBatch) {
       job("c-flood", {"sh", "-c", "yes | head -c 1000000"},
           in_container({{"timeout", 60}, {"max_output", 8}})),
       job("c-clear-env", {"true"}, in_container({{"clear_env", true}})),  // a local-only field
-      job("local-volume", {"true"}, {{"volumes", {"/tmp:/tmp"}}}),        // a container-only field
+      job("local-volume", {"true"}, {{"volumes", {"/nonexistent/bs:/tmp"}}}),  // a host bind of nothing
       job("local-2", {misbehave(), "exit", "3"}),
   });
   auto run = batch_test::run_batch({ws.jobs(), "--parallel", "4", "--quiet"});

@@ -101,7 +101,7 @@ TEST(BatchResults, BadLinesBecomeErrorResultsAndTheBatchGoesOn) {
       job("negative", {"true"}, {{"timeout", -1}}),        // out of range
       job("zero", {"true"}, {{"memory_limit_mb", 0}}),     // out of range
       job("both", {"true"}, {{"stdin", "a"}, {"stdin_file", "/dev/null"}}),
-      job("volume", {"true"}, {{"volumes", {"/a:/b"}}}),  // needs podman
+      job("volume", {"true"}, {{"volumes", {"/a:/b"}}}),  // its source does not exist
       job("clearpod", {"true"}, {{"podman", "img"}, {"clear_env", true}}),
       job("envtype", {"true"}, {{"env", {{"A", 1}}}}),
       job("fine", {M, "exit", "5"}),  // duplicate id
@@ -136,7 +136,7 @@ TEST(BatchResults, BadLinesBecomeErrorResultsAndTheBatchGoesOn) {
   error_on(12, "field 'timeout'");
   error_on(13, "field 'memory_limit_mb'");
   error_on(14, "exclude each other");
-  error_on(15, "needs field 'podman'");
+  error_on(15, "the source /a does not exist");
   error_on(16, "field 'clear_env' cannot be used with field 'podman'");
   error_on(17, "field 'env'");
   error_on(18, "duplicate id \"fine\"");

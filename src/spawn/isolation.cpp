@@ -1,0 +1,436 @@
+// The host's side of a run's isolation. See isolation.hpp.
+#include "spawn/isolation.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+#include <thread>
+
+#include "bounded_subprocess/spawn_error.hpp"
+#include "spawn/machine.hpp"
+
+namespace bounded_subprocess::detail {
+
+namespace {
+
+constexpr std::size_t kMaxMiB = std::size_t{1} << 40;  // RLIMIT_FSIZE and friends take bytes in 63 bits
+constexpr std::size_t kMaxPids = 4194304;              // the kernel's PID_MAX_LIMIT
+constexpr double kMaxCpuSeconds = 1e9;
+
+[[noreturn]] void missing(const std::string& what) {
+  throw SpawnError(ENOTSUP, SpawnError::Subject::containment, "isolation", what);
+}
+
+std::string read_all(int dir, const char* name) {
+  const int fd = ::openat(dir, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  std::string text;
+  char buf[512];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
+bool write_text(int dir, const char* name, const std::string& text) {
+  const int fd = ::openat(dir, name, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  return ok;
+}
+
+// The number after `word` at the start of a line of `text`, 0 when none.
+long long number_after(const std::string& text, std::string_view word) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.compare(0, word.size(), word) != 0 || line.size() <= word.size() || line[word.size()] != ' ')
+      continue;
+    return std::atoll(line.c_str() + word.size() + 1);
+  }
+  return 0;
+}
+
+// The host's own cgroup of a v1 controller (its path), or "" where there is
+// none or the caller is not root. Found once; opened by each run that uses
+// it (no fd is kept for the life of the process).
+struct V1Controllers {
+  std::string pids;
+  std::string memory;
+};
+
+std::string find_v1(const std::string& controller) {
+  std::string own;
+  {
+    std::ifstream f("/proc/self/cgroup");
+    for (std::string line; std::getline(f, line);) {
+      const auto a = line.find(':');
+      const auto b = line.find(':', a + 1);
+      if (a == std::string::npos || b == std::string::npos) continue;
+      std::istringstream names(line.substr(a + 1, b - a - 1));
+      for (std::string name; std::getline(names, name, ',');)
+        if (name == controller) own = line.substr(b + 1);
+    }
+  }
+  if (own.empty()) return "";
+  std::ifstream f("/proc/self/mountinfo");
+  for (std::string line; std::getline(f, line);) {
+    const auto dash = line.find(" - cgroup ");
+    if (dash == std::string::npos) continue;
+    std::istringstream super(line.substr(dash + 10));
+    std::string source, options;
+    super >> source >> options;
+    bool has = false;
+    std::istringstream opts(options);
+    for (std::string o; std::getline(opts, o, ',');) has = has || o == controller;
+    if (!has) continue;
+    std::istringstream fields(line.substr(0, dash));
+    std::string id, parent, dev, root, mount_point;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    if (root != "/") continue;
+    const std::string dir = mount_point + (own == "/" ? "" : own);
+    struct stat st {};
+    return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) ? dir : "";
+  }
+  return "";
+}
+
+const V1Controllers& v1_controllers() {
+  static std::once_flag once;
+  static V1Controllers c;
+  std::call_once(once, [] {
+    if (::geteuid() != 0) return;
+    c.pids = find_v1("pids");
+    c.memory = find_v1("memory");
+  });
+  return c;
+}
+
+// The caller's cgroup v2 hands this controller to the runs' cgroups.
+bool v2_controller(const char* name) {
+  const Machine& m = machine();
+  if (m.cgroup_parent_fd < 0 || !m.available[static_cast<std::size_t>(Containment::cgroup)]) return false;
+  std::istringstream words(read_all(m.cgroup_parent_fd, "cgroup.subtree_control"));
+  for (std::string w; words >> w;)
+    if (w == name) return true;
+  return false;
+}
+
+bool has_limits(const Isolation& i) {
+  return i.memory_limit_mb || i.pids_limit || i.cpu_limit;
+}
+
+std::atomic<unsigned long> v1_counter{0};
+
+// Empty network namespaces (loopback up), each lent to one run at a time:
+// creating one costs milliseconds (the kernel initialises every network
+// subsystem for it, serialized machine-wide), entering one costs a setns.
+// Made by a short-lived thread of ours, which needs CAP_SYS_ADMIN: root
+// callers only (an unprivileged run makes its own, in its user namespace).
+class NetnsPool {
+ public:
+  static constexpr std::size_t kKept = 64;
+
+  // A namespace for one run; none (the program makes its own) the first
+  // time: a process that isolates one run (bounded-run) should not pay for
+  // a thread and a namespace kept for runs that never come.
+  UniqueFd take() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!free_.empty()) {
+        UniqueFd fd = std::move(free_.back());
+        free_.pop_back();
+        return fd;
+      }
+      if (!used_) {
+        used_ = true;
+        return UniqueFd();
+      }
+    }
+    return make();
+  }
+  void give_back(UniqueFd fd) {
+    std::lock_guard lock(mutex_);
+    if (free_.size() < kKept && owner_ == ::getpid()) free_.push_back(std::move(fd));
+  }
+
+ private:
+  UniqueFd make() {
+    int fd = -1;
+    int err = 0;
+    std::thread([&] {
+      if (::unshare(CLONE_NEWNET) != 0) {
+        err = errno;
+        return;
+      }
+      if (const long r = bs_loopback_up(); r < 0) {
+        err = static_cast<int>(-r);
+        return;
+      }
+      fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) err = errno;
+    }).join();
+    if (fd < 0) missing("cannot make an empty network namespace: " + std::string(std::strerror(err)));
+    if (fd <= 2) {
+      const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      ::close(fd);
+      fd = moved;
+    }
+    return UniqueFd(fd);
+  }
+
+  std::mutex mutex_;
+  std::vector<UniqueFd> free_;
+  bool used_ = false;
+  pid_t owner_ = ::getpid();  ///< a forked host never uses its parent's
+};
+
+NetnsPool& netns_pool() {
+  static NetnsPool pool;
+  return pool;
+}
+
+}  // namespace
+
+void validate_isolation(const Isolation& i) {
+  auto size = [](const std::optional<std::size_t>& v, const char* name, std::size_t max) {
+    if (!v) return;
+    if (*v == 0) throw std::invalid_argument(std::string("isolation.") + name + " must be at least 1");
+    if (*v > max)
+      throw std::invalid_argument(std::string("isolation.") + name + " is above what the kernel takes (" +
+                                  std::to_string(max) + ")");
+  };
+  size(i.scratch_mb, "scratch_mb", kMaxMiB);
+  size(i.memory_limit_mb, "memory_limit_mb", kMaxMiB);
+  size(i.pids_limit, "pids_limit", kMaxPids);
+  size(i.file_size_limit_mb, "file_size_limit_mb", kMaxMiB);
+  if (i.cpu_limit && (!std::isfinite(i.cpu_limit->count()) || i.cpu_limit->count() <= 0 ||
+                      i.cpu_limit->count() > kMaxCpuSeconds))
+    throw std::invalid_argument("isolation.cpu_limit must be a positive, finite duration (at most 1e9 s)");
+  if (i.volumes.size() > static_cast<std::size_t>(kMaxVolumes))
+    throw std::invalid_argument("isolation.volumes: at most " + std::to_string(kMaxVolumes) + " volumes");
+  for (const Volume& v : i.volumes) {
+    const std::string name = "volume '" + v.source + ":" + v.target + "'";
+    if (v.source.empty() || v.source.front() != '/' || v.source.find('\0') != std::string::npos)
+      throw std::invalid_argument(name + ": the source must be an absolute path");
+    if (v.target.empty() || v.target.front() != '/' || v.target.find('\0') != std::string::npos)
+      throw std::invalid_argument(name + ": the target must be an absolute path");
+    struct stat st {};
+    if (::stat(v.source.c_str(), &st) != 0)
+      throw std::invalid_argument(name + ": the source " + v.source + " does not exist (" +
+                                  std::strerror(errno) + ")");
+    if (::stat(v.target.c_str(), &st) != 0) {
+      const auto slash = v.target.rfind('/');
+      const bool in_scratch = i.scratch_mb && v.target.compare(0, 5, "/tmp/") == 0 && slash == 4;
+      if (!in_scratch)
+        throw std::invalid_argument(
+            name + ": the target " + v.target +
+            " does not exist (it must exist, or be a folder directly in the scratch /tmp)");
+    }
+  }
+}
+
+ContainmentRequest isolation_containment(const Isolation& i, const ContainmentRequest& request) {
+  const Containment needed = i.cpu_limit ? Containment::cgroup : Containment::pid_namespace;
+  if (request.exactly && *request.exactly < needed)
+    throw SpawnError(ENOTSUP, SpawnError::Subject::containment, std::string(to_string(*request.exactly)),
+                     "isolation needs containment " + std::string(to_string(needed)) +
+                         (i.cpu_limit ? " (the CPU limit reads the run's cgroup)"
+                                      : " or cgroup (the program's namespaces need the run's init)") +
+                         ", not '" + std::string(to_string(*request.exactly)) + "'");
+  ContainmentRequest r = request;
+  if (r.at_least < needed) r.at_least = needed;
+  if (!r.exactly) {
+    // Say what is missing, in the isolation's words.
+    const Machine& m = machine();
+    bool any = false;
+    for (int c = 3; c >= static_cast<int>(r.at_least); --c) any = any || m.available[c];
+    if (!any)
+      missing(i.cpu_limit
+                  ? "isolation.cpu_limit needs the run's own cgroup (containment cgroup), which is not "
+                    "available here: " +
+                        m.why_not[static_cast<std::size_t>(Containment::cgroup)]
+                  : "isolation needs a PID namespace (containment pid_namespace), which is not available "
+                    "here: " +
+                        m.why_not[static_cast<std::size_t>(Containment::pid_namespace)]);
+  }
+  return r;
+}
+
+int IsolationSetup::cpu_count() noexcept {
+  cpu_set_t set;
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  const int n = CPU_COUNT(&set);
+  return n > 0 ? n : 1;
+}
+
+std::optional<Environment> isolated_env(const Isolation& i, const std::optional<Environment>& env) {
+  if (!i.scratch_mb) return env;
+  Environment e = env ? *env : inherited_env();
+  e["TMPDIR"] = "/tmp";
+  return e;
+}
+
+IsolationSetup::IsolationSetup(const Isolation& i, Containment containment, int run_cgroup) {
+  const Machine& m = machine();
+  plan_.drop_capabilities = ::geteuid() == 0 && !m.user_namespace;
+  plan_.protect_cgroups = plan_.drop_capabilities && has_limits(i);
+  plan_.read_only = i.read_only;
+  plan_.network_none = i.network == Network::none;
+  if (plan_.network_none && plan_.drop_capabilities) {
+    netns_ = netns_pool().take();
+    plan_.netns_fd = netns_.get();
+    plan_.protect_sysctls = static_cast<bool>(netns_);
+  }
+  if (i.scratch_mb) {
+    scratch_options_ = std::to_string(*i.scratch_mb) + "m";
+    plan_.scratch_size = scratch_options_.c_str();
+  }
+  plan_.volume_count = static_cast<int>(i.volumes.size());
+  for (std::size_t k = 0; k < i.volumes.size(); ++k) {
+    plan_.volume_source[k] = i.volumes[k].source.c_str();
+    plan_.volume_target[k] = i.volumes[k].target.c_str();
+    plan_.volume_read_only[k] = i.volumes[k].read_only;
+    struct stat st {};
+    plan_.volume_make_target[k] = ::stat(i.volumes[k].target.c_str(), &st) != 0;
+  }
+  plan_.new_mount_namespace = i.read_only || i.scratch_mb.has_value() || !i.volumes.empty() ||
+                              plan_.protect_cgroups || plan_.protect_sysctls;
+  if (i.file_size_limit_mb) plan_.file_size_limit = static_cast<long long>(*i.file_size_limit_mb) << 20;
+
+  const bool in_run_cgroup = containment == Containment::cgroup && run_cgroup >= 0;
+  try {
+    if (i.pids_limit) {
+      const std::string value = std::to_string(*i.pids_limit);
+      if (in_run_cgroup && v2_controller("pids")) {
+        if (!write_text(run_cgroup, "pids.max", value))
+          missing("cannot set pids.max of the run's cgroup: " + std::string(std::strerror(errno)));
+        v2_limits_ = true;
+      } else if (!v1_controllers().pids.empty()) {
+        V1Cgroup g = make_v1("pids");
+        if (!write_text(g.dir.get(), "pids.max", value))
+          missing("cannot set pids.max of the run's pids cgroup: " + std::string(std::strerror(errno)));
+        v1_.push_back(std::move(g));
+      } else if (m.user_namespace) {
+        // The run has a user namespace of its own: RLIMIT_NPROC counts the
+        // tasks of its uid there, which are the run's (its init among them).
+        plan_.nproc_limit = static_cast<long long>(*i.pids_limit) + 1;
+      } else {
+        missing(
+            "isolation.pids_limit needs a pids controller for the run's cgroup (a delegated cgroup v2 with "
+            "pids in cgroup.subtree_control, or the v1 pids hierarchy as root) or a user namespace of the "
+            "run's own; this process has neither");
+      }
+    }
+    if (i.memory_limit_mb) {
+      const std::string bytes = std::to_string(static_cast<unsigned long long>(*i.memory_limit_mb) << 20);
+      if (in_run_cgroup && v2_controller("memory")) {
+        if (!write_text(run_cgroup, "memory.max", bytes))
+          missing("cannot set memory.max of the run's cgroup: " + std::string(std::strerror(errno)));
+        write_text(run_cgroup, "memory.swap.max", "0");
+        v2_limits_ = true;
+      } else if (!v1_controllers().memory.empty()) {
+        V1Cgroup g = make_v1("memory");
+        if (!write_text(g.dir.get(), "memory.limit_in_bytes", bytes))
+          missing("cannot set memory.limit_in_bytes of the run's memory cgroup: " +
+                  std::string(std::strerror(errno)));
+        write_text(g.dir.get(), "memory.memsw.limit_in_bytes", bytes);  // no swap beyond it, where accounted
+        v1_.push_back(std::move(g));
+      } else {
+        missing(
+            "isolation.memory_limit_mb needs a memory controller for the run's cgroup (a delegated cgroup "
+            "v2 with memory in cgroup.subtree_control, or the v1 memory hierarchy as root); this process "
+            "has neither (Options::memory_limit_mb, the watchdog, needs none)");
+      }
+    }
+  } catch (...) {
+    remove_v1();
+    throw;
+  }
+  for (std::size_t k = 0; k < v1_.size() && k < 2; ++k) plan_.limit_procs_fd[k] = v1_[k].procs.get();
+}
+
+IsolationSetup::~IsolationSetup() {
+  remove_v1();
+  // Every process of the run is gone (the init has been reaped): the
+  // namespace is empty again for the next run.
+  if (netns_ && run_over_) netns_pool().give_back(std::move(netns_));
+}
+
+IsolationSetup::V1Cgroup IsolationSetup::make_v1(const char* controller) {
+  V1Cgroup g;
+  g.pids = std::string_view(controller) == "pids";
+  const std::string& path = g.pids ? v1_controllers().pids : v1_controllers().memory;
+  g.parent = UniqueFd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!g.parent) missing("cannot open " + path + ": " + std::strerror(errno));
+  int made;
+  do {
+    g.name = "bounded_subprocess." + std::to_string(::getpid()) + "." + std::to_string(++v1_counter);
+    made = ::mkdirat(g.parent.get(), g.name.c_str(), 0755);
+  } while (made != 0 && errno == EEXIST);
+  if (made != 0)
+    missing("cannot create the run's " + std::string(controller) + " cgroup in " + path + ": " +
+            std::strerror(errno));
+  g.dir = UniqueFd(::openat(g.parent.get(), g.name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (g.dir) g.procs = UniqueFd(::openat(g.dir.get(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
+  if (!g.procs) {
+    const int e = errno;
+    ::unlinkat(g.parent.get(), g.name.c_str(), AT_REMOVEDIR);
+    missing("cannot open the run's " + std::string(controller) + " cgroup: " + std::strerror(e));
+  }
+  return g;
+}
+
+void IsolationSetup::remove_v1() noexcept {
+  for (V1Cgroup& g : v1_) {
+    g.procs.reset();
+    g.dir.reset();
+    if (g.parent) ::unlinkat(g.parent.get(), g.name.c_str(), AT_REMOVEDIR);
+  }
+  v1_.clear();
+}
+
+LimitCounters IsolationSetup::finish() noexcept {
+  run_over_ = true;
+  LimitCounters c;
+  for (V1Cgroup& g : v1_) {
+    if (!g.dir) continue;
+    if (g.pids) {
+      c.pids = number_after(read_all(g.dir.get(), "pids.events"), "max") > 0;
+    } else {
+      c.memory_oom_kill = number_after(read_all(g.dir.get(), "memory.oom_control"), "oom_kill") > 0;
+      c.memory = c.memory_oom_kill || std::atoll(read_all(g.dir.get(), "memory.failcnt").c_str()) > 0;
+    }
+  }
+  remove_v1();
+  return c;
+}
+
+}  // namespace bounded_subprocess::detail
+
+namespace bounded_subprocess {
+
+bool kernel_memory_limit_available() noexcept {
+  try {
+    return detail::v2_controller("memory") || !detail::v1_controllers().memory.empty();
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace bounded_subprocess

@@ -1,0 +1,89 @@
+// The host's side of a run's isolation (Options::isolation): checking it,
+// choosing how each limit is enforced on this machine, the limit cgroups,
+// and the plan the program's process follows before exec
+// (isolation_launch.cpp).
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/unique_fd.hpp"
+#include "bounded_subprocess/options.hpp"
+#include "bounded_subprocess/result.hpp"
+#include "spawn/child.hpp"
+#include "spawn/launch.hpp"
+
+namespace bounded_subprocess::detail {
+
+/// Throws std::invalid_argument for values that make no sense (a size of
+/// 0, a limit above what the kernel takes, a volume whose source does not
+/// exist or whose target is not absolute, too many volumes).
+void validate_isolation(const Isolation& isolation);
+
+/// The containment an isolated run needs: at least pid_namespace (the
+/// namespaces the program's process sets up in need its init), cgroup for
+/// a CPU limit. Throws SpawnError when `request` asks for exactly a weaker
+/// one.
+ContainmentRequest isolation_containment(const Isolation& isolation, const ContainmentRequest& request);
+
+/// What a run's limits became: written into its cgroups, and what the
+/// kernel counted against them at the end.
+struct LimitCounters {
+  bool pids = false;
+  bool memory = false;
+  bool memory_oom_kill = false;
+};
+
+/// One run's isolation on the host: the plan for the program's process and
+/// the v1 limit cgroups it joins (removed when this goes, once the run is
+/// over).
+class IsolationSetup {
+ public:
+  /// Prepares everything (the v1 cgroups included) for a run with
+  /// `containment`; `run_cgroup` is the run's own cgroup v2 (containment
+  /// cgroup), or -1. Throws SpawnError (subject containment) naming what
+  /// the machine lacks; nothing is left behind then.
+  IsolationSetup(const Isolation& isolation, Containment containment, int run_cgroup);
+  IsolationSetup(const IsolationSetup&) = delete;
+  IsolationSetup& operator=(const IsolationSetup&) = delete;
+  ~IsolationSetup();
+
+  const IsolationPlan* plan() const noexcept { return &plan_; }
+  /// The run's cgroup v2 has the limit controllers: its init reads their
+  /// events at the end.
+  bool read_run_cgroup_events() const noexcept { return v2_limits_; }
+  /// The host's CPU count, for the CPU limit's timer.
+  static int cpu_count() noexcept;
+  /// After the run: what the v1 limit cgroups counted. Then they are
+  /// removed.
+  LimitCounters finish() noexcept;
+
+ private:
+  struct V1Cgroup {
+    bool pids = false;  ///< the pids controller (else memory)
+    UniqueFd parent;    ///< the host's own cgroup of that controller (O_PATH)
+    std::string name;
+    UniqueFd dir;
+    UniqueFd procs;  ///< cgroup.procs, open for writing, for the program to join
+  };
+  V1Cgroup make_v1(const char* controller);
+  void remove_v1() noexcept;
+
+  IsolationPlan plan_{};
+  std::string scratch_options_;
+  std::vector<std::string> volume_targets_;
+  std::vector<V1Cgroup> v1_;
+  bool v2_limits_ = false;
+  UniqueFd netns_;         ///< the pooled network namespace lent to this run
+  bool run_over_ = false;  ///< finish() ran: the run's processes are all gone
+};
+
+/// The environment of an isolated program: `env` (or the host's) with
+/// TMPDIR=/tmp when it has a scratch; `env` itself otherwise.
+std::optional<Environment> isolated_env(const Isolation& isolation, const std::optional<Environment>& env);
+
+}  // namespace bounded_subprocess::detail
