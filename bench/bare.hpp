@@ -1,4 +1,4 @@
-// The floors: the same work as the library's faces, done with bare system
+// The floors: the same work as the library's entry points, done with bare system
 // calls and nothing else (posix_spawnp, pipes, poll/epoll, waitpid). Every
 // figure of bs_bench is compared with one of these, measured in the same run.
 #pragma once

@@ -1,4 +1,4 @@
-// Section for the container face: run of `true` in a container against a bare
+// Section for the container entry point: run of `true` in a container against a bare
 // `podman run --rm -i IMAGE true`, and the time from a timeout to the
 // container being gone.
 //

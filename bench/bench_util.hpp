@@ -1,5 +1,5 @@
 // Shared helpers of bs_bench: clocks, medians, interleaved measurement and
-// the `name: value` output that the README quotes.
+// the `name: value` output that docs/performance.md quotes.
 #pragma once
 
 #include <chrono>

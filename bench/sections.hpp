@@ -1,5 +1,5 @@
 // The sections of bs_bench. Each prints its own `name: value` figures and
-// records its goals; a section whose face is not built prints why it is
+// records its goals; a section whose entry point is not built prints why it is
 // skipped.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The batch subcommands of bounded-run (CONTRACT.md section 7).
+// The batch subcommands of bounded-run (docs/command.md).
 #pragma once
 
 namespace bounded_subprocess::cli {

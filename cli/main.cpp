@@ -1,10 +1,10 @@
-// bounded-run: the command-line face of bounded_subprocess.
+// bounded-run: the command-line entry point of bounded_subprocess.
 //
 //   bounded-run [OPTIONS] [--] PROGRAM [ARG...]      one bounded run
 //   bounded-run batch JOBS.jsonl [OPTIONS]            a JSON Lines file of runs
 //   bounded-run batch-merge [OPTIONS] SHARD...        join a batch's shards
 //
-// See `--help` of each, CONTRACT.md sections 4 and 7. Exit status 125 means
+// See `--help` of each, and docs/command.md. Exit status 125 means
 // bounded-run itself failed; its message is one line on stderr.
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-// UTF-8 clean-up for the JSON face: captured output is raw bytes, JSON
+// UTF-8 clean-up for the JSON entry point: captured output is raw bytes, JSON
 // strings must be valid UTF-8.
 #pragma once
 
@@ -8,7 +8,7 @@
 namespace bounded_subprocess::cli {
 
 /// Returns `bytes` with every invalid UTF-8 sequence dropped, as Python's
-/// `bytes.decode("utf-8", errors="ignore")` does (the seed decodes captured
+/// `bytes.decode("utf-8", errors="ignore")` does (the original Python library decodes captured
 /// output that way). A sequence is invalid when it starts with a byte that
 /// cannot start one (0x80-0xC1, 0xF5-0xFF), is cut short (by the end of the
 /// data or by a byte that is not a fitting continuation), is overlong, encodes

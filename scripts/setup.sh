@@ -8,13 +8,13 @@ set -euo pipefail
 packages=(
   g++ clang cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev      # tests, benchmarks
-  libasio-dev                                     # the async faces
+  libasio-dev                                     # the async entry points
   libcli11-dev nlohmann-json3-dev                 # the bounded-run command
   pybind11-dev python3-dev                        # the Python module
   python3-pip python3-setuptools python3-wheel    # pip install / pip wheel (offline)
   python3-venv python3-build                      # venvs and sdists in the install test
   python3-pytest python3-pytest-asyncio python3-pytest-timeout python3-mypy
-  podman runc busybox-static                      # container faces and their test image
+  podman runc busybox-static                      # container entry points and their test image
   slurm-wlm munge                                 # the Slurm test of bounded-run batch (a one-node cluster)
 )
 

@@ -89,7 +89,7 @@ for face in async interactive; do
 done
 
 # Asio 1.22 enables co_await for clang only with libc++, so the coroutine
-# tests are g++-only: clang builds the library (every face), the command and
+# tests are g++-only: clang builds the library (every entry point), the command and
 # the core, engine, Interactive and CLI suites.
 echo "=== build: developer, clang 14"
 TARGETS="bounded_subprocess bounded-run bs_misbehave bs_core_tests bs_engine_tests bs_interactive_tests bs_cli_tests" \

@@ -1,4 +1,4 @@
-// The async faces, on standalone Asio: `async_run` and the line stream
+// The async entry points, on standalone Asio: `async_run` and the line stream
 // (`open_line_stream`, `LineStream::async_next`). Both drive the same engine
 // as the sync `run`; nothing blocks a thread and nothing sleeps. This header
 // also brings `AsyncInteractive` (async_interactive.hpp).
@@ -85,7 +85,7 @@ struct LineStreamAccess;  // makes LineStreams (src/stream/line_stream_hooks.hpp
 /// container).
 ///
 /// Errors thrown by this call, before anything is supervised:
-///  - `std::invalid_argument` (a field this face does not use, naming it;
+///  - `std::invalid_argument` (a field this entry point does not use, naming it;
 ///    empty argv, NUL in an argument, bad env name, a timeout or interval
 ///    that is not positive, a memory limit of 0, an empty image);
 ///  - `SpawnError` when the program (or podman) cannot start (not found, not
@@ -234,7 +234,7 @@ class LineStream {
 /// `on_interrupt`; with a container, `memory_limit_mb` and
 /// `memory_watchdog_interval`.
 ///
-/// Errors: `std::invalid_argument` for a field this face does not use
+/// Errors: `std::invalid_argument` for a field this entry point does not use
 /// (naming it), bad bounds or argv; `SpawnError` naming the program (or
 /// podman) when it cannot start; `std::system_error` when the container's
 /// temporary folder cannot be made. Nothing is leaked on error.

@@ -106,7 +106,7 @@ class AsyncInteractive {
 
   /// Starts `argv`; operations run on a strand of `executor`. Options and
   /// errors as for `Interactive::Interactive` (std::invalid_argument naming
-  /// a field this face does not use, std::system_error naming the program),
+  /// a field this entry point does not use, std::system_error naming the program),
   /// except that `on_interrupt` is rejected too (nothing blocks a thread).
   AsyncInteractive(const executor_type& executor, std::vector<std::string> argv, Options options = {});
   AsyncInteractive(asio::io_context& context, std::vector<std::string> argv, Options options = {});

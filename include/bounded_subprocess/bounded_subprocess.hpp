@@ -1,12 +1,12 @@
-// Umbrella header: every face of the library.
+// Umbrella header: every entry point of the library.
 //
-// The sync faces (run, run_stream_lines, Interactive) need only the
-// standard library. The async faces (async_run, open_line_stream,
+// The sync entry points (run, run_stream_lines, Interactive) need only the
+// standard library. The async entry points (async_run, open_line_stream,
 // AsyncInteractive) need standalone Asio (Debian: libasio-dev); they
 // are included too unless BOUNDED_SUBPROCESS_NO_ASYNC is defined before this
-// header, for a program that uses only the sync faces and builds where Asio
+// header, for a program that uses only the sync entry points and builds where Asio
 // is not installed. The CMake package defines it for its consumers when they
-// asked only for its `sync` component and Asio was not found (see README).
+// asked only for its `sync` component and Asio was not found (see docs/cpp-api.md).
 #pragma once
 
 #include "bounded_subprocess/containment.hpp"

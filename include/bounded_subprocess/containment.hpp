@@ -13,7 +13,7 @@ namespace bounded_subprocess {
 /// deadline, a memory kill, cancellation, `close()` or destruction); they
 /// differ in what a hostile descendant can do against them.
 enum class Containment {
-  /// The child's own process group (the seed's behaviour). A descendant that
+  /// The child's own process group (the original Python library's behaviour). A descendant that
   /// calls setsid() or setpgid() leaves it and survives the run.
   process_group,
   /// A small init of the library's is the child's parent and a child

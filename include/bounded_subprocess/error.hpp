@@ -1,6 +1,6 @@
-// The library's own error codes, for the async faces' completions. Every
-// async operation completes with `void(std::error_code, T)` (see README,
-// "Completion convention"): Asio's codes (`asio::error::operation_aborted`,
+// The library's own error codes, for the async entry points' completions. Every
+// async operation completes with `void(std::error_code, T)` (see
+// docs/cpp-api.md, "Completion convention"): Asio's codes (`asio::error::operation_aborted`,
 // `eof`, `timed_out`, `broken_pipe`) for what Asio names, these for the rest.
 #pragma once
 
@@ -10,7 +10,7 @@
 
 namespace bounded_subprocess {
 
-/// Outcomes the async faces report that have no Asio or errno name. Compare
+/// Outcomes the async entry points report that have no Asio or errno name. Compare
 /// with `ec == bounded_subprocess::errc::cleanup_failed`.
 enum class errc {
   /// The run happened but its container could not be removed; the Result is

@@ -1,4 +1,4 @@
-// The interactive face: a long-lived child spoken to line by line.
+// The interactive entry point: a long-lived child spoken to line by line.
 //
 //   using namespace std::chrono_literals;
 //   bounded_subprocess::Interactive proc({"python3", "-iu"});
@@ -61,7 +61,7 @@ class Interactive {
   /// stdin is `write`'s), `memory_limit_mb`, `memory_watchdog_interval` (no
   /// watchdog) and `container` (not implemented).
   ///
-  /// Errors: std::invalid_argument (nothing spawned) for a field this face
+  /// Errors: std::invalid_argument (nothing spawned) for a field this entry point
   /// does not use (the message names it), an empty argv or program, a NUL in
   /// an argument, a bad environment name, an empty cwd or `max_line_size` 0;
   /// std::system_error, naming the program (or the cwd), when it cannot be
@@ -106,7 +106,7 @@ class Interactive {
   pid_t pid() const noexcept;
 
   // Driving the object from a foreign event loop (the Python package's
-  // asyncio face does): wait for a descriptor with the loop, then take a
+  // asyncio entry point does): wait for a descriptor with the loop, then take a
   // step. Steps never block. Same thread rules as write/read_line/close.
 
   /// The descriptors to wait on: the child's stdin (writable), its stdout

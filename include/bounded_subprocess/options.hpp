@@ -1,16 +1,16 @@
-// The options of every face: one plain aggregate, so that C++20 designated
-// initializers read like the seed's keyword arguments:
+// The options of every entry point: one plain aggregate, so that C++20 designated
+// initializers read like the original Python library's keyword arguments:
 //
 //   bounded_subprocess::run({"echo", "hi"}, {.timeout = 5s, .max_output_size = 1024});
 //   bounded_subprocess::run({"cat"}, {.stdin_data = "hi\n",
 //                                     .container = Container{.image = "localhost/my-image"}});
 //
-// Every field is used by every face that receives it, or rejected there: the
-// entry point throws `std::invalid_argument` naming the field and the face,
-// before anything is spawned. A field some face cannot honour is optional
+// Every field is used by every entry point that receives it, or rejected there: the
+// entry point throws `std::invalid_argument` naming the field and the entry point,
+// before anything is spawned. A field some entry point cannot honour is optional
 // (or, for `on_interrupt`, an empty std::function means "not set"), so that
-// "set" is visible; its default per face is in this table (and in the
-// README's, which is the same):
+// "set" is visible; its default per entry point is in this table (and in
+// docs/cpp-api.md's, which is the same):
 //
 //   field                     run / async_run     run_stream_lines /      Interactive /
 //                                                 open_line_stream        AsyncInteractive
@@ -196,7 +196,7 @@ struct Options {
   std::optional<Containment> containment{};
   /// ...and never one weaker than this (an error instead).
   Containment min_containment = Containment::process_group;
-  /// Blocking faces (`run`, `Interactive`) only: called in the waiting
+  /// Blocking entry points (`run`, `Interactive`) only: called in the waiting
   /// thread each time a wait of the call is interrupted by a signal handler
   /// (EINTR). It may throw to abandon the call (`run`: the run is killed and
   /// reaped, then the exception propagates; `Interactive`: the child keeps

@@ -113,10 +113,10 @@ struct Result {
   /// With `reason` watchdog_failed: the errno that kept the watchdog from
   /// measuring (EMFILE, say). 0 otherwise.
   int watchdog_error = 0;
-  /// A run in a container (the podman faces) whose container could not be
+  /// A run in a container (the podman entry points) whose container could not be
   /// removed afterwards: podman's message (the `podman rm` command, its exit
-  /// code or timeout, its stderr). Empty otherwise. The async faces report
-  /// that failure as `errc::cleanup_failed` with this Result; the sync faces
+  /// code or timeout, its stderr). Empty otherwise. The async entry points report
+  /// that failure as `errc::cleanup_failed` with this Result; the sync entry points
   /// throw std::runtime_error with this message instead.
   std::string cleanup_error;
   /// Wall time from the spawn to the end of the run.

@@ -1,4 +1,4 @@
-// The synchronous face: run a program to completion, bounded.
+// The synchronous entry point: run a program to completion, bounded.
 #pragma once
 
 #include <sys/types.h>
@@ -32,8 +32,8 @@ namespace bounded_subprocess {
 /// with a container, `memory_limit_mb` and `memory_watchdog_interval`.
 ///
 /// Errors:
-///  - `std::invalid_argument`: a field this face does not use (the message
-///    names it and the face), empty argv, a NUL inside an argument, an
+///  - `std::invalid_argument`: a field this entry point does not use (the message
+///    names it and the entry point), empty argv, a NUL inside an argument, an
 ///    environment name that is empty or holds '=' or NUL, a timeout or an
 ///    interval that is not positive, a memory limit of 0, an empty image or
 ///    volume. Nothing is spawned.

@@ -1,10 +1,10 @@
 // Line streams: the stdout of a process, line by line, as it arrives.
 //
-// This header holds the synchronous face (`run_stream_lines`, a callback
+// This header holds the synchronous entry point (`run_stream_lines`, a callback
 // per line). It needs no Asio. The async
-// face (`LineStream`, `open_line_stream`, `async_next`) is in
-// bounded_subprocess/async.hpp. Both are bounded as CONTRACT.md section 3
-// says, and both end the same way:
+// entry point (`LineStream`, `open_line_stream`, `async_next`) is in
+// bounded_subprocess/async.hpp. Both are bounded the same way (docs/cpp-api.md),
+// and both end the same way:
 //
 //  - the direct child exits: the bytes already in its stdout pipe are read
 //    and yielded, then its whole process group gets SIGKILL (so a grandchild
@@ -19,7 +19,7 @@
 //    reaped, the result's reason is `EndReason::cancelled`.
 //
 // Lines are raw bytes (`std::string`, not decoded), without the '\n'. A
-// final line without '\n' at EOF is yielded too (the seed's podman stream
+// final line without '\n' at EOF is yielded too (the original Python library's podman stream
 // does the same through asyncio's readline). A '\r' before the '\n' is kept.
 #pragma once
 
@@ -35,7 +35,7 @@
 
 namespace bounded_subprocess {
 
-/// The sync face: runs `argv` (on the host, or in `options.container` as
+/// The sync entry point: runs `argv` (on the host, or in `options.container` as
 /// `run` does) and calls `on_line` with each stdout line (without its '\n')
 /// as it arrives, on the calling thread. When `on_line` returns false the
 /// run is killed at once (the result's reason is `EndReason::cancelled`,
@@ -52,10 +52,10 @@ namespace bounded_subprocess {
 ///
 /// Options: see the table in options.hpp. Rejected here: `tail = false`
 /// (the last bytes of stderr are kept), `on_interrupt` (not offered by this
-/// face: only `run` and `Interactive` report interrupted waits); with a
+/// entry point: only `run` and `Interactive` report interrupted waits); with a
 /// container, `memory_limit_mb` and `memory_watchdog_interval`.
 ///
-/// Errors: `std::invalid_argument` for a field this face does not use (the
+/// Errors: `std::invalid_argument` for a field this entry point does not use (the
 /// message names it), bad bounds or argv (nothing is spawned);
 /// `std::system_error` naming the program (or podman) when it cannot start;
 /// in a container, `std::runtime_error` when the cleanup failed; an

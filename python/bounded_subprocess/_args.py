@@ -1,7 +1,7 @@
 """Argument checks shared by every face (internal).
 
 Everything is checked and encoded here, so that bad input raises
-TypeError/ValueError before anything is spawned, with the seed's parameter
+TypeError/ValueError before anything is spawned, with the original Python library's parameter
 names in the message, and so that every value fits the native type it is
 converted to (pybind11 would otherwise raise a bare "incompatible function
 arguments" TypeError).
@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-# The seed's default for stdin_write_timeout=None.
+# The original Python library's default for stdin_write_timeout=None.
 DEFAULT_STDIN_WRITE_TIMEOUT = 15.0
 
 
@@ -118,14 +118,14 @@ def encode_data(data: Any) -> bytes:
 
 
 def stdin_write_seconds(stdin_write_timeout: Any) -> float:
-    """The seed's stdin_write_timeout: None means DEFAULT_STDIN_WRITE_TIMEOUT."""
+    """The original Python library's stdin_write_timeout: None means DEFAULT_STDIN_WRITE_TIMEOUT."""
     if stdin_write_timeout is None:
         stdin_write_timeout = DEFAULT_STDIN_WRITE_TIMEOUT
     return seconds(stdin_write_timeout, "stdin_write_timeout")
 
 
 def memory_limit(memory_limit_mb: Any) -> Optional[int]:
-    """The seed's memory_limit_mb: None (no limit) or a positive int."""
+    """The original Python library's memory_limit_mb: None (no limit) or a positive int."""
     if memory_limit_mb is None:
         return None
     return size(memory_limit_mb, "memory_limit_mb", allow_zero=False)
@@ -135,7 +135,7 @@ CONTAINMENTS = ("process_group", "subreaper", "pid_namespace", "cgroup")
 
 
 def containment_kwargs(containment: Any, min_containment: Any) -> Dict[str, Any]:
-    """The containment options every face takes (see README): a mechanism
+    """The containment options every entry point takes (see docs/containment.md): a mechanism
     name or None (the strongest the machine allows), and a minimum."""
     for value, what in ((containment, "containment"), (min_containment, "min_containment")):
         if value is None and what == "containment":
@@ -213,7 +213,7 @@ def run_kwargs(
     cpu_limit: Any = None,
     file_size_limit_mb: Any = None,
 ) -> Dict[str, Any]:
-    """Checks the seed's arguments of run (sync and async, which take the same
+    """Checks the original Python library's arguments of run (sync and async, which take the same
     ones in another order, so each calls run_kwargs(**locals()) first thing);
     returns those of _native.run and _native.start_run."""
     return dict(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import List, Mapping, Optional, Union
 
 from . import _args, _native
-from .util import (  # util's names are importable from every face module
+from .util import (  # util's names are importable from every entry point module
     MAX_BYTES_PER_READ,
     SLEEP_BETWEEN_READS,
     SLEEP_BETWEEN_WRITES,
@@ -54,7 +54,7 @@ def run(
     all be written within stdin_write_timeout seconds (None means 15), stdin
     is closed and exit_code is -1. env, when given, replaces the environment.
 
-    Beyond the seed (keyword-only): memory_limit_mb turns on the memory
+    Beyond the original Python library (keyword-only): memory_limit_mb turns on the memory
     watchdog (summed peak RSS of every process of the run, sampled every
     memory_watchdog_interval_seconds). containment picks how every
     descendant is kept in the run ("process_group", "subreaper",

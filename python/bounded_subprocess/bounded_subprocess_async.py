@@ -8,7 +8,7 @@ from typing import Any, AsyncGenerator, Dict, List, Mapping, Optional, Sequence,
 
 from . import _args, _native
 from ._aio import await_pending as _await_pending
-from .util import (  # util's names are importable from every face module
+from .util import (  # util's names are importable from every entry point module
     MAX_BYTES_PER_READ,
     SLEEP_BETWEEN_READS,
     SLEEP_BETWEEN_WRITES,
@@ -20,7 +20,7 @@ from .util import (  # util's names are importable from every face module
     write_nonblocking_async,
 )
 
-#: The module's logger, as in the seed. It says at DEBUG level when a run,
+#: The module's logger, as in the original Python library. It says at DEBUG level when a run,
 #: a container or a stream is cut short (cancelled, or closed early).
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ async def podman_run(
     env: Optional[Mapping[str, str]] = None,
     stdin_data: Optional[Union[str, bytes]] = None,
     stdin_write_timeout: Optional[float] = None,
-    volumes: Sequence[str] = [],  # the seed's default; never mutated
+    volumes: Sequence[str] = [],  # the original Python library's default; never mutated
     cwd: Optional[str] = None,
     memory_limit_mb: Optional[int] = None,
     entrypoint: Optional[str] = None,
@@ -143,7 +143,7 @@ async def podman_run(
     or errored. `volumes` flow through as -v flags, `env` as -e flags for the
     container, `cwd` as -w, `memory_limit_mb` as --memory/--memory-swap (an
     OOM kill then shows as exit code 137). `entrypoint=""` clears the image's
-    ENTRYPOINT; None omits the flag. Beyond the seed: `podman_args`, further
+    ENTRYPOINT; None omits the flag. Beyond the original Python library: `podman_args`, further
     podman flags placed before the image (e.g. ["--network=none"]),
     `podman_path`, and `containment`/`min_containment` for the podman client
     and what it starts (by default a subreaper where the machine has one).
@@ -191,7 +191,7 @@ async def podman_run_stream_lines(
     env: Optional[Mapping[str, str]] = None,
     stdin_data: Optional[Union[str, bytes]] = None,
     stdin_write_timeout: Optional[float] = None,
-    volumes: Sequence[str] = [],  # the seed's default; never mutated
+    volumes: Sequence[str] = [],  # the original Python library's default; never mutated
     cwd: Optional[str] = None,
     memory_limit_mb: Optional[int] = None,
     entrypoint: Optional[str] = None,
@@ -214,7 +214,7 @@ async def podman_run_stream_lines(
     (or call aclose()) for a deterministic end. aclose() returns once the
     container is gone.
 
-    As in the seed, this is an async generator function: the arguments are
+    As in the original Python library, this is an async generator function: the arguments are
     checked and podman is started at the first iteration, which raises
     ValueError/TypeError for bad input and OSError when podman cannot start.
     """
@@ -257,7 +257,7 @@ async def run_stream_lines(
     cpu_limit: Optional[float] = None,
     file_size_limit_mb: Optional[int] = None,
 ) -> AsyncGenerator[str, None]:
-    """The local twin of podman_run_stream_lines (not in the seed): stdout
+    """The local twin of podman_run_stream_lines (not in the original Python library): stdout
     lines of a process on this host, as they arrive, with the bounds of run.
     Breaking out early and closing the generator (contextlib.aclosing) kills
     the process group. Like podman_run_stream_lines, an async generator

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Union
 
 from . import _args, _native
-from .util import (  # util's names are importable from every face module
+from .util import (  # util's names are importable from every entry point module
     MAX_BYTES_PER_READ,
     SLEEP_BETWEEN_READS,
     SLEEP_BETWEEN_WRITES,
@@ -54,7 +54,7 @@ class Interactive:
 
     Raises TypeError/ValueError for bad arguments, OSError
     (FileNotFoundError, PermissionError, ...) when the program cannot start.
-    Extras beyond the seed: env (replaces the environment), cwd,
+    Extras beyond the original Python library: env (replaces the environment), cwd,
     containment and min_containment (as for run), the isolation keywords of
     run (network, read_only, scratch_mb, volumes, pids_limit, cpu_limit,
     file_size_limit_mb), pid, and containment (the mechanism used).

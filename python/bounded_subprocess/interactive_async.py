@@ -10,7 +10,7 @@ from . import _args, _native
 from ._aio import LineWatch as _LineWatch
 from ._aio import Turn as _Turn
 from .interactive import Bytes, _native_args
-from .util import (  # util's names are importable from every face module
+from .util import (  # util's names are importable from every entry point module
     MAX_BYTES_PER_READ,
     SLEEP_BETWEEN_READS,
     SLEEP_BETWEEN_WRITES,
@@ -29,7 +29,7 @@ class Interactive:
     way; lines longer than the buffer lose bytes from the front. The child is
     started by the constructor (no running loop needed).
 
-    Unlike the seed's async write, which can leave bytes in a buffer, write
+    Unlike the original Python library's async write, which can leave bytes in a buffer, write
     returns True only once every byte is in the pipe: an echo through cat
     comes back.
 
@@ -122,7 +122,7 @@ class Interactive:
             await self._writes.enter()
         try:
             proc = self._proc
-            # No check of the child's exit first (the sync face makes one):
+            # No check of the child's exit first (the sync entry point makes one):
             # a write to a child that has exited fails on the broken pipe.
             offset = proc.write_some(data, 0)
             if offset == len(data) or offset < 0:

@@ -1,9 +1,9 @@
-"""The seed's ``util`` module: ``Result``, the constants and the small I/O
+"""The original Python library's ``util`` module: ``Result``, the constants and the small I/O
 helpers it exports.
 
 The helpers (``set_nonblocking``, ``can_read``, ``can_write``,
 ``write_loop_sync``, ``write_nonblocking_sync``/``_async`` and
-``read_to_eof_sync``/``_async``) keep the meaning of the seed's helpers of
+``read_to_eof_sync``/``_async``) keep the meaning of the original Python library's helpers of
 the same names, for code that imports them; the package's own faces do not
 use them (the C++ library does that work, waiting on events). Except
 ``write_loop_sync``, whose contract is to sleep ``sleep_interval`` between
@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, FrozenSet, List, Optional, Protocol, Sequence, Union
 
-# The seed's constants. The library does not poll, so they tune nothing of
-# ours; write_loop_sync's callers pass SLEEP_BETWEEN_WRITES as the seed does.
+# The original Python library's constants. The library does not poll, so they tune nothing of
+# ours; write_loop_sync's callers pass SLEEP_BETWEEN_WRITES as the original Python library does.
 MAX_BYTES_PER_READ = 1024
 SLEEP_BETWEEN_READS = 0.1
 SLEEP_BETWEEN_WRITES = 0.01
@@ -46,7 +46,7 @@ def _decode(data: bytes) -> str:
 class Result:
     """The result of a bounded subprocess run.
 
-    The seed's four fields come first, in its order, so that
+    The original Python library's four fields come first, in its order, so that
     ``Result(timeout, exit_code, stdout, stderr)`` and positional patterns
     work as they do there. stdout and stderr each contain at most
     max_output_size bytes, decoded as UTF-8 with errors="ignore" (a
@@ -57,7 +57,7 @@ class Result:
     or -1 when the run aborted because of a timeout, a failed stdin write, or
     the memory watchdog.
 
-    Beyond the seed, each with a default: why the run ended (reason:
+    Beyond the original Python library, each with a default: why the run ended (reason:
     "exited", "signaled", "timeout", "memory_limit", "cancelled",
     "watchdog_failed", with the errno in watchdog_error, or
     "containment_broken": the run's init was killed from inside the run,
@@ -68,7 +68,7 @@ class Result:
     "pid_namespace" or "cgroup"), and, left out of ``==`` because they
     change from run to run, the elapsed wall time and the run's CPU times
     and peak RSS. Two results of the same deterministic program compare
-    equal, as in the seed. With isolation: who enforced the memory limit
+    equal, as in the original Python library. With isolation: who enforced the memory limit
     (memory_enforcer: "none", "watchdog" or "kernel") and the isolation
     limits the run ran into, even when it went on (limits_hit, a subset of
     {"memory", "pids", "cpu", "file_size", "scratch"}); reason "cpu_limit"
@@ -128,7 +128,7 @@ class Result:
 
 
 # ---------------------------------------------------------------------------
-# The seed's helpers.
+# The original Python library's helpers.
 
 
 def _fileno(fd: FileLike) -> int:

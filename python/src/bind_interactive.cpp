@@ -4,7 +4,7 @@
 // The C++ object lets one write and one read_line proceed at once, and a
 // close from another thread wakes both and waits for them. The locks here
 // only keep the steps that run with the GIL held (the fast path of
-// read_line, the asyncio face's steps) from blocking on a C++ call in
+// read_line, the asyncio entry point's steps) from blocking on a C++ call in
 // progress. The child is in the registry of live children, so that
 // interpreter exit kills it even while a call is in progress.
 #include <pybind11/pybind11.h>
@@ -87,9 +87,9 @@ class InteractiveHandle {
     });
   }
 
-  // The non-blocking steps the asyncio face drives (interactive_async.py),
+  // The non-blocking steps the asyncio entry point drives (interactive_async.py),
   // with the GIL held: they never wait. Called from one thread; a blocking
-  // call of the sync face in progress makes them raise (RuntimeError).
+  // call of the sync entry point in progress makes them raise (RuntimeError).
 
   /// The new offset, or -1 once no write can work any more.
   long write_some(std::string_view data, std::size_t offset) {

@@ -1,5 +1,5 @@
 // Conversions between Python and the C++ library: keyword arguments to
-// Options (the one converter every face uses), Result out,
+// Options (the one converter every entry point uses), Result out,
 // std::system_error to OSError.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -49,7 +49,7 @@ Container& container_of(Options& o) {
 
 using Setter = void (*)(Options&, const py::handle&);
 
-// Every keyword a native face takes: the fields of Options and Container.
+// Every keyword a native entry point takes: the fields of Options and Container.
 const std::map<std::string, Setter, std::less<>>& setters() {
   static const std::map<std::string, Setter, std::less<>> table{
       {"timeout", [](Options& o, const py::handle& v) { o.timeout = optional_seconds(v); }},

@@ -1,5 +1,5 @@
 // The native module `bounded_subprocess._native`: the entry point that lets
-// each face register itself, and the translation of C++ errors.
+// each entry point register itself, and the translation of C++ errors.
 #include <pybind11/pybind11.h>
 
 #include <system_error>
@@ -21,7 +21,7 @@ PYBIND11_MODULE(_native, m) {
       "podman faces. Use the pure-Python modules of the package, not this one.";
 
   // std::invalid_argument already becomes ValueError (pybind11's default).
-  // A std::system_error that escapes a face without a program name still
+  // A std::system_error that escapes an entry point without a program name still
   // becomes the right OSError subclass.
   pybind11::register_exception_translator([](std::exception_ptr p) {
     try {

@@ -60,7 +60,7 @@ auto without_gil(F&& f) -> decltype(f()) {
   }
 }
 
-/// The one conversion of the native faces' keyword arguments (names as in
+/// The one conversion of the native entry points' keyword arguments (names as in
 /// `Options` and `Container`, values as the package passes them: strings as
 /// bytes, durations as float seconds, None for "not given") into `Options`.
 /// A container field (image, volumes, entrypoint, podman_args, podman_path,
@@ -82,7 +82,7 @@ Options to_options(const py::kwargs& kwargs);
 /// is given and is not a usable directory, else the program (argv[0]).
 std::string failed_start_filename(const std::vector<std::string>& argv, const Options& options);
 
-// Each face registers its classes and functions.
+// Each entry point registers its classes and functions.
 void bind_result(py::module_& m);
 void bind_run(py::module_& m);
 void bind_async_run(py::module_& m);

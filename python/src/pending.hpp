@@ -93,7 +93,7 @@ class PendingState : public std::enable_shared_from_this<PendingState> {
 using PendingPtr = std::shared_ptr<PendingState>;
 
 /// Converters for `handler`, from the completion's arguments. For `void(std::error_code, Result)` (async_run,
-/// in a container too): the Python faces keep their behaviour: a cancelled run is a Result (reason
+/// in a container too): the Python entry points keep their behaviour: a cancelled run is a Result (reason
 /// "cancelled"), a container left behind is a RuntimeError with podman's
 /// message, any other code an OSError.
 struct RunOutcome {
@@ -124,7 +124,7 @@ PendingPtr start_pending(Reactor& reactor, std::string error_filename, Initiate 
 
 /// Starts an operation from the calling thread (with the GIL released: the
 /// spawn happens here) and returns its Pending: for the library's async
-/// faces whose work runs on an internal strand, so that they may be
+/// entry points whose work runs on an internal strand, so that they may be
 /// initiated from any thread. Spawning here, not on the reactor's thread,
 /// lets many runs spawn while the reactor serves the ones already started.
 /// Bad options (std::invalid_argument) raise ValueError from this call;

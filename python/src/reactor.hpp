@@ -1,5 +1,5 @@
 // The native module's event loop: one asio::io_context run by one C++ thread,
-// shared by every async operation of the Python faces (async run, async
+// shared by every async operation of the Python entry points (async run, async
 // Interactive, line streams). Python never runs on that thread; results are
 // handed over through `Pending` objects (pending.hpp).
 #pragma once

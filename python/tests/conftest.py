@@ -64,7 +64,7 @@ _start_reactor()
 
 @pytest.fixture
 def quiet_login_shell(monkeypatch, tmp_path):
-    """The seed's async example runs `bash -lc`; a login shell sources
+    """The original Python library's async example runs `bash -lc`; a login shell sources
     ~/.profile, which on a developer machine may run slow init hooks (pyenv)
     that take seconds under load, past the example's 5 s timeout. An empty
     HOME keeps the example about the library."""
@@ -75,7 +75,7 @@ def quiet_login_shell(monkeypatch, tmp_path):
 
 @pytest.fixture
 def system_python_first(monkeypatch):
-    """The seed's examples run "python3" from PATH. A pyenv shim first in PATH
+    """The original Python library's examples run "python3" from PATH. A pyenv shim first in PATH
     takes seconds to start on a loaded machine (longer than the examples'
     1 s timeouts): put /usr/bin first so that python3 is the system one."""
     monkeypatch.setenv("PATH", "/usr/bin:" + os.environ.get("PATH", ""))

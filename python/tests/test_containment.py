@@ -92,7 +92,7 @@ async def test_an_escape_leaves_nothing_under_the_default(escape, misbehave, lea
 
 
 # Run in a separate interpreter: asks for each mechanism stronger than the
-# default there (which the machine lacks) through every face, and prints
+# default there (which the machine lacks) through every entry point, and prints
 # what each raised.
 _ASK_WHAT_IS_MISSING = r"""
 import asyncio, json

@@ -11,7 +11,7 @@ import pytest
 from bounded_subprocess.interactive import Interactive
 
 
-def test_seed_example_python_iu(capsys, leaks, system_python_first):
+def test_original_example_python_iu(capsys, leaks, system_python_first):
     from bounded_subprocess.interactive import Interactive
 
     proc = Interactive(["python3", "-iu"], read_buffer_size=4096)
@@ -22,7 +22,7 @@ def test_seed_example_python_iu(capsys, leaks, system_python_first):
     assert capsys.readouterr().out == "b'3'\n"
 
 
-def test_seed_reference_example(leaks, system_python_first):
+def test_original_reference_example(leaks, system_python_first):
     proc = Interactive(["python3", "-u", "-c", "print(input())"], read_buffer_size=4096)
     leaks.track_group(proc.pid)
     assert proc.write(b"hello\n", timeout_seconds=1) is True

@@ -10,7 +10,7 @@ import pytest
 from bounded_subprocess.interactive_async import Interactive
 
 
-def test_seed_example_verbatim(capsys, system_python_first):
+def test_original_example_verbatim(capsys, system_python_first):
     import asyncio
     from bounded_subprocess.interactive_async import Interactive
 
@@ -25,7 +25,7 @@ def test_seed_example_verbatim(capsys, system_python_first):
 
 
 async def test_cat_echo_comes_back(leaks):
-    # The seed's async write leaves bytes in a buffer; ours puts them in the pipe.
+    # The original Python library's async write leaves bytes in a buffer; ours puts them in the pipe.
     proc = Interactive(["cat"], 4096)
     leaks.track_group(proc.pid)
     for i in range(100):

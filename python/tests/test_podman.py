@@ -74,8 +74,8 @@ def opts(label, **kw):
     return dict(image=IMAGE + ":latest", podman_args=["--label", label], **kw)
 
 
-async def test_seed_podman_run_example(label):
-    # The seed's example with the test image instead of alpine:latest (and a
+async def test_original_podman_run_example(label):
+    # The original Python library's example with the test image instead of alpine:latest (and a
     # longer timeout: podman starts slowly on a loaded machine).
     result = await podman_run(
         ["cat"],
@@ -87,7 +87,7 @@ async def test_seed_podman_run_example(label):
     assert result.stdout == "hello\n" and result.exit_code == 0 and not result.timeout
 
 
-async def test_seed_stream_example_breaks_after_first_line(label, capsys):
+async def test_original_stream_example_breaks_after_first_line(label, capsys):
     async with aclosing(podman_run_stream_lines(
         ["sh", "-c", "printf '%s\n' one two three"],
         timeout_seconds=60,

@@ -91,7 +91,7 @@ def test_fractional_and_int_timeouts(misbehave):
 def test_grandchild_does_not_keep_run_alive(misbehave, leaks, mode):
     t0 = time.monotonic()
     r = run([misbehave, mode], timeout_seconds=20, max_output_size=64)
-    assert time.monotonic() - t0 < 10  # the seed would wait the whole 20 s
+    assert time.monotonic() - t0 < 10  # the original Python library would wait the whole 20 s
     assert r.exit_code == 0 and not r.timeout
     # "pgid N" comes first (printed before the fork); the grandchild is in
     # that group. (With flood, its bytes may precede the "grandchild" line.)

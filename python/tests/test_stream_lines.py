@@ -1,4 +1,4 @@
-"""run_stream_lines: the local twin of podman_run_stream_lines (not in the seed)."""
+"""run_stream_lines: the local twin of podman_run_stream_lines (not in the original Python library)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ async def test_timeout_ends_stream(misbehave):
 
 
 async def test_errors_at_first_iteration(tmp_path):
-    # An async generator function, like the seed's podman_run_stream_lines:
+    # An async generator function, like the original Python library's podman_run_stream_lines:
     # calling it starts nothing; the first iteration checks and starts.
     missing = run_stream_lines([str(tmp_path / "missing")])
     with pytest.raises(FileNotFoundError):

@@ -4,7 +4,7 @@ keyword-only and with defaults, so that no call written for the original
 changes meaning.
 
 The original cannot be downloaded here, so its surface is written down below
-from what is known of it: the signatures of the seed README's API reference
+from what is known of it: the signatures of the API reference in the original Python library's README
 (copied from it, annotations dropped), its examples, and issue 11's list of
 the names the original exports.
 """
@@ -27,24 +27,24 @@ import bounded_subprocess
 P = inspect.Parameter
 
 # --- the original's signatures ----------------------------------------------
-# From the seed README's API reference, verbatim but for the annotations.
+# From the API reference in the original Python library's README, verbatim but for the annotations.
 
 
-def seed_run(args, timeout_seconds=15, max_output_size=2048, tail=False, env=None,
+def original_run(args, timeout_seconds=15, max_output_size=2048, tail=False, env=None,
              stdin_data=None, stdin_write_timeout=None, cwd=None): ...
 
 
-async def seed_async_run(args, timeout_seconds=15, max_output_size=2048, tail=False, env=None,
+async def original_async_run(args, timeout_seconds=15, max_output_size=2048, tail=False, env=None,
                          stdin_data=None, stdin_write_timeout=None, memory_limit_mb=None,
                          memory_watchdog_interval_seconds=1.0, cwd=None): ...
 
 
-async def seed_podman_run(args, *, image, timeout_seconds, max_output_size, tail=False,
+async def original_podman_run(args, *, image, timeout_seconds, max_output_size, tail=False,
                           env=None, stdin_data=None, stdin_write_timeout=None, volumes=[],
                           cwd=None, memory_limit_mb=None, entrypoint=None): ...
 
 
-async def seed_podman_run_stream_lines(args, *, image, timeout_seconds, max_line_size, env=None,
+async def original_podman_run_stream_lines(args, *, image, timeout_seconds, max_line_size, env=None,
                                        stdin_data=None, stdin_write_timeout=None, volumes=[],
                                        cwd=None, memory_limit_mb=None, entrypoint=None,
                                        stderr_max_output_size=2048):
@@ -55,14 +55,14 @@ async def seed_podman_run_stream_lines(args, *, image, timeout_seconds, max_line
 # methods in its text and examples (read_buffer_size, timeout_seconds,
 # nice_timeout_seconds) and passes every one of them in every example, with
 # no default shown.
-class SeedInteractive:
+class OriginalInteractive:
     def __init__(self, args, read_buffer_size): ...
     def write(self, stdin_data, timeout_seconds): ...
     def read_line(self, timeout_seconds): ...
     def close(self, nice_timeout_seconds): ...
 
 
-class SeedAsyncInteractive:
+class OriginalAsyncInteractive:
     def __init__(self, args, read_buffer_size): ...
     async def write(self, stdin_data, timeout_seconds): ...
     async def read_line(self, timeout_seconds): ...
@@ -71,38 +71,38 @@ class SeedAsyncInteractive:
 
 # util's helpers: issue 11 names them; the README documents no signature, so
 # these are written from what the helpers mean (and pinned here).
-def seed_set_nonblocking(reader): ...
-def seed_can_read(fd): ...
-def seed_can_write(fd): ...
-def seed_write_loop_sync(write_chunk, data, deadline, *, sleep_interval): ...
-def seed_write_nonblocking_sync(*, fd, data, timeout_seconds): ...
-async def seed_write_nonblocking_async(*, fd, data, timeout_seconds): ...
-def seed_read_to_eof_sync(files, *, timeout_seconds, max_len): ...
-async def seed_read_to_eof_async(files, *, timeout_seconds, max_len): ...
+def original_set_nonblocking(reader): ...
+def original_can_read(fd): ...
+def original_can_write(fd): ...
+def original_write_loop_sync(write_chunk, data, deadline, *, sleep_interval): ...
+def original_write_nonblocking_sync(*, fd, data, timeout_seconds): ...
+async def original_write_nonblocking_async(*, fd, data, timeout_seconds): ...
+def original_read_to_eof_sync(files, *, timeout_seconds, max_len): ...
+async def original_read_to_eof_async(files, *, timeout_seconds, max_len): ...
 
 
 UTIL_HELPERS = {
-    "set_nonblocking": seed_set_nonblocking,
-    "can_read": seed_can_read,
-    "can_write": seed_can_write,
-    "write_loop_sync": seed_write_loop_sync,
-    "write_nonblocking_sync": seed_write_nonblocking_sync,
-    "write_nonblocking_async": seed_write_nonblocking_async,
-    "read_to_eof_sync": seed_read_to_eof_sync,
-    "read_to_eof_async": seed_read_to_eof_async,
+    "set_nonblocking": original_set_nonblocking,
+    "can_read": original_can_read,
+    "can_write": original_can_write,
+    "write_loop_sync": original_write_loop_sync,
+    "write_nonblocking_sync": original_write_nonblocking_sync,
+    "write_nonblocking_async": original_write_nonblocking_async,
+    "read_to_eof_sync": original_read_to_eof_sync,
+    "read_to_eof_async": original_read_to_eof_async,
 }
 
 # Every public callable of every module: the original's, by module.
 ORIGINAL: Dict[str, Dict[str, Callable[..., Any]]] = {
-    "bounded_subprocess": {"run": seed_run},
-    "bounded_subprocess.bounded_subprocess": {"run": seed_run},
+    "bounded_subprocess": {"run": original_run},
+    "bounded_subprocess.bounded_subprocess": {"run": original_run},
     "bounded_subprocess.bounded_subprocess_async": {
-        "run": seed_async_run,
-        "podman_run": seed_podman_run,
-        "podman_run_stream_lines": seed_podman_run_stream_lines,
+        "run": original_async_run,
+        "podman_run": original_podman_run,
+        "podman_run_stream_lines": original_podman_run_stream_lines,
     },
-    "bounded_subprocess.interactive": {"Interactive": SeedInteractive},
-    "bounded_subprocess.interactive_async": {"Interactive": SeedAsyncInteractive},
+    "bounded_subprocess.interactive": {"Interactive": OriginalInteractive},
+    "bounded_subprocess.interactive_async": {"Interactive": OriginalAsyncInteractive},
     "bounded_subprocess.util": dict(UTIL_HELPERS),
 }
 # Ours only (not in the original): allowed, listed so that a new public
@@ -110,7 +110,7 @@ ORIGINAL: Dict[str, Dict[str, Callable[..., Any]]] = {
 EXTRAS = {
     "bounded_subprocess.bounded_subprocess_async": {"run_stream_lines"},
 }
-SEED_RESULT_FIELDS = ["timeout", "exit_code", "stdout", "stderr"]
+ORIGINAL_RESULT_FIELDS = ["timeout", "exit_code", "stdout", "stderr"]
 
 
 def assert_extends(ours: Callable[..., Any], original: Callable[..., Any], where: str) -> None:
@@ -159,7 +159,7 @@ def test_module_callables_extend_the_original(module_name):
 
 
 def test_util_helpers_importable_from_every_face():
-    # util is where the original defines them; our face modules re-export
+    # util is where the original defines them; our entry point modules re-export
     # the ones that fit them, and util re-exports none of ours.
     util = importlib.import_module("bounded_subprocess.util")
     for name in UTIL_HELPERS:
@@ -168,18 +168,18 @@ def test_util_helpers_importable_from_every_face():
         assert isinstance(getattr(util, name), (int, float)) and getattr(util, name) > 0
 
 
-def test_result_fields_in_the_seed_order_then_extras_with_defaults():
+def test_result_fields_in_the_original_order_then_extras_with_defaults():
     from bounded_subprocess.util import Result
 
     fields = dataclasses.fields(Result)
-    assert [f.name for f in fields[:4]] == SEED_RESULT_FIELDS
+    assert [f.name for f in fields[:4]] == ORIGINAL_RESULT_FIELDS
     for f in fields[:4]:
         assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     for f in fields[4:]:
         assert f.default is not dataclasses.MISSING, f"{f.name} has no default"
     r = Result(True, -1, "out", "err")  # the original's positional order
     assert (r.timeout, r.exit_code, r.stdout, r.stderr) == (True, -1, "out", "err")
-    assert Result.__match_args__[:4] == tuple(SEED_RESULT_FIELDS)
+    assert Result.__match_args__[:4] == tuple(ORIGINAL_RESULT_FIELDS)
     assert Result(timeout=False, exit_code=0, stdout="", stderr="").reason == "exited"
 
 

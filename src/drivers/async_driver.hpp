@@ -57,7 +57,7 @@ class AsyncDriver : public std::enable_shared_from_this<AsyncDriver>, private Fd
   /// or the error (bad_alloc, say) that made the driver kill the group.
   virtual void on_finished(std::exception_ptr error, Result result) = 0;
   /// On the strand, after each event while the run goes on, before the
-  /// waits are re-armed (a line face hands over the lines that completed).
+  /// waits are re-armed (a line entry point hands over the lines that completed).
   virtual void on_progress() {}
 
   /// On the strand: re-arms the waits, or finishes once the run is over.

@@ -1,4 +1,4 @@
-// The shared memory watchdog of the async faces: one Asio service per
+// The shared memory watchdog of the async entry points: one Asio service per
 // execution context, holding every watched run of that context, with one
 // timer. Each tick makes ONE pass (detail::sample_members) over all
 // registered runs and hands each run its sample.

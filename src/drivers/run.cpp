@@ -1,4 +1,4 @@
-// The sync driver (ppoll on the calling thread) and `run`, the sync face
+// The sync driver (ppoll on the calling thread) and `run`, the sync entry point
 // that drives a capturing Supervisor with it.
 #include <poll.h>
 
@@ -38,7 +38,7 @@ Result detail::run_observed(const std::vector<std::string>& argv, const Options&
 
 void detail::drive_sync(Supervisor& sup, const std::function<void()>& on_interrupt,
                         const std::function<void()>& on_progress) {
-  // The sync face samples its own group; async runs share one scan per tick.
+  // The sync entry point samples its own group; async runs share one scan per tick.
   const bool watched = sup.memory_limit_kb().has_value();
   Clock::time_point next_sample =
       watched ? sup.started() + sup.memory_watchdog_interval() : Clock::time_point::max();

@@ -1,8 +1,8 @@
 // The sync driver of the engine: waits with ppoll on the calling thread and
 // feeds the events to one Supervisor until the run is over. It drives any
 // sink: it asks the Supervisor which fds it wants (a paused line sink is
-// left out) and tells the face after each round of events, so that a line
-// face can hand over the lines that completed. No Asio.
+// left out) and tells the entry point after each round of events, so that a line
+// entry point can hand over the lines that completed. No Asio.
 #pragma once
 
 #include <functional>

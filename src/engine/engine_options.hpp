@@ -1,6 +1,6 @@
-// The engine's settings of one run: every bound concrete. The faces build
+// The engine's settings of one run: every bound concrete. The entry points build
 // them from the public `Options` (engine/face_options.hpp), which is where a
-// field a face cannot use is rejected and where each face's defaults live.
+// field an entry point cannot use is rejected and where each entry point's defaults live.
 #pragma once
 
 #include <cstddef>

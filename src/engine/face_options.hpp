@@ -1,8 +1,8 @@
 // From the public `Options` to what each face runs with: the one place where
 // a field a face cannot use is rejected (std::invalid_argument naming the
 // field and the face, before anything is spawned) and where each face's
-// defaults are written (the table in bounded_subprocess/options.hpp and the
-// README say the same).
+// defaults are written (the table in bounded_subprocess/options.hpp and
+// docs/cpp-api.md say the same).
 #pragma once
 
 #include <cstddef>

@@ -1,8 +1,8 @@
-// The one line splitter, for every face that reads lines (the line streams
-// and both Interactive faces): complete lines wait in a queue, and the
+// The one line splitter, for every entry point that reads lines (the line streams
+// and both Interactive entry points): complete lines wait in a queue, and the
 // pending line (its '\n' not arrived yet) is capped by dropping its oldest
 // bytes, so a child that never writes '\n' cannot grow our memory. At EOF the
-// face says what becomes of a last line without '\n': the streams yield it,
+// entry point says what becomes of a last line without '\n': the streams yield it,
 // Interactive drops it.
 #pragma once
 

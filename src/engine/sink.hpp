@@ -1,4 +1,4 @@
-// Where the Supervisor puts the bytes of one output stream: a value the face
+// Where the Supervisor puts the bytes of one output stream: a value the entry point
 // chooses when it builds the Supervisor, not a hook of a driver. Two kinds:
 //  - a bounded capture (the first or last N bytes, `run`'s Result::out/err);
 //  - a capped line splitter with back-pressure (the line streams' stdout):
@@ -6,7 +6,7 @@
 //    paused, the Supervisor stops asking for the fd's readability and the
 //    child blocks on its full pipe; taking lines re-opens it.
 // Every byte read, including the drain after the child's exit, goes through
-// the same sink, so no face re-stitches leftovers.
+// the same sink, so no entry point re-stitches leftovers.
 #pragma once
 
 #include <cstddef>

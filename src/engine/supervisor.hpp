@@ -2,11 +2,11 @@
 //
 // It does no waiting of its own. A driver asks it what to wait for (the fds
 // it still wants, the pidfd, the next deadline), waits in whatever way suits
-// it (ppoll for the sync faces, Asio for the async ones), and feeds the
+// it (ppoll for the sync entry points, Asio for the async ones), and feeds the
 // events back. Each handler does only non-blocking work. Once `done()` is
 // true the child has been reaped, its group killed and every fd closed.
 //
-// Each output stream goes into a Sink the face chose (engine/sink.hpp): a
+// Each output stream goes into a Sink the entry point chose (engine/sink.hpp): a
 // bounded capture, or a capped line splitter with back-pressure. The drain
 // after the exit goes into the same sink.
 #pragma once

@@ -1,4 +1,4 @@
-// The sync Interactive face: the shared core driven with ppoll(2) and exact
+// The sync Interactive entry point: the shared core driven with ppoll(2) and exact
 // deadlines (no sleeps, no polling intervals).
 #include "bounded_subprocess/interactive.hpp"
 
@@ -25,7 +25,7 @@ namespace bounded_subprocess {
 
 namespace detail {
 
-// The sync face's state: the shared core, and what lets `close` interrupt a
+// The sync entry point's state: the shared core, and what lets `close` interrupt a
 // pending write or read_line from another thread.
 struct InteractiveSync {
   InteractiveSync(const std::vector<std::string>& argv, const InteractiveSettings& options)

@@ -1,7 +1,7 @@
-// The engine part that both Interactive faces share: one child with piped
+// The engine part that both Interactive entry points share: one child with piped
 // stdin/stdout and a pidfd, non-blocking write and read steps, the line
 // splitter, and the end of the child (close pipes, reap, kill the group). The
-// faces add the waiting: ppoll for the sync one, Asio for the async one.
+// entry points add the waiting: ppoll for the sync one, Asio for the async one.
 #pragma once
 
 #include <sys/types.h>
@@ -73,7 +73,7 @@ class InteractiveCore {
   ReadStep read_some();
   /// What read_some would return without reading: line, eof, or would_block.
   ReadStep buffered() const noexcept;
-  /// Bytes read from stdout by someone else (the async face's reads).
+  /// Bytes read from stdout by someone else (the async entry point's reads).
   void feed(std::string_view bytes);
   /// stdout reached EOF (or failed): the partial line is dropped.
   void mark_eof() noexcept;

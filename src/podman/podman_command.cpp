@@ -88,7 +88,7 @@ Options client_options(const Options& o) {
 
 Options checked_client_options(const std::vector<std::string>& argv, const Options& options, Face face) {
   const bool stream = face == Face::run_stream_lines || face == Face::open_line_stream;
-  // The face's own rejections first, so that their messages name the face.
+  // The entry point's own rejections first, so that their messages name the entry point.
   if (stream) {
     (void)stream_settings(options, face);
   } else {

@@ -1,7 +1,7 @@
 // The podman side of a call with `Options::container` set, shared by every
-// face: option validation, the podman client's options, the `podman run` and
+// entry point: option validation, the podman client's options, the `podman run` and
 // `podman rm` command lines, the private temporary folder that holds the
-// cidfile, and the cleanup: the whole call for the sync faces
+// cidfile, and the cleanup: the whole call for the sync entry points
 // (run_container_sync), PodmanCall for the async ones.
 #pragma once
 
@@ -24,15 +24,15 @@ namespace bounded_subprocess::detail {
 /// client's bounds. Spawns nothing.
 void validate_container(const std::vector<std::string>& argv, const Options& options);
 
-/// The options of the podman client, for the same face on the host: the
+/// The options of the podman client, for the same entry point on the host: the
 /// bounds of the call (timeout, output, lines, stdin, on_interrupt), the
 /// host's environment and cwd (`env` and `cwd` are the container's), no
 /// watchdog, and the client's containment (client_containment).
 Options client_options(const Options& options);
 
 /// For `face` (run, async_run or a line stream) with `options.container`
-/// set: the face's rejections (run_settings / stream_settings),
-/// validate_container, then the client's options, checked as the face will
+/// set: the entry point's rejections (run_settings / stream_settings),
+/// validate_container, then the client's options, checked as the entry point will
 /// check them. Throws std::invalid_argument, before anything is created.
 Options checked_client_options(const std::vector<std::string>& argv, const Options& options, Face face);
 
@@ -96,7 +96,7 @@ Options cleanup_options(const Options& options);
 /// ("device or resource busy") while the client's own `--rm` cleanup holds
 /// the container, under load, and removed it a moment later. Its timeout
 /// is what is left of cleanup_timeout; nullopt when no retry is due. Every
-/// face tries once more before it reports a failed cleanup.
+/// entry point tries once more before it reports a failed cleanup.
 std::optional<Options> cleanup_retry_options(const Options& options, const Result& first);
 
 /// Throws std::runtime_error if the cleanup result says the container may
@@ -110,7 +110,7 @@ void check_cleanup_result(const std::vector<std::string>& rm_command, const Resu
 /// the folder is deleted in every case.
 void remove_container_sync(const Options& options, PodmanScratch& scratch, bool client_started);
 
-/// The whole call of a sync face, once its options are checked: creates the
+/// The whole call of a sync entry point, once its options are checked: creates the
 /// scratch folder, calls `run_client` with the `podman run` command, then
 /// removes the container (remove_container_sync) whatever happened. If
 /// `run_client` throws, the cleanup runs as if the client had started (a
@@ -120,9 +120,9 @@ void remove_container_sync(const Options& options, PodmanScratch& scratch, bool 
 Result run_container_sync(const std::vector<std::string>& argv, const Options& options,
                           const std::function<Result(const std::vector<std::string>& command)>& run_client);
 
-/// One container call of an async face: an owned copy of the options, the
+/// One container call of an async entry point: an owned copy of the options, the
 /// scratch folder and the `podman run` command. The cleanup is normally done
-/// asynchronously by the face, which then calls `cleanup_done`; if the call
+/// asynchronously by the entry point, which then calls `cleanup_done`; if the call
 /// is destroyed before that (its executor went away, say) while the client
 /// may have started, the destructor removes the container synchronously
 /// (bounded by cleanup_timeout) and never throws.
@@ -140,12 +140,12 @@ class PodmanCall {
   /// The cleanup command (see podman_rm_command); the client counts as started.
   std::vector<std::string> rm_command() const;
   /// Whether the client may have started: from then on the destructor
-  /// cleans up if the face did not.
+  /// cleans up if the entry point did not.
   void set_client_started(bool started) noexcept { started_ = started; }
-  /// The synchronous cleanup, for faces that cannot run the async one;
+  /// The synchronous cleanup, for entry points that cannot run the async one;
   /// errors are swallowed. Idempotent.
   void cleanup_now() noexcept;
-  /// The face's cleanup ended: `rm_error` says why the `podman rm` could not
+  /// The entry point's cleanup ended: `rm_error` says why the `podman rm` could not
   /// run (empty when it ran), `rm_result` is what it did. Deletes the
   /// scratch folder and returns why the container may be left behind
   /// (nullopt when it is gone).

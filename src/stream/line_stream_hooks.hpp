@@ -1,4 +1,4 @@
-// Internal: a line stream with an end hook, for the faces built on one (a
+// Internal: a line stream with an end hook, for the entry points built on one (a
 // stream in a container removes its container there before it reports its
 // end).
 #pragma once

@@ -1,4 +1,4 @@
-// What both line stream faces (run_stream_lines, open_line_stream) hand the
+// What both line stream entry points (run_stream_lines, open_line_stream) hand the
 // engine: the run's options, a line sink for stdout and a tail capture for
 // stderr. No Asio.
 #pragma once
@@ -13,7 +13,7 @@
 namespace bounded_subprocess::detail {
 
 /// The engine's options of a line stream on the host, for `face`
-/// (run_stream_lines or open_line_stream): the face's defaults and
+/// (run_stream_lines or open_line_stream): the entry point's defaults and
 /// rejections (stream_settings), then `argv`, `env` and `cwd` checked.
 /// Throws std::invalid_argument, before anything is spawned.
 /// `options.container` must not be set.

@@ -1,4 +1,4 @@
-// run_stream_lines, the sync face of the line stream: the engine with a line
+// run_stream_lines, the sync entry point of the line stream: the engine with a line
 // sink on stdout, driven by the sync driver (ppoll) on the calling thread.
 // No Asio: lines go to `on_line` after each round of events. In a container,
 // that is the podman client's stream, then the bounded cleanup whatever

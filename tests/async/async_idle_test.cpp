@@ -1,4 +1,4 @@
-// The async faces wait on events: while the child is quiet (its outputs at
+// The async entry points wait on events: while the child is quiet (its outputs at
 // EOF, past the kept bound, or simply silent) the event loop sleeps. A
 // driver that kept an fd at EOF registered would have its wait complete
 // again and again: thousands of handlers and about a second of CPU per

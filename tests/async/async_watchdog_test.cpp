@@ -1,4 +1,4 @@
-// The shared memory watchdog of the async faces: kills in child and
+// The shared memory watchdog of the async entry points: kills in child and
 // grandchild, and one /proc scan per tick for many runs.
 #include <asio/io_context.hpp>
 

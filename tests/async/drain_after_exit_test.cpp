@@ -4,7 +4,7 @@
 // EOF ever comes) write into both pipes; when the loop runs again, the
 // kernel reports the pidfd before the pipes (epoll reports in the order the
 // events happened), so the exit is handled first and only a drain of the
-// pipes after the exit can return those bytes. Every face: async_run, the
+// pipes after the exit can return those bytes. Every entry point: async_run, the
 // async line stream, and the sync run_stream_lines (held still inside its
 // callback). The runs are contained by their process group only: under
 // any stronger containment the grandchild dies with the direct child, and

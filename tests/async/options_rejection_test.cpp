@@ -1,7 +1,7 @@
-// The rule of Options: every field is used by every face that receives it,
+// The rule of Options: every field is used by every entry point that receives it,
 // or rejected there with std::invalid_argument naming the field and the
-// face, before anything is spawned. One test per rejection rule, each on
-// every face it applies to; "nothing is spawned" is checked by a program
+// entry point, before anything is spawned. One test per rejection rule, each on
+// every entry point it applies to; "nothing is spawned" is checked by a program
 // (or a fake podman) that would leave a marker file, and by NoLeaks.
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -67,7 +67,7 @@ class OptionsRejection : public ::testing::Test {
   Container container() const { return {.image = "localhost/never-pulled", .podman_path = fake_podman_}; }
 
   /// Calls `face` with `options` and expects the rejection of `field`:
-  /// std::invalid_argument naming the field and the face, nothing spawned.
+  /// std::invalid_argument naming the field and the entry point, nothing spawned.
   void expect_rejected(FaceId face, const Options& options, const std::string& field) {
     SCOPED_TRACE(std::string(name_of(face)) + " with " + field);
     try {
@@ -159,7 +159,7 @@ TEST_F(OptionsRejection, TheMessageOfAContainerRejectionPointsToTheCgroupLimit) 
   }
 }
 
-// The other side of the rule: what a face accepts, it uses.
+// The other side of the rule: what an entry point accepts, it uses.
 TEST_F(OptionsRejection, TailTrueIsWhatALineStreamDoes) {
   std::vector<std::string> lines;
   Result r = run_stream_lines({"/bin/sh", "-c", "echo line; printf 0123456789 >&2"},

@@ -197,7 +197,7 @@ TEST(CliJson, ReadmeExampleFloodAndGrandchild) {
   leaks.expect_clean({cli_test::inner_pgid(out)});
 }
 
-// The seed's edge case, gone: the direct child exits while a grandchild
+// The original Python library's edge case, gone: the direct child exits while a grandchild
 // holds the pipes; the run ends at once and the grandchild is killed.
 TEST(CliJson, DirectChildExitEndsTheRunDespiteAGrandchild) {
   bs_test::NoLeaks leaks;

@@ -49,7 +49,7 @@ endif()
 message(STATUS "find_package consumer: ${step_output}")
 
 # 3. A sync-only consumer (COMPONENTS sync, Asio poisoned in its sources):
-# its sync faces, the line stream included, must not pull any Asio code out
+# its sync entry points, the line stream included, must not pull any Asio code out
 # of the static library either.
 consume(${BS_SYNC_SOURCE_DIR} ${BS_WORK_DIR}/build_sync consumer_sync)
 if(NOT step_output MATCHES "consumer sync ok")

@@ -1,6 +1,6 @@
 // Nothing escapes: each escape a hostile program tries (setsid, setpgid, a
 // double-forked daemon, an escapee holding stdout, one that stops itself,
-// one that blocks every signal, 50 in a loop), through every face, under
+// one that blocks every signal, 50 in a loop), through every entry point, under
 // every mechanism this machine offers, at each way a run ends. Checked from
 // outside: the test process is a child subreaper and looks for any live
 // descendant once the call has returned.

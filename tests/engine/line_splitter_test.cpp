@@ -1,5 +1,5 @@
 // Unit tests of the one line splitter (line streams and both Interactive
-// faces): splitting, the cap on a line, and the two ends of a stream.
+// entry points): splitting, the cap on a line, and the two ends of a stream.
 #include <gtest/gtest.h>
 
 #include <stdexcept>

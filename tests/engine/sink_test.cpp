@@ -127,7 +127,7 @@ TEST_F(SinkRun, FullLineQueuePausesStdoutUntilLinesAreTaken) {
     bs::detail::drive_sync(sup, {}, [&] {
       bs::detail::LineSplitter& q = *sup.stdout_lines();
       most_queued = std::max(most_queued, q.queued_bytes());
-      // Paused means stdout is left out of the next wait; the sync face
+      // Paused means stdout is left out of the next wait; the sync entry point
       // takes every line at once, so each pause ends here.
       if (!sup.want_stdout() && sup.stdout_fd() >= 0) ++paused_rounds;
       while (q.pop_line()) ++lines;

@@ -16,9 +16,9 @@
 #include "leak_check.hpp"
 
 namespace bs_itest {
-/// A line as the sync face returns it: the line, or no line.
+/// A line as the sync entry point returns it: the line, or no line.
 using Line = std::optional<std::string>;
-/// An async_read_line completion seen as the sync face's value: the line
+/// An async_read_line completion seen as the sync entry point's value: the line
 /// without error, no line with one (tests that care check the code).
 inline Line line_of(std::error_code ec, std::string line) {
   return ec ? Line() : Line(std::move(line));

@@ -149,7 +149,7 @@ TEST_F(AsyncInteractiveTest, DeferredToken) {
 }
 
 // A read is pending when the line arrives about 1 ms later: it completes at
-// once, driven by readiness of the pipe. As for the sync face, the fastest
+// once, driven by readiness of the pipe. As for the sync entry point, the fastest
 // of ten rounds is checked (a loaded machine may delay any one of them; a
 // read that slept in fixed steps is never fast).
 TEST_F(AsyncInteractiveTest, LineArrivingAfterOneMillisecondIsReturnedPromptly) {

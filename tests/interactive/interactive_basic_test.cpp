@@ -94,7 +94,7 @@ TEST(Interactive, ConcurrentWriterAndReaderManyLines) {
 // once: the wait is on the fd, not a sleep interval. A loaded machine may
 // delay any one round (cat and this thread must both be scheduled), so the
 // fastest of ten rounds is checked: a read that slept in fixed steps (the
-// seed's 100 ms or so) is never fast, in any round.
+// original Python library's 100 ms or so) is never fast, in any round.
 TEST(Interactive, LineArrivingAfterOneMillisecondIsReturnedPromptly) {
   bs_test::NoLeaks leaks;
   Interactive proc({"cat"});

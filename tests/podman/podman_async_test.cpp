@@ -1,6 +1,6 @@
-// async_run in a container (Options::container) against real podman: the same results as the sync face,
-// cancellation and timeouts remove the container before completion, and a
-// dying io_context still leaves nothing behind.
+// async_run in a container (Options::container) against real podman: the same results as the sync entry
+// point, cancellation and timeouts remove the container before completion, and a dying io_context still
+// leaves nothing behind.
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/error.hpp>

@@ -1,4 +1,4 @@
-// run_stream_lines (sync callback face) and open_line_stream
+// run_stream_lines (sync callback entry point) and open_line_stream
 // (async LineStream) against real podman: lines arrive in full, a stream
 // stopped, timed out or destroyed still has its container removed.
 #include <asio/error.hpp>

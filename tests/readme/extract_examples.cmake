@@ -1,11 +1,15 @@
 # Extracts every ```cpp block of a Markdown file into one C++ file, so that
-# the README's examples are compiled (tests/readme/CMakeLists.txt).
+# the examples of the README and of the docs/ pages are compiled
+# (tests/readme/CMakeLists.txt).
 #
-# Variables (-D): MARKDOWN (input), OUTPUT (the .cpp to write).
+# Variables (-D): MARKDOWN (input), MARKDOWN_NAME (its name in comments),
+# PREFIX (a C identifier naming the page, so that the pages' namespaces
+# differ), ALLOW_EMPTY (ON: a page without a C++ block gives a file that
+# compiles to nothing), OUTPUT (the .cpp to write).
 #
 # Each block becomes a namespace of its own, under the umbrella header with
-# `using namespace bounded_subprocess;` and `std::chrono_literals` (which the
-# README says its examples assume). A block's #include lines go to the top. A
+# `using namespace bounded_subprocess;` and `std::chrono_literals` (which every
+# page says its examples assume). A block's #include lines go to the top. A
 # block whose code starts with a function definition stays at namespace
 # scope; any other block is the body of a function: a coroutine
 # `asio::awaitable<void>(asio::any_io_executor ex)` when it uses co_await,
@@ -46,7 +50,7 @@ foreach(line IN LISTS lines)
     if(coro)
       string(APPEND body "#ifdef ASIO_HAS_CO_AWAIT\n")
     endif()
-    string(APPEND body "namespace readme_example_${n} {\n")
+    string(APPEND body "namespace ${PREFIX}_example_${n} {\n")
     if(first_code MATCHES "^[A-Za-z_][A-Za-z0-9_:<>]*( [A-Za-z0-9_:<>*&]+)* [A-Za-z_][A-Za-z0-9_]*\\(.*\\) *{$")
       string(APPEND body "${code}")
     elseif(coro)
@@ -54,7 +58,7 @@ foreach(line IN LISTS lines)
     else()
       string(APPEND body "void example() {\n${code}}\n")
     endif()
-    string(APPEND body "}  // namespace readme_example_${n}\n")
+    string(APPEND body "}  // namespace ${PREFIX}_example_${n}\n")
     if(coro)
       string(APPEND body "#endif\n")
     endif()
@@ -75,7 +79,7 @@ endforeach()
 if(in_block)
   message(FATAL_ERROR "${MARKDOWN}: a ```cpp block is not closed")
 endif()
-if(n EQUAL 0)
+if(n EQUAL 0 AND NOT ALLOW_EMPTY)
   message(FATAL_ERROR "${MARKDOWN}: no ```cpp block found")
 endif()
 
@@ -103,7 +107,7 @@ string(REPLACE "@SEMI@" ";" out "${out}")
 string(REPLACE "@LB@" "[" out "${out}")
 string(REPLACE "@RB@" "]" out "${out}")
 string(REPLACE "@BS@" "\\" out "${out}")
-# Rewrite only on change, so that an unrelated README edit rebuilds nothing.
+# Rewrite only on change, so that an edit of the prose rebuilds nothing.
 if(EXISTS "${OUTPUT}")
   file(READ "${OUTPUT}" old)
   if(old STREQUAL out)

@@ -1,4 +1,4 @@
-// Internal to the async faces: a type-erased, move-only completion handler,
+// Internal to the async entry points: a type-erased, move-only completion handler,
 // so that the operations themselves are compiled once in the library while
 // the caller keeps every Asio completion token (callback, use_future,
 // use_awaitable, deferred). Include bounded_subprocess/async.hpp instead.

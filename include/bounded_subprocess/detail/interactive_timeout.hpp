@@ -1,4 +1,4 @@
-// Internal to the Interactive faces: the check of an operation's timeout,
+// Internal to the Interactive entry points: the check of an operation's timeout,
 // shared by Interactive (compiled in the library) and the templates of
 // AsyncInteractive (async_interactive.hpp). Users never name it.
 #pragma once
