@@ -268,8 +268,6 @@ std::string quoted(const std::string& s) {
   }
 }
 
-std::atomic<unsigned long> cgroup_counter{0};
-
 // One report from the init, and the fd that came with it (if any) into
 // `fd`. Returns what recvmsg returns.
 ssize_t receive_report(int channel, InitReport& report, UniqueFd& fd) {
@@ -410,22 +408,15 @@ Child Child::spawn(const ChildSpec& spec) {
       if (!cgroup_name.empty()) ::unlinkat(m.cgroup_parent_fd, cgroup_name.c_str(), AT_REMOVEDIR);
     };
     if (containment == Containment::cgroup) {
-      // A folder of that name can be a leftover of a dead process that had
-      // our pid (killed before it could remove it): take the next name.
-      int made;
-      do {
-        cgroup_name =
-            "bounded_subprocess." + std::to_string(::getpid()) + "." + std::to_string(++cgroup_counter);
-        made = ::mkdirat(m.cgroup_parent_fd, cgroup_name.c_str(), 0755);
-      } while (made != 0 && errno == EEXIST);
-      if (made != 0) {
-        const int e = errno;
+      // Locked for the run's life: the init keeps a copy of this fd.
+      const int made = create_locked_cgroup(
+          m.cgroup_parent_fd, "bounded_subprocess." + std::to_string(::getpid()) + ".", cgroup_name);
+      if (made < 0) {
         cgroup_name.clear();
-        throw SpawnError(e, SpawnError::Subject::containment, "cgroup",
+        throw SpawnError(-made, SpawnError::Subject::containment, "cgroup",
                          "cannot create a cgroup in " + m.cgroup_parent);
       }
-      cgroup_dir =
-          above_stdio(::openat(m.cgroup_parent_fd, cgroup_name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      cgroup_dir = UniqueFd(made);
       if (cgroup_dir)
         cgroup_procs_write = above_stdio(::openat(cgroup_dir.get(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
       UniqueFd procs_read;

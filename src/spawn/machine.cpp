@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -25,6 +27,49 @@
 #include "spawn/raw_syscall.hpp"
 
 namespace bounded_subprocess::detail {
+
+int create_locked_cgroup(int parent_fd, const std::string& prefix, std::string& name) {
+  static std::atomic<unsigned long> counter{0};
+  for (;;) {
+    name = prefix + std::to_string(++counter);
+    if (::mkdirat(parent_fd, name.c_str(), 0755) != 0) {
+      // A leftover of a dead process that had our pid: take the next name.
+      if (errno == EEXIST) continue;
+      return -errno;
+    }
+    int fd = ::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) continue;  // a sweep took it already
+    if (fd < 0) {
+      const int e = errno;
+      ::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR);
+      return -e;
+    }
+    int r;
+    do {
+      r = ::flock(fd, LOCK_SH);  // waits while a sweep holds it
+    } while (r != 0 && errno == EINTR);
+    // Still there once ours? A sweep that had the lock first removed it.
+    struct stat st {};
+    if (r == 0 && ::fstatat(fd, "cgroup.procs", &st, 0) == 0) {
+      if (fd <= 2) {  // never on a standard fd of a host that closed them
+        const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        ::close(fd);
+        if (moved < 0) {
+          const int e = errno;
+          ::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR);
+          return -e;
+        }
+        fd = moved;
+      }
+      return fd;
+    }
+    const int e = r != 0 ? errno : ENOENT;
+    ::close(fd);
+    if (e == ENOENT) continue;
+    ::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR);
+    return -e;
+  }
+}
 
 namespace {
 
@@ -128,13 +173,18 @@ std::string own_cgroup_dir(std::string& why) {
   return "";
 }
 
-// Removes the empty cgroups that runs of processes now dead left in `parent`
-// (named bounded_subprocess.PID.N or bounded_subprocess.probe.PID). A run's
-// init removes its cgroup; only an init killed from outside cannot (a
-// Python interpreter's at-exit kill, the OOM killer, `kill -9` of every
-// process of a user). A folder whose creator is alive is left alone (its
-// pid may have been reused: then it stays, as before), and the kernel
-// refuses to remove a cgroup that still holds a process. Best effort.
+// Removes the cgroups that runs of processes now dead left in `parent`
+// (named bounded_subprocess.*). A run's init removes its cgroup; only an
+// init killed from outside cannot (a Python interpreter's at-exit kill, the
+// OOM killer, `kill -9` of every process of a user). Whether a folder's
+// creator lives is told by a lock, not by its pid: a pid names nothing
+// from another PID namespace (a sweep run inside `unshare --pid` saw every
+// creator as dead). Every creator holds a shared flock on its folder for
+// the run's life (create_locked_cgroup); a folder whose exclusive lock can
+// be had has no living creator, and it is removed while that lock is held,
+// so a creator that opened it meanwhile sees it gone and takes another
+// name. The kernel refuses to remove a cgroup that still holds a process.
+// Best effort.
 void remove_stale_cgroups(int parent) {
   const int fd = ::openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
@@ -144,21 +194,18 @@ void remove_stale_cgroups(int parent) {
     return;
   }
   constexpr std::string_view prefix = "bounded_subprocess.";
-  constexpr std::string_view probe = "probe.";
-  std::vector<std::string> stale;
+  std::vector<std::string> candidates;
   while (const dirent* entry = ::readdir(dir)) {
-    std::string_view name = entry->d_name;
-    if (name.substr(0, prefix.size()) != prefix) continue;
-    name.remove_prefix(prefix.size());
-    if (name.substr(0, probe.size()) == probe) name.remove_prefix(probe.size());
-    long pid = 0;
-    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
-    if (ec != std::errc() || pid <= 0 || (end != name.data() + name.size() && *end != '.')) continue;
-    if (pid == ::getpid()) continue;
-    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.emplace_back(entry->d_name);
+    const std::string_view name = entry->d_name;
+    if (name.substr(0, prefix.size()) == prefix) candidates.emplace_back(name);
   }
   ::closedir(dir);
-  for (const auto& name : stale) ::unlinkat(parent, name.c_str(), AT_REMOVEDIR);
+  for (const auto& name : candidates) {
+    const int folder = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (folder < 0) continue;
+    if (::flock(folder, LOCK_EX | LOCK_NB) == 0) ::unlinkat(parent, name.c_str(), AT_REMOVEDIR);
+    ::close(folder);
+  }
 }
 
 void probe_cgroup(Machine& m) {
@@ -181,14 +228,17 @@ void probe_cgroup(Machine& m) {
     ::close(fd);
     return;
   }
-  const std::string name = "bounded_subprocess.probe." + std::to_string(::getpid());
-  if (::mkdirat(fd, name.c_str(), 0755) != 0 && errno != EEXIST) {
-    m.why_not[index(Containment::cgroup)] = "cannot create a cgroup in " + dir + ": " + std::strerror(errno);
+  std::string name;
+  const int made =
+      create_locked_cgroup(fd, "bounded_subprocess.probe." + std::to_string(::getpid()) + ".", name);
+  if (made < 0) {
+    m.why_not[index(Containment::cgroup)] = "cannot create a cgroup in " + dir + ": " + std::strerror(-made);
     ::close(fd);
     return;
   }
   const bool has_kill = ::faccessat(fd, (name + "/cgroup.kill").c_str(), W_OK, AT_EACCESS) == 0;
   ::unlinkat(fd, name.c_str(), AT_REMOVEDIR);
+  ::close(made);
   if (!has_kill) {
     m.why_not[index(Containment::cgroup)] = "the kernel has no cgroup.kill (Linux 5.14 or later needed)";
     ::close(fd);

@@ -27,6 +27,14 @@ struct Machine {
   std::string cgroup_parent;  ///< its path, for messages
 };
 
+/// Makes a cgroup named `prefix` + a counter in `parent_fd` and returns an
+/// fd of it (O_RDONLY directory, CLOEXEC, above 2) holding a shared flock:
+/// the mark of a living creator that the stale-cgroup sweep respects (it
+/// holds across PID namespaces, unlike a pid). Keep it open (in every
+/// process that keeps the run alive) until the folder is removed. `name`
+/// gets the folder's name. Returns -errno on failure (nothing is left).
+int create_locked_cgroup(int parent_fd, const std::string& prefix, std::string& name);
+
 /// The probe's answer (made at the first call; thread-safe).
 const Machine& machine();
 

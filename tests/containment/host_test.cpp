@@ -2,6 +2,7 @@
 // while a contained run is going on (bs_containment_host does both).
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -203,9 +204,13 @@ TEST(Host, CgroupOfAKilledInitIsRemovedByTheNextProcess) {
   if (!cgroup_offered()) GTEST_SKIP() << "no cgroup containment for this user";
   const std::string parent = own_cgroup_dir();
   ASSERT_FALSE(parent.empty());
-  // A folder named for a live creator (us), which must stay.
+  // A folder of a live creator (us: it holds the creator's shared lock),
+  // which must stay.
   const std::string ours = parent + "/bounded_subprocess." + std::to_string(::getpid()) + ".999999";
   ASSERT_EQ(::mkdir(ours.c_str(), 0755), 0) << std::strerror(errno);
+  const int lock = ::open(ours.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(lock, 0);
+  ASSERT_EQ(::flock(lock, LOCK_SH), 0);
 
   // Any process of the library that starts meanwhile (other tests run in
   // parallel) removes the stale folder as soon as it is empty: then there
@@ -247,6 +252,50 @@ TEST(Host, CgroupOfAKilledInitIsRemovedByTheNextProcess) {
   EXPECT_NE(text.find("exit_code 0"), std::string::npos) << text;
   EXPECT_FALSE(std::filesystem::exists(stale)) << stale << " is still there";
   EXPECT_TRUE(std::filesystem::exists(ours)) << "the folder of a live creator was removed";
+  ::close(lock);
+  ::rmdir(ours.c_str());
+}
+
+// The sweep of stale cgroups tells a live creator by the lock it holds, not
+// by its pid: from inside another PID namespace (`unshare --pid`), no pid
+// of the host names a process, and a sweep that asked kill(pid, 0) removed
+// the folders of live runs (their runs then failed: "cannot open the run's
+// cgroup"). A library process started there must leave a live creator's
+// folder alone, and still run.
+TEST(Host, ASweepFromAnotherPidNamespaceLeavesLiveCgroupsAlone) {
+  if (!cgroup_offered()) GTEST_SKIP() << "no cgroup containment for this user";
+  if (::access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/unshare";
+  const std::string parent = own_cgroup_dir();
+  ASSERT_FALSE(parent.empty());
+  const std::string ours = parent + "/bounded_subprocess." + std::to_string(::getpid()) + ".999998";
+  ASSERT_EQ(::mkdir(ours.c_str(), 0755), 0) << std::strerror(errno);
+  const int lock = ::open(ours.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(lock, 0);
+  ASSERT_EQ(::flock(lock, LOCK_SH), 0);  // what every creator holds for its run's life
+
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  std::vector<std::string> all = {
+      "/usr/bin/unshare",       "--pid",           "--fork", "--mount-proc",
+      BS_CONTAINMENT_HOST_PATH, "sigchld-ignored", "cgroup", bs_test::misbehave()};
+  std::vector<char*> cargv;
+  for (auto& a : all) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  pid_t pid = -1;
+  ASSERT_EQ(::posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  const std::string text = read_to_eof(fds[0]);
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << ": " << text;
+  EXPECT_EQ(text, "exit_code 0\nexit_code 3\nexit_code -9\n");
+  EXPECT_TRUE(std::filesystem::exists(ours)) << "a sweep from another PID namespace removed a live folder";
+  ::close(lock);
   ::rmdir(ours.c_str());
 }
 
