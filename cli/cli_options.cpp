@@ -19,8 +19,11 @@ std::variant<CliConfig, EarlyExit> parse_command_line(int argc, const char* cons
   RunFlagTexts texts;
 
   CLI::App app{
-      "Runs PROGRAM with hard bounds: a wall-clock timeout that kills its whole process group, "
-      "bounded capture of stdout and stderr, and an optional memory watchdog.\n"
+      "Runs PROGRAM with hard bounds: a wall-clock timeout, after which every process of the run is "
+      "killed (the run is contained in a cgroup, a PID namespace, a subreaper or its process group: "
+      "--containment), bounded capture of stdout and stderr, an optional memory limit, and optional "
+      "isolation (--network none, --read-only, --scratch-mb, --volume, --pids-limit, --cpu-limit, "
+      "--file-size-limit-mb).\n"
       "`bounded-run batch --help` runs a JSON Lines file of jobs; `bounded-run batch-merge --help` joins "
       "the output of its shards.",
       "bounded-run"};
@@ -30,8 +33,9 @@ std::variant<CliConfig, EarlyExit> parse_command_line(int argc, const char* cons
       "PROGRAM starts at `--` or at the first word that is not an option; every word after it "
       "is the program's.\n"
       "Exit status without --json: the program's own; 124 on timeout; 128+N when signal N ended "
-      "it; 137 after a memory kill; 255 when not all stdin data could be written; 125 when "
-      "bounded-run itself fails (bad option, program cannot start, result cannot be written). With "
+      "it; 137 after a memory or CPU-limit kill; 255 when not all stdin data could be written; 125 "
+      "when bounded-run itself fails (bad option, program cannot start, result cannot be written) "
+      "or the run's init was killed from inside (reason \"containment_broken\"). With "
       "--json: 0 whenever the program ran (its status is in \"exit_code\"), 125 on bounded-run's own "
       "errors. When bounded-run gets SIGTERM, SIGINT, SIGHUP or SIGQUIT (N) it kills the run, reports "
       "it (reason \"cancelled\", \"cancel_signal\": N) and exits 128+N in both modes.");
