@@ -24,17 +24,7 @@ using batch_test::json;
 using bs_test::misbehave;
 using namespace std::chrono_literals;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;  // g++
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;  // clang
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+using batch_test::kSanitized;
 
 // One 64 MiB line and little else; an unbounded read of these sources would
 // grow until the test's deadline. A sanitizer's shadow memory and quarantine

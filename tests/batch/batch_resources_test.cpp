@@ -17,17 +17,7 @@ using batch_test::json;
 using bs_test::misbehave;
 using namespace std::chrono_literals;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;  // g++
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;  // clang
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+using batch_test::kSanitized;
 
 // UBSan checks a vptr by writing the memory to a pipe; in a process out of
 // fds that fails and it reports a false "invalid vptr" (and halts).

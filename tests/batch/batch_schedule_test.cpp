@@ -200,17 +200,7 @@ TEST(BatchSchedule, ProgressLinesBarAndQuiet) {
   leaks.expect_clean();
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;  // g++
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;  // clang
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+using batch_test::kSanitized;
 
 TEST(BatchSchedule, OwnMemoryStaysFlatAsJobsGrow) {
   if (kSanitized) GTEST_SKIP() << "a sanitizer's quarantine keeps freed memory: RSS says nothing here";

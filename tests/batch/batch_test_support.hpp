@@ -24,6 +24,20 @@ namespace batch_test {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
+/// Built with AddressSanitizer or ThreadSanitizer (whose shadow memory and
+/// quarantine make RSS and fd counts say little).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;  // g++
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;  // clang
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
 /// A scratch folder with a JOBS file (jobs.jsonl) and room for outputs.
 class Workspace {
  public:
