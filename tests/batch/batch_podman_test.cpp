@@ -48,7 +48,7 @@ TEST(BatchPodman, ContainerAndLocalJobsInOneBatch) {
       job("c-timeout", {"sleep", "300"}, in_container({{"timeout", 1}})),
       job("c-flood", {"sh", "-c", "yes | head -c 1000000"},
           in_container({{"timeout", 60}, {"max_output", 8}})),
-      job("c-clear-env", {"true"}, in_container({{"clear_env", true}})),  // a local-only field
+      job("c-clear-env", {"true"}, in_container({{"clear_env", true}})),       // a local-only field
       job("local-volume", {"true"}, {{"volumes", {"/nonexistent/bs:/tmp"}}}),  // a host bind of nothing
       job("local-2", {misbehave(), "exit", "3"}),
   });
