@@ -781,7 +781,7 @@ class Init {
     exit_now(0);
   }
 
-  static constexpr int kMaxListed = 64;   ///< see kill_listed
+  static constexpr int kMaxListed = 64;  ///< see kill_listed
   static constexpr int kStopSweeps = 3;  ///< see kill_all_children
 
   InitPlan& plan_;

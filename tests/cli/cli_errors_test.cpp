@@ -11,8 +11,8 @@
 
 namespace {
 
-using cli_test::bounded_run;
 using bs_test::misbehave;
+using cli_test::bounded_run;
 
 struct ErrorCase {
   const char* name;
@@ -51,7 +51,9 @@ void expect_usage_error(const std::vector<std::string>& args, const std::string&
 
 class CliErrors : public ::testing::TestWithParam<ErrorCase> {};
 
-TEST_P(CliErrors, Exit125WithOneLine) { expect_usage_error(GetParam().args, GetParam().expected_in_message); }
+TEST_P(CliErrors, Exit125WithOneLine) {
+  expect_usage_error(GetParam().args, GetParam().expected_in_message);
+}
 
 const ErrorCase kCases[] = {
     {"UnknownOption", {"--bogus", "PROG"}, "--bogus"},
@@ -108,7 +110,9 @@ const ErrorCase kCases[] = {
     {"MemoryIntervalWithPodman", {"--memory-interval", "1", "--podman", "img", "PROG"}, "--memory-interval"},
 };
 
-std::string case_name(const ::testing::TestParamInfo<ErrorCase>& param_info) { return param_info.param.name; }
+std::string case_name(const ::testing::TestParamInfo<ErrorCase>& param_info) {
+  return param_info.param.name;
+}
 
 INSTANTIATE_TEST_SUITE_P(All, CliErrors, ::testing::ValuesIn(kCases), case_name);
 

@@ -9,9 +9,9 @@
 
 namespace {
 
+using bs_test::misbehave;
 using cli_test::bounded_run;
 using cli_test::parse_json;
-using bs_test::misbehave;
 
 TEST(CliJson, EveryFieldHasItsType) {
   bs_test::NoLeaks leaks;
@@ -22,8 +22,8 @@ TEST(CliJson, EveryFieldHasItsType) {
   for (const char* key : {"exit_code", "signal", "stdout_total_bytes", "stderr_total_bytes", "max_rss_kb"}) {
     EXPECT_TRUE(j.contains(key) && j[key].is_number_integer()) << key << " in " << inv.out;
   }
-  for (const char* key : {"timeout", "memory_limit_exceeded", "stdin_write_failed", "stdout_truncated",
-                          "stderr_truncated"}) {
+  for (const char* key :
+       {"timeout", "memory_limit_exceeded", "stdin_write_failed", "stdout_truncated", "stderr_truncated"}) {
     EXPECT_TRUE(j.contains(key) && j[key].is_boolean()) << key << " in " << inv.out;
   }
   for (const char* key : {"stdout", "stderr", "reason"}) {
@@ -65,8 +65,8 @@ TEST(CliJson, ExitCodeIsTheChildsAndCommandExitsZero) {
 TEST(CliJson, TimeoutKillsTheGroup) {
   bs_test::NoLeaks leaks;
   // The shell prints its pgid, leaves a grandchild behind and sleeps.
-  auto inv = bounded_run({"--json", "--timeout", "0.5", "--", "/bin/sh", "-c",
-                          "echo pgid $$; sleep 300 & exec sleep 300"});
+  auto inv = bounded_run(
+      {"--json", "--timeout", "0.5", "--", "/bin/sh", "-c", "echo pgid $$; sleep 300 & exec sleep 300"});
   EXPECT_EQ(inv.status, 0);
   auto j = parse_json(inv);
   EXPECT_TRUE(j.value("timeout", false)) << inv.out;
@@ -148,7 +148,9 @@ TEST(CliJson, BrokenSequencesDropOnlyTheirOwnBytes) {
       "d\xC0\xAF\xED\xA0\x80\xF0\x9F\x98\x80";
   auto inv = bounded_run({"--json", "--stdin-data", data, "--", "cat"});
   auto j = parse_json(inv);
-  EXPECT_EQ(j.value("stdout", ""), "a\xE2\x82\xAC" "bcd\xF0\x9F\x98\x80");
+  EXPECT_EQ(j.value("stdout", ""),
+            "a\xE2\x82\xAC"
+            "bcd\xF0\x9F\x98\x80");
   EXPECT_EQ(j.value("stdout_total_bytes", 0), static_cast<int>(data.size()));
   leaks.expect_clean();
 }
@@ -201,7 +203,8 @@ TEST(CliJson, ReadmeExampleFloodAndGrandchild) {
 // holds the pipes; the run ends at once and the grandchild is killed.
 TEST(CliJson, DirectChildExitEndsTheRunDespiteAGrandchild) {
   bs_test::NoLeaks leaks;
-  auto inv = bounded_run({"--json", "--timeout", "30", "--", "sh", "-c", "echo pgid $$; (sleep 300; echo late) &"});
+  auto inv =
+      bounded_run({"--json", "--timeout", "30", "--", "sh", "-c", "echo pgid $$; (sleep 300; echo late) &"});
   auto j = parse_json(inv);
   EXPECT_FALSE(j.value("timeout", true));
   EXPECT_EQ(j.value("exit_code", -99), 0);
