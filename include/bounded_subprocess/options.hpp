@@ -153,7 +153,7 @@ struct Isolation {
   std::optional<std::size_t> file_size_limit_mb{};
 };
 
-/// The options of every face (see the table above for which face uses
+/// The options of every entry point (see the table above for which entry point uses
 /// which field, and its default there). Bounds that make no sense (a timeout
 /// that is not positive, a memory limit of 0 MiB, a max_line_size of 0, ...)
 /// are `std::invalid_argument` too, before anything is spawned.

@@ -1,4 +1,4 @@
-// The per-face defaults and rejections of the public Options (see the table
+// The per-entry-point defaults and rejections of the public Options (see the table
 // in bounded_subprocess/options.hpp).
 #include "engine/face_options.hpp"
 

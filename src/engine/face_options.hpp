@@ -1,6 +1,6 @@
-// From the public `Options` to what each face runs with: the one place where
-// a field a face cannot use is rejected (std::invalid_argument naming the
-// field and the face, before anything is spawned) and where each face's
+// From the public `Options` to what each entry point runs with: the one place where
+// a field an entry point cannot use is rejected (std::invalid_argument naming the
+// field and the entry point, before anything is spawned) and where each entry point's
 // defaults are written (the table in bounded_subprocess/options.hpp and
 // docs/cpp-api.md say the same).
 #pragma once
@@ -15,7 +15,7 @@
 
 namespace bounded_subprocess::detail {
 
-/// The public faces, for the checks and the messages.
+/// The public entry points, for the checks and the messages.
 enum class Face { run, async_run, run_stream_lines, open_line_stream, interactive, async_interactive };
 
 /// "bounded_subprocess::run", ...

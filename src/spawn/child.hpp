@@ -1,4 +1,4 @@
-// The one process primitive under every face: a contained child with its
+// The one process primitive under every entry point: a contained child with its
 // pipes. Spawn it into the chosen containment, write and read without
 // blocking, kill everything it contains, collect its status.
 //
