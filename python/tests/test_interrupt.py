@@ -300,6 +300,11 @@ sys.path.insert(0, sys.argv[1])
 from test_interrupt import in_ppoll
 from bounded_subprocess import run
 
+# Python leaves SIGINT ignored when it starts with it ignored (a harness
+# started in the background by a non-interactive shell): this test needs
+# Python's own handler, which raises KeyboardInterrupt.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 def child():
     stop = threading.Event()
 
