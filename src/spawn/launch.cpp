@@ -30,6 +30,8 @@ namespace bounded_subprocess::detail {
 namespace {
 
 using raw::call;
+using raw::Dirent64;
+using raw::put_decimal;
 
 constexpr unsigned long kSigsetSize = 8;  // the kernel's sigset_t (64 signals)
 constexpr int kMaxSignal = 64;
@@ -155,31 +157,10 @@ void reset_signal_dispositions(SignalReset how, int proc_fd) {
   }
 }
 
-// A record of getdents64.
-struct Dirent64 {
-  unsigned long long ino;
-  long long off;
-  unsigned short reclen;
-  unsigned char type;
-  char name[1];
-};
-
 unsigned long length(const char* s) {
   unsigned long n = 0;
   while (s[n] != '\0') ++n;
   return n;
-}
-
-// Writes the decimal digits of `value` (>= 0) at `out`; returns the end.
-char* put_decimal(char* out, unsigned long value) {
-  char digits[24];
-  int n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value != 0);
-  while (n > 0) *out++ = digits[--n];
-  return out;
 }
 
 }  // namespace

@@ -45,6 +45,27 @@ inline long call(long n, A a1 = 0, B a2 = 0, C a3 = 0, D a4 = 0, E a5 = 0, F a6 
   return syscall6(n, (long)a1, (long)a2, (long)a3, (long)a4, (long)a5, (long)a6);  // NOLINT: register-sized
 }
 
+// A record of getdents64.
+struct Dirent64 {
+  unsigned long long ino;
+  long long off;
+  unsigned short reclen;
+  unsigned char type;
+  char name[1];
+};
+
+// Writes the decimal digits of `value` (>= 0) at `out`; returns the end.
+inline char* put_decimal(char* out, unsigned long value) noexcept {
+  char digits[24];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  while (n > 0) *out++ = digits[--n];
+  return out;
+}
+
 }  // namespace bounded_subprocess::detail::raw
 
 extern "C" {

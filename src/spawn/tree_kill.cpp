@@ -27,6 +27,8 @@ namespace bounded_subprocess::detail {
 namespace {
 
 using raw::call;
+using raw::Dirent64;
+using raw::put_decimal;
 
 // Processes queued at once: a walk maps room for kMaxPinned (a storm's
 // first process can have thousands of children, all queued by one
@@ -35,25 +37,6 @@ using raw::call;
 // a later sweep.
 constexpr long kMaxPinned = 1L << 16;
 constexpr long kFewPinned = 256;
-
-struct Dirent64 {
-  unsigned long long ino;
-  long long off;
-  unsigned short reclen;
-  unsigned char type;
-  char name[1];
-};
-
-char* put_decimal(char* out, unsigned long value) {
-  char digits[24];
-  int n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value != 0);
-  while (n > 0) *out++ = digits[--n];
-  return out;
-}
 
 char* put_text(char* out, const char* text) {
   while (*text != '\0') *out++ = *text++;
