@@ -68,7 +68,10 @@ long long number_after(const std::string& text, std::string_view word) {
 
 // The host's own cgroup of a v1 controller (its path), or "" where there is
 // none or the caller is not root. Found once; opened by each run that uses
-// it (no fd is kept for the life of the process).
+// it (no fd is kept for the life of the process). When found, the folders
+// that runs of killed processes left there are removed (as the probe does
+// for cgroup v2): a host killed with SIGKILL cannot remove its runs' limit
+// cgroups, and v1 has no notification that would let anyone else do it.
 struct V1Controllers {
   std::string pids;
   std::string memory;
@@ -117,6 +120,11 @@ const V1Controllers& v1_controllers() {
     if (::geteuid() != 0) return;
     c.pids = find_v1("pids");
     c.memory = find_v1("memory");
+    for (const std::string* dir : {&c.pids, &c.memory}) {
+      if (dir->empty()) continue;
+      const UniqueFd fd(::open(dir->c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (fd) remove_stale_cgroups(fd.get());
+    }
   });
   return c;
 }
@@ -134,8 +142,6 @@ bool v2_controller(const char* name) {
 bool has_limits(const Isolation& i) {
   return i.memory_limit_mb || i.pids_limit || i.cpu_limit;
 }
-
-std::atomic<unsigned long> v1_counter{0};
 
 // Empty network namespaces (loopback up), each lent to one run at a time:
 // creating one costs milliseconds (the kernel initialises every network
@@ -314,6 +320,9 @@ IsolationSetup::IsolationSetup(const Isolation& i, Containment containment, int 
   if (i.file_size_limit_mb) plan_.file_size_limit = static_cast<long long>(*i.file_size_limit_mb) << 20;
 
   const bool in_run_cgroup = containment == Containment::cgroup && run_cgroup >= 0;
+  // Finds the v1 hierarchies (and sweeps what killed hosts left there) even
+  // where cgroup v2 enforces these limits: they may have been used before.
+  if (i.pids_limit || i.memory_limit_mb) (void)v1_controllers();
   try {
     if (i.pids_limit) {
       const std::string value = std::to_string(*i.pids_limit);
@@ -378,16 +387,15 @@ IsolationSetup::V1Cgroup IsolationSetup::make_v1(const char* controller) {
   const std::string& path = g.pids ? v1_controllers().pids : v1_controllers().memory;
   g.parent = UniqueFd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!g.parent) missing("cannot open " + path + ": " + std::strerror(errno));
-  int made;
-  do {
-    g.name = "bounded_subprocess." + std::to_string(::getpid()) + "." + std::to_string(++v1_counter);
-    made = ::mkdirat(g.parent.get(), g.name.c_str(), 0755);
-  } while (made != 0 && errno == EEXIST);
-  if (made != 0)
+  // Locked for the run's life (the init keeps a copy of the fd), so the
+  // sweep of another process leaves it alone; see v1_controllers.
+  const int made =
+      create_locked_cgroup(g.parent.get(), "bounded_subprocess." + std::to_string(::getpid()) + ".", g.name);
+  if (made < 0)
     missing("cannot create the run's " + std::string(controller) + " cgroup in " + path + ": " +
-            std::strerror(errno));
-  g.dir = UniqueFd(::openat(g.parent.get(), g.name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (g.dir) g.procs = UniqueFd(::openat(g.dir.get(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
+            std::strerror(-made));
+  g.dir = UniqueFd(made);
+  g.procs = UniqueFd(::openat(g.dir.get(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
   if (!g.procs) {
     const int e = errno;
     ::unlinkat(g.parent.get(), g.name.c_str(), AT_REMOVEDIR);

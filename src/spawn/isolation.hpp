@@ -67,7 +67,7 @@ class IsolationSetup {
     bool pids = false;  ///< the pids controller (else memory)
     UniqueFd parent;    ///< the host's own cgroup of that controller (O_PATH)
     std::string name;
-    UniqueFd dir;
+    UniqueFd dir;    ///< holds a shared flock for the folder's life (create_locked_cgroup)
     UniqueFd procs;  ///< cgroup.procs, open for writing, for the program to join
   };
   V1Cgroup make_v1(const char* controller);

@@ -173,6 +173,8 @@ std::string own_cgroup_dir(std::string& why) {
   return "";
 }
 
+}  // namespace
+
 // Removes the cgroups that runs of processes now dead left in `parent`
 // (named bounded_subprocess.*). A run's init removes its cgroup; only an
 // init killed from outside cannot (a Python interpreter's at-exit kill, the
@@ -207,6 +209,8 @@ void remove_stale_cgroups(int parent) {
     ::close(folder);
   }
 }
+
+namespace {
 
 void probe_cgroup(Machine& m) {
   std::string why;

@@ -35,6 +35,12 @@ struct Machine {
 /// gets the folder's name. Returns -errno on failure (nothing is left).
 int create_locked_cgroup(int parent_fd, const std::string& prefix, std::string& name);
 
+/// Removes the folders named bounded_subprocess.* in the cgroup directory
+/// `parent_fd` whose creator is gone (no flock held on them, see
+/// create_locked_cgroup) and that hold no process. Best effort: errors are
+/// ignored.
+void remove_stale_cgroups(int parent_fd);
+
 /// The probe's answer (made at the first call; thread-safe).
 const Machine& machine();
 

@@ -5,10 +5,16 @@
 #include <unistd.h>
 #include <bounded_subprocess/run.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 namespace bs = bounded_subprocess;
@@ -129,6 +135,56 @@ TEST(CliIsolation, BatchAcceptsEveryField) {
   EXPECT_EQ(by_id["all"]["exit_code"], 0);
   EXPECT_EQ(by_id["bad"]["reason"], "error");
   EXPECT_EQ(by_id["missing"]["reason"], "error");
+}
+
+// This process's own cgroup of the v1 pids hierarchy, or "" (not mounted,
+// or a pure cgroup v2 machine).
+std::string own_v1_pids_dir() {
+  std::string own;
+  std::ifstream cgroups("/proc/self/cgroup");
+  for (std::string line; std::getline(cgroups, line);) {
+    const auto a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::istringstream names(line.substr(a + 1, b - a - 1));
+    for (std::string n; std::getline(names, n, ',');)
+      if (n == "pids") own = line.substr(b + 1);
+  }
+  if (own.empty()) return "";
+  std::ifstream mounts("/proc/self/mountinfo");
+  for (std::string line; std::getline(mounts, line);) {
+    const auto dash = line.find(" - cgroup ");
+    if (dash == std::string::npos || line.find("pids", dash) == std::string::npos) continue;
+    std::istringstream fields(line.substr(0, dash));
+    std::string id, parent, dev, root, mount_point;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    if (root == "/") return mount_point + (own == "/" ? "" : own);
+  }
+  return "";
+}
+
+// A host killed with SIGKILL leaves its runs' v1 limit cgroups behind (v1
+// tells nobody when a cgroup empties). The next process that sets a limit
+// removes those, and only those: a folder whose creator still holds its
+// lock stays.
+TEST(CliIsolation, LeftoverV1LimitCgroupsOfDeadHostsAreRemoved) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the v1 hierarchies are root's";
+  const std::string dir = own_v1_pids_dir();
+  if (dir.empty()) GTEST_SKIP() << "no v1 pids hierarchy here";
+  const std::string stale = dir + "/bounded_subprocess.999999999.1";
+  const std::string alive = dir + "/bounded_subprocess.999999999.2";
+  ASSERT_EQ(::mkdir(stale.c_str(), 0755), 0) << stale << ": " << std::strerror(errno);
+  ASSERT_EQ(::mkdir(alive.c_str(), 0755), 0) << alive << ": " << std::strerror(errno);
+  const int lock = ::open(alive.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(lock, 0);
+  ASSERT_EQ(::flock(lock, LOCK_SH), 0);
+  const json j = run_json({"--pids-limit", "8"}, {"true"});
+  EXPECT_EQ(j["exit_code"], 0) << j.dump();
+  struct stat st {};
+  EXPECT_NE(::stat(stale.c_str(), &st), 0) << "a folder no process holds was left: " << stale;
+  EXPECT_EQ(::stat(alive.c_str(), &st), 0) << "a folder whose creator lives was removed: " << alive;
+  ::close(lock);
+  ::rmdir(stale.c_str());
+  ::rmdir(alive.c_str());
 }
 
 }  // namespace
