@@ -16,9 +16,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -123,15 +121,48 @@ std::string describe(int code) {
   return "works";
 }
 
+// The whole of a small file of /proc, with plain read(2) (an ifstream and a
+// stringstream cost more than the reads); "" when it cannot be read.
 std::string read_file(const char* path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  std::string out;
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+// Calls fn(line) for each line of `text` (without its '\n') until fn returns
+// true; returns whether one did.
+template <typename Fn>
+bool any_line(std::string_view text, Fn fn) {
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    if (fn(text.substr(0, end))) return true;
+    if (end == std::string_view::npos) break;
+    text.remove_prefix(end + 1);
+  }
+  return false;
+}
+
+// Field `n` (from 0) of a line of fields separated by single spaces.
+std::string_view field(std::string_view line, int n) {
+  for (; n > 0; --n) {
+    const std::size_t space = line.find(' ');
+    if (space == std::string_view::npos) return {};
+    line.remove_prefix(space + 1);
+  }
+  return line.substr(0, line.find(' '));
 }
 
 // mountinfo escapes spaces and the like as \ooo.
-std::string unescape(const std::string& s) {
+std::string unescape(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\\' && i + 3 < s.size()) {
@@ -148,30 +179,26 @@ std::string unescape(const std::string& s) {
 // The caller's cgroup v2 directory, or "" with `why` set.
 std::string own_cgroup_dir(std::string& why) {
   std::string path;
-  {
-    std::istringstream lines(read_file("/proc/self/cgroup"));
-    for (std::string line; std::getline(lines, line);) {
-      if (line.rfind("0::", 0) == 0) path = line.substr(3);
-    }
-  }
+  any_line(read_file("/proc/self/cgroup"), [&](std::string_view line) {
+    if (line.substr(0, 3) == "0::") path = line.substr(3);
+    return false;  // the last such line, as the kernel lists one
+  });
   if (path.empty()) {
     why = "this process is in no cgroup v2 hierarchy";
     return "";
   }
-  std::istringstream lines(read_file("/proc/self/mountinfo"));
-  for (std::string line; std::getline(lines, line);) {
-    const auto dash = line.find(" - ");
-    if (dash == std::string::npos || line.compare(dash + 3, 8, "cgroup2 ") != 0) continue;
-    std::istringstream fields(line.substr(0, dash));
-    std::string id, parent, dev, root, mount_point;
-    fields >> id >> parent >> dev >> root >> mount_point;
-    root = unescape(root);
-    if (path.rfind(root, 0) != 0) continue;
-    std::string rest = path.substr(root == "/" ? 0 : root.size());
-    return unescape(mount_point) + (rest == "/" ? "" : rest);
-  }
-  why = "no cgroup v2 file system is mounted";
-  return "";
+  std::string dir;
+  const bool found = any_line(read_file("/proc/self/mountinfo"), [&](std::string_view line) {
+    const std::size_t dash = line.find(" - ");
+    if (dash == std::string_view::npos || line.substr(dash + 3, 8) != "cgroup2 ") return false;
+    const std::string root = unescape(field(line, 3));
+    if (path.rfind(root, 0) != 0) return false;
+    const std::string rest = path.substr(root == "/" ? 0 : root.size());
+    dir = unescape(field(line, 4)) + (rest == "/" ? "" : rest);
+    return true;
+  });
+  if (!found) why = "no cgroup v2 file system is mounted";
+  return dir;
 }
 
 // Removes the cgroups that runs of processes now dead left in `parent`
