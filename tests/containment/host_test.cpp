@@ -229,8 +229,12 @@ TEST(Host, CgroupOfAKilledInitIsRemovedByTheNextProcess) {
     ASSERT_EQ(::kill(host, SIGKILL), 0);
     ASSERT_EQ(::waitpid(host, nullptr, 0), host);
     kill_descendants();  // the init's zombie, orphaned to us
-    const std::string folder = parent + "/bounded_subprocess." + std::to_string(host) + ".1";
-    if (std::filesystem::exists(folder)) stale = folder;
+    // The run's folder: bounded_subprocess.HOST.N (N counts the host's
+    // cgroups, its probe's among them).
+    const std::string prefix = "bounded_subprocess." + std::to_string(host) + ".";
+    for (const auto& entry : std::filesystem::directory_iterator(parent)) {
+      if (entry.path().filename().string().rfind(prefix, 0) == 0) stale = entry.path().string();
+    }
   }
   if (stale.empty()) {
     ::rmdir(ours.c_str());
