@@ -22,9 +22,9 @@
 //   bs_containment_host probes-forbidden MECH FORBID MISBEHAVE
 //       a seccomp filter kills this process (SIGSYS) at the clone() of a
 //       probe's throw-away init of the kind FORBID: `any` (every clone()
-//       without CLONE_VFORK: the program's start uses CLONE_VFORK and the
-//       run's init clone3), `pid` (with CLONE_NEWPID) or `subreaper`
-//       (neither); then runs MISBEHAVE `exit 0` under MECH (`auto`: the
+//       with CLONE_PIDFD and without CLONE_VFORK: the program's start uses
+//       CLONE_VFORK and the run's init clone3), `pid` (with CLONE_NEWPID) or
+//       `subreaper` (neither); then runs MISBEHAVE `exit 0` under MECH (`auto`: the
 //       default) and prints "exit_code N containment C".
 //   bs_containment_host answers ORDER
 //       asks whether each mechanism is available, from the strongest down
@@ -140,14 +140,16 @@ int print_child_signals(bs::Containment mechanism, bool clone3_refused) {
   return 0;
 }
 
-// Kills this process at a clone() (not clone3) whose flags have none of the
-// `allowed` bits and, when `required` is not 0, some of its bits.
+// Kills this process at a clone() (not clone3) that asks for a pidfd, as the
+// library's clones do (not LeakSanitizer's at exit), whose flags have none
+// of the `allowed` bits and, when `required` is not 0, some of its bits.
 bool forbid_clones(std::uint32_t allowed, std::uint32_t required) {
-  const unsigned char tail = required != 0 ? 4 : 3;  // from the first jump to ALLOW
+  const unsigned char tail = required != 0 ? 5 : 4;  // from the first jump to ALLOW
   std::vector<sock_filter> code = {
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, tail),
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),  // the low 32 bits of flags
       BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, allowed, static_cast<unsigned char>(tail - 2), 0),
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_PIDFD, 0, static_cast<unsigned char>(tail - 3)),
   };
   if (required != 0) code.push_back(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, required, 0, 1));
   code.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
