@@ -28,7 +28,8 @@
 //       default) and prints "exit_code N containment C".
 //   bs_containment_host answers ORDER
 //       asks whether each mechanism is available, from the strongest down
-//       (ORDER `strongest-first`) or from the weakest up, and prints one line
+//       (ORDER `strongest-first`), from eight threads at once in different
+//       orders (`concurrent`) or from the weakest up, and prints one line
 //       per mechanism, weakest first: "NAME yes", or "NAME no: WHY" with the
 //       error of a run that asks for it.
 #include <linux/audit.h>
@@ -45,12 +46,14 @@
 #include <bounded_subprocess/run.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace bs = bounded_subprocess;
@@ -184,7 +187,29 @@ int print_answers(const std::string& order) {
                                       bs::Containment::pid_namespace, bs::Containment::cgroup};
   if (order == "strongest-first") std::reverse(all.begin(), all.end());
   bool available[4] = {};
-  for (bs::Containment c : all) available[static_cast<int>(c)] = bs::containment_available(c);
+  if (order == "concurrent") {
+    // Eight threads ask at once, each in its own order, and two of them run
+    // with the default first: the probes' first uses race.
+    std::atomic<bool> differ{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([t, &all, &available, &differ] {
+        std::vector<bs::Containment> mine = all;
+        std::rotate(mine.begin(), mine.begin() + t % 4, mine.end());
+        if (t >= 4) std::reverse(mine.begin(), mine.end());
+        if (t % 4 == 1) bs::run({"true"}, {.timeout = 20s});
+        bool answers[4] = {};
+        for (bs::Containment c : mine) answers[static_cast<int>(c)] = bs::containment_available(c);
+        if (t == 0) std::copy(std::begin(answers), std::end(answers), available);
+        for (int i = 0; i < 4; ++i)
+          if (answers[i] != bs::containment_available(static_cast<bs::Containment>(i))) differ = true;
+      });
+    }
+    for (auto& th : threads) th.join();
+    if (differ) std::printf("the threads' answers differ\n");
+  } else {
+    for (bs::Containment c : all) available[static_cast<int>(c)] = bs::containment_available(c);
+  }
   std::sort(all.begin(), all.end());
   for (bs::Containment c : all) {
     std::string line = std::string(bs::to_string(c));

@@ -440,12 +440,13 @@ TEST(Machine, ARunProbesOnlyWhatItMayUse) {
 
 // The answers do not depend on the order in which the mechanisms are asked
 // about (cgroup first probes pid_namespace with it; pid_namespace first
-// leaves the cgroup namespace to a probe of its own), and they are this
-// process's answers.
+// leaves the cgroup namespace to a probe of its own), nor on threads asking
+// at once, and they are this process's answers.
 TEST(Machine, TheAnswersDoNotDependOnTheOrderOfTheQuestions) {
   const std::string strongest_first = host_output({"answers", "strongest-first"});
   const std::string weakest_first = host_output({"answers", "weakest-first"});
   EXPECT_EQ(strongest_first, weakest_first);
+  EXPECT_EQ(host_output({"answers", "concurrent"}), weakest_first);
   for (bs::Containment c : {bs::Containment::process_group, bs::Containment::subreaper,
                             bs::Containment::pid_namespace, bs::Containment::cgroup}) {
     const auto offered = mechanisms();
