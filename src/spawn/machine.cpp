@@ -94,6 +94,9 @@ int try_init(unsigned long flags, InitPlan plan) {
       ::mmap(nullptr, kProbeStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (mem == MAP_FAILED) return -errno;
   plan.probe = true;
+  // It exits with every signal still blocked, so the host's handlers it
+  // inherits can never run: no need to reset 62 dispositions first.
+  plan.reset_signals = SignalReset::none;
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
