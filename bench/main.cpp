@@ -7,7 +7,7 @@
 // compared with a floor measured in the same run, interleaved with it
 // (A B A B ...), and reported as a median, so ratios hold on a noisy machine.
 // Sections: run, crowd, drain, timeout, async, watchdog, interactive, podman, isolation,
-// batch (all by default), and storm (only when named: it loads the machine). --quick divides
+// batch, cli (all by default), and storm (only when named: it loads the machine). --quick divides
 // the repetition counts by four. Exit status: 0 when every measured operation behaved, 1
 // otherwise (goals missed do not change it: they are reported as `# goal ... MISSED`).
 #include <sys/utsname.h>
@@ -53,8 +53,10 @@ const std::vector<Section>& all_sections() {
       {"isolation", bsbench::section_isolation, nullptr},
 #ifdef BS_BENCH_HAVE_BATCH
       {"batch", bsbench::section_batch, nullptr},
+      {"cli", bsbench::section_cli, nullptr},
 #else
       {"batch", nullptr, "bounded-run is not built (-DBOUNDED_SUBPROCESS_CLI=OFF)"},
+      {"cli", nullptr, "bounded-run is not built (-DBOUNDED_SUBPROCESS_CLI=OFF)"},
 #endif
 #ifdef BS_BENCH_HAVE_STORM
       // Not among the defaults: it loads the machine with thousands of

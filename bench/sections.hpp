@@ -36,6 +36,9 @@ void section_batch();
 /// and cgroup: the worst time of 10 for the run to end, against 2 x the
 /// deadline + 1 s.
 void section_storm();
+/// `bounded-run -- true` as a whole process (default containment and
+/// process_group) against bs_spawn_wrapper, quiet and with every CPU busy.
+void section_cli();
 /// A fully isolated run of `true` against the uncontained floor; bounded-run
 /// isolated against bubblewrap and a plain spawn; podman --network=none beside.
 void section_isolation();

@@ -132,7 +132,8 @@ const V1Controllers& v1_controllers() {
 // The caller's cgroup v2 hands this controller to the runs' cgroups.
 bool v2_controller(const char* name) {
   const Machine& m = machine();
-  if (m.cgroup_parent_fd < 0 || !m.available[static_cast<std::size_t>(Containment::cgroup)]) return false;
+  // Asked first: the cgroup probe opens cgroup_parent_fd.
+  if (!m.available[static_cast<std::size_t>(Containment::cgroup)] || m.cgroup_parent_fd < 0) return false;
   std::istringstream words(read_all(m.cgroup_parent_fd, "cgroup.subtree_control"));
   for (std::string w; words >> w;)
     if (w == name) return true;

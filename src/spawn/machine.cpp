@@ -1,4 +1,5 @@
-// The containment probe: which mechanisms this process can use.
+// The containment probe: which mechanisms this process can use, each tried
+// when first asked about (machine.hpp).
 #include "spawn/machine.hpp"
 
 #include <dirent.h>
@@ -15,9 +16,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,6 +94,9 @@ int try_init(unsigned long flags, InitPlan plan) {
       ::mmap(nullptr, kProbeStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (mem == MAP_FAILED) return -errno;
   plan.probe = true;
+  // It exits with every signal still blocked, so the host's handlers it
+  // inherits can never run: no need to reset 62 dispositions first.
+  plan.reset_signals = SignalReset::none;
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -122,15 +124,48 @@ std::string describe(int code) {
   return "works";
 }
 
+// The whole of a small file of /proc, with plain read(2) (an ifstream and a
+// stringstream cost more than the reads); "" when it cannot be read.
 std::string read_file(const char* path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  std::string out;
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+// Calls fn(line) for each line of `text` (without its '\n') until fn returns
+// true; returns whether one did.
+template <typename Fn>
+bool any_line(std::string_view text, Fn fn) {
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    if (fn(text.substr(0, end))) return true;
+    if (end == std::string_view::npos) break;
+    text.remove_prefix(end + 1);
+  }
+  return false;
+}
+
+// Field `n` (from 0) of a line of fields separated by single spaces.
+std::string_view field(std::string_view line, int n) {
+  for (; n > 0; --n) {
+    const std::size_t space = line.find(' ');
+    if (space == std::string_view::npos) return {};
+    line.remove_prefix(space + 1);
+  }
+  return line.substr(0, line.find(' '));
 }
 
 // mountinfo escapes spaces and the like as \ooo.
-std::string unescape(const std::string& s) {
+std::string unescape(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\\' && i + 3 < s.size()) {
@@ -147,30 +182,26 @@ std::string unescape(const std::string& s) {
 // The caller's cgroup v2 directory, or "" with `why` set.
 std::string own_cgroup_dir(std::string& why) {
   std::string path;
-  {
-    std::istringstream lines(read_file("/proc/self/cgroup"));
-    for (std::string line; std::getline(lines, line);) {
-      if (line.rfind("0::", 0) == 0) path = line.substr(3);
-    }
-  }
+  any_line(read_file("/proc/self/cgroup"), [&](std::string_view line) {
+    if (line.substr(0, 3) == "0::") path = line.substr(3);
+    return false;  // the last such line, as the kernel lists one
+  });
   if (path.empty()) {
     why = "this process is in no cgroup v2 hierarchy";
     return "";
   }
-  std::istringstream lines(read_file("/proc/self/mountinfo"));
-  for (std::string line; std::getline(lines, line);) {
-    const auto dash = line.find(" - ");
-    if (dash == std::string::npos || line.compare(dash + 3, 8, "cgroup2 ") != 0) continue;
-    std::istringstream fields(line.substr(0, dash));
-    std::string id, parent, dev, root, mount_point;
-    fields >> id >> parent >> dev >> root >> mount_point;
-    root = unescape(root);
-    if (path.rfind(root, 0) != 0) continue;
-    std::string rest = path.substr(root == "/" ? 0 : root.size());
-    return unescape(mount_point) + (rest == "/" ? "" : rest);
-  }
-  why = "no cgroup v2 file system is mounted";
-  return "";
+  std::string dir;
+  const bool found = any_line(read_file("/proc/self/mountinfo"), [&](std::string_view line) {
+    const std::size_t dash = line.find(" - ");
+    if (dash == std::string_view::npos || line.substr(dash + 3, 8) != "cgroup2 ") return false;
+    const std::string root = unescape(field(line, 3));
+    if (path.rfind(root, 0) != 0) return false;
+    const std::string rest = path.substr(root == "/" ? 0 : root.size());
+    dir = unescape(field(line, 4)) + (rest == "/" ? "" : rest);
+    return true;
+  });
+  if (!found) why = "no cgroup v2 file system is mounted";
+  return dir;
 }
 
 }  // namespace
@@ -212,111 +243,199 @@ void remove_stale_cgroups(int parent) {
 
 namespace {
 
-void probe_cgroup(Machine& m) {
-  std::string why;
-  const std::string dir = own_cgroup_dir(why);
-  if (dir.empty()) {
-    m.why_not[index(Containment::cgroup)] = why;
-    return;
-  }
-  m.cgroup_parent = dir;
-  const int fd = keep_above_stdio(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (fd < 0) {
-    m.why_not[index(Containment::cgroup)] = "cannot open " + dir + ": " + std::strerror(errno);
-    return;
-  }
-  // Moving a process into a child cgroup needs write access to the common
-  // ancestor's cgroup.procs: ours.
-  if (::faccessat(fd, "cgroup.procs", W_OK, AT_EACCESS) != 0) {
-    m.why_not[index(Containment::cgroup)] = "the caller's cgroup " + dir + " is not writable (not delegated)";
-    ::close(fd);
-    return;
-  }
-  std::string name;
-  const int made =
-      create_locked_cgroup(fd, "bounded_subprocess.probe." + std::to_string(::getpid()) + ".", name);
-  if (made < 0) {
-    m.why_not[index(Containment::cgroup)] = "cannot create a cgroup in " + dir + ": " + std::strerror(-made);
-    ::close(fd);
-    return;
-  }
-  const bool has_kill = ::faccessat(fd, (name + "/cgroup.kill").c_str(), W_OK, AT_EACCESS) == 0;
-  ::unlinkat(fd, name.c_str(), AT_REMOVEDIR);
-  ::close(made);
-  if (!has_kill) {
-    m.why_not[index(Containment::cgroup)] = "the kernel has no cgroup.kill (Linux 5.14 or later needed)";
-    ::close(fd);
-    return;
-  }
-  m.cgroup_parent_fd = fd;
-  remove_stale_cgroups(fd);
+constexpr std::size_t kMechanisms = 4;
+
+// The answers, each written once by its probe (under its once_flag) and read
+// only after that once: call_once orders the write before every read. The
+// once flags are pthread_once underneath, so a child forked while a probe
+// ran in another thread probes afresh rather than waiting for it forever.
+std::once_flag opened;  // /proc
+std::once_flag probed[kMechanisms];
+bool works[kMechanisms] = {true, false, false, false};
+std::string reason[kMechanisms];
+std::string proc_error;  // why /proc cannot be opened; "" when it can
+
+constinit Machine the_machine;
+
+void open_proc(Machine& m) {
+  m.proc_fd = keep_above_stdio(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (m.proc_fd < 0) proc_error = std::string("cannot open /proc: ") + std::strerror(errno);
 }
 
-Machine probe() {
-  Machine m;
-  m.proc_fd = keep_above_stdio(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (m.proc_fd < 0) {
-    const std::string why = std::string("cannot open /proc: ") + std::strerror(errno);
-    for (int i = 1; i < 4; ++i) m.why_not[i] = why;
-    return m;
-  }
+Machine& opened_machine() {
+  std::call_once(opened, [] { open_proc(the_machine); });
+  return the_machine;
+}
+
+// A subreaper init, without namespaces.
+void probe_subreaper(Machine& m) {
   InitPlan plan;
   plan.proc_fd = m.proc_fd;
-
   plan.kind = InitKind::subreaper;
-  const int subreaper = try_init(CLONE_VM, plan);
-  m.available[index(Containment::subreaper)] = subreaper == kProbeWorked;
-  m.why_not[index(Containment::subreaper)] = describe(subreaper);
+  const int code = try_init(CLONE_VM, plan);
+  works[index(Containment::subreaper)] = code == kProbeWorked;
+  reason[index(Containment::subreaper)] = describe(code);
+}
 
-  // A PID namespace: as root without a user namespace, else inside one that
-  // maps our ids; with a fresh /proc in a mount namespace when that works.
+// A PID namespace: as root without a user namespace, else inside one that
+// maps our ids; with a fresh /proc in a mount namespace when that works.
+// `cgroup_namespace` (when not null): the first try also enters a cgroup
+// namespace, as the program of a cgroup run does, so that one init answers
+// for both mechanisms; it gets kProbeWorked when that try worked, and is left
+// alone otherwise (then the cgroup namespace is tried on its own).
+void probe_pid_namespace(Machine& m, int* cgroup_namespace) {
+  InitPlan plan;
+  plan.proc_fd = m.proc_fd;
   plan.kind = InitKind::pid_namespace;
   plan.uid = ::geteuid();
   plan.gid = ::getegid();
   int ns = kProbeFailed + EPERM;
-  for (const bool userns : {false, true}) {
-    if (!userns && ::geteuid() != 0) continue;
-    plan.map_ids = userns;
-    m.user_namespace = userns;
-    const unsigned long base = CLONE_VM | CLONE_NEWPID | (userns ? CLONE_NEWUSER : 0UL);
+  bool userns = false, mount_proc = false;
+  for (const bool with_userns : {false, true}) {
+    if (!with_userns && ::geteuid() != 0) continue;
+    userns = with_userns;
+    plan.map_ids = with_userns;
+    const unsigned long base = CLONE_VM | CLONE_NEWPID | (with_userns ? CLONE_NEWUSER : 0UL);
     plan.mount_proc = true;
+    if (cgroup_namespace != nullptr) {
+      plan.program.new_cgroup_namespace = true;
+      ns = try_init(base | CLONE_NEWNS, plan);
+      plan.program.new_cgroup_namespace = false;
+      if (ns == kProbeWorked) {
+        *cgroup_namespace = kProbeWorked;
+        mount_proc = true;
+        break;
+      }
+      cgroup_namespace = nullptr;  // tried once; the rest as without it
+    }
     ns = try_init(base | CLONE_NEWNS, plan);
     if (ns == kProbeWorked) {
-      m.mount_proc = true;
+      mount_proc = true;
       break;
     }
     plan.mount_proc = false;
     ns = try_init(base, plan);
     if (ns == kProbeWorked) break;
   }
-  m.available[index(Containment::pid_namespace)] = ns == kProbeWorked;
-  m.why_not[index(Containment::pid_namespace)] = describe(ns);
+  m.user_namespace = userns;
+  m.mount_proc = mount_proc;
+  works[index(Containment::pid_namespace)] = ns == kProbeWorked;
+  reason[index(Containment::pid_namespace)] = describe(ns);
+}
 
-  if (m.available[index(Containment::pid_namespace)]) {
-    probe_cgroup(m);
-    if (m.cgroup_parent_fd >= 0) {
-      // The program enters a cgroup namespace, so that it cannot move out.
-      plan.map_ids = m.user_namespace;
-      plan.mount_proc = false;
-      plan.program.new_cgroup_namespace = true;
-      const int cg = try_init(
-          init_clone_flags(Containment::pid_namespace, m) & ~static_cast<unsigned long>(CLONE_NEWNS), plan);
-      m.available[index(Containment::cgroup)] = cg == kProbeWorked;
-      if (cg != kProbeWorked) m.why_not[index(Containment::cgroup)] = "cgroup namespace: " + describe(cg);
-    }
-  } else {
-    m.why_not[index(Containment::cgroup)] = "needs pid_namespace, which is not available";
+// The caller's cgroup v2 directory, usable for runs' cgroups (writable, with
+// cgroup.kill), opened; -1 with `why` set when it is not.
+int usable_cgroup_dir(Machine& m, std::string& why) {
+  const std::string dir = own_cgroup_dir(why);
+  if (dir.empty()) return -1;
+  m.cgroup_parent = dir;
+  const int fd = keep_above_stdio(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (fd < 0) {
+    why = "cannot open " + dir + ": " + std::strerror(errno);
+    return -1;
   }
-  return m;
+  // Moving a process into a child cgroup needs write access to the common
+  // ancestor's cgroup.procs: ours.
+  if (::faccessat(fd, "cgroup.procs", W_OK, AT_EACCESS) != 0) {
+    why = "the caller's cgroup " + dir + " is not writable (not delegated)";
+    ::close(fd);
+    return -1;
+  }
+  std::string name;
+  const int made =
+      create_locked_cgroup(fd, "bounded_subprocess.probe." + std::to_string(::getpid()) + ".", name);
+  if (made < 0) {
+    why = "cannot create a cgroup in " + dir + ": " + std::strerror(-made);
+    ::close(fd);
+    return -1;
+  }
+  const bool has_kill = ::faccessat(fd, (name + "/cgroup.kill").c_str(), W_OK, AT_EACCESS) == 0;
+  ::unlinkat(fd, name.c_str(), AT_REMOVEDIR);
+  ::close(made);
+  if (!has_kill) {
+    why = "the kernel has no cgroup.kill (Linux 5.14 or later needed)";
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// cgroup: a usable cgroup directory (cheap checks first), pid_namespace, and
+// a cgroup namespace for the program, so that it cannot move out.
+void probe_cgroup(Machine& m) {
+  std::string why;
+  const int fd = usable_cgroup_dir(m, why);
+  if (fd < 0) {
+    reason[index(Containment::cgroup)] = why;
+    return;
+  }
+  int cgroup_namespace = -1;
+  std::call_once(probed[index(Containment::pid_namespace)],
+                 [&] { probe_pid_namespace(m, &cgroup_namespace); });
+  if (!works[index(Containment::pid_namespace)]) {
+    ::close(fd);  // why_not says that pid_namespace is missing
+    return;
+  }
+  m.cgroup_parent_fd = fd;
+  if (cgroup_namespace < 0) {
+    InitPlan plan;
+    plan.proc_fd = m.proc_fd;
+    plan.kind = InitKind::pid_namespace;
+    plan.uid = ::geteuid();
+    plan.gid = ::getegid();
+    plan.map_ids = m.user_namespace;
+    plan.program.new_cgroup_namespace = true;
+    cgroup_namespace = try_init(
+        init_clone_flags(Containment::pid_namespace, m) & ~static_cast<unsigned long>(CLONE_NEWNS), plan);
+  }
+  works[index(Containment::cgroup)] = cgroup_namespace == kProbeWorked;
+  if (cgroup_namespace != kProbeWorked)
+    reason[index(Containment::cgroup)] = "cgroup namespace: " + describe(cgroup_namespace);
+  remove_stale_cgroups(fd);
+}
+
+void ensure_probed(Containment c) {
+  if (c == Containment::process_group) return;
+  Machine& m = opened_machine();
+  std::call_once(probed[index(c)], [&] {
+    if (m.proc_fd < 0) {
+      reason[index(c)] = proc_error;
+      return;
+    }
+    switch (c) {
+      case Containment::subreaper: probe_subreaper(m); break;
+      case Containment::pid_namespace: probe_pid_namespace(m, nullptr); break;
+      case Containment::cgroup: probe_cgroup(m); break;
+      case Containment::process_group: break;
+    }
+  });
+}
+
+bool available(std::size_t i) {
+  if (i >= kMechanisms) return false;
+  ensure_probed(static_cast<Containment>(i));
+  return works[i];
 }
 
 }  // namespace
 
+bool Availability::operator[](std::size_t containment) const {
+  return available(containment);
+}
+
+const std::string& Unavailability::operator[](std::size_t containment) const {
+  static const std::string none;
+  static const std::string needs_pid_namespace = "needs pid_namespace, which is not available";
+  if (available(containment)) return none;
+  // cgroup builds on pid_namespace: when that is missing, it is the reason.
+  if (containment == index(Containment::cgroup) && proc_error.empty() &&
+      !available(index(Containment::pid_namespace)))
+    return needs_pid_namespace;
+  return containment < kMechanisms ? reason[containment] : none;
+}
+
 const Machine& machine() {
-  static std::once_flag once;
-  static Machine m;
-  std::call_once(once, [] { m = probe(); });
-  return m;
+  return opened_machine();
 }
 
 unsigned long init_clone_flags(Containment containment, const Machine& m) noexcept {
@@ -345,6 +464,8 @@ Containment choose_containment(const ContainmentRequest& request) {
       unavailable(c, "containment '" + std::string(to_string(c)) + "' is not available here");
     return c;
   }
+  // From the strongest down: the first that works is taken, and nothing
+  // weaker is probed.
   for (int i = 3; i >= static_cast<int>(request.at_least); --i) {
     if (m.available[i]) return static_cast<Containment>(i);
   }

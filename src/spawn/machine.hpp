@@ -1,11 +1,14 @@
-// What this process can use to contain a run, probed once: each mechanism
-// is tried for real (a throw-away init that sets up its namespaces and
-// exits), so the answer holds on this kernel, under this seccomp filter, as
-// this user.
+// What this process can use to contain a run. Each mechanism is tried for
+// real (a throw-away init that sets up its namespaces and exits), so the
+// answer holds on this kernel, under this seccomp filter, as this user; and
+// each is tried only when first asked about, once per process, so that a run
+// pays only for the mechanisms it may use (a process_group run for none).
 #pragma once
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <cstddef>
 #include <string>
 
 #include "bounded_subprocess/containment.hpp"
@@ -13,17 +16,37 @@
 
 namespace bounded_subprocess::detail {
 
+/// Whether a mechanism works here, by Containment (`m.available[i]`). The
+/// first ask of a mechanism probes it and what it builds on (cgroup builds
+/// on pid_namespace), once per process, thread-safe; later asks read the
+/// answer. process_group needs no probe.
+struct Availability {
+  bool operator[](std::size_t containment) const;
+};
+
+/// Why a mechanism is not available, for errors (`m.why_not[i]`); probes as
+/// Availability does.
+struct Unavailability {
+  const std::string& operator[](std::size_t containment) const;
+};
+
 struct Machine {
-  bool available[4] = {true, false, false, false};  ///< by Containment
-  std::string why_not[4];                           ///< for errors, by Containment
-  /// pid_namespace needs a new user namespace (the caller is not root).
-  bool user_namespace = false;
-  /// A fresh /proc mounts in the run's mount namespace.
-  bool mount_proc = false;
+  Availability available;
+  Unavailability why_not;
   /// The host's /proc (O_PATH), open for the life of the process.
   int proc_fd = -1;
-  /// cgroup: the caller's cgroup v2 directory (O_PATH), open for good.
-  int cgroup_parent_fd = -1;
+  // Facts of pid_namespace (also used by cgroup): meaningful once
+  // available[pid_namespace] (or available[cgroup]) has been asked, as
+  // choose_containment has before it returns either; false until then.
+  // Atomic, so that reading them early is no data race.
+  /// pid_namespace needs a new user namespace (the caller is not root).
+  std::atomic<bool> user_namespace{false};
+  /// A fresh /proc mounts in the run's mount namespace.
+  std::atomic<bool> mount_proc{false};
+  // Facts of cgroup, meaningful once available[cgroup] has been asked.
+  /// The caller's cgroup v2 directory (O_PATH), open for good; -1 when the
+  /// cgroup probe found none usable or has not run.
+  std::atomic<int> cgroup_parent_fd{-1};
   std::string cgroup_parent;  ///< its path, for messages
 };
 
@@ -41,11 +64,16 @@ int create_locked_cgroup(int parent_fd, const std::string& prefix, std::string& 
 /// ignored.
 void remove_stale_cgroups(int parent_fd);
 
-/// The probe's answer (made at the first call; thread-safe).
+/// This process's machine: /proc is opened at the first call (thread-safe);
+/// the mechanisms are probed as they are asked about (`available`).
 const Machine& machine();
 
-/// The containment `request` asks for on this machine. Throws SpawnError
-/// (subject containment) when the machine cannot provide it.
+/// The containment `request` asks for on this machine, probing only what
+/// the choice needs: an exact request probes that mechanism alone
+/// (process_group nothing); otherwise the mechanisms are tried from the
+/// strongest down and the first that works is taken (on a machine where
+/// cgroup works, one throw-away init tries both its namespaces). Throws
+/// SpawnError (subject containment) when the machine cannot provide it.
 Containment choose_containment(const ContainmentRequest& request);
 
 /// clone() flags and plan fields for an init of `containment` (not

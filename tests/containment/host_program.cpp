@@ -19,9 +19,23 @@
 //       shell under MECH that leaves `sleep 20; touch MARKER` behind, and
 //       prints "exit_code N", or "not a fresh /proc" when the run's /proc is
 //       the host's (its init then has no listing of the run to use).
+//   bs_containment_host probes-forbidden MECH FORBID MISBEHAVE
+//       a seccomp filter kills this process (SIGSYS) at the clone() of a
+//       probe's throw-away init of the kind FORBID: `any` (every clone()
+//       with CLONE_PIDFD and without CLONE_VFORK: the program's start uses
+//       CLONE_VFORK and the run's init clone3), `pid` (with CLONE_NEWPID) or
+//       `subreaper` (neither); then runs MISBEHAVE `exit 0` under MECH (`auto`: the
+//       default) and prints "exit_code N containment C".
+//   bs_containment_host answers ORDER
+//       asks whether each mechanism is available, from the strongest down
+//       (ORDER `strongest-first`), from eight threads at once in different
+//       orders (`concurrent`) or from the weakest up, and prints one line
+//       per mechanism, weakest first: "NAME yes", or "NAME no: WHY" with the
+//       error of a run that asks for it.
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <sys/prctl.h>
@@ -31,10 +45,15 @@
 #include <bounded_subprocess/interactive.hpp>
 #include <bounded_subprocess/run.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace bs = bounded_subprocess;
@@ -124,9 +143,97 @@ int print_child_signals(bs::Containment mechanism, bool clone3_refused) {
   return 0;
 }
 
+// Kills this process at a clone() (not clone3) that asks for a pidfd, as the
+// library's clones do (not LeakSanitizer's at exit), whose flags have none
+// of the `allowed` bits and, when `required` is not 0, some of its bits.
+bool forbid_clones(std::uint32_t allowed, std::uint32_t required) {
+  const unsigned char tail = required != 0 ? 5 : 4;  // from the first jump to ALLOW
+  std::vector<sock_filter> code = {
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, tail),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),  // the low 32 bits of flags
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, allowed, static_cast<unsigned char>(tail - 2), 0),
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_PIDFD, 0, static_cast<unsigned char>(tail - 3)),
+  };
+  if (required != 0) code.push_back(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, required, 0, 1));
+  code.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
+  code.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  return install_filter(std::move(code));
+}
+
+int run_with_probes_forbidden(const std::string& mechanism, const std::string& forbid,
+                              const std::string& misbehave) {
+  std::optional<bs::Containment> exactly;
+  if (mechanism != "auto") {
+    exactly = bs::containment_from_string(mechanism);
+    if (!exactly) return 2;
+  }
+  bool installed = false;
+  if (forbid == "any") installed = forbid_clones(CLONE_VFORK, 0);
+  if (forbid == "pid") installed = forbid_clones(CLONE_VFORK, CLONE_NEWPID);
+  if (forbid == "subreaper") installed = forbid_clones(CLONE_VFORK | CLONE_NEWPID, 0);
+  if (!installed) return 4;
+  try {
+    const bs::Result r = bs::run({misbehave, "exit", "0"}, {.timeout = 20s, .containment = exactly});
+    std::printf("exit_code %d containment %s\n", r.exit_code,
+                std::string(bs::to_string(r.containment)).c_str());
+  } catch (const std::exception& e) {
+    std::printf("error: %s\n", e.what());
+  }
+  return 0;
+}
+
+int print_answers(const std::string& order) {
+  std::vector<bs::Containment> all = {bs::Containment::process_group, bs::Containment::subreaper,
+                                      bs::Containment::pid_namespace, bs::Containment::cgroup};
+  if (order == "strongest-first") std::reverse(all.begin(), all.end());
+  bool available[4] = {};
+  if (order == "concurrent") {
+    // Eight threads ask at once, each in its own order, and two of them run
+    // with the default first: the probes' first uses race.
+    std::atomic<bool> differ{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([t, &all, &available, &differ] {
+        std::vector<bs::Containment> mine = all;
+        std::rotate(mine.begin(), mine.begin() + t % 4, mine.end());
+        if (t >= 4) std::reverse(mine.begin(), mine.end());
+        if (t % 4 == 1) bs::run({"true"}, {.timeout = 20s});
+        bool answers[4] = {};
+        for (bs::Containment c : mine) answers[static_cast<int>(c)] = bs::containment_available(c);
+        if (t == 0) std::copy(std::begin(answers), std::end(answers), available);
+        for (int i = 0; i < 4; ++i)
+          if (answers[i] != bs::containment_available(static_cast<bs::Containment>(i))) differ = true;
+      });
+    }
+    for (auto& th : threads) th.join();
+    if (differ) std::printf("the threads' answers differ\n");
+  } else {
+    for (bs::Containment c : all) available[static_cast<int>(c)] = bs::containment_available(c);
+  }
+  std::sort(all.begin(), all.end());
+  for (bs::Containment c : all) {
+    std::string line = std::string(bs::to_string(c));
+    if (available[static_cast<int>(c)]) {
+      line += " yes";
+    } else {
+      try {
+        bs::run({"true"}, {.timeout = 20s, .containment = c});
+        line += " no, but a run asking for it started";
+      } catch (const std::exception& e) {
+        line += std::string(" no: ") + e.what();
+      }
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "answers") return print_answers(argv[2]);
+  if (argc == 5 && std::string(argv[1]) == "probes-forbidden")
+    return run_with_probes_forbidden(argv[2], argv[3], argv[4]);
   if (argc != 4) return 2;
   const std::string mode = argv[1];
   const auto mechanism = bs::containment_from_string(argv[2]);

@@ -10,6 +10,7 @@
 #include <bounded_subprocess/run.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -228,8 +229,12 @@ TEST(Host, CgroupOfAKilledInitIsRemovedByTheNextProcess) {
     ASSERT_EQ(::kill(host, SIGKILL), 0);
     ASSERT_EQ(::waitpid(host, nullptr, 0), host);
     kill_descendants();  // the init's zombie, orphaned to us
-    const std::string folder = parent + "/bounded_subprocess." + std::to_string(host) + ".1";
-    if (std::filesystem::exists(folder)) stale = folder;
+    // The run's folder: bounded_subprocess.HOST.N (N counts the host's
+    // cgroups, its probe's among them).
+    const std::string prefix = "bounded_subprocess." + std::to_string(host) + ".";
+    for (const auto& entry : std::filesystem::directory_iterator(parent)) {
+      if (entry.path().filename().string().rfind(prefix, 0) == 0) stale = entry.path().string();
+    }
   }
   if (stale.empty()) {
     ::rmdir(ours.c_str());
@@ -390,6 +395,68 @@ TEST(Machine, TheDefaultIsTheStrongestAvailable) {
   const bs::Result r = bs::run({bs_test::misbehave(), "exit", "0"});
   EXPECT_EQ(r.containment, mechanisms().back()) << r;
   leaks.expect_clean();
+}
+
+// Runs bs_containment_host with `args` and returns what it printed; the host
+// must exit 0 (a seccomp kill, SIGSYS, is a probe it was not to make).
+std::string host_output(const std::vector<std::string>& args) {
+  int out = -1;
+  const pid_t host = start_host(args, out);
+  const std::string text = read_to_eof(out);
+  ::close(out);
+  int status = 0;
+  EXPECT_EQ(::waitpid(host, &status, 0), host);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "host status " << status << (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS ? " (SIGSYS)" : "")
+      << ": " << text;
+  return text;
+}
+
+// Each mechanism is probed only when a run may use it: a process_group run
+// clones no probe's init at all, an exact mechanism probes only itself (and
+// cgroup only what it builds on), and the default stops at the strongest
+// that works. A seccomp filter in the host kills it at a forbidden clone.
+TEST(Machine, ARunProbesOnlyWhatItMayUse) {
+  const std::string exit_0 = "exit_code 0 containment ";
+  EXPECT_EQ(host_output({"probes-forbidden", "process_group", "any", bs_test::misbehave()}),
+            exit_0 + "process_group\n");
+  const auto offered = mechanisms();
+  auto has = [&](bs::Containment c) { return std::find(offered.begin(), offered.end(), c) != offered.end(); };
+  if (has(bs::Containment::subreaper)) {
+    EXPECT_EQ(host_output({"probes-forbidden", "subreaper", "pid", bs_test::misbehave()}),
+              exit_0 + "subreaper\n");
+  }
+  for (bs::Containment c : {bs::Containment::pid_namespace, bs::Containment::cgroup}) {
+    if (!has(c)) continue;
+    const std::string name(bs::to_string(c));
+    EXPECT_EQ(host_output({"probes-forbidden", name, "subreaper", bs_test::misbehave()}),
+              exit_0 + name + "\n");
+  }
+  if (offered.back() >= bs::Containment::pid_namespace) {
+    EXPECT_EQ(host_output({"probes-forbidden", "auto", "subreaper", bs_test::misbehave()}),
+              exit_0 + std::string(bs::to_string(offered.back())) + "\n");
+  }
+}
+
+// The answers do not depend on the order in which the mechanisms are asked
+// about (cgroup first probes pid_namespace with it; pid_namespace first
+// leaves the cgroup namespace to a probe of its own), nor on threads asking
+// at once, and they are this process's answers.
+TEST(Machine, TheAnswersDoNotDependOnTheOrderOfTheQuestions) {
+  const std::string strongest_first = host_output({"answers", "strongest-first"});
+  const std::string weakest_first = host_output({"answers", "weakest-first"});
+  EXPECT_EQ(strongest_first, weakest_first);
+  EXPECT_EQ(host_output({"answers", "concurrent"}), weakest_first);
+  for (bs::Containment c : {bs::Containment::process_group, bs::Containment::subreaper,
+                            bs::Containment::pid_namespace, bs::Containment::cgroup}) {
+    const auto offered = mechanisms();
+    const bool yes = std::find(offered.begin(), offered.end(), c) != offered.end();
+    const std::string name(bs::to_string(c));
+    const auto at = strongest_first.find(name + (yes ? " yes\n" : " no: "));
+    EXPECT_NE(at, std::string::npos) << name << (yes ? " is available here" : " is not available here")
+                                     << ":\n"
+                                     << strongest_first;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,101 @@
+// The cli section: `bounded-run -- true` as a whole process (its own start
+// included: loading, options, the containment probe, the run, the report),
+// with the default containment and with process_group, against the plainest
+// program that does the same work, bs_spawn_wrapper (posix_spawnp, drain
+// both pipes, waitpid), and beside them `true` spawned bare. Measured quiet,
+// then again with every CPU kept busy by spinning children of this section
+// (killed and reaped by their pids at its end).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bare.hpp"
+#include "bench_util.hpp"
+#include "bounded_subprocess/containment.hpp"
+#include "sections.hpp"
+
+namespace bsbench {
+
+namespace {
+
+constexpr int kBatch = 10;
+
+// Milliseconds per whole-process run of `argv` (spawned, drained and waited
+// for by the bench, the same for every side).
+std::function<double()> per_run(std::vector<std::string> argv) {
+  return [argv = std::move(argv)] {
+    const auto t0 = Clock::now();
+    for (int i = 0; i < kBatch; ++i) {
+      const int status = bare_run_drain(argv);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail(argv[0] + " of true failed");
+    }
+    return ms_since(t0) / kBatch;
+  };
+}
+
+// One spinning child per CPU while it lives; killed and reaped by pid.
+class Spinners {
+ public:
+  explicit Spinners(long n) {
+    for (long i = 0; i < n; ++i) {
+      const pid_t pid = ::fork();
+      if (pid == 0) {
+        volatile unsigned long x = 0;
+        for (;;) x = x + 1;
+      }
+      if (pid > 0) pids_.push_back(pid);
+    }
+  }
+  ~Spinners() {
+    for (pid_t pid : pids_) ::kill(pid, SIGKILL);
+    for (pid_t pid : pids_) ::waitpid(pid, nullptr, 0);
+  }
+  Spinners(const Spinners&) = delete;
+  Spinners& operator=(const Spinners&) = delete;
+  std::size_t size() const { return pids_.size(); }
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
+void measure(const std::string& prefix, int rounds) {
+  const std::vector<std::string> run_default{BS_BENCH_BOUNDED_RUN, "--", "true"};
+  const std::vector<std::string> run_group{BS_BENCH_BOUNDED_RUN, "--containment", "process_group", "--",
+                                           "true"};
+  const std::vector<std::string> wrapper{BS_BENCH_SPAWN_WRAPPER, "true"};
+  const auto s =
+      interleave(rounds, {per_run(run_default), per_run(run_group), per_run(wrapper), per_run({"true"})});
+  const double floor = median(s[2]);
+  figure(prefix + "bounded_run_true_ms", median(s[0]));
+  figure(prefix + "bounded_run_true_process_group_ms", median(s[1]));
+  figure(prefix + "wrapper_true_ms", floor);
+  figure(prefix + "spawn_true_ms", median(s[3]));
+  figure(prefix + "bounded_run_true_ratio", median(s[0]) / floor);
+  figure(prefix + "bounded_run_true_process_group_ratio", median(s[1]) / floor);
+  goal(prefix + "bounded_run_true_ratio", median(s[0]) / floor, 1.2);
+  goal(prefix + "bounded_run_true_process_group_ratio", median(s[1]) / floor, 1.2);
+}
+
+}  // namespace
+
+void section_cli() {
+  note("cli: bounded-run -- true, whole processes; default containment here is " +
+       std::string(bounded_subprocess::to_string(bounded_subprocess::strongest_containment())) +
+       "; floor: bs_spawn_wrapper true (posix_spawnp, drain, waitpid)");
+  for (int i = 0; i < 3; ++i) {
+    per_run({BS_BENCH_BOUNDED_RUN, "--", "true"})();
+    per_run({BS_BENCH_SPAWN_WRAPPER, "true"})();
+  }
+  measure("cli_", scaled(15));
+  const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
+  Spinners busy(cpus);
+  note("cli: " + std::to_string(busy.size()) + " busy loops started (one per CPU)");
+  measure("cli_loaded_", scaled(11));
+}
+
+}  // namespace bsbench
