@@ -11,7 +11,6 @@
 #include "engine/error.hpp"
 #include "engine/face_options.hpp"
 #include "engine/supervisor.hpp"
-#include "podman/podman_command.hpp"
 #include "spawn/child.hpp"
 
 namespace bounded_subprocess::detail {
@@ -38,17 +37,6 @@ std::shared_ptr<AsyncRunOp> spawn_async_run(const asio::any_io_executor& ex,
   // On failure nothing is left: the driver released everything.
   op->spawn(argv, run_settings(options, Face::async_run));
   return op;
-}
-
-PreparedRun prepare_async_run(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                              const Options& options) {
-  PreparedRun run;
-  if (options.container) {
-    run.container = prepare_async_podman_run(ex, argv, options);
-  } else {
-    run.host = spawn_async_run(ex, argv, options);
-  }
-  return run;
 }
 
 void start_async_run(const std::shared_ptr<AsyncRunOp>& op, Completion<Result> completion) {

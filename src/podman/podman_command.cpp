@@ -15,8 +15,9 @@
 #include <system_error>
 
 #include "base/unique_fd.hpp"
-#include "bounded_subprocess/run.hpp"
+#include "bounded_subprocess/detail/run_observed.hpp"
 #include "engine/supervisor.hpp"
+#include "stream/stream_sync.hpp"
 
 namespace bounded_subprocess::detail {
 
@@ -106,8 +107,17 @@ Options checked_client_options(const std::vector<std::string>& argv, const Optio
 
 Result run_in_container(const std::vector<std::string>& argv, const Options& options) {
   const Options client = checked_client_options(argv, options, Face::run);
-  return run_container_sync(argv, options,
-                            [&](const std::vector<std::string>& command) { return run(command, client); });
+  return run_container_sync(argv, options, [&](const std::vector<std::string>& command) {
+    return run_observed(command, client, {});
+  });
+}
+
+Result run_stream_lines_in_container(const std::vector<std::string>& argv, const Options& options,
+                                     const std::function<bool(std::string_view line)>& on_line) {
+  const Options client = checked_client_options(argv, options, Face::run_stream_lines);
+  return run_container_sync(argv, options, [&](const std::vector<std::string>& command) {
+    return run_stream_lines_on_host(command, client, on_line);
+  });
 }
 
 PodmanScratch::PodmanScratch(const std::optional<std::string>& parent) {
@@ -269,8 +279,8 @@ void remove_container_sync(const Options& options, PodmanScratch& scratch, bool 
   } remove_scratch{scratch};
   const auto rm = podman_rm_command(*options.container, scratch, client_started);
   if (rm.empty()) return;
-  Result result = run(rm, cleanup_options(options));
-  if (const auto retry = cleanup_retry_options(options, result)) result = run(rm, *retry);
+  Result result = run_observed(rm, cleanup_options(options), {});
+  if (const auto retry = cleanup_retry_options(options, result)) result = run_observed(rm, *retry, {});
   check_cleanup_result(rm, result);
 }
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bounded_subprocess/options.hpp"
@@ -37,8 +38,13 @@ Options client_options(const Options& options);
 Options checked_client_options(const std::vector<std::string>& argv, const Options& options, Face face);
 
 /// `run` in the container `options.container` (run_container_sync around
-/// `run` of the client).
+/// the host's run of the client).
 Result run_in_container(const std::vector<std::string>& argv, const Options& options);
+
+/// `run_stream_lines` in the container `options.container` (run_container_sync
+/// around the host's stream of the client).
+Result run_stream_lines_in_container(const std::vector<std::string>& argv, const Options& options,
+                                     const std::function<bool(std::string_view line)>& on_line);
 
 /// A private folder (mkdtemp, mode 0700) holding the path of the cidfile,
 /// which podman creates itself (podman 4.3 refuses an existing cidfile).

@@ -38,9 +38,4 @@ struct LineStreamAccess {
                          const Options& options, StreamHooks hooks, Face face);
 };
 
-/// `open_line_stream` in the container `options.container`
-/// (podman/podman_stream_async.cpp).
-LineStream open_container_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                                      const Options& options, Face face);
-
 }  // namespace bounded_subprocess::detail

@@ -183,13 +183,6 @@ const Result& LineStream::result() const {
   return impl_->result();
 }
 
-LineStream open_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                            const Options& options) {
-  if (options.container)
-    return detail::open_container_line_stream(ex, argv, options, detail::Face::open_line_stream);
-  return detail::LineStreamAccess::open(ex, argv, options, {}, detail::Face::open_line_stream);
-}
-
 LineStream detail::LineStreamAccess::open(const asio::any_io_executor& ex,
                                           const std::vector<std::string>& argv, const Options& options,
                                           StreamHooks hooks, Face face) {
