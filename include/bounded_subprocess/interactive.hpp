@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "bounded_subprocess/options.hpp"
@@ -27,6 +28,23 @@ namespace bounded_subprocess {
 namespace detail {
 struct InteractiveSync;  // the state behind Interactive (src/interactive/interactive.cpp)
 }  // namespace detail
+
+/// What `Interactive::write` did, told as `AsyncInteractive::async_write`
+/// tells it: the same error codes and the bytes written.
+struct WriteResult {
+  /// Empty once every byte is in the pipe. Else Asio's values, as
+  /// `async_write` completes with them (system category, so each also
+  /// compares equal to its `std::errc`): `timed_out` (a prefix may have been
+  /// written), `broken_pipe` (the child had exited or exits while we wait, or
+  /// closed its stdin), `operation_aborted` (the object was closed, also from
+  /// another thread; `std::errc::operation_canceled`); a system error if the
+  /// wait itself failed.
+  std::error_code error;
+  /// How many bytes of `data` are in the pipe: all of them without an error.
+  std::size_t written = 0;
+  /// True when every byte was written.
+  explicit operator bool() const noexcept { return !error; }
+};
 
 /// A child process with piped stdin and stdout (stderr is inherited), in its
 /// own session and process group, read line by line.
@@ -77,13 +95,14 @@ class Interactive {
   Interactive& operator=(const Interactive&) = delete;
 
   /// Writes all of `data` to the child's stdin, waiting at most `timeout`
-  /// for the pipe to take it. Returns true once every byte is in the pipe;
-  /// false if the child had already exited, exits while we wait, closed its
-  /// stdin (broken pipe), the object was closed, or the timeout passed first
-  /// (a prefix of `data` may then have been written). A zero timeout writes
+  /// for the pipe to take it. The result is true once every byte is in the
+  /// pipe; false, with its `error`, if the child had already exited, exits
+  /// while we wait or closed its stdin (`broken_pipe`), the object was
+  /// closed (`operation_aborted`), or the timeout passed first (`timed_out`;
+  /// `written` says how much of `data` is in the pipe). A zero timeout writes
   /// what fits at once. Errors: std::invalid_argument for a negative or NaN
   /// timeout.
-  bool write(std::string_view data, Seconds timeout);
+  WriteResult write(std::string_view data, Seconds timeout);
 
   /// The next line of the child's stdout without its '\n', waiting at most
   /// `timeout`. No value on timeout, at EOF, or after `close`. Data read

@@ -46,10 +46,12 @@ class InteractiveHandle {
     if (::getpid() != owner_) static_cast<void>(proc_.release());
   }
 
+  /// The original Python library's `write` returns a bool: true once every
+  /// byte is written, false for any failure (the C++ result's error).
   bool write(std::string_view data, double timeout) {
     return without_gil([&] {
       std::lock_guard lock(write_mu_);
-      return proc_->write(data, Seconds{timeout});
+      return static_cast<bool>(proc_->write(data, Seconds{timeout}));
     });
   }
 

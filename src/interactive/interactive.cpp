@@ -51,29 +51,36 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Waits until one of `fds` is ready or `deadline` passes (max(): forever).
-// Returns false on timeout. EINTR calls `on_interrupt` (which may throw),
-// then restarts the wait with the time left.
-bool wait_ready(pollfd* fds, nfds_t n, Clock::time_point deadline,
-                const std::function<void()>& on_interrupt) {
+// Returns no error when one is ready, ETIMEDOUT on timeout, else ppoll's
+// errno. EINTR calls `on_interrupt` (which may throw), then restarts the wait
+// with the time left.
+std::error_code wait_ready(pollfd* fds, nfds_t n, Clock::time_point deadline,
+                           const std::function<void()>& on_interrupt) {
+  const std::error_code timed_out(ETIMEDOUT, std::system_category());
   for (;;) {
     timespec ts{};
     const timespec* tsp = nullptr;
     if (deadline != Clock::time_point::max()) {
       const auto now = Clock::now();
-      if (deadline <= now) return false;
+      if (deadline <= now) return timed_out;
       ts = detail::sys::timeout_until(deadline, now);
       tsp = &ts;
     }
     const int r = detail::sys::ppoll(fds, n, tsp, nullptr);
-    if (r > 0) return true;
+    if (r > 0) return {};
     if (r == 0) {
       // ppoll may return a hair early; only give up once the clock agrees.
-      if (Clock::now() >= deadline) return false;
+      if (Clock::now() >= deadline) return timed_out;
       continue;
     }
-    if (errno != EINTR) return false;
+    if (errno != EINTR) return {errno, std::system_category()};
     if (on_interrupt) on_interrupt();
   }
+}
+
+// async_write's codes (Asio's values: errno in the system category).
+WriteResult write_failed(int error, std::size_t written) {
+  return {std::error_code(error, std::system_category()), written};
 }
 
 }  // namespace
@@ -93,24 +100,26 @@ detail::InteractiveSync& Interactive::state(const char* where) const {
   return *state_;
 }
 
-bool Interactive::write(std::string_view data, Seconds timeout) {
+WriteResult Interactive::write(std::string_view data, Seconds timeout) {
   detail::check_interactive_timeout(timeout, "bounded_subprocess::Interactive::write");
   auto& s = state("write");
   std::lock_guard lock(s.write_mutex);
   auto& c = s.core;
-  if (s.closing.load() || c.child_exited()) return false;
+  // In async_write's order: closed, then the child gone, then the time.
+  if (s.closing.load()) return write_failed(ECANCELED, 0);
+  if (c.child_exited()) return write_failed(EPIPE, 0);
   const auto deadline = detail::interactive_deadline(timeout);
   std::size_t offset = 0;
   for (;;) {
     switch (c.write_some(data, offset)) {
-      case detail::WriteStep::done: return true;
-      case detail::WriteStep::failed: return false;
+      case detail::WriteStep::done: return {{}, offset};
+      case detail::WriteStep::failed: return write_failed(EPIPE, offset);
       case detail::WriteStep::would_block: break;
     }
     pollfd fds[3] = {{c.stdin_fd(), POLLOUT, 0}, {c.pidfd(), POLLIN, 0}, {s.wake.get(), POLLIN, 0}};
-    if (!wait_ready(fds, 3, deadline, s.on_interrupt)) return false;
-    if (fds[1].revents != 0) return false;  // the child exited meanwhile
-    if (fds[2].revents != 0) return false;  // close() from another thread
+    if (const std::error_code ec = wait_ready(fds, 3, deadline, s.on_interrupt)) return {ec, offset};
+    if (fds[2].revents != 0) return write_failed(ECANCELED, offset);  // close() from another thread
+    if (fds[1].revents != 0) return write_failed(EPIPE, offset);      // the child exited meanwhile
   }
 }
 
@@ -129,7 +138,7 @@ std::optional<std::string> Interactive::read_line(Seconds timeout) {
   const auto deadline = detail::interactive_deadline(timeout);
   for (;;) {
     pollfd fds[2] = {{c.stdout_fd(), POLLIN, 0}, {s.wake.get(), POLLIN, 0}};
-    const bool ready = wait_ready(fds, 2, deadline, s.on_interrupt);
+    const bool ready = !wait_ready(fds, 2, deadline, s.on_interrupt);
     if (fds[1].revents != 0) return std::nullopt;  // close() from another thread
     switch (c.read_some()) {
       case detail::ReadStep::line: return c.pop_line();
@@ -160,7 +169,7 @@ int Interactive::close(Seconds nice_timeout) {
   c.close_pipes();
   if (c.child_exited()) return c.reap_exited();
   pollfd fd{c.pidfd(), POLLIN, 0};
-  if (wait_ready(&fd, 1, detail::interactive_deadline(nice_timeout), s.on_interrupt)) return c.reap_exited();
+  if (!wait_ready(&fd, 1, detail::interactive_deadline(nice_timeout), s.on_interrupt)) return c.reap_exited();
   return c.kill_and_reap_now();
 }
 

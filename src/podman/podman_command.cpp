@@ -272,16 +272,29 @@ void check_cleanup_result(const std::vector<std::string>& rm_command, const Resu
   throw std::runtime_error(msg);
 }
 
-void remove_container_sync(const Options& options, PodmanScratch& scratch, bool client_started) {
-  struct RemoveScratch {
-    PodmanScratch& s;
-    ~RemoveScratch() { s.remove(); }
-  } remove_scratch{scratch};
-  const auto rm = podman_rm_command(*options.container, scratch, client_started);
-  if (rm.empty()) return;
-  Result result = run_observed(rm, cleanup_options(options), {});
-  if (const auto retry = cleanup_retry_options(options, result)) result = run_observed(rm, *retry, {});
-  check_cleanup_result(rm, result);
+std::optional<std::string> remove_container_sync(const Options& options, PodmanScratch& scratch,
+                                                 bool client_started) noexcept {
+  std::optional<std::string> error;
+  try {
+    const auto rm = podman_rm_command(*options.container, scratch, client_started);
+    if (!rm.empty()) {
+      Result result;
+      try {
+        result = run_observed(rm, cleanup_options(options), {});
+        if (const auto retry = cleanup_retry_options(options, result)) result = run_observed(rm, *retry, {});
+      } catch (const std::exception& e) {
+        // As the async entry points say it (PodmanCall::cleanup_done).
+        error = cleanup_failure(rm, std::string("could not run (") + e.what() + ")");
+      }
+      if (!error) check_cleanup_result(rm, result);
+    }
+  } catch (const std::exception& e) {
+    error = e.what();
+  } catch (...) {
+    error.emplace();  // no memory for a message; the failure itself still counts
+  }
+  scratch.remove();
+  return error;
 }
 
 Result run_container_sync(const std::vector<std::string>& argv, const Options& options,
@@ -296,13 +309,10 @@ Result run_container_sync(const std::vector<std::string>& argv, const Options& o
   } catch (...) {
     // The client may or may not have started: clean up as if it had, but
     // report the first error.
-    try {
-      remove_container_sync(options, scratch, true);
-    } catch (...) {
-    }
+    (void)remove_container_sync(options, scratch, true);
     throw;
   }
-  remove_container_sync(options, scratch, true);
+  if (auto error = remove_container_sync(options, scratch, true)) result.cleanup_error = std::move(*error);
   result.elapsed = std::chrono::steady_clock::now() - start;
   return result;
 }
@@ -323,11 +333,8 @@ void PodmanCall::cleanup_now() noexcept {
     scratch_.remove();
     return;
   }
-  try {
-    remove_container_sync(options_, scratch_, true);
-  } catch (...) {
-    // Nowhere to report it; the folder is deleted anyway.
-  }
+  // Nowhere to report a failure; the folder is deleted anyway.
+  (void)remove_container_sync(options_, scratch_, true);
 }
 
 std::vector<std::string> PodmanCall::rm_command() const {

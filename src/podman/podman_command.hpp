@@ -111,18 +111,20 @@ void check_cleanup_result(const std::vector<std::string>& rm_command, const Resu
 
 /// The synchronous cleanup: runs the `podman rm` command (bounded by
 /// cleanup_timeout, a refusal tried once more within it) and deletes the
-/// scratch folder. Throws like
-/// check_cleanup_result, or std::system_error if podman cannot be started;
-/// the folder is deleted in every case.
-void remove_container_sync(const Options& options, PodmanScratch& scratch, bool client_started);
+/// scratch folder (in every case). Returns why the container may be left
+/// behind (check_cleanup_result's message, or that podman could not be
+/// started), nullopt when it is gone; never throws.
+std::optional<std::string> remove_container_sync(const Options& options, PodmanScratch& scratch,
+                                                 bool client_started) noexcept;
 
 /// The whole call of a sync entry point, once its options are checked: creates the
 /// scratch folder, calls `run_client` with the `podman run` command, then
-/// removes the container (remove_container_sync) whatever happened. If
-/// `run_client` throws, the cleanup runs as if the client had started (a
-/// spawn failure makes it fail the same way), its own error is dropped and
-/// the first one is rethrown. The result's `elapsed` covers the cleanup.
-/// Throws like PodmanScratch, remove_container_sync and `run_client`.
+/// removes the container (remove_container_sync) whatever happened. A failed
+/// cleanup is reported in the result's `cleanup_error`, as the async entry
+/// points report it. If `run_client` throws, the cleanup runs as if the
+/// client had started (a spawn failure makes it fail the same way), its own
+/// error is dropped and the first one is rethrown. The result's `elapsed`
+/// covers the cleanup. Throws like PodmanScratch and `run_client`.
 Result run_container_sync(const std::vector<std::string>& argv, const Options& options,
                           const std::function<Result(const std::vector<std::string>& command)>& run_client);
 
