@@ -26,7 +26,8 @@
 namespace bounded_subprocess {
 
 namespace detail {
-struct InteractiveSync;  // the state behind Interactive (src/interactive/interactive.cpp)
+struct InteractiveSync;    // the state behind Interactive (src/interactive/interactive.cpp)
+struct InteractiveAccess;  // the Python package's non-blocking steps; not part of the API
 }  // namespace detail
 
 /// What `Interactive::write` did, told as `AsyncInteractive::async_write`
@@ -124,37 +125,15 @@ class Interactive {
   /// no process of ours.
   pid_t pid() const noexcept;
 
-  // Driving the object from a foreign event loop (the Python package's
-  // asyncio entry point does): wait for a descriptor with the loop, then take a
-  // step. Steps never block. Same thread rules as write/read_line/close.
-
-  /// The descriptors to wait on: the child's stdin (writable), its stdout
-  /// (readable) and the pidfd of our own child, the program or its init
-  /// (readable once the program has exited and, contained, everything else
-  /// with it). Owned by this object; -1 once closed.
-  int stdin_fd() const noexcept;
-  int stdout_fd() const noexcept;
-  int pidfd() const noexcept;
   /// How the child's descendants are contained (see Containment).
   Containment containment() const noexcept;
-  /// Writes what the pipe takes now of `data` from `offset`, advancing
-  /// `offset`. False once no write can work any more (broken pipe, object
-  /// closed); true otherwise: done when `offset == data.size()`, else wait
-  /// for stdin_fd(). Never raises SIGPIPE (as `write`).
-  bool write_some(std::string_view data, std::size_t& offset);
-  /// The next line, reading only what is in the pipe now (with `read_pipe`
-  /// false, only what was read before: no system call). No value: none yet
-  /// (wait for stdout_fd()), or, with `eof` set, none ever again.
-  std::optional<std::string> read_line_now(bool& eof, bool read_pipe = true);
-  /// Closes the pipes (the child sees EOF on stdin); `close` then reaps,
-  /// killing first if the child has not exited. Idempotent.
-  void close_pipes();
   /// True until the child has exited (or been closed). Does not reap.
   bool is_running() const noexcept;
   /// The code `close` returned, once it has been called.
   std::optional<int> exit_code() const noexcept;
 
  private:
+  friend struct detail::InteractiveAccess;
   detail::InteractiveSync& state(const char* where) const;
 
   std::unique_ptr<detail::InteractiveSync> state_;

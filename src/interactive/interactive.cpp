@@ -19,6 +19,7 @@
 
 #include "base/sys.hpp"
 #include "base/unique_fd.hpp"
+#include "interactive/interactive_access.hpp"
 #include "interactive/interactive_core.hpp"
 
 namespace bounded_subprocess {
@@ -181,28 +182,34 @@ bool Interactive::is_running() const noexcept {
   return state_ && !state_->core.child_exited();
 }
 
-int Interactive::stdin_fd() const noexcept {
-  return state_ ? state_->core.stdin_fd() : -1;
-}
-int Interactive::stdout_fd() const noexcept {
-  return state_ ? state_->core.stdout_fd() : -1;
-}
-int Interactive::pidfd() const noexcept {
-  return state_ ? state_->core.pidfd() : -1;
-}
 Containment Interactive::containment() const noexcept {
   return state_ ? state_->core.containment() : Containment::process_group;
 }
 
-bool Interactive::write_some(std::string_view data, std::size_t& offset) {
-  auto& s = state("write_some");
+std::optional<int> Interactive::exit_code() const noexcept {
+  return state_ ? state_->core.exit_code() : std::nullopt;
+}
+
+int detail::InteractiveAccess::stdin_fd(const Interactive& proc) noexcept {
+  return proc.state_ ? proc.state_->core.stdin_fd() : -1;
+}
+int detail::InteractiveAccess::stdout_fd(const Interactive& proc) noexcept {
+  return proc.state_ ? proc.state_->core.stdout_fd() : -1;
+}
+int detail::InteractiveAccess::pidfd(const Interactive& proc) noexcept {
+  return proc.state_ ? proc.state_->core.pidfd() : -1;
+}
+
+bool detail::InteractiveAccess::write_some(Interactive& proc, std::string_view data, std::size_t& offset) {
+  auto& s = proc.state("write_some");
   std::lock_guard lock(s.write_mutex);
   if (s.closing.load()) return false;
   return s.core.write_some(data, offset) != detail::WriteStep::failed;
 }
 
-std::optional<std::string> Interactive::read_line_now(bool& eof, bool read_pipe) {
-  auto& s = state("read_line_now");
+std::optional<std::string> detail::InteractiveAccess::read_line_now(Interactive& proc, bool& eof,
+                                                                    bool read_pipe) {
+  auto& s = proc.state("read_line_now");
   std::lock_guard lock(s.read_mutex);
   auto& c = s.core;
   eof = false;
@@ -219,14 +226,10 @@ std::optional<std::string> Interactive::read_line_now(bool& eof, bool read_pipe)
   return std::nullopt;
 }
 
-void Interactive::close_pipes() {
-  auto& s = state("close_pipes");
+void detail::InteractiveAccess::close_pipes(Interactive& proc) {
+  auto& s = proc.state("close_pipes");
   std::scoped_lock lock(s.read_mutex, s.write_mutex);
   s.core.close_pipes();
-}
-
-std::optional<int> Interactive::exit_code() const noexcept {
-  return state_ ? state_->core.exit_code() : std::nullopt;
 }
 
 }  // namespace bounded_subprocess
