@@ -8,8 +8,8 @@
 
 #include "bounded_subprocess/async.hpp"
 #include "drivers/async_driver.hpp"
+#include "engine/entry_options.hpp"
 #include "engine/error.hpp"
-#include "engine/face_options.hpp"
 #include "engine/supervisor.hpp"
 #include "spawn/child.hpp"
 
@@ -35,7 +35,7 @@ std::shared_ptr<AsyncRunOp> spawn_async_run(const asio::any_io_executor& ex,
                                             const std::vector<std::string>& argv, const Options& options) {
   auto op = std::make_shared<AsyncRunOp>(ex);
   // On failure nothing is left: the driver released everything.
-  op->spawn(argv, run_settings(options, Face::async_run));
+  op->spawn(argv, run_settings(options, EntryPoint::async_run));
   return op;
 }
 

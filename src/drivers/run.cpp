@@ -10,7 +10,7 @@
 #include "base/sys.hpp"
 #include "bounded_subprocess/detail/run_observed.hpp"
 #include "drivers/sync_driver.hpp"
-#include "engine/face_options.hpp"
+#include "engine/entry_options.hpp"
 #include "engine/proc_memory.hpp"
 #include "engine/supervisor.hpp"
 
@@ -20,7 +20,7 @@ Result detail::run_observed(const std::vector<std::string>& argv, const Options&
                             const std::function<void(pid_t, Containment)>& on_spawn) {
   if (public_options.container)
     throw std::invalid_argument("bounded_subprocess: run_observed runs on the host only");
-  const EngineOptions options = run_settings(public_options, Face::run);
+  const EngineOptions options = run_settings(public_options, EntryPoint::run);
   detail::Supervisor sup(argv, options);
   if (on_spawn) {
     const detail::Members m = sup.members();

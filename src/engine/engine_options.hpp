@@ -1,5 +1,5 @@
 // The engine's settings of one run: every bound concrete. The entry points build
-// them from the public `Options` (engine/face_options.hpp), which is where a
+// them from the public `Options` (engine/entry_options.hpp), which is where a
 // field an entry point cannot use is rejected and where each entry point's defaults live.
 #pragma once
 

@@ -1,6 +1,6 @@
 // The per-entry-point defaults and rejections of the public Options (see the table
 // in bounded_subprocess/options.hpp).
-#include "engine/face_options.hpp"
+#include "engine/entry_options.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -20,40 +20,41 @@ constexpr std::size_t kInteractiveMaxLine = 4096;
 constexpr Seconds kDefaultStdinWriteTimeout{15.0};
 constexpr Seconds kDefaultWatchdogInterval{1.0};
 
-[[noreturn]] void reject(Face face, const char* field, const char* why) {
-  throw std::invalid_argument(std::string(face_name(face)) + ": option '" + field +
-                              "' is not supported by this face (" + why + ")");
+[[noreturn]] void reject(EntryPoint entry, const char* field, const char* why) {
+  throw std::invalid_argument(std::string(entry_point_name(entry)) + ": option '" + field +
+                              "' is not supported by this entry point (" + why + ")");
 }
 
-bool is_async(Face face) {
-  return face == Face::async_run || face == Face::open_line_stream || face == Face::async_interactive;
+bool is_async(EntryPoint entry) {
+  return entry == EntryPoint::async_run || entry == EntryPoint::open_line_stream ||
+         entry == EntryPoint::async_interactive;
 }
 
-void check_on_interrupt(const Options& o, Face face) {
+void check_on_interrupt(const Options& o, EntryPoint entry) {
   if (!o.on_interrupt) return;
-  if (is_async(face)) reject(face, "on_interrupt", "an async face never blocks a thread in a wait");
-  if (face == Face::run_stream_lines)
-    reject(face, "on_interrupt",
-           "not offered by this face: only run and Interactive report interrupted waits");
+  if (is_async(entry)) reject(entry, "on_interrupt", "an async entry point never blocks a thread in a wait");
+  if (entry == EntryPoint::run_stream_lines)
+    reject(entry, "on_interrupt",
+           "not offered by this entry point: only run and Interactive report interrupted waits");
 }
 
 // The watchdog samples the processes of the run: with a container, that is
 // the podman client, whose memory says nothing about the container's.
-void check_container_watchdog(const Options& o, Face face) {
+void check_container_watchdog(const Options& o, EntryPoint entry) {
   if (!o.container) return;
   if (o.memory_limit_mb)
-    reject(face, "memory_limit_mb",
+    reject(entry, "memory_limit_mb",
            "with a container the watchdog would measure the podman client, not the container: "
            "use container->cgroup_memory_limit_mb");
   if (o.memory_watchdog_interval)
-    reject(face, "memory_watchdog_interval",
+    reject(entry, "memory_watchdog_interval",
            "with a container there is no watchdog: use container->cgroup_memory_limit_mb");
 }
 
 // Isolation is the host's: a container has podman's own flags for it.
-void check_container_isolation(const Options& o, Face face) {
+void check_container_isolation(const Options& o, EntryPoint entry) {
   if (o.container && o.isolation)
-    reject(face, "isolation",
+    reject(entry, "isolation",
            "with a container, use podman's own flags (container->podman_args: --network=none, --read-only, "
            "--pids-limit, ...)");
 }
@@ -64,21 +65,21 @@ void check_line_size(std::size_t size) {
 
 }  // namespace
 
-const char* face_name(Face face) noexcept {
-  switch (face) {
-    case Face::run: return "bounded_subprocess::run";
-    case Face::async_run: return "bounded_subprocess::async_run";
-    case Face::run_stream_lines: return "bounded_subprocess::run_stream_lines";
-    case Face::open_line_stream: return "bounded_subprocess::open_line_stream";
-    case Face::interactive: return "bounded_subprocess::Interactive";
-    case Face::async_interactive: return "bounded_subprocess::AsyncInteractive";
+const char* entry_point_name(EntryPoint entry) noexcept {
+  switch (entry) {
+    case EntryPoint::run: return "bounded_subprocess::run";
+    case EntryPoint::async_run: return "bounded_subprocess::async_run";
+    case EntryPoint::run_stream_lines: return "bounded_subprocess::run_stream_lines";
+    case EntryPoint::open_line_stream: return "bounded_subprocess::open_line_stream";
+    case EntryPoint::interactive: return "bounded_subprocess::Interactive";
+    case EntryPoint::async_interactive: return "bounded_subprocess::AsyncInteractive";
   }
   return "bounded_subprocess";
 }
 
 namespace {
 
-// The engine's options for a face that captures with these bounds: every
+// The engine's options for an entry point that captures with these bounds: every
 // other field is the user's, or its default.
 EngineOptions engine_options(const Options& o, std::size_t max_output_size, bool tail) {
   return {.timeout = o.timeout.value_or(kDefaultTimeout),
@@ -98,27 +99,27 @@ EngineOptions engine_options(const Options& o, std::size_t max_output_size, bool
 
 }  // namespace
 
-EngineOptions run_settings(const Options& o, Face face) {
+EngineOptions run_settings(const Options& o, EntryPoint entry) {
   if (o.max_line_size)
-    reject(face, "max_line_size",
+    reject(entry, "max_line_size",
            "it captures whole outputs; lines are for run_stream_lines, open_line_stream and Interactive");
-  check_on_interrupt(o, face);
-  check_container_watchdog(o, face);
-  check_container_isolation(o, face);
+  check_on_interrupt(o, entry);
+  check_container_watchdog(o, entry);
+  check_container_isolation(o, entry);
   EngineOptions e = engine_options(o, o.max_output_size.value_or(kRunMaxOutput), o.tail.value_or(false));
   validate_run_options(e);
   return e;
 }
 
-StreamSettings stream_settings(const Options& o, Face face) {
+StreamSettings stream_settings(const Options& o, EntryPoint entry) {
   if (o.tail && !*o.tail)
-    reject(face, "tail",
+    reject(entry, "tail",
            "a line stream keeps the last max_output_size bytes of stderr; tail = false cannot be");
-  check_on_interrupt(o, face);
-  check_container_watchdog(o, face);
-  check_container_isolation(o, face);
+  check_on_interrupt(o, entry);
+  check_container_watchdog(o, entry);
+  check_container_isolation(o, entry);
   // The stderr tail; stdout goes to the line sink. on_interrupt is
-  // rejected above for these faces, so it is empty here.
+  // rejected above for these entry points, so it is empty here.
   StreamSettings s{.engine = engine_options(o, o.max_output_size.value_or(kStreamStderrKept), /*tail=*/true),
                    .max_line_size = o.max_line_size.value_or(kStreamMaxLine)};
   check_line_size(s.max_line_size);
@@ -126,18 +127,18 @@ StreamSettings stream_settings(const Options& o, Face face) {
   return s;
 }
 
-InteractiveSettings interactive_settings(const Options& o, Face face) {
+InteractiveSettings interactive_settings(const Options& o, EntryPoint entry) {
   constexpr const char* kNoDeadline = "each call takes its own timeout";
-  if (o.timeout) reject(face, "timeout", kNoDeadline);
+  if (o.timeout) reject(entry, "timeout", kNoDeadline);
   if (o.max_output_size)
-    reject(face, "max_output_size", "stdout is read line by line and stderr is inherited");
-  if (o.tail) reject(face, "tail", "stdout is read line by line and stderr is inherited");
-  if (o.stdin_data) reject(face, "stdin_data", "stdin is written by write()");
-  if (o.stdin_write_timeout) reject(face, "stdin_write_timeout", "each write takes its own timeout");
-  if (o.memory_limit_mb) reject(face, "memory_limit_mb", "it has no memory watchdog");
-  if (o.memory_watchdog_interval) reject(face, "memory_watchdog_interval", "it has no memory watchdog");
-  if (o.container) reject(face, "container", "it runs on the host only");
-  check_on_interrupt(o, face);
+    reject(entry, "max_output_size", "stdout is read line by line and stderr is inherited");
+  if (o.tail) reject(entry, "tail", "stdout is read line by line and stderr is inherited");
+  if (o.stdin_data) reject(entry, "stdin_data", "stdin is written by write()");
+  if (o.stdin_write_timeout) reject(entry, "stdin_write_timeout", "each write takes its own timeout");
+  if (o.memory_limit_mb) reject(entry, "memory_limit_mb", "it has no memory watchdog");
+  if (o.memory_watchdog_interval) reject(entry, "memory_watchdog_interval", "it has no memory watchdog");
+  if (o.container) reject(entry, "container", "it runs on the host only");
+  check_on_interrupt(o, entry);
   InteractiveSettings s{.max_line_size = o.max_line_size.value_or(kInteractiveMaxLine),
                         .env = o.env,
                         .cwd = o.cwd,

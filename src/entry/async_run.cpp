@@ -28,8 +28,8 @@ detail::PreparedRun detail::prepare_async_run(const asio::any_io_executor& ex,
 LineStream open_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
                             const Options& options) {
   if (options.container)
-    return detail::open_container_line_stream(ex, argv, options, detail::Face::open_line_stream);
-  return detail::LineStreamAccess::open(ex, argv, options, {}, detail::Face::open_line_stream);
+    return detail::open_container_line_stream(ex, argv, options, detail::EntryPoint::open_line_stream);
+  return detail::LineStreamAccess::open(ex, argv, options, {}, detail::EntryPoint::open_line_stream);
 }
 
 }  // namespace bounded_subprocess

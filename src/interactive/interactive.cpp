@@ -88,7 +88,7 @@ WriteResult write_failed(int error, std::size_t written) {
 
 Interactive::Interactive(std::vector<std::string> argv, Options options)
     : state_(std::make_unique<detail::InteractiveSync>(
-          argv, detail::interactive_settings(options, detail::Face::interactive))) {}
+          argv, detail::interactive_settings(options, detail::EntryPoint::interactive))) {}
 
 Interactive::~Interactive() = default;
 Interactive::Interactive(Interactive&& other) noexcept = default;

@@ -439,7 +439,7 @@ namespace bounded_subprocess {
 AsyncInteractive::AsyncInteractive(const executor_type& executor, std::vector<std::string> argv,
                                    Options options)
     : impl_(std::make_shared<detail::AsyncInteractiveImpl>(
-          executor, argv, detail::interactive_settings(options, detail::Face::async_interactive))) {}
+          executor, argv, detail::interactive_settings(options, detail::EntryPoint::async_interactive))) {}
 
 AsyncInteractive::AsyncInteractive(asio::io_context& context, std::vector<std::string> argv, Options options)
     : AsyncInteractive(executor_type(context.get_executor()), std::move(argv), std::move(options)) {}

@@ -87,26 +87,27 @@ Options client_options(const Options& o) {
           .on_interrupt = o.on_interrupt};
 }
 
-Options checked_client_options(const std::vector<std::string>& argv, const Options& options, Face face) {
-  const bool stream = face == Face::run_stream_lines || face == Face::open_line_stream;
+Options checked_client_options(const std::vector<std::string>& argv, const Options& options,
+                               EntryPoint entry) {
+  const bool stream = entry == EntryPoint::run_stream_lines || entry == EntryPoint::open_line_stream;
   // The entry point's own rejections first, so that their messages name the entry point.
   if (stream) {
-    (void)stream_settings(options, face);
+    (void)stream_settings(options, entry);
   } else {
-    (void)run_settings(options, face);
+    (void)run_settings(options, entry);
   }
   validate_container(argv, options);
   Options client = client_options(options);
   if (stream) {
-    (void)stream_settings(client, face);
+    (void)stream_settings(client, entry);
   } else {
-    (void)run_settings(client, face);
+    (void)run_settings(client, entry);
   }
   return client;
 }
 
 Result run_in_container(const std::vector<std::string>& argv, const Options& options) {
-  const Options client = checked_client_options(argv, options, Face::run);
+  const Options client = checked_client_options(argv, options, EntryPoint::run);
   return run_container_sync(argv, options, [&](const std::vector<std::string>& command) {
     return run_observed(command, client, {});
   });
@@ -114,7 +115,7 @@ Result run_in_container(const std::vector<std::string>& argv, const Options& opt
 
 Result run_stream_lines_in_container(const std::vector<std::string>& argv, const Options& options,
                                      const std::function<bool(std::string_view line)>& on_line) {
-  const Options client = checked_client_options(argv, options, Face::run_stream_lines);
+  const Options client = checked_client_options(argv, options, EntryPoint::run_stream_lines);
   return run_container_sync(argv, options, [&](const std::vector<std::string>& command) {
     return run_stream_lines_on_host(command, client, on_line);
   });

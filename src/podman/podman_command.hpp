@@ -14,7 +14,7 @@
 
 #include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/result.hpp"
-#include "engine/face_options.hpp"
+#include "engine/entry_options.hpp"
 
 namespace bounded_subprocess::detail {
 
@@ -31,11 +31,12 @@ void validate_container(const std::vector<std::string>& argv, const Options& opt
 /// watchdog, and the client's containment (client_containment).
 Options client_options(const Options& options);
 
-/// For `face` (run, async_run or a line stream) with `options.container`
+/// For `entry` (run, async_run or a line stream) with `options.container`
 /// set: the entry point's rejections (run_settings / stream_settings),
 /// validate_container, then the client's options, checked as the entry point will
 /// check them. Throws std::invalid_argument, before anything is created.
-Options checked_client_options(const std::vector<std::string>& argv, const Options& options, Face face);
+Options checked_client_options(const std::vector<std::string>& argv, const Options& options,
+                               EntryPoint entry);
 
 /// `run` in the container `options.container` (run_container_sync around
 /// the host's run of the client).

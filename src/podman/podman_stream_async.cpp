@@ -66,14 +66,14 @@ struct StreamCleanup : std::enable_shared_from_this<StreamCleanup> {
 }  // namespace
 
 LineStream open_container_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                                      const Options& options, Face face) {
-  const Options client = checked_client_options(argv, options, face);
+                                      const Options& options, EntryPoint entry) {
+  const Options client = checked_client_options(argv, options, entry);
   auto cleanup = std::make_shared<StreamCleanup>(argv, options);
   StreamHooks hooks;
   hooks.on_end = [cleanup, ex](Result&, std::function<void()> done) { cleanup->on_end(ex, std::move(done)); };
   cleanup->call.set_client_started(true);
   try {
-    return LineStreamAccess::open(ex, cleanup->call.command(), client, std::move(hooks), face);
+    return LineStreamAccess::open(ex, cleanup->call.command(), client, std::move(hooks), entry);
   } catch (...) {
     // The client did not start, so nothing was created: no `podman rm`; the
     // folder goes with `cleanup`.
