@@ -44,7 +44,8 @@ void start_async_run(const std::shared_ptr<AsyncRunOp>& op, Completion<Result> c
   op->start();
 }
 
-void cancel_async_run(const std::weak_ptr<AsyncRunOp>& op) noexcept {
+void cancel_async_run(const std::weak_ptr<AsyncRunOp>& op, const NoCancelKey&,
+                      asio::cancellation_type_t) noexcept {
   if (auto p = op.lock()) p->cancel_async();
 }
 

@@ -134,7 +134,8 @@ void NextLineClaim::start(Completion<std::string> completion) {
   std::exchange(impl_, nullptr)->next(ticket_, std::move(completion));
 }
 
-void next_line_cancel(const std::weak_ptr<LineStreamImpl>& impl, std::uint64_t ticket) noexcept {
+void next_line_cancel(const std::weak_ptr<LineStreamImpl>& impl, const std::uint64_t& ticket,
+                      asio::cancellation_type_t) noexcept {
   try {
     if (auto p = impl.lock()) p->cancel_next(ticket);
   } catch (...) {
