@@ -11,15 +11,6 @@ namespace bounded_subprocess::detail {
 
 namespace {
 
-// The defaults, in one place.
-constexpr Seconds kDefaultTimeout{15.0};
-constexpr std::size_t kRunMaxOutput = 2048;
-constexpr std::size_t kStreamStderrKept = 2048;
-constexpr std::size_t kStreamMaxLine = 64 * 1024;
-constexpr std::size_t kInteractiveMaxLine = 4096;
-constexpr Seconds kDefaultStdinWriteTimeout{15.0};
-constexpr Seconds kDefaultWatchdogInterval{1.0};
-
 [[noreturn]] void reject(EntryPoint entry, const char* field, const char* why) {
   throw std::invalid_argument(std::string(entry_point_name(entry)) + ": option '" + field +
                               "' is not supported by this entry point (" + why + ")");
@@ -82,15 +73,15 @@ namespace {
 // The engine's options for an entry point that captures with these bounds: every
 // other field is the user's, or its default.
 EngineOptions engine_options(const Options& o, std::size_t max_output_size, bool tail) {
-  return {.timeout = o.timeout.value_or(kDefaultTimeout),
+  return {.timeout = o.timeout.value_or(defaults::timeout),
           .max_output_size = max_output_size,
           .tail = tail,
           .env = o.env,
           .stdin_data = o.stdin_data,
-          .stdin_write_timeout = o.stdin_write_timeout.value_or(kDefaultStdinWriteTimeout),
+          .stdin_write_timeout = o.stdin_write_timeout.value_or(defaults::stdin_write_timeout),
           .cwd = o.cwd,
           .memory_limit_mb = o.memory_limit_mb,
-          .memory_watchdog_interval = o.memory_watchdog_interval.value_or(kDefaultWatchdogInterval),
+          .memory_watchdog_interval = o.memory_watchdog_interval.value_or(defaults::memory_watchdog_interval),
           .containment = o.containment,
           .min_containment = o.min_containment,
           .on_interrupt = o.on_interrupt,
@@ -106,7 +97,8 @@ EngineOptions run_settings(const Options& o, EntryPoint entry) {
   check_on_interrupt(o, entry);
   check_container_watchdog(o, entry);
   check_container_isolation(o, entry);
-  EngineOptions e = engine_options(o, o.max_output_size.value_or(kRunMaxOutput), o.tail.value_or(false));
+  EngineOptions e =
+      engine_options(o, o.max_output_size.value_or(defaults::max_output_size), o.tail.value_or(false));
   validate_run_options(e);
   return e;
 }
@@ -120,8 +112,9 @@ StreamSettings stream_settings(const Options& o, EntryPoint entry) {
   check_container_isolation(o, entry);
   // The stderr tail; stdout goes to the line sink. on_interrupt is
   // rejected above for these entry points, so it is empty here.
-  StreamSettings s{.engine = engine_options(o, o.max_output_size.value_or(kStreamStderrKept), /*tail=*/true),
-                   .max_line_size = o.max_line_size.value_or(kStreamMaxLine)};
+  StreamSettings s{
+      .engine = engine_options(o, o.max_output_size.value_or(defaults::max_output_size), /*tail=*/true),
+      .max_line_size = o.max_line_size.value_or(defaults::stream_max_line_size)};
   check_line_size(s.max_line_size);
   validate_run_options(s.engine);
   return s;
@@ -139,7 +132,7 @@ InteractiveSettings interactive_settings(const Options& o, EntryPoint entry) {
   if (o.memory_watchdog_interval) reject(entry, "memory_watchdog_interval", "it has no memory watchdog");
   if (o.container) reject(entry, "container", "it runs on the host only");
   check_on_interrupt(o, entry);
-  InteractiveSettings s{.max_line_size = o.max_line_size.value_or(kInteractiveMaxLine),
+  InteractiveSettings s{.max_line_size = o.max_line_size.value_or(defaults::interactive_max_line_size),
                         .env = o.env,
                         .cwd = o.cwd,
                         .containment = o.containment,

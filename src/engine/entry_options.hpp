@@ -31,13 +31,13 @@ EngineOptions run_settings(const Options& options, EntryPoint entry);
 /// `max_output_size` bytes kept) and the cap on one line.
 struct StreamSettings {
   EngineOptions engine;
-  std::size_t max_line_size = 64 * 1024;
+  std::size_t max_line_size = defaults::stream_max_line_size;
 };
 StreamSettings stream_settings(const Options& options, EntryPoint entry);
 
 /// What Interactive and AsyncInteractive run with.
 struct InteractiveSettings {
-  std::size_t max_line_size = 4096;
+  std::size_t max_line_size = defaults::interactive_max_line_size;
   std::optional<Environment> env{};
   std::optional<std::string> cwd{};
   std::optional<Containment> containment{};
