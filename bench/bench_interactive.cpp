@@ -51,7 +51,7 @@ void section_interactive() {
     int ok = 0;
     const auto t0 = Clock::now();
     for (int i = 0; i < batch; ++i) {
-      const bool wrote = sync_cat.write(kLine + "\n", 5s);
+      const bool wrote = static_cast<bool>(sync_cat.write(kLine + "\n", 5s));
       const auto line = sync_cat.read_line(5s);
       if (wrote && line && *line == kLine) ++ok;
     }

@@ -60,15 +60,15 @@ inline constexpr std::size_t kFieldCount = 23;
 struct RunSpec {
   /// PROGRAM and its arguments (a batch job's `args`).
   std::vector<std::string> argv;
-  double timeout = 15.0;
-  std::size_t max_output = 2048;
+  double timeout = defaults::timeout.count();
+  std::size_t max_output = defaults::max_output_size;
   bool tail = false;
   std::optional<std::string> stdin_data;
   /// A path; "-" is bounded-run's own stdin (command line only).
   std::optional<std::string> stdin_file;
-  double stdin_timeout = 15.0;
+  double stdin_timeout = defaults::stdin_write_timeout.count();
   std::optional<std::size_t> memory_limit_mb;
-  double memory_interval = 1.0;
+  double memory_interval = defaults::memory_watchdog_interval.count();
   std::optional<std::string> cwd;
   /// NAME=VALUE pairs, in order; a later pair overrides an earlier one.
   std::vector<std::pair<std::string, std::string>> env;

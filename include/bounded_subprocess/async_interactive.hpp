@@ -77,11 +77,15 @@ namespace bounded_subprocess {
 /// executor, never runs the object's steps on a foreign thread).
 ///
 /// Cancellation (per-operation, through the completion handler's
-/// cancellation slot; all cancellation types are honoured; emit the signal
-/// from the thread running the handler's executor, Asio's usual rule, and
-/// the object takes it over to its strand): a pending write or read
-/// completes with `operation_aborted` (a prefix may have been written; bytes
-/// already read stay buffered). Neither kills the child: it keeps running
+/// cancellation slot; emit the signal from the thread running the handler's
+/// executor, Asio's usual rule, and the object takes it over to its strand).
+/// Each operation honours only the types it can keep, and ignores the
+/// others: `async_read_line` every type (bytes already read stay buffered),
+/// `async_write` and `async_close` `terminal` and `partial` but not `total`
+/// (which promises no side effects: a write may have put a prefix in the
+/// pipe, as with Asio's own `async_write`, and a close kills). A pending
+/// write or read completes with `operation_aborted` (a write's value says
+/// how much is in the pipe). Neither kills the child: it keeps running
 /// until `async_close` or the destructor. A cancelled `async_close` skips
 /// the rest of its nice wait: it SIGKILLs the group at once and completes,
 /// after the child is reaped, with `operation_aborted` and the code.

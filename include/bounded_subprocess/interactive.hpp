@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "bounded_subprocess/options.hpp"
@@ -25,8 +26,26 @@
 namespace bounded_subprocess {
 
 namespace detail {
-struct InteractiveSync;  // the state behind Interactive (src/interactive/interactive.cpp)
+struct InteractiveSync;    // the state behind Interactive (src/interactive/interactive.cpp)
+struct InteractiveAccess;  // the Python package's non-blocking steps; not part of the API
 }  // namespace detail
+
+/// What `Interactive::write` did, told as `AsyncInteractive::async_write`
+/// tells it: the same error codes and the bytes written.
+struct WriteResult {
+  /// Empty once every byte is in the pipe. Else Asio's values, as
+  /// `async_write` completes with them (system category, so each also
+  /// compares equal to its `std::errc`): `timed_out` (a prefix may have been
+  /// written), `broken_pipe` (the child had exited or exits while we wait, or
+  /// closed its stdin), `operation_aborted` (the object was closed, also from
+  /// another thread; `std::errc::operation_canceled`); a system error if the
+  /// wait itself failed.
+  std::error_code error;
+  /// How many bytes of `data` are in the pipe: all of them without an error.
+  std::size_t written = 0;
+  /// True when every byte was written.
+  explicit operator bool() const noexcept { return !error; }
+};
 
 /// A child process with piped stdin and stdout (stderr is inherited), in its
 /// own session and process group, read line by line.
@@ -77,13 +96,14 @@ class Interactive {
   Interactive& operator=(const Interactive&) = delete;
 
   /// Writes all of `data` to the child's stdin, waiting at most `timeout`
-  /// for the pipe to take it. Returns true once every byte is in the pipe;
-  /// false if the child had already exited, exits while we wait, closed its
-  /// stdin (broken pipe), the object was closed, or the timeout passed first
-  /// (a prefix of `data` may then have been written). A zero timeout writes
+  /// for the pipe to take it. The result is true once every byte is in the
+  /// pipe; false, with its `error`, if the child had already exited, exits
+  /// while we wait or closed its stdin (`broken_pipe`), the object was
+  /// closed (`operation_aborted`), or the timeout passed first (`timed_out`;
+  /// `written` says how much of `data` is in the pipe). A zero timeout writes
   /// what fits at once. Errors: std::invalid_argument for a negative or NaN
   /// timeout.
-  bool write(std::string_view data, Seconds timeout);
+  WriteResult write(std::string_view data, Seconds timeout);
 
   /// The next line of the child's stdout without its '\n', waiting at most
   /// `timeout`. No value on timeout, at EOF, or after `close`. Data read
@@ -105,37 +125,15 @@ class Interactive {
   /// no process of ours.
   pid_t pid() const noexcept;
 
-  // Driving the object from a foreign event loop (the Python package's
-  // asyncio entry point does): wait for a descriptor with the loop, then take a
-  // step. Steps never block. Same thread rules as write/read_line/close.
-
-  /// The descriptors to wait on: the child's stdin (writable), its stdout
-  /// (readable) and the pidfd of our own child, the program or its init
-  /// (readable once the program has exited and, contained, everything else
-  /// with it). Owned by this object; -1 once closed.
-  int stdin_fd() const noexcept;
-  int stdout_fd() const noexcept;
-  int pidfd() const noexcept;
   /// How the child's descendants are contained (see Containment).
   Containment containment() const noexcept;
-  /// Writes what the pipe takes now of `data` from `offset`, advancing
-  /// `offset`. False once no write can work any more (broken pipe, object
-  /// closed); true otherwise: done when `offset == data.size()`, else wait
-  /// for stdin_fd(). Never raises SIGPIPE (as `write`).
-  bool write_some(std::string_view data, std::size_t& offset);
-  /// The next line, reading only what is in the pipe now (with `read_pipe`
-  /// false, only what was read before: no system call). No value: none yet
-  /// (wait for stdout_fd()), or, with `eof` set, none ever again.
-  std::optional<std::string> read_line_now(bool& eof, bool read_pipe = true);
-  /// Closes the pipes (the child sees EOF on stdin); `close` then reaps,
-  /// killing first if the child has not exited. Idempotent.
-  void close_pipes();
   /// True until the child has exited (or been closed). Does not reap.
   bool is_running() const noexcept;
   /// The code `close` returned, once it has been called.
   std::optional<int> exit_code() const noexcept;
 
  private:
+  friend struct detail::InteractiveAccess;
   detail::InteractiveSync& state(const char* where) const;
 
   std::unique_ptr<detail::InteractiveSync> state_;

@@ -59,6 +59,19 @@ using Seconds = std::chrono::duration<double>;
 /// inherited environment (as Python's `env=` does); see `inherited_env()`.
 using Environment = std::map<std::string, std::string>;
 
+/// The defaults of the table above, written once: the entry points fill an
+/// unset field from them, and the `bounded-run` command's flags start from
+/// them.
+namespace defaults {
+inline constexpr Seconds timeout{15.0};
+/// Bytes kept of stdout and of stderr (run, async_run), of stderr (streams).
+inline constexpr std::size_t max_output_size = 2048;
+inline constexpr std::size_t stream_max_line_size = 64 * 1024;
+inline constexpr std::size_t interactive_max_line_size = 4096;
+inline constexpr Seconds stdin_write_timeout{15.0};
+inline constexpr Seconds memory_watchdog_interval{1.0};
+}  // namespace defaults
+
 /// A container to run the program in: `podman run --rm -i --cidfile FILE
 /// --label bounded_subprocess.call=ID --log-driver=none [-e N=V]... [-v V]...
 /// [-w CWD] [--memory Nm --memory-swap Nm] [--entrypoint E] [podman_args...]

@@ -115,9 +115,9 @@ struct Result {
   int watchdog_error = 0;
   /// A run in a container (the podman entry points) whose container could not be
   /// removed afterwards: podman's message (the `podman rm` command, its exit
-  /// code or timeout, its stderr). Empty otherwise. The async entry points report
-  /// that failure as `errc::cleanup_failed` with this Result; the sync entry points
-  /// throw std::runtime_error with this message instead.
+  /// code or timeout, its stderr). Empty otherwise. The sync entry points
+  /// return it in their Result; `async_run` also completes with
+  /// `errc::cleanup_failed`.
   std::string cleanup_error;
   /// Wall time from the spawn to the end of the run.
   std::chrono::duration<double> elapsed{0};

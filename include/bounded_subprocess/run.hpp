@@ -26,7 +26,9 @@ namespace bounded_subprocess {
 /// itself failed (an image that does not exist, say; podman's message is in
 /// `err`), -1 on timeout. Whatever ended the call, the container is then
 /// force-removed (bounded by `cleanup_timeout`), the client reaped and the
-/// cidfile deleted; `elapsed` covers that cleanup.
+/// cidfile deleted; `elapsed` covers that cleanup. A cleanup that failed
+/// (the container may be left behind) is in `cleanup_error`, with the rest
+/// of the Result, as `async_run` delivers it.
 ///
 /// Options: see the table in options.hpp. Rejected here: `max_line_size`;
 /// with a container, `memory_limit_mb` and `memory_watchdog_interval`.
@@ -41,8 +43,6 @@ namespace bounded_subprocess {
 ///    be started (not found, not executable, cwd missing, out of
 ///    fds/processes); `code()` carries the errno and `what()` names the
 ///    program (or the cwd).
-///  - `std::runtime_error`: in a container, the cleanup `podman rm` failed
-///    or timed out (the container may be left; `what()` says which).
 ///  - whatever `on_interrupt` throws: the run is killed and reaped first.
 ///
 /// Thread safety: may be called from many threads at once. The library

@@ -58,9 +58,9 @@ namespace bounded_subprocess {
 /// Errors: `std::invalid_argument` for a field this entry point does not use (the
 /// message names it), bad bounds or argv (nothing is spawned);
 /// `std::system_error` naming the program (or podman) when it cannot start;
-/// in a container, `std::runtime_error` when the cleanup failed; an
-/// exception thrown by `on_line` kills the run, reaps the child, removes the
-/// container and is rethrown. No error path leaks a process, an fd or a
+/// an exception thrown by `on_line` kills the run, reaps the child, removes
+/// the container and is rethrown. In a container, a cleanup that failed is
+/// in the result's `cleanup_error` (as for `run`). No error path leaks a process, an fd or a
 /// zombie.
 ///
 /// Thread safety: may be called from many threads at once (each call waits

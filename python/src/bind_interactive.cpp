@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bounded_subprocess/interactive.hpp"
+#include "interactive/interactive_access.hpp"
 #include "interrupt.hpp"
 #include "live_children.hpp"
 #include "native.hpp"
@@ -30,12 +31,15 @@ namespace bounded_subprocess::python {
 
 namespace {
 
+// The non-blocking steps, which the C++ API does not offer.
+using Access = detail::InteractiveAccess;
+
 class InteractiveHandle {
  public:
   InteractiveHandle(std::vector<std::string> argv, Options options)
       : proc_(start(std::move(argv), std::move(options))),
         owner_(::getpid()),
-        live_(proc_->pidfd(), proc_->pid(), proc_->containment()) {}
+        live_(Access::pidfd(*proc_), proc_->pid(), proc_->containment()) {}
   InteractiveHandle(const InteractiveHandle&) = delete;
   InteractiveHandle& operator=(const InteractiveHandle&) = delete;
   /// The C++ destructor kills the group and reaps the child unless closed;
@@ -46,10 +50,12 @@ class InteractiveHandle {
     if (::getpid() != owner_) static_cast<void>(proc_.release());
   }
 
+  /// The original Python library's `write` returns a bool: true once every
+  /// byte is written, false for any failure (the C++ result's error).
   bool write(std::string_view data, double timeout) {
     return without_gil([&] {
       std::lock_guard lock(write_mu_);
-      return proc_->write(data, Seconds{timeout});
+      return static_cast<bool>(proc_->write(data, Seconds{timeout}));
     });
   }
 
@@ -62,7 +68,7 @@ class InteractiveHandle {
       std::unique_lock lock(read_mu_, std::try_to_lock);
       if (closing.owns_lock() && lock.owns_lock()) {
         bool eof = false;
-        std::optional<std::string> now = proc_->read_line_now(eof);
+        std::optional<std::string> now = Access::read_line_now(*proc_, eof);
         if (now) return py::bytes(now->data(), now->size());
         if (eof || timeout == 0) return py::none();
       }
@@ -98,7 +104,7 @@ class InteractiveHandle {
     if (!closing.owns_lock() || !lock.owns_lock())
       throw std::runtime_error("Interactive: a write or close is in progress");
     if (offset > data.size()) throw std::invalid_argument("Interactive.write_some: offset past the data");
-    return proc_->write_some(data, offset) ? static_cast<long>(offset) : -1;
+    return Access::write_some(*proc_, data, offset) ? static_cast<long>(offset) : -1;
   }
 
   /// (line or None, eof).
@@ -108,7 +114,7 @@ class InteractiveHandle {
     if (!closing.owns_lock() || !lock.owns_lock())
       throw std::runtime_error("Interactive: a read_line or close is in progress");
     bool eof = false;
-    std::optional<std::string> line = proc_->read_line_now(eof, read_pipe);
+    std::optional<std::string> line = Access::read_line_now(*proc_, eof, read_pipe);
     if (!line) return py::make_tuple(py::none(), eof);
     return py::make_tuple(py::bytes(line->data(), line->size()), eof);
   }
@@ -119,13 +125,13 @@ class InteractiveHandle {
     std::unique_lock r(read_mu_, std::try_to_lock);
     if (!closing.owns_lock() || !w.owns_lock() || !r.owns_lock())
       throw std::runtime_error("Interactive: a call is in progress");
-    proc_->close_pipes();
+    Access::close_pipes(*proc_);
   }
 
   std::string containment() const { return std::string(to_string(proc_->containment())); }
-  int stdin_fd() const noexcept { return proc_->stdin_fd(); }
-  int stdout_fd() const noexcept { return proc_->stdout_fd(); }
-  int pidfd() const noexcept { return proc_->pidfd(); }
+  int stdin_fd() const noexcept { return Access::stdin_fd(*proc_); }
+  int stdout_fd() const noexcept { return Access::stdout_fd(*proc_); }
+  int pidfd() const noexcept { return Access::pidfd(*proc_); }
   pid_t pid() const noexcept { return proc_->pid(); }
   bool is_running() const noexcept { return proc_->is_running(); }
   std::optional<int> exit_code() const noexcept { return proc_->exit_code(); }

@@ -18,7 +18,7 @@ PYBIND11_MODULE(_native, m) {
   m.attr("__version__") = BOUNDED_SUBPROCESS_VERSION;
   m.doc() =
       "Native part of bounded_subprocess: the C++ library's run, Interactive and "
-      "podman faces. Use the pure-Python modules of the package, not this one.";
+      "podman entry points. Use the pure-Python modules of the package, not this one.";
 
   // std::invalid_argument already becomes ValueError (pybind11's default).
   // A std::system_error that escapes an entry point without a program name still

@@ -8,10 +8,9 @@
 
 #include "bounded_subprocess/async.hpp"
 #include "drivers/async_driver.hpp"
+#include "engine/entry_options.hpp"
 #include "engine/error.hpp"
-#include "engine/face_options.hpp"
 #include "engine/supervisor.hpp"
-#include "podman/podman_command.hpp"
 #include "spawn/child.hpp"
 
 namespace bounded_subprocess::detail {
@@ -36,19 +35,8 @@ std::shared_ptr<AsyncRunOp> spawn_async_run(const asio::any_io_executor& ex,
                                             const std::vector<std::string>& argv, const Options& options) {
   auto op = std::make_shared<AsyncRunOp>(ex);
   // On failure nothing is left: the driver released everything.
-  op->spawn(argv, run_settings(options, Face::async_run));
+  op->spawn(argv, run_settings(options, EntryPoint::async_run));
   return op;
-}
-
-PreparedRun prepare_async_run(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                              const Options& options) {
-  PreparedRun run;
-  if (options.container) {
-    run.container = prepare_async_podman_run(ex, argv, options);
-  } else {
-    run.host = spawn_async_run(ex, argv, options);
-  }
-  return run;
 }
 
 void start_async_run(const std::shared_ptr<AsyncRunOp>& op, Completion<Result> completion) {
@@ -56,7 +44,8 @@ void start_async_run(const std::shared_ptr<AsyncRunOp>& op, Completion<Result> c
   op->start();
 }
 
-void cancel_async_run(const std::weak_ptr<AsyncRunOp>& op) noexcept {
+void cancel_async_run(const std::weak_ptr<AsyncRunOp>& op, const NoCancelKey&,
+                      asio::cancellation_type_t) noexcept {
   if (auto p = op.lock()) p->cancel_async();
 }
 

@@ -1,5 +1,6 @@
-// The sync driver (ppoll on the calling thread) and `run`, the sync entry point
-// that drives a capturing Supervisor with it.
+// The sync driver (ppoll on the calling thread) and the host's side of `run`
+// (run_observed), which drives a capturing Supervisor with it. `run` itself,
+// which also runs in a container, is in entry/run.cpp.
 #include <poll.h>
 
 #include <cerrno>
@@ -8,25 +9,18 @@
 
 #include "base/sys.hpp"
 #include "bounded_subprocess/detail/run_observed.hpp"
-#include "bounded_subprocess/run.hpp"
 #include "drivers/sync_driver.hpp"
-#include "engine/face_options.hpp"
+#include "engine/entry_options.hpp"
 #include "engine/proc_memory.hpp"
 #include "engine/supervisor.hpp"
-#include "podman/podman_command.hpp"
 
 namespace bounded_subprocess {
-
-Result run(const std::vector<std::string>& argv, const Options& options) {
-  if (options.container) return detail::run_in_container(argv, options);
-  return detail::run_observed(argv, options, {});
-}
 
 Result detail::run_observed(const std::vector<std::string>& argv, const Options& public_options,
                             const std::function<void(pid_t, Containment)>& on_spawn) {
   if (public_options.container)
     throw std::invalid_argument("bounded_subprocess: run_observed runs on the host only");
-  const EngineOptions options = run_settings(public_options, Face::run);
+  const EngineOptions options = run_settings(public_options, EntryPoint::run);
   detail::Supervisor sup(argv, options);
   if (on_spawn) {
     const detail::Members m = sup.members();

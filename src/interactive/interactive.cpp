@@ -19,6 +19,7 @@
 
 #include "base/sys.hpp"
 #include "base/unique_fd.hpp"
+#include "interactive/interactive_access.hpp"
 #include "interactive/interactive_core.hpp"
 
 namespace bounded_subprocess {
@@ -51,36 +52,43 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Waits until one of `fds` is ready or `deadline` passes (max(): forever).
-// Returns false on timeout. EINTR calls `on_interrupt` (which may throw),
-// then restarts the wait with the time left.
-bool wait_ready(pollfd* fds, nfds_t n, Clock::time_point deadline,
-                const std::function<void()>& on_interrupt) {
+// Returns no error when one is ready, ETIMEDOUT on timeout, else ppoll's
+// errno. EINTR calls `on_interrupt` (which may throw), then restarts the wait
+// with the time left.
+std::error_code wait_ready(pollfd* fds, nfds_t n, Clock::time_point deadline,
+                           const std::function<void()>& on_interrupt) {
+  const std::error_code timed_out(ETIMEDOUT, std::system_category());
   for (;;) {
     timespec ts{};
     const timespec* tsp = nullptr;
     if (deadline != Clock::time_point::max()) {
       const auto now = Clock::now();
-      if (deadline <= now) return false;
+      if (deadline <= now) return timed_out;
       ts = detail::sys::timeout_until(deadline, now);
       tsp = &ts;
     }
     const int r = detail::sys::ppoll(fds, n, tsp, nullptr);
-    if (r > 0) return true;
+    if (r > 0) return {};
     if (r == 0) {
       // ppoll may return a hair early; only give up once the clock agrees.
-      if (Clock::now() >= deadline) return false;
+      if (Clock::now() >= deadline) return timed_out;
       continue;
     }
-    if (errno != EINTR) return false;
+    if (errno != EINTR) return {errno, std::system_category()};
     if (on_interrupt) on_interrupt();
   }
+}
+
+// async_write's codes (Asio's values: errno in the system category).
+WriteResult write_failed(int error, std::size_t written) {
+  return {std::error_code(error, std::system_category()), written};
 }
 
 }  // namespace
 
 Interactive::Interactive(std::vector<std::string> argv, Options options)
     : state_(std::make_unique<detail::InteractiveSync>(
-          argv, detail::interactive_settings(options, detail::Face::interactive))) {}
+          argv, detail::interactive_settings(options, detail::EntryPoint::interactive))) {}
 
 Interactive::~Interactive() = default;
 Interactive::Interactive(Interactive&& other) noexcept = default;
@@ -93,24 +101,26 @@ detail::InteractiveSync& Interactive::state(const char* where) const {
   return *state_;
 }
 
-bool Interactive::write(std::string_view data, Seconds timeout) {
+WriteResult Interactive::write(std::string_view data, Seconds timeout) {
   detail::check_interactive_timeout(timeout, "bounded_subprocess::Interactive::write");
   auto& s = state("write");
   std::lock_guard lock(s.write_mutex);
   auto& c = s.core;
-  if (s.closing.load() || c.child_exited()) return false;
+  // In async_write's order: closed, then the child gone, then the time.
+  if (s.closing.load()) return write_failed(ECANCELED, 0);
+  if (c.child_exited()) return write_failed(EPIPE, 0);
   const auto deadline = detail::interactive_deadline(timeout);
   std::size_t offset = 0;
   for (;;) {
     switch (c.write_some(data, offset)) {
-      case detail::WriteStep::done: return true;
-      case detail::WriteStep::failed: return false;
+      case detail::WriteStep::done: return {{}, offset};
+      case detail::WriteStep::failed: return write_failed(EPIPE, offset);
       case detail::WriteStep::would_block: break;
     }
     pollfd fds[3] = {{c.stdin_fd(), POLLOUT, 0}, {c.pidfd(), POLLIN, 0}, {s.wake.get(), POLLIN, 0}};
-    if (!wait_ready(fds, 3, deadline, s.on_interrupt)) return false;
-    if (fds[1].revents != 0) return false;  // the child exited meanwhile
-    if (fds[2].revents != 0) return false;  // close() from another thread
+    if (const std::error_code ec = wait_ready(fds, 3, deadline, s.on_interrupt)) return {ec, offset};
+    if (fds[2].revents != 0) return write_failed(ECANCELED, offset);  // close() from another thread
+    if (fds[1].revents != 0) return write_failed(EPIPE, offset);      // the child exited meanwhile
   }
 }
 
@@ -129,7 +139,7 @@ std::optional<std::string> Interactive::read_line(Seconds timeout) {
   const auto deadline = detail::interactive_deadline(timeout);
   for (;;) {
     pollfd fds[2] = {{c.stdout_fd(), POLLIN, 0}, {s.wake.get(), POLLIN, 0}};
-    const bool ready = wait_ready(fds, 2, deadline, s.on_interrupt);
+    const bool ready = !wait_ready(fds, 2, deadline, s.on_interrupt);
     if (fds[1].revents != 0) return std::nullopt;  // close() from another thread
     switch (c.read_some()) {
       case detail::ReadStep::line: return c.pop_line();
@@ -160,7 +170,7 @@ int Interactive::close(Seconds nice_timeout) {
   c.close_pipes();
   if (c.child_exited()) return c.reap_exited();
   pollfd fd{c.pidfd(), POLLIN, 0};
-  if (wait_ready(&fd, 1, detail::interactive_deadline(nice_timeout), s.on_interrupt)) return c.reap_exited();
+  if (!wait_ready(&fd, 1, detail::interactive_deadline(nice_timeout), s.on_interrupt)) return c.reap_exited();
   return c.kill_and_reap_now();
 }
 
@@ -172,28 +182,34 @@ bool Interactive::is_running() const noexcept {
   return state_ && !state_->core.child_exited();
 }
 
-int Interactive::stdin_fd() const noexcept {
-  return state_ ? state_->core.stdin_fd() : -1;
-}
-int Interactive::stdout_fd() const noexcept {
-  return state_ ? state_->core.stdout_fd() : -1;
-}
-int Interactive::pidfd() const noexcept {
-  return state_ ? state_->core.pidfd() : -1;
-}
 Containment Interactive::containment() const noexcept {
   return state_ ? state_->core.containment() : Containment::process_group;
 }
 
-bool Interactive::write_some(std::string_view data, std::size_t& offset) {
-  auto& s = state("write_some");
+std::optional<int> Interactive::exit_code() const noexcept {
+  return state_ ? state_->core.exit_code() : std::nullopt;
+}
+
+int detail::InteractiveAccess::stdin_fd(const Interactive& proc) noexcept {
+  return proc.state_ ? proc.state_->core.stdin_fd() : -1;
+}
+int detail::InteractiveAccess::stdout_fd(const Interactive& proc) noexcept {
+  return proc.state_ ? proc.state_->core.stdout_fd() : -1;
+}
+int detail::InteractiveAccess::pidfd(const Interactive& proc) noexcept {
+  return proc.state_ ? proc.state_->core.pidfd() : -1;
+}
+
+bool detail::InteractiveAccess::write_some(Interactive& proc, std::string_view data, std::size_t& offset) {
+  auto& s = proc.state("write_some");
   std::lock_guard lock(s.write_mutex);
   if (s.closing.load()) return false;
   return s.core.write_some(data, offset) != detail::WriteStep::failed;
 }
 
-std::optional<std::string> Interactive::read_line_now(bool& eof, bool read_pipe) {
-  auto& s = state("read_line_now");
+std::optional<std::string> detail::InteractiveAccess::read_line_now(Interactive& proc, bool& eof,
+                                                                    bool read_pipe) {
+  auto& s = proc.state("read_line_now");
   std::lock_guard lock(s.read_mutex);
   auto& c = s.core;
   eof = false;
@@ -210,14 +226,10 @@ std::optional<std::string> Interactive::read_line_now(bool& eof, bool read_pipe)
   return std::nullopt;
 }
 
-void Interactive::close_pipes() {
-  auto& s = state("close_pipes");
+void detail::InteractiveAccess::close_pipes(Interactive& proc) {
+  auto& s = proc.state("close_pipes");
   std::scoped_lock lock(s.read_mutex, s.write_mutex);
   s.core.close_pipes();
-}
-
-std::optional<int> Interactive::exit_code() const noexcept {
-  return state_ ? state_->core.exit_code() : std::nullopt;
 }
 
 }  // namespace bounded_subprocess

@@ -58,10 +58,23 @@ void release(Descriptor& desc) noexcept {
   if (desc.is_open()) desc.release();
 }
 
-// The first step of every operation: all cancellation types are honoured.
+// The first step of every operation: the cancellation types it can honour
+// (Asio's meaning: `total` only when nothing happened, `partial` when what
+// happened is well defined and reported, `terminal` when the object may be
+// left for closing only); any other type is ignored.
+//  - async_read_line: every type (bytes read before stay buffered for the
+//    next call: nothing is lost);
+//  - async_write: terminal and partial, as Asio's own write (a prefix may be
+//    in the pipe; the value says how much);
+//  - async_close: terminal and partial (the group is killed at once and
+//    reaped: the object is closed, the code delivered).
 template <class Self>
-void accept_all_cancellation(Self& self) {
-  self.reset_cancellation_state(asio::enable_total_cancellation());
+void accept_cancellation(Self& self, InteractiveOp op) {
+  if (op == InteractiveOp::read) {
+    self.reset_cancellation_state(asio::enable_total_cancellation());
+  } else {
+    self.reset_cancellation_state(asio::enable_partial_cancellation());
+  }
 }
 
 template <class Self>
@@ -262,7 +275,7 @@ struct WriteOp {
 
   template <class Self>
   void operator()(Self& self) {
-    if (!std::exchange(started, true)) accept_all_cancellation(self);
+    if (!std::exchange(started, true)) accept_cancellation(self, InteractiveOp::write);
     if (impl->closed() || cancelled(self)) return self.complete(asio::error::operation_aborted, offset);
     InteractiveCore& core = impl->core();
     if (core.child_exited()) return self.complete(asio::error::broken_pipe, offset);
@@ -295,7 +308,7 @@ struct ReadOp {
 
   template <class Self>
   void operator()(Self& self) {
-    if (!std::exchange(started, true)) accept_all_cancellation(self);
+    if (!std::exchange(started, true)) accept_cancellation(self, InteractiveOp::read);
     if (impl->closed() || cancelled(self))
       return self.complete(asio::error::operation_aborted, std::string{});
     InteractiveCore& core = impl->core();
@@ -335,7 +348,7 @@ struct CloseOp {
   void operator()(Self& self) {
     InteractiveCore& core = impl->core();
     if (!std::exchange(started, true)) {
-      accept_all_cancellation(self);
+      accept_cancellation(self, InteractiveOp::close);
       if (auto code = core.exit_code()) return self.complete(std::error_code{}, *code);  // closed before
       impl->close_io();
     }
@@ -426,7 +439,7 @@ namespace bounded_subprocess {
 AsyncInteractive::AsyncInteractive(const executor_type& executor, std::vector<std::string> argv,
                                    Options options)
     : impl_(std::make_shared<detail::AsyncInteractiveImpl>(
-          executor, argv, detail::interactive_settings(options, detail::Face::async_interactive))) {}
+          executor, argv, detail::interactive_settings(options, detail::EntryPoint::async_interactive))) {}
 
 AsyncInteractive::AsyncInteractive(asio::io_context& context, std::vector<std::string> argv, Options options)
     : AsyncInteractive(executor_type(context.get_executor()), std::move(argv), std::move(options)) {}

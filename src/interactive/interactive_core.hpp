@@ -15,7 +15,7 @@
 
 #include "bounded_subprocess/detail/interactive_timeout.hpp"
 #include "bounded_subprocess/interactive.hpp"
-#include "engine/face_options.hpp"
+#include "engine/entry_options.hpp"
 #include "engine/line_splitter.hpp"
 #include "spawn/child.hpp"
 

@@ -32,7 +32,7 @@ class PodmanRun {
   // client; throws with nothing left behind.
   PodmanRun(const asio::any_io_executor& ex, const std::vector<std::string>& argv, const Options& options)
       : strand_(asio::make_strand(ex)), start_(std::chrono::steady_clock::now()) {
-    const Options client = checked_client_options(argv, options, Face::async_run);
+    const Options client = checked_client_options(argv, options, EntryPoint::async_run);
     call_.emplace(argv, options);
     call_->set_client_started(true);
     try {

@@ -15,8 +15,9 @@
 #include <system_error>
 
 #include "base/unique_fd.hpp"
-#include "bounded_subprocess/run.hpp"
+#include "bounded_subprocess/detail/run_observed.hpp"
 #include "engine/supervisor.hpp"
+#include "stream/stream_sync.hpp"
 
 namespace bounded_subprocess::detail {
 
@@ -86,28 +87,38 @@ Options client_options(const Options& o) {
           .on_interrupt = o.on_interrupt};
 }
 
-Options checked_client_options(const std::vector<std::string>& argv, const Options& options, Face face) {
-  const bool stream = face == Face::run_stream_lines || face == Face::open_line_stream;
+Options checked_client_options(const std::vector<std::string>& argv, const Options& options,
+                               EntryPoint entry) {
+  const bool stream = entry == EntryPoint::run_stream_lines || entry == EntryPoint::open_line_stream;
   // The entry point's own rejections first, so that their messages name the entry point.
   if (stream) {
-    (void)stream_settings(options, face);
+    (void)stream_settings(options, entry);
   } else {
-    (void)run_settings(options, face);
+    (void)run_settings(options, entry);
   }
   validate_container(argv, options);
   Options client = client_options(options);
   if (stream) {
-    (void)stream_settings(client, face);
+    (void)stream_settings(client, entry);
   } else {
-    (void)run_settings(client, face);
+    (void)run_settings(client, entry);
   }
   return client;
 }
 
 Result run_in_container(const std::vector<std::string>& argv, const Options& options) {
-  const Options client = checked_client_options(argv, options, Face::run);
-  return run_container_sync(argv, options,
-                            [&](const std::vector<std::string>& command) { return run(command, client); });
+  const Options client = checked_client_options(argv, options, EntryPoint::run);
+  return run_container_sync(argv, options, [&](const std::vector<std::string>& command) {
+    return run_observed(command, client, {});
+  });
+}
+
+Result run_stream_lines_in_container(const std::vector<std::string>& argv, const Options& options,
+                                     const std::function<bool(std::string_view line)>& on_line) {
+  const Options client = checked_client_options(argv, options, EntryPoint::run_stream_lines);
+  return run_container_sync(argv, options, [&](const std::vector<std::string>& command) {
+    return run_stream_lines_on_host(command, client, on_line);
+  });
 }
 
 PodmanScratch::PodmanScratch(const std::optional<std::string>& parent) {
@@ -262,16 +273,29 @@ void check_cleanup_result(const std::vector<std::string>& rm_command, const Resu
   throw std::runtime_error(msg);
 }
 
-void remove_container_sync(const Options& options, PodmanScratch& scratch, bool client_started) {
-  struct RemoveScratch {
-    PodmanScratch& s;
-    ~RemoveScratch() { s.remove(); }
-  } remove_scratch{scratch};
-  const auto rm = podman_rm_command(*options.container, scratch, client_started);
-  if (rm.empty()) return;
-  Result result = run(rm, cleanup_options(options));
-  if (const auto retry = cleanup_retry_options(options, result)) result = run(rm, *retry);
-  check_cleanup_result(rm, result);
+std::optional<std::string> remove_container_sync(const Options& options, PodmanScratch& scratch,
+                                                 bool client_started) noexcept {
+  std::optional<std::string> error;
+  try {
+    const auto rm = podman_rm_command(*options.container, scratch, client_started);
+    if (!rm.empty()) {
+      Result result;
+      try {
+        result = run_observed(rm, cleanup_options(options), {});
+        if (const auto retry = cleanup_retry_options(options, result)) result = run_observed(rm, *retry, {});
+      } catch (const std::exception& e) {
+        // As the async entry points say it (PodmanCall::cleanup_done).
+        error = cleanup_failure(rm, std::string("could not run (") + e.what() + ")");
+      }
+      if (!error) check_cleanup_result(rm, result);
+    }
+  } catch (const std::exception& e) {
+    error = e.what();
+  } catch (...) {
+    error.emplace();  // no memory for a message; the failure itself still counts
+  }
+  scratch.remove();
+  return error;
 }
 
 Result run_container_sync(const std::vector<std::string>& argv, const Options& options,
@@ -286,13 +310,10 @@ Result run_container_sync(const std::vector<std::string>& argv, const Options& o
   } catch (...) {
     // The client may or may not have started: clean up as if it had, but
     // report the first error.
-    try {
-      remove_container_sync(options, scratch, true);
-    } catch (...) {
-    }
+    (void)remove_container_sync(options, scratch, true);
     throw;
   }
-  remove_container_sync(options, scratch, true);
+  if (auto error = remove_container_sync(options, scratch, true)) result.cleanup_error = std::move(*error);
   result.elapsed = std::chrono::steady_clock::now() - start;
   return result;
 }
@@ -313,11 +334,8 @@ void PodmanCall::cleanup_now() noexcept {
     scratch_.remove();
     return;
   }
-  try {
-    remove_container_sync(options_, scratch_, true);
-  } catch (...) {
-    // Nowhere to report it; the folder is deleted anyway.
-  }
+  // Nowhere to report a failure; the folder is deleted anyway.
+  (void)remove_container_sync(options_, scratch_, true);
 }
 
 std::vector<std::string> PodmanCall::rm_command() const {

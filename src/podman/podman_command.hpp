@@ -9,11 +9,12 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/result.hpp"
-#include "engine/face_options.hpp"
+#include "engine/entry_options.hpp"
 
 namespace bounded_subprocess::detail {
 
@@ -30,15 +31,21 @@ void validate_container(const std::vector<std::string>& argv, const Options& opt
 /// watchdog, and the client's containment (client_containment).
 Options client_options(const Options& options);
 
-/// For `face` (run, async_run or a line stream) with `options.container`
+/// For `entry` (run, async_run or a line stream) with `options.container`
 /// set: the entry point's rejections (run_settings / stream_settings),
 /// validate_container, then the client's options, checked as the entry point will
 /// check them. Throws std::invalid_argument, before anything is created.
-Options checked_client_options(const std::vector<std::string>& argv, const Options& options, Face face);
+Options checked_client_options(const std::vector<std::string>& argv, const Options& options,
+                               EntryPoint entry);
 
 /// `run` in the container `options.container` (run_container_sync around
-/// `run` of the client).
+/// the host's run of the client).
 Result run_in_container(const std::vector<std::string>& argv, const Options& options);
+
+/// `run_stream_lines` in the container `options.container` (run_container_sync
+/// around the host's stream of the client).
+Result run_stream_lines_in_container(const std::vector<std::string>& argv, const Options& options,
+                                     const std::function<bool(std::string_view line)>& on_line);
 
 /// A private folder (mkdtemp, mode 0700) holding the path of the cidfile,
 /// which podman creates itself (podman 4.3 refuses an existing cidfile).
@@ -105,18 +112,20 @@ void check_cleanup_result(const std::vector<std::string>& rm_command, const Resu
 
 /// The synchronous cleanup: runs the `podman rm` command (bounded by
 /// cleanup_timeout, a refusal tried once more within it) and deletes the
-/// scratch folder. Throws like
-/// check_cleanup_result, or std::system_error if podman cannot be started;
-/// the folder is deleted in every case.
-void remove_container_sync(const Options& options, PodmanScratch& scratch, bool client_started);
+/// scratch folder (in every case). Returns why the container may be left
+/// behind (check_cleanup_result's message, or that podman could not be
+/// started), nullopt when it is gone; never throws.
+std::optional<std::string> remove_container_sync(const Options& options, PodmanScratch& scratch,
+                                                 bool client_started) noexcept;
 
 /// The whole call of a sync entry point, once its options are checked: creates the
 /// scratch folder, calls `run_client` with the `podman run` command, then
-/// removes the container (remove_container_sync) whatever happened. If
-/// `run_client` throws, the cleanup runs as if the client had started (a
-/// spawn failure makes it fail the same way), its own error is dropped and
-/// the first one is rethrown. The result's `elapsed` covers the cleanup.
-/// Throws like PodmanScratch, remove_container_sync and `run_client`.
+/// removes the container (remove_container_sync) whatever happened. A failed
+/// cleanup is reported in the result's `cleanup_error`, as the async entry
+/// points report it. If `run_client` throws, the cleanup runs as if the
+/// client had started (a spawn failure makes it fail the same way), its own
+/// error is dropped and the first one is rethrown. The result's `elapsed`
+/// covers the cleanup. Throws like PodmanScratch and `run_client`.
 Result run_container_sync(const std::vector<std::string>& argv, const Options& options,
                           const std::function<Result(const std::vector<std::string>& command)>& run_client);
 

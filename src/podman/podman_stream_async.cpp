@@ -1,6 +1,6 @@
 // open_line_stream in a container: a LineStream over the podman client,
-// whose end hook removes the container with an async_run of `podman rm`
-// before the stream reports its end.
+// whose end hook removes the container with a host run of `podman rm`
+// (async_run's operation) before the stream reports its end.
 //
 // Asio first: its config decides on aligned_alloc from whether a C++
 // standard header came before it, and every TU must decide alike (ODR).
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "podman/podman_command.hpp"
+#include "podman/podman_stream.hpp"
 #include "stream/line_stream_hooks.hpp"
 
 namespace bounded_subprocess::detail {
@@ -36,21 +37,24 @@ struct StreamCleanup : std::enable_shared_from_this<StreamCleanup> {
   void remove(const asio::any_io_executor& ex, const Options& options, bool retried,
               std::function<void()> done) {
     try {
-      async_run(ex, call.rm_command(), options,
-                [self = shared_from_this(), ex, retried, done](std::error_code ec, Result rm) {
-                  if (!ec && !retried) {
-                    if (auto retry = cleanup_retry_options(self->call.options(), rm)) {
-                      self->remove(ex, *retry, true, done);
-                      return;
-                    }
-                  }
-                  // Nowhere to report a failed cleanup once the stream ended;
-                  // the folder is deleted either way.
-                  (void)self->call.cleanup_done(ec ? ec.message() : std::string(), rm);
-                  done();
-                });
+      auto rm_run = spawn_async_run(ex, call.rm_command(), options);
+      start_async_run(rm_run,
+                      make_completion<Result>(
+                          [self = shared_from_this(), ex, retried, done](std::error_code ec, Result rm) {
+                            if (!ec && !retried) {
+                              if (auto retry = cleanup_retry_options(self->call.options(), rm)) {
+                                self->remove(ex, *retry, true, done);
+                                return;
+                              }
+                            }
+                            // Nowhere to report a failed cleanup once the stream ended;
+                            // the folder is deleted either way.
+                            (void)self->call.cleanup_done(ec ? ec.message() : std::string(), rm);
+                            done();
+                          },
+                          ex));
     } catch (...) {
-      // async_run could not even be initiated: clean up here and now.
+      // The `podman rm` could not even be started: clean up here and now.
       call.cleanup_now();
       done();
     }
@@ -62,14 +66,14 @@ struct StreamCleanup : std::enable_shared_from_this<StreamCleanup> {
 }  // namespace
 
 LineStream open_container_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                                      const Options& options, Face face) {
-  const Options client = checked_client_options(argv, options, face);
+                                      const Options& options, EntryPoint entry) {
+  const Options client = checked_client_options(argv, options, entry);
   auto cleanup = std::make_shared<StreamCleanup>(argv, options);
   StreamHooks hooks;
   hooks.on_end = [cleanup, ex](Result&, std::function<void()> done) { cleanup->on_end(ex, std::move(done)); };
   cleanup->call.set_client_started(true);
   try {
-    return LineStreamAccess::open(ex, cleanup->call.command(), client, std::move(hooks), face);
+    return LineStreamAccess::open(ex, cleanup->call.command(), client, std::move(hooks), entry);
   } catch (...) {
     // The client did not start, so nothing was created: no `podman rm`; the
     // folder goes with `cleanup`.

@@ -10,7 +10,7 @@
 #include "bounded_subprocess/async.hpp"
 #include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/result.hpp"
-#include "engine/face_options.hpp"
+#include "engine/entry_options.hpp"
 
 namespace bounded_subprocess::detail {
 
@@ -32,15 +32,10 @@ struct StreamHooks {
 /// Makes LineStreams (their constructor is private).
 struct LineStreamAccess {
   /// `open_line_stream` on the host, with `hooks`; the options are checked
-  /// for `face` (open_line_stream or run_stream_lines). `options.container`
+  /// for `entry` (open_line_stream or run_stream_lines). `options.container`
   /// must not be set.
   static LineStream open(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                         const Options& options, StreamHooks hooks, Face face);
+                         const Options& options, StreamHooks hooks, EntryPoint entry);
 };
-
-/// `open_line_stream` in the container `options.container`
-/// (podman/podman_stream_async.cpp).
-LineStream open_container_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                                      const Options& options, Face face);
 
 }  // namespace bounded_subprocess::detail

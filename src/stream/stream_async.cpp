@@ -134,7 +134,8 @@ void NextLineClaim::start(Completion<std::string> completion) {
   std::exchange(impl_, nullptr)->next(ticket_, std::move(completion));
 }
 
-void next_line_cancel(const std::weak_ptr<LineStreamImpl>& impl, std::uint64_t ticket) noexcept {
+void next_line_cancel(const std::weak_ptr<LineStreamImpl>& impl, const std::uint64_t& ticket,
+                      asio::cancellation_type_t) noexcept {
   try {
     if (auto p = impl.lock()) p->cancel_next(ticket);
   } catch (...) {
@@ -183,17 +184,10 @@ const Result& LineStream::result() const {
   return impl_->result();
 }
 
-LineStream open_line_stream(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                            const Options& options) {
-  if (options.container)
-    return detail::open_container_line_stream(ex, argv, options, detail::Face::open_line_stream);
-  return detail::LineStreamAccess::open(ex, argv, options, {}, detail::Face::open_line_stream);
-}
-
 LineStream detail::LineStreamAccess::open(const asio::any_io_executor& ex,
                                           const std::vector<std::string>& argv, const Options& options,
-                                          StreamHooks hooks, Face face) {
-  const StreamSettings settings = stream_engine_options(argv, options, face);
+                                          StreamHooks hooks, EntryPoint entry) {
+  const StreamSettings settings = stream_engine_options(argv, options, entry);
   auto impl = std::make_shared<LineStreamImpl>(ex, std::move(hooks));
   impl->spawn(argv, settings.engine, stream_stdout_sink(settings), stream_stderr_sink(settings));
   impl->start();

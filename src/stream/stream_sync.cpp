@@ -1,8 +1,8 @@
-// run_stream_lines, the sync entry point of the line stream: the engine with a line
-// sink on stdout, driven by the sync driver (ppoll) on the calling thread.
-// No Asio: lines go to `on_line` after each round of events. In a container,
-// that is the podman client's stream, then the bounded cleanup whatever
-// happened (run_container_sync).
+// The host's side of run_stream_lines, the sync entry point of the line
+// stream: the engine with a line sink on stdout, driven by the sync driver
+// (ppoll) on the calling thread. No Asio: lines go to `on_line` after each
+// round of events. In a container the podman layer calls this for its client
+// (podman/podman_command.cpp); entry/run.cpp picks one or the other.
 #include <exception>
 #include <functional>
 #include <string>
@@ -11,10 +11,10 @@
 
 #include "bounded_subprocess/stream.hpp"
 #include "drivers/sync_driver.hpp"
-#include "engine/face_options.hpp"
+#include "engine/entry_options.hpp"
 #include "engine/supervisor.hpp"
-#include "podman/podman_command.hpp"
 #include "stream/stream_engine.hpp"
+#include "stream/stream_sync.hpp"
 
 namespace bounded_subprocess {
 
@@ -57,16 +57,10 @@ class LinePump {
 
 }  // namespace
 
-Result run_stream_lines(const std::vector<std::string>& argv, const Options& options,
-                        const std::function<bool(std::string_view line)>& on_line) {
-  if (options.container) {
-    const Options client = detail::checked_client_options(argv, options, detail::Face::run_stream_lines);
-    return detail::run_container_sync(argv, options, [&](const std::vector<std::string>& command) {
-      return run_stream_lines(command, client, on_line);
-    });
-  }
+Result detail::run_stream_lines_on_host(const std::vector<std::string>& argv, const Options& options,
+                                        const std::function<bool(std::string_view line)>& on_line) {
   const detail::StreamSettings settings =
-      detail::stream_engine_options(argv, options, detail::Face::run_stream_lines);
+      detail::stream_engine_options(argv, options, detail::EntryPoint::run_stream_lines);
   detail::Supervisor sup(argv, settings.engine, detail::stream_stdout_sink(settings),
                          detail::stream_stderr_sink(settings));
   LinePump pump(sup, on_line);

@@ -295,7 +295,7 @@ TEST(LineStream, EndHookRunsOnceAndDelaysTheEnd) {
     cleanup.async_wait([done = std::move(done)](std::error_code) { done(); });
   }};
   auto stream = detail::LineStreamAccess::open(io.get_executor(), misbehave({"print-args", "l"}), {},
-                                               std::move(hooks), detail::Face::open_line_stream);
+                                               std::move(hooks), detail::EntryPoint::open_line_stream);
   bool finished_at_nullopt = false;
   const auto t0 = std::chrono::steady_clock::now();
   asio::co_spawn(
@@ -323,7 +323,7 @@ TEST(LineStream, ThrowingEndHookIsAnErrorCodeOnceThenEof) {
   detail::StreamHooks hooks{
       .on_end = [](Result&, std::function<void()>) { throw std::runtime_error("hook"); }};
   auto stream = detail::LineStreamAccess::open(io.get_executor(), misbehave({"print-args", "l"}), {},
-                                               std::move(hooks), detail::Face::open_line_stream);
+                                               std::move(hooks), detail::EntryPoint::open_line_stream);
   std::vector<std::pair<std::error_code, std::string>> got;
   std::function<void()> next = [&] {
     stream.async_next([&](std::error_code ec, std::string line) {

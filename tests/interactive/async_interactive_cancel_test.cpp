@@ -136,6 +136,79 @@ TEST_F(AsyncInteractiveCancel, CancelledCloseKillsAtOnce) {
   leaks.expect_clean({pid});
 }
 
+// Only the types an operation can honour: a write may have put a prefix in
+// the pipe and a close kills, so neither takes `total` (no side effects);
+// each is then ended by a `partial` one sent much later. A read takes every
+// type (its bytes stay buffered).
+TEST_F(AsyncInteractiveCancel, WriteAndCloseIgnoreTotalCancellation) {
+  pid_t pid;
+  {
+    AsyncInteractive proc(ctx, {helper(), "sleep-forever"});  // never reads, ignores EOF
+    pid = proc.pid();
+    asio::cancellation_signal write_signal;
+    bool partial_sent = false;
+    std::optional<std::error_code> wrote;
+    bool wrote_after_partial = false;
+    proc.async_write(std::string(4 << 20, 'z'), 60s,
+                     asio::bind_cancellation_slot(write_signal.slot(), [&](std::error_code ec, std::size_t) {
+                       wrote = ec;
+                       wrote_after_partial = partial_sent;
+                     }));
+    cancel_after(ctx, write_signal, 50ms, asio::cancellation_type::total);
+    asio::steady_timer partial(ctx, 2s);
+    partial.async_wait([&](std::error_code) {
+      partial_sent = true;
+      write_signal.emit(asio::cancellation_type::partial);
+    });
+    run_bounded(ctx);
+    EXPECT_EQ(wrote, std::optional<std::error_code>(asio::error::operation_aborted));
+    EXPECT_TRUE(wrote_after_partial) << "async_write took a total cancellation";
+
+    ctx.restart();
+    asio::cancellation_signal close_signal;
+    partial_sent = false;
+    std::optional<int> code;
+    std::error_code close_ec;
+    bool closed_after_partial = false;
+    proc.async_close(60s, asio::bind_cancellation_slot(close_signal.slot(), [&](std::error_code ec, int c) {
+                       close_ec = ec;
+                       code = c;
+                       closed_after_partial = partial_sent;
+                     }));
+    cancel_after(ctx, close_signal, 50ms, asio::cancellation_type::total);
+    partial.expires_after(2s);
+    partial.async_wait([&](std::error_code) {
+      partial_sent = true;
+      close_signal.emit(asio::cancellation_type::partial);
+    });
+    run_bounded(ctx);
+    EXPECT_EQ(close_ec, asio::error::operation_aborted);
+    EXPECT_EQ(code, std::optional<int>(-9));
+    EXPECT_TRUE(closed_after_partial) << "async_close took a total cancellation";
+  }
+  leaks.expect_clean({pid});
+}
+
+TEST_F(AsyncInteractiveCancel, TotalCancellationEndsARead) {
+  asio::cancellation_signal signal;
+  pid_t pid;
+  std::optional<std::error_code> got;
+  {
+    AsyncInteractive proc(ctx, {"cat"});
+    pid = proc.pid();
+    proc.async_read_line(
+        30s, asio::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, std::string) { got = ec; }));
+    cancel_after(ctx, signal, 50ms, asio::cancellation_type::total);
+    run_bounded(ctx);
+    EXPECT_EQ(got, std::optional<std::error_code>(asio::error::operation_aborted));
+    ctx.restart();
+    auto code = proc.async_close(5s, asio::use_future);
+    run_bounded(ctx);
+    EXPECT_EQ(code.get(), 0);
+  }
+  leaks.expect_clean({pid});
+}
+
 TEST_F(AsyncInteractiveCancel, ChildThatNeverReadsMakesWriteTimeOut) {
   pid_t pid;
   std::optional<std::error_code> wrote;

@@ -77,7 +77,7 @@ TEST(Interactive, ConcurrentWriterAndReaderManyLines) {
   const pid_t pid = proc.pid();
   constexpr int kLines = 20000;
   bool wrote = false;
-  std::thread writer([&] { wrote = proc.write(bs_itest::numbered_lines(kLines), 60s); });
+  std::thread writer([&] { wrote = static_cast<bool>(proc.write(bs_itest::numbered_lines(kLines), 60s)); });
   int got = 0;
   for (; got < kLines; ++got) {
     auto line = proc.read_line(60s);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "bounded_subprocess/interactive.hpp"
@@ -44,6 +46,51 @@ TEST(InteractiveMisbehave, ChildThatNeverReadsMakesLargeWriteTimeOut) {
   EXPECT_TRUE(proc.is_running());  // a timed-out write does not kill
   EXPECT_EQ(proc.close(100ms), -9);
   leaks.expect_clean({pid});
+}
+
+// write says why it failed with async_write's codes (Asio's values: errno in
+// the system category) and how much it wrote.
+TEST(InteractiveMisbehave, WriteReportsAsyncWritesCodes) {
+  bs_test::NoLeaks leaks;
+  const std::error_code timed_out(ETIMEDOUT, std::system_category());
+  const std::error_code broken_pipe(EPIPE, std::system_category());
+  const std::error_code aborted(ECANCELED, std::system_category());
+  Interactive silent({helper(), "sleep-forever"});
+  const std::string block(4 << 20, 'x');  // far more than a pipe holds
+  const bounded_subprocess::WriteResult late = silent.write(block, 200ms);
+  EXPECT_FALSE(late);
+  EXPECT_EQ(late.error, timed_out);
+  EXPECT_EQ(late.error, std::errc::timed_out);
+  EXPECT_LT(late.written, block.size());
+  const bounded_subprocess::WriteResult ok = silent.write("", 1s);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(ok.error, std::error_code());
+  const pid_t silent_pid = silent.pid();
+  EXPECT_EQ(silent.close(100ms), -9);
+  const bounded_subprocess::WriteResult closed = silent.write("x\n", 1s);
+  EXPECT_EQ(closed.error, aborted);
+  EXPECT_EQ(closed.written, 0u);
+
+  Interactive deaf({helper(), "close-stdin-sleep"});
+  const pid_t deaf_pid = deaf.pid();
+  ASSERT_EQ(deaf.read_line(10s).value_or("?"), "closed");
+  EXPECT_EQ(deaf.write("data\n", 5s).error, broken_pipe);
+
+  Interactive gone({helper(), "exit", "3"});
+  const pid_t gone_pid = gone.pid();
+  EXPECT_FALSE(bs_test::still_true_after([&] { return gone.is_running(); }, 5000ms));
+  EXPECT_EQ(gone.write("hello\n", 1s).error, broken_pipe);
+
+  Interactive cat({"cat"});
+  const pid_t cat_pid = cat.pid();
+  const bounded_subprocess::WriteResult all = cat.write("hello\n", 5s);
+  EXPECT_TRUE(all);
+  EXPECT_EQ(all.written, 6u);
+  EXPECT_EQ(cat.read_line(5s).value_or("?"), "hello");
+  EXPECT_EQ(cat.close(5s), 0);
+  EXPECT_EQ(deaf.close(100ms), -9);
+  EXPECT_EQ(gone.close(1s), 3);
+  leaks.expect_clean({silent_pid, deaf_pid, gone_pid, cat_pid});
 }
 
 TEST(InteractiveMisbehave, ChildThatNeverWritesMakesReadTimeOut) {

@@ -180,6 +180,23 @@ TEST_F(PodmanStreamTest, AsyncStreamTriesARefusedCleanupAgain) {
   expect_container_gone();
 }
 
+// A cleanup refused twice comes with the stream's Result, as for `run`.
+TEST_F(PodmanStreamTest, SyncStreamReportsAFailedCleanupInItsResult) {
+  RmRefusingPodman refuses(-1);
+  auto o = options();
+  o.container->podman_path = refuses.path();
+  std::vector<std::string> lines;
+  const bs::Result r = bs::run_stream_lines({"echo", "one"}, o, [&](std::string_view line) {
+    lines.emplace_back(line);
+    return true;
+  });
+  EXPECT_EQ(lines, std::vector<std::string>{"one"});
+  EXPECT_NE(r.cleanup_error.find("injected: device or resource busy"), std::string::npos)
+      << "not reported: " << r.cleanup_error;
+  EXPECT_EQ(refuses.rm_calls(), 2);
+  remove_my_containers();
+}
+
 TEST_F(PodmanStreamTest, AsyncStreamDestroyedStillRemovesTheContainer) {
   asio::io_context io;
   std::optional<bs::LineStream> stream =

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "bounded_subprocess/detail/async_completion.hpp"
+#include "bounded_subprocess/detail/cancel_bridge.hpp"
 #include "bounded_subprocess/options.hpp"
 
 namespace bounded_subprocess::detail {
@@ -86,13 +87,8 @@ struct InitiateInteractive {
   executor_type ex;
   executor_type get_executor() const noexcept { return ex; }
 
-  struct Cancel {
-    std::weak_ptr<AsyncInteractiveImpl> impl;
-    std::weak_ptr<asio::cancellation_signal> signal;
-    void operator()(asio::cancellation_type_t type) const {
-      if (type != asio::cancellation_type::none) interactive_cancel(impl, signal, type);
-    }
-  };
+  using Cancel =
+      CancelBridge<AsyncInteractiveImpl, std::weak_ptr<asio::cancellation_signal>, interactive_cancel>;
 
   template <class Handler, class... Args>
   void operator()(Handler&& handler, InteractiveClaim claim, Args&&... args) const {

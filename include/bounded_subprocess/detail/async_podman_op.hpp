@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bounded_subprocess/detail/async_completion.hpp"
+#include "bounded_subprocess/detail/cancel_bridge.hpp"
 #include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/result.hpp"
 
@@ -39,12 +40,7 @@ void cancel_async_podman_run(const std::weak_ptr<PodmanRun>& run,
                              const std::weak_ptr<asio::cancellation_signal>& signal,
                              asio::cancellation_type_t type) noexcept;
 
-struct CancelPodmanRun {
-  std::weak_ptr<PodmanRun> run;
-  std::weak_ptr<asio::cancellation_signal> signal;
-  void operator()(asio::cancellation_type_t type) const {
-    if (type != asio::cancellation_type::none) cancel_async_podman_run(run, signal, type);
-  }
-};
+using CancelPodmanRun =
+    CancelBridge<PodmanRun, std::weak_ptr<asio::cancellation_signal>, cancel_async_podman_run>;
 
 }  // namespace bounded_subprocess::detail

@@ -27,6 +27,7 @@
 
 #include "bounded_subprocess/detail/async_completion.hpp"
 #include "bounded_subprocess/detail/async_podman_op.hpp"
+#include "bounded_subprocess/detail/cancel_bridge.hpp"
 #include "bounded_subprocess/options.hpp"
 #include "bounded_subprocess/result.hpp"
 
@@ -40,7 +41,9 @@ std::shared_ptr<AsyncRunOp> spawn_async_run(const asio::any_io_executor& ex,
                                             const std::vector<std::string>& argv, const Options& options);
 /// Begins supervising a spawned child; `completion` gets the Result.
 void start_async_run(const std::shared_ptr<AsyncRunOp>& op, Completion<Result> completion);
-void cancel_async_run(const std::weak_ptr<AsyncRunOp>& op) noexcept;
+/// Cancels the run (every type: the group is killed as cancelled).
+void cancel_async_run(const std::weak_ptr<AsyncRunOp>& op, const NoCancelKey&,
+                      asio::cancellation_type_t type) noexcept;
 
 /// What `async_run` prepared at the call: a spawned child on the host, or
 /// (with `options.container`) a podman client and its scratch folder.
@@ -75,18 +78,16 @@ class NextLineClaim {
   std::shared_ptr<LineStreamImpl> impl_;
   std::uint64_t ticket_ = 0;
 };
-void next_line_cancel(const std::weak_ptr<LineStreamImpl>& impl, std::uint64_t ticket) noexcept;
+/// Cancels the wait `ticket` if it is still the pending one (every type: no
+/// line is lost).
+void next_line_cancel(const std::weak_ptr<LineStreamImpl>& impl, const std::uint64_t& ticket,
+                      asio::cancellation_type_t type) noexcept;
 
 /// How many /proc scans the shared memory watchdog of `ctx` has made (tests).
 std::uint64_t memory_watchdog_scans(asio::execution_context& ctx);
 
-template <class Op>
-struct CancelRun {
-  std::weak_ptr<Op> op;
-  void operator()(asio::cancellation_type_t type) const {
-    if (type != asio::cancellation_type::none) cancel_async_run(op);
-  }
-};
+using CancelRun = CancelBridge<AsyncRunOp, NoCancelKey, cancel_async_run>;
+using CancelNextLine = CancelBridge<LineStreamImpl, std::uint64_t, next_line_cancel>;
 
 template <class Executor>
 struct InitiateAsyncRun {
@@ -107,7 +108,7 @@ struct InitiateAsyncRun {
       start_async_podman_run(std::move(run.container), std::move(completion), std::move(signal));
       return;
     }
-    if (slot.is_connected()) slot.template emplace<CancelRun<AsyncRunOp>>(CancelRun<AsyncRunOp>{run.host});
+    if (slot.is_connected()) slot.template emplace<CancelRun>(CancelRun{run.host, {}});
     start_async_run(run.host, std::move(completion));
   }
 };
@@ -117,21 +118,14 @@ struct InitiateNextLine {
   executor_type ex;
   executor_type get_executor() const noexcept { return ex; }
 
-  struct Cancel {
-    std::weak_ptr<LineStreamImpl> impl;
-    std::uint64_t ticket;
-    void operator()(asio::cancellation_type_t type) const {
-      if (type != asio::cancellation_type::none) next_line_cancel(impl, ticket);
-    }
-  };
-
   template <class Handler>
   void operator()(Handler&& handler, NextLineClaim claim) const {
     auto slot = asio::get_associated_cancellation_slot(handler);
     auto completion = make_completion<std::string>(std::forward<Handler>(handler), ex);
     // The cancellation handler goes in before the start: on a multi-threaded
     // context the operation may complete (and clear the slot) at once.
-    if (slot.is_connected()) slot.template emplace<Cancel>(Cancel{claim.impl(), claim.ticket()});
+    if (slot.is_connected())
+      slot.template emplace<CancelNextLine>(CancelNextLine{claim.impl(), claim.ticket()});
     claim.start(std::move(completion));
   }
 };

@@ -16,28 +16,28 @@
 namespace bounded_subprocess::detail {
 
 /// The public entry points, for the checks and the messages.
-enum class Face { run, async_run, run_stream_lines, open_line_stream, interactive, async_interactive };
+enum class EntryPoint { run, async_run, run_stream_lines, open_line_stream, interactive, async_interactive };
 
 /// "bounded_subprocess::run", ...
-const char* face_name(Face face) noexcept;
+const char* entry_point_name(EntryPoint entry) noexcept;
 
 /// What `run` and `async_run` run with: the defaults filled in, the fields
 /// they cannot use rejected, the bounds checked (validate_run_options).
 /// With a container, `env` and `cwd` are still here: the podman code moves
 /// them into the container (see podman/podman_command.hpp).
-EngineOptions run_settings(const Options& options, Face face);
+EngineOptions run_settings(const Options& options, EntryPoint entry);
 
 /// What a line stream runs with: the engine's options (stderr's last
 /// `max_output_size` bytes kept) and the cap on one line.
 struct StreamSettings {
   EngineOptions engine;
-  std::size_t max_line_size = 64 * 1024;
+  std::size_t max_line_size = defaults::stream_max_line_size;
 };
-StreamSettings stream_settings(const Options& options, Face face);
+StreamSettings stream_settings(const Options& options, EntryPoint entry);
 
 /// What Interactive and AsyncInteractive run with.
 struct InteractiveSettings {
-  std::size_t max_line_size = 4096;
+  std::size_t max_line_size = defaults::interactive_max_line_size;
   std::optional<Environment> env{};
   std::optional<std::string> cwd{};
   std::optional<Containment> containment{};
@@ -45,6 +45,6 @@ struct InteractiveSettings {
   std::function<void()> on_interrupt{};
   std::optional<Isolation> isolation{};
 };
-InteractiveSettings interactive_settings(const Options& options, Face face);
+InteractiveSettings interactive_settings(const Options& options, EntryPoint entry);
 
 }  // namespace bounded_subprocess::detail
