@@ -184,12 +184,21 @@ def _open_fds() -> Dict[int, str]:
     return fds
 
 
+def _drop_warm_sandboxes() -> None:
+    from bounded_subprocess import _native
+
+    _native.drop_warm_sandboxes()
+
+
 class LeakCheck:
     """Collects what a test started, and checks it is gone afterwards."""
 
     def __init__(self) -> None:
         self.pgids: Set[int] = set()
         self.pids: Set[int] = set()
+        # The library's idle warm sandboxes (processes and fds) are its
+        # cache, not a test's leftovers: dropped before and after.
+        _drop_warm_sandboxes()
         self.fds_before = _open_fds()
 
     def track_group(self, pgid: int) -> None:
@@ -204,6 +213,7 @@ class LeakCheck:
         # SIGKILLed descendants are reparented and reaped by init a moment
         # after the run returns: allow a grace period (an upper bound only).
         deadline = time.monotonic() + grace_seconds
+        _drop_warm_sandboxes()
         while True:
             left = _leftovers(self.pgids, self.pids)
             fds_after = _open_fds()

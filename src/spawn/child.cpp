@@ -40,6 +40,7 @@
 #include "spawn/launch.hpp"
 #include "spawn/machine.hpp"
 #include "spawn/raw_syscall.hpp"
+#include "spawn/warm_pool.hpp"
 
 namespace bounded_subprocess::detail {
 
@@ -48,7 +49,7 @@ namespace {
 constexpr std::size_t kPage = 4096;
 constexpr std::size_t kProgramStack = 32 * 1024;
 constexpr std::size_t kInitStack = 64 * 1024;
-constexpr std::size_t kPlanArea = 2 * kPage;  // InitPlan and the cgroup's name
+constexpr std::size_t kPlanArea = 3 * kPage;  // InitPlan and the cgroup's name; a warm run's cwd
 
 [[noreturn]] void throw_errno(int err, const std::string& what) {
   throw std::system_error(err, std::generic_category(), what);
@@ -290,6 +291,10 @@ ssize_t receive_report(int channel, InitReport& report, UniqueFd& fd) {
   return n;
 }
 
+// A warm sandbox cannot serve this call (Child::spawn_attempt): it is made
+// again without one.
+struct WarmDeclined {};
+
 }  // namespace
 
 int exit_code_from_status(int status) noexcept {
@@ -299,6 +304,14 @@ int exit_code_from_status(int status) noexcept {
 }
 
 Child Child::spawn(const ChildSpec& spec) {
+  try {
+    return spawn_attempt(spec, true);
+  } catch (const WarmDeclined&) {
+    return spawn_attempt(spec, false);
+  }
+}
+
+Child Child::spawn_attempt(const ChildSpec& spec, bool warm) {
   validate_command(spec.argv, spec.env, spec.cwd);
   ContainmentRequest request = spec.containment;
   if (spec.isolation != nullptr) {
@@ -452,14 +465,33 @@ Child Child::spawn(const ChildSpec& spec) {
       }
     }
 
+    // A warm sandbox: a shepherd enters its namespaces, made long ago,
+    // instead of an init that makes new ones (warm_pool.hpp).
+    WarmSandbox* sandbox = nullptr;
+    if (warm && spec.isolation == nullptr && plan->kind == InitKind::pid_namespace && warm_sandboxes_enabled(m))
+      sandbox = warm_acquire(m);
+    unsigned long clone_flags = init_clone_flags(containment, m);
+    if (sandbox != nullptr) {
+      plan->kind = InitKind::warm_shepherd;
+      plan->map_ids = false;
+      plan->mount_proc = false;
+      plan->warm_pidfd = sandbox->pidfd.get();
+      plan->warm_channel_fd = sandbox->channel.get();
+      plan->warm_setns_flags = sandbox->setns_flags;
+      plan->cwd_buffer = region.at(kPlanAt + 2 * kPage);
+      plan->cwd_buffer_size = kPage;
+      clone_flags = init_clone_flags(Containment::subreaper, m);  // no new namespace
+    }
     int pidfd = -1;
     long pid;
     {
       BlockAllSignals blocked;
       child.started_ = Clock::now();
-      pid = clone_clearing_handlers(init_clone_flags(containment, m), 0, region.at(kInitStackAt),
-                                    region.at(kPlanAt), &pidfd, bs_run_init, plan, plan->reset_signals);
+      pid = clone_clearing_handlers(clone_flags, 0, region.at(kInitStackAt), region.at(kPlanAt), &pidfd,
+                                    bs_run_init, plan, plan->reset_signals);
     }
+    if (pid < 0 && sandbox != nullptr) warm_release(sandbox);  // never entered
+    if (pid >= 0) child.sandbox_ = sandbox;
     init_end.reset();
     cgroup_procs_write.reset();
     cgroup_dir.reset();
@@ -483,7 +515,17 @@ Child Child::spawn(const ChildSpec& spec) {
       n = receive_report(child.channel_.get(), report, child.program_pidfd_);
     } while (n < 0 && errno == EINTR);
     if (n != static_cast<ssize_t>(sizeof report) || report.kind != InitReport::started) {
+      void* clean = nullptr;  // a warm sandbox that the failed start left as it was
+      if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::failed &&
+          report.sandbox_clean != 0)
+        clean = std::exchange(child.sandbox_, nullptr);
       child.kill_and_finish();  // reaps the init; nothing of the program runs
+      if (clean != nullptr) warm_release(static_cast<WarmSandbox*>(clean));
+      if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::failed &&
+          report.error_stage == LaunchStage::warm) {
+        warm_declined();
+        throw WarmDeclined{};
+      }
       if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::failed)
         throw_start_failure(report.error_stage, report.error_errno, spec, report.error_detail);
       throw SpawnError(EIO, SpawnError::Subject::containment, std::string(to_string(containment)),
@@ -528,6 +570,7 @@ Child& Child::operator=(Child&& other) noexcept {
   region_ = std::exchange(other.region_, nullptr);
   isolation_ = std::move(other.isolation_);
   kernel_memory_limit_ = other.kernel_memory_limit_;
+  sandbox_ = std::exchange(other.sandbox_, nullptr);
   killed_ = std::exchange(other.killed_, false);
   finished_ = std::exchange(other.finished_, false);
   return *this;
@@ -552,6 +595,8 @@ void Child::release() noexcept {
   isolation_.reset();  // its limit cgroups, empty once the init is reaped
   // Only once the init is reaped: it ran on this memory.
   if (region_ != nullptr) region_cache.give_back(std::exchange(region_, nullptr));
+  // A run that did not end with a clean report: its sandbox is not reused.
+  if (sandbox_ != nullptr) warm_retire(static_cast<WarmSandbox*>(std::exchange(sandbox_, nullptr)));
 }
 
 bool Child::exited() const noexcept {
@@ -635,6 +680,9 @@ ExitInfo Child::finish() {
     wait_for(direct_, 0, si);  // the init has exited: exit_fd was readable
     if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::ended) {
       known = true;
+      // Reused only when its shepherd saw nothing of the run left in it.
+      if (sandbox_ != nullptr && report.sandbox_clean != 0)
+        warm_release(static_cast<WarmSandbox*>(std::exchange(sandbox_, nullptr)));
       info.status = report.wait_status;
       info.user_cpu = std::chrono::microseconds(report.user_usec);
       info.system_cpu = std::chrono::microseconds(report.system_usec);
@@ -699,6 +747,7 @@ Members Child::members() const noexcept {
   } else {
     m.init_pid = direct_;
     m.cgroup_procs = cgroup_procs_;
+    if (sandbox_ != nullptr) m.sandbox_init_pid = static_cast<const WarmSandbox*>(sandbox_)->pid;
   }
   return m;
 }
