@@ -185,9 +185,23 @@ def _open_fds() -> Dict[int, str]:
 
 
 def _drop_warm_sandboxes() -> None:
+    """Ends this process's idle warm sandboxes (the library's cache, not a
+    test's leftovers), and reaps those of host processes that ended (a
+    forked child's): adopted by this subreaper, they end by themselves."""
     from bounded_subprocess import _native
 
     _native.drop_warm_sandboxes()
+    me = str(os.getpid())
+    for pid, state, ppid, _ in _proc_stats():
+        if ppid != me or state != "Z":
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "bs-warm":
+                    continue
+            os.waitpid(int(pid), os.WNOHANG)
+        except OSError:
+            pass
 
 
 class LeakCheck:
@@ -215,6 +229,7 @@ class LeakCheck:
         deadline = time.monotonic() + grace_seconds
         _drop_warm_sandboxes()
         while True:
+            _drop_warm_sandboxes()
             left = _leftovers(self.pgids, self.pids)
             fds_after = _open_fds()
             leaked_fds = {fd: t for fd, t in fds_after.items() if self.fds_before.get(fd) != t}
