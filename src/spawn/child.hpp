@@ -167,9 +167,7 @@ class Child {
   Members members() const noexcept;
 
  private:
-  /// spawn, warm (in a warm sandbox, when the containment can use one) or
-  /// not; throws WarmDeclined when a sandbox cannot serve this call.
-  static Child spawn_attempt(const ChildSpec& spec, bool warm);
+  friend class ChildStart;  ///< the steps of `spawn` (child.cpp)
   void release() noexcept;
 
   pid_t pid_ = 0;
@@ -190,7 +188,7 @@ class Child {
   void* region_ = nullptr;                     ///< the init's stacks and plan (given back once it is reaped)
   std::shared_ptr<IsolationSetup> isolation_;  ///< the run's limit cgroups, until its end
   bool kernel_memory_limit_ = false;
-  void* sandbox_ = nullptr;                    ///< the WarmSandbox the run uses (back to the pool once it is over)
+  void* sandbox_ = nullptr;  ///< the WarmSandbox the run uses (back to the pool once it is over)
   bool killed_ = false;
   bool finished_ = false;
 };

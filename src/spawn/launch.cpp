@@ -393,9 +393,17 @@ class Init {
   void close_all_but(const int* extra, int extra_count) {
     int keep[18];
     int n = 0;
-    const int ours[11] = {plan_.channel_fd, plan_.proc_fd,  plan_.cgroup_dir_fd,   plan_.cgroup_parent_fd,
-                          signal_fd_,       ns_proc_fd_,    timer_fd_,             cpu_stat_fd_,
-                          scratch_fd_,      plan_.warm_pidfd, plan_.warm_channel_fd};
+    const int ours[11] = {plan_.channel_fd,
+                          plan_.proc_fd,
+                          plan_.cgroup_dir_fd,
+                          plan_.cgroup_parent_fd,
+                          signal_fd_,
+                          ns_proc_fd_,
+                          timer_fd_,
+                          cpu_stat_fd_,
+                          scratch_fd_,
+                          plan_.warm_pidfd,
+                          plan_.warm_channel_fd};
     for (int fd : ours)
       if (fd >= 0) keep[n++] = fd;
     for (int i = 0; i < extra_count; ++i)
@@ -477,7 +485,9 @@ class Init {
     // host would never see EOF on the pipes. A subreaper sends the program's
     // pidfd along: its init shares the program's user, so the program can
     // kill it, and the host then ends the run itself (broken_run.cpp).
-    if (plan_.kind == InitKind::subreaper && pidfd >= 0) {
+    // A warm shepherd does too: killed from outside, it would leave the
+    // program (in the sandbox's namespace) to the host's own reaper.
+    if ((plan_.kind == InitKind::subreaper || plan_.kind == InitKind::warm_shepherd) && pidfd >= 0) {
       close_all_but(&pidfd, 1);
       report_with_fd(r, pidfd);
       call(SYS_close, pidfd);

@@ -30,7 +30,7 @@ enum class LaunchStage : int {
   exec,     ///< execve of the program
   init,     ///< the init's own setup (namespaces, maps, /proc)
   clone,    ///< clone() of the program
-  warm,   ///< entering a warm sandbox (setns, or the host's cwd or root not found there)
+  warm,     ///< entering a warm sandbox (setns, or the host's cwd or root not found there)
   // The run's isolation (isolation_launch.cpp), in the program's process:
   isolation_mounts,      ///< its own mount namespace, the read-only view
   isolation_scratch,     ///< the scratch tmpfs at /tmp

@@ -64,6 +64,8 @@ struct Pool {
   std::vector<WarmSandbox*> idle;
   std::vector<Dying> dying;
   pid_t owner = ::getpid();
+  std::size_t leased = 0;  ///< sandboxes of this pool in use by a run
+  bool ran_cold = false;   ///< the process's first run went cold
   int declines = 0;
   bool off = false;
 };
@@ -93,6 +95,7 @@ void forget_after_fork() noexcept {
   p->idle.clear();
   for (const Dying& d : p->dying) ::close(d.pidfd);
   p->dying.clear();
+  p->leased = 0;
   p->owner = ::getpid();
 }
 
@@ -278,13 +281,31 @@ WarmSandbox* warm_acquire(const Machine& m) noexcept {
         WarmSandbox* s = p.idle.back();
         p.idle.pop_back();
         // Its init died meanwhile (killed from outside): not usable.
-        if (!is_readable_now(s->pidfd.get(), POLLIN)) return s;
+        if (!is_readable_now(s->pidfd.get(), POLLIN)) {
+          ++p.leased;
+          return s;
+        }
         retire_locked(p, s);
       }
+      // As many sandboxes as the pool keeps are in use: this run goes cold
+      // (a namespace of its own, as with reuse off). A new sandbox and its
+      // shepherd cost more than one per-run init, and one made beyond what
+      // the pool keeps would be retired at the run's end: a burst of
+      // concurrent runs would pay both for nothing.
+      if (p.leased >= kMaxIdle) return nullptr;
+      // The first run of a process goes cold too: a process that makes one
+      // run (bounded-run, a script) pays no more than a namespace of its
+      // own, and leaves no sandbox behind to end after it exits.
+      if (!p.ran_cold) {
+        p.ran_cold = true;
+        return nullptr;
+      }
+      ++p.leased;  // counted before it is made: concurrent callers see it
     }
     WarmSandbox* s = make_sandbox(m);
     if (s == nullptr) {
       std::lock_guard lock(p.mu);
+      --p.leased;
       p.off = true;  // this process cannot make them: do not pay for trying again
     }
     return s;
@@ -301,6 +322,7 @@ void warm_release(WarmSandbox* s) noexcept {
   // privileges to, or propagated from the host): not the same sandbox.
   const bool changed = is_readable_now(s->mounts.get(), POLLPRI);
   std::lock_guard lock(p.mu);
+  if (p.leased > 0) --p.leased;
   if (changed || p.off || p.idle.size() >= kMaxIdle) {
     retire_locked(p, s);
   } else {
@@ -319,6 +341,7 @@ void warm_retire(WarmSandbox* s) noexcept {
   if (!owned_here(s)) return drop_foreign(s);
   Pool& p = *the_pool.load();
   std::lock_guard lock(p.mu);
+  if (p.leased > 0) --p.leased;
   retire_locked(p, s);
   reap_dying(p);
 }

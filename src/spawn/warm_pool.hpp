@@ -18,8 +18,12 @@
 // Bounds: at most kMaxIdle idle sandboxes per process (each is one process
 // that sleeps in ppoll, with 3 fds in the host and 68 KiB of the host's
 // address space for its stack); one that stayed idle for kIdleSeconds is
-// retired at the next use of the pool. The pool grows with the runs in
-// flight (one sandbox each), so a run never waits for another.
+// retired at the next use of the pool. At most kMaxIdle sandboxes exist
+// (idle or in use): a run that finds none idle while that many are in use
+// makes its own namespaces (the cold way, as with reuse off), so a run
+// never waits for another and a burst of runs pays no more than before.
+// The first run of a process goes cold as well (a process that makes one
+// run pays what it paid before warm sandboxes, and leaves none behind).
 //
 // Fork: a child of fork() never uses its parent's sandboxes (it closes its
 // copies of their fds at once, and makes its own). exec: every fd of the
@@ -55,9 +59,10 @@ struct WarmSandbox {
 /// turned off).
 bool warm_sandboxes_enabled(const Machine& m) noexcept;
 
-/// A sandbox for one run: an idle one, else a new one. nullptr when none
-/// can be made (the run then makes its own namespaces); after a failure to
-/// make one, warm sandboxes are off for the rest of the process.
+/// A sandbox for one run: an idle one, else a new one while fewer than the
+/// pool keeps are in use. nullptr otherwise, or when none can be made (the
+/// run then makes its own namespaces); after a failure to make one, warm
+/// sandboxes are off for the rest of the process.
 WarmSandbox* warm_acquire(const Machine& m) noexcept;
 
 /// The run is over and the shepherd reported the sandbox clean: back to
