@@ -836,11 +836,15 @@ class Init {
       const long got = call(SYS_recvfrom, plan_.channel_fd, &request, 1, MSG_DONTWAIT, nullptr, nullptr);
       if (got == -EINTR || got == -EAGAIN) continue;
       if (got <= 0) exit_now(0);  // the host is gone
+      // kill(-1): all of the namespace but us, which no fork can race. A
+      // seccomp filter of the host that refuses it makes us answer dirty:
+      // the shepherd or the host then kills us, which ends the namespace.
       char answer = kWarmKill;
-      if (request == kWarmKill) {
-        call(SYS_kill, -1, SIGKILL);  // all of the namespace but us
+      const bool kill_asked = request == kWarmKill || request == kWarmClean;
+      const long killed = kill_asked ? call(SYS_kill, -1, SIGKILL) : 0;
+      if (killed != 0 && killed != -ESRCH) {
+        answer = kWarmDirty;
       } else if (request == kWarmClean) {
-        call(SYS_kill, -1, SIGKILL);
         no_children_ = false;
         reap_until_none();
         answer = namespace_holds_only_init() ? kWarmIsClean : kWarmDirty;
@@ -934,10 +938,17 @@ class Init {
       // the orphans there. A sandbox whose init is gone took its namespace
       // with it: nothing is left, and it is not reused.
       const bool killed = ask_sandbox(kWarmKill) == kWarmKill;
-      // No answer: the sandbox's init is gone or deaf. Killing it ends the
-      // namespace and everything in it.
+      // No answer (the sandbox's init is gone or deaf) or it could not
+      // kill: killing it ends the namespace and everything in it. Our
+      // children (in the namespace) are reaped first: its end waits for
+      // that. Its exit then says everything of the namespace is gone.
       if (!killed) call(SYS_pidfd_send_signal, plan_.warm_pidfd, SIGKILL, nullptr, 0);
       reap_until_none();
+      if (!killed) {
+        pollfd p{plan_.warm_pidfd, POLLIN, 0};
+        while (call(SYS_ppoll, &p, 1, nullptr, nullptr, kSigsetSize) == -EINTR) {
+        }
+      }
       clean = killed && ask_sandbox(kWarmClean) == kWarmIsClean;
     }
     rusage usage{};
