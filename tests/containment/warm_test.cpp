@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iterator>
 #include <set>
 #include <sstream>
@@ -212,6 +213,48 @@ TEST(Warm, TheProgramGetsTheCallingThreadsGroupsOfTheCall) {
         c, script);
     EXPECT_EQ(changed, ns + "Gid:\t4141\t4141\t4141\t4141\nGroups:\t4242 4343 \n");
     EXPECT_EQ(sh(c, script), mine);
+  }
+}
+
+// The live warm sandboxes of this process (its children named bs-warm).
+int live_sandboxes() {
+  int n = 0;
+  for (const bs_test::ProcStat& st : bs_test::all_processes()) {
+    if (st.ppid != ::getpid() || st.state == 'Z') continue;
+    std::ifstream comm("/proc/" + std::to_string(st.pid) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name == "bs-warm") ++n;
+  }
+  return n;
+}
+
+// Bounded: however many runs are in flight, at most 8 sandboxes exist (the
+// runs beyond them make namespaces of their own, where getppid() is 1; in
+// a warm sandbox it is 0), and no more than 8 stay idle afterwards.
+TEST(Warm, AtMostEightSandboxesExistWhateverTheRunsInFlight) {
+  SKIP_WITHOUT_WARM();
+  for (bs::Containment c : warm_mechanisms()) {
+    SCOPED_TRACE(std::string(bs::to_string(c)));
+    bs_test::NoLeaks leaks;
+    constexpr int kRuns = 14;
+    std::vector<std::future<bs::Result>> runs;
+    for (int i = 0; i < kRuns; ++i)
+      runs.push_back(std::async(std::launch::async, [c] {
+        return bs::run({"/bin/sh", "-c", "echo $PPID; sleep 1"}, {.timeout = 60s, .containment = c});
+      }));
+    int warm = 0;
+    for (auto& f : runs) {
+      const bs::Result r = f.get();
+      EXPECT_EQ(r.exit_code, 0) << r;
+      EXPECT_TRUE(r.out.data == "0\n" || r.out.data == "1\n") << r.out.data;
+      if (r.out.data == "0\n") ++warm;
+    }
+    EXPECT_GE(warm, 1) << "no run was warm";
+    EXPECT_LE(warm, 8) << "more runs in warm sandboxes than the pool may hold";
+    EXPECT_LE(live_sandboxes(), 8);
+    leaks.expect_clean();
+    EXPECT_EQ(live_sandboxes(), 0) << "drop_warm_sandboxes left one";
   }
 }
 
