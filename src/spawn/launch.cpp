@@ -323,7 +323,9 @@ class Init {
     // is read from a signalfd), so nothing is delivered to the init but
     // SIGKILL and SIGSTOP, and inside a PID namespace not even those.
     reset_signal_dispositions(plan_.reset_signals, plan_.proc_fd);
-    call(SYS_prctl, PR_SET_NAME, "bs-init", 0, 0, 0);
+    // A warm sandbox's init has its own name from the start: a run's init
+    // is `bs-init` (what a program, or a test, looks for), a sandbox is not.
+    call(SYS_prctl, PR_SET_NAME, plan_.kind == InitKind::warm_sandbox ? "bs-warm" : "bs-init", 0, 0, 0);
     call(SYS_setsid);  // off the host's terminal: no Ctrl-C or SIGHUP of its
     if (plan_.map_ids) {
       if (const int err = map_ids(); err != 0) return err;
@@ -818,7 +820,6 @@ class Init {
   // kernel kills whatever is left in it.
   [[noreturn]] void serve_warm_sandbox() {
     const int err = prepare();
-    call(SYS_prctl, PR_SET_NAME, "bs-warm", 0, 0, 0);
     const char ready = err == 0 && ns_proc_fd_ >= 0 ? kWarmReady : kWarmDirty;
     call(SYS_sendto, plan_.channel_fd, &ready, 1, MSG_NOSIGNAL, nullptr, 0);
     if (ready != kWarmReady) exit_now(1);
