@@ -8,6 +8,8 @@ namespace bsbench {
 /// `run` of `true` against bare posix_spawn + drain + waitpid, and against
 /// the containment's own kernel work done bare (BareContained).
 void section_run_true();
+/// run of `true` vs the floor with every CPU busy (busy loops of its own).
+void section_run_loaded();
 /// `run` of `true` with 4,000 idle processes on the machine, against none.
 void section_crowd();
 /// `bs_bench --crowd-keeper N`, the idle processes' parent for section_crowd:

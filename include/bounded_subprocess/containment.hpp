@@ -46,4 +46,12 @@ Containment strongest_containment() noexcept;
 /// Whether this process can use `containment` now (probed once, then cached).
 bool containment_available(Containment containment) noexcept;
 
+/// pid_namespace and cgroup runs use warm sandboxes: namespaces made once
+/// and kept by this process (a few idle processes and their fds) for the
+/// next runs. This ends the idle ones now and waits until they are gone;
+/// runs in flight keep theirs. For a host that wants no process or fd of
+/// the library's left (before a check of its own, or before it daemonizes);
+/// the next run makes new ones. Thread-safe; never throws.
+void drop_warm_sandboxes() noexcept;
+
 }  // namespace bounded_subprocess

@@ -2,6 +2,8 @@
 // each entry point register itself, and the translation of C++ errors.
 #include <pybind11/pybind11.h>
 
+#include <bounded_subprocess/containment.hpp>
+
 #include <system_error>
 
 #include "interpreter_exit.hpp"
@@ -41,6 +43,9 @@ PYBIND11_MODULE(_native, m) {
   bs_py::bind_async_run(m);
   bs_py::bind_interactive(m);
   bs_py::bind_line_stream(m);
+  m.def("drop_warm_sandboxes", &bounded_subprocess::drop_warm_sandboxes,
+        pybind11::call_guard<pybind11::gil_scoped_release>(),
+        "End this process's idle warm sandboxes now and wait until they are gone.");
 
   // Interpreter exit: kill what is still running (interpreter_exit.hpp).
   bs_py::install_exit_hooks();

@@ -184,12 +184,35 @@ def _open_fds() -> Dict[int, str]:
     return fds
 
 
+def _drop_warm_sandboxes() -> None:
+    """Ends this process's idle warm sandboxes (the library's cache, not a
+    test's leftovers), and reaps those of host processes that ended (a
+    forked child's): adopted by this subreaper, they end by themselves."""
+    from bounded_subprocess import _native
+
+    _native.drop_warm_sandboxes()
+    me = str(os.getpid())
+    for pid, state, ppid, _ in _proc_stats():
+        if ppid != me or state != "Z":
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "bs-warm":
+                    continue
+            os.waitpid(int(pid), os.WNOHANG)
+        except OSError:
+            pass
+
+
 class LeakCheck:
     """Collects what a test started, and checks it is gone afterwards."""
 
     def __init__(self) -> None:
         self.pgids: Set[int] = set()
         self.pids: Set[int] = set()
+        # The library's idle warm sandboxes (processes and fds) are its
+        # cache, not a test's leftovers: dropped before and after.
+        _drop_warm_sandboxes()
         self.fds_before = _open_fds()
 
     def track_group(self, pgid: int) -> None:
@@ -204,7 +227,9 @@ class LeakCheck:
         # SIGKILLed descendants are reparented and reaped by init a moment
         # after the run returns: allow a grace period (an upper bound only).
         deadline = time.monotonic() + grace_seconds
+        _drop_warm_sandboxes()
         while True:
+            _drop_warm_sandboxes()
             left = _leftovers(self.pgids, self.pids)
             fds_after = _open_fds()
             leaked_fds = {fd: t for fd, t in fds_after.items() if self.fds_before.get(fd) != t}

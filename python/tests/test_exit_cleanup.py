@@ -73,12 +73,15 @@ def run_script(script: str, *args: str) -> Result:
     while True:
         orphans = {pid: state for pid, state in _children().items() if pid not in before}
         alive = {pid: state for pid, state in orphans.items() if state != "Z"}
+        # Reaped as they come, as init would: a warm sandbox's init ends its
+        # namespace only once every process of it is reaped, and a program
+        # whose shepherd was killed is an orphan of ours.
+        for pid, state in orphans.items():
+            if state == "Z":
+                os.waitpid(pid, 0)
         if not alive or time.monotonic() > deadline:
             break
         time.sleep(0.02)
-    for pid, state in orphans.items():
-        if state == "Z":
-            os.waitpid(pid, 0)
     assert not alive, f"the script left these running: {alive}"
     return r
 

@@ -254,6 +254,13 @@ std::vector<MemorySample> sample_members(std::span<const Members> runs) {
       out[i] = w.cgroup(*run.cgroup_procs);
     } else {
       out[i] = w.tree(run.init_pid);
+      if (run.sandbox_init_pid > 0 && out[i].error == 0) {
+        // A warm sandbox: the program is the shepherd's child, its orphans
+        // are the sandbox init's (which holds nothing of another run).
+        const MemorySample orphans = w.tree(run.sandbox_init_pid);
+        out[i].kb += orphans.kb;
+        out[i].error = orphans.error;
+      }
     }
   }
   if (any_group) scan_groups(w, runs, out);

@@ -40,6 +40,7 @@
 #include "spawn/launch.hpp"
 #include "spawn/machine.hpp"
 #include "spawn/raw_syscall.hpp"
+#include "spawn/warm_pool.hpp"
 
 namespace bounded_subprocess::detail {
 
@@ -48,7 +49,7 @@ namespace {
 constexpr std::size_t kPage = 4096;
 constexpr std::size_t kProgramStack = 32 * 1024;
 constexpr std::size_t kInitStack = 64 * 1024;
-constexpr std::size_t kPlanArea = 2 * kPage;  // InitPlan and the cgroup's name
+constexpr std::size_t kPlanArea = 3 * kPage;  // InitPlan and the cgroup's name; a warm run's cwd
 
 [[noreturn]] void throw_errno(int err, const std::string& what) {
   throw std::system_error(err, std::generic_category(), what);
@@ -290,218 +291,355 @@ ssize_t receive_report(int channel, InitReport& report, UniqueFd& fd) {
   return n;
 }
 
-}  // namespace
+// The run's cgroup folder, made (and locked) for one start: removed on
+// scope exit unless released to the Child, which removes it (again) once
+// its init is reaped.
+class CgroupFolder {
+ public:
+  CgroupFolder() = default;
+  ~CgroupFolder() { remove(); }
+  CgroupFolder(const CgroupFolder&) = delete;
+  CgroupFolder& operator=(const CgroupFolder&) = delete;
 
-int exit_code_from_status(int status) noexcept {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return -WTERMSIG(status);
-  return -1;
-}
-
-Child Child::spawn(const ChildSpec& spec) {
-  validate_command(spec.argv, spec.env, spec.cwd);
-  ContainmentRequest request = spec.containment;
-  if (spec.isolation != nullptr) {
-    validate_isolation(*spec.isolation);
-    request = isolation_containment(*spec.isolation, request);
+  /// A fresh folder under `parent_fd`, locked for the run's life (the init
+  /// keeps a copy of `dir()`). Throws SpawnError (subject containment).
+  void create(int parent_fd, const std::string& parent_path) {
+    parent_fd_ = parent_fd;
+    const int made =
+        create_locked_cgroup(parent_fd, "bounded_subprocess." + std::to_string(::getpid()) + ".", name_);
+    if (made < 0) {
+      name_.clear();
+      throw SpawnError(-made, SpawnError::Subject::containment, "cgroup",
+                       "cannot create a cgroup in " + parent_path);
+    }
+    dir_ = UniqueFd(made);
   }
-  const Containment containment = choose_containment(request);
-  if (containment == Containment::process_group && sigchld_reaped_by_kernel()) {
-    throw SpawnError(ECHILD, SpawnError::Subject::containment, "process_group",
-                     "SIGCHLD is ignored in this process (SIG_IGN or SA_NOCLDWAIT), so the kernel would reap "
-                     "the child and its exit status could not be known; containment process_group needs the "
-                     "default SIGCHLD disposition");
+  int dir() const noexcept { return dir_.get(); }
+  const std::string& name() const noexcept { return name_; }
+  /// The host is done with the folder's fd (the init has its copy).
+  void close_dir() noexcept { dir_.reset(); }
+  /// The folder stays; its name, for whoever removes it later.
+  std::string release() noexcept {
+    dir_.reset();
+    return std::exchange(name_, std::string());
   }
-  const ExecCommand command(spec.argv,
-                            spec.isolation != nullptr ? isolated_env(*spec.isolation, spec.env) : spec.env);
+  void remove() noexcept {
+    dir_.reset();
+    if (!name_.empty()) ::unlinkat(parent_fd_, name_.c_str(), AT_REMOVEDIR);
+    name_.clear();
+  }
 
-  // The child's ends of its standard fds, above 2, closed when we return.
+ private:
+  int parent_fd_ = -1;
+  std::string name_;
+  UniqueFd dir_;
+};
+
+// The child's ends of its standard fds (above 2, closed with this) and the
+// parent's ends of its pipes.
+struct Stdio {
   Pipe in, out, err;
   UniqueFd null_in, null_out;
-  int stdio[3] = {-1, -1, -1};
-  auto wire = [&](StdioMode mode, int target, Pipe& pipe, bool child_reads) {
-    switch (mode) {
-      case StdioMode::pipe:
-        pipe = make_pipe();
-        stdio[target] = child_reads ? pipe.read_end.get() : pipe.write_end.get();
-        break;
-      case StdioMode::null: {
-        UniqueFd& null = child_reads ? null_in : null_out;
-        if (!null) null = above_stdio(::open("/dev/null", (child_reads ? O_RDONLY : O_WRONLY) | O_CLOEXEC));
-        if (!null) throw_errno(errno, "open /dev/null");
-        stdio[target] = null.get();
-        break;
-      }
-      case StdioMode::inherit: stdio[target] = target; break;
-    }
-  };
-  wire(spec.stdin_mode, 0, in, true);
-  wire(spec.stdout_mode, 1, out, false);
-  wire(spec.stderr_mode, 2, err, false);
+  int child_fd[3] = {-1, -1, -1};
+};
 
-  Child child;
-  child.containment_ = containment;
-  if (in.write_end) {
-    set_nonblocking(in.write_end.get());
-    if (!spec.stdin_prefill.empty()) {
-      // The pipe is empty: what fits goes in now, before the program runs.
-      const ssize_t n = ::write(in.write_end.get(), spec.stdin_prefill.data(), spec.stdin_prefill.size());
-      if (n > 0) child.prefilled_ = static_cast<std::size_t>(n);
+// A warm sandbox cannot serve this call (ChildStart::contained): it is
+// made again without one.
+struct WarmDeclined {};
+
+}  // namespace
+
+// The steps of Child::spawn, in order: the command and its containment,
+// the standard fds, the program's plan, then the program's own clone
+// (process_group) or its init's (the run's cgroup, the isolation, a warm
+// sandbox or new namespaces, the start's report), and the parent's ends of
+// the pipes handed to the Child. Each resource is owned by a scope object
+// until it is handed to the Child, so a throw at any step leaves nothing.
+class ChildStart {
+ public:
+  ChildStart(const ChildSpec& spec, bool warm)
+      : spec_(spec),
+        warm_(warm),
+        containment_(checked_containment(spec)),
+        command_(spec.argv, spec.isolation != nullptr ? isolated_env(*spec.isolation, spec.env) : spec.env),
+        m_(machine()) {}
+
+  Child run() {
+    wire_stdio();
+    child_.containment_ = containment_;
+    prefill_stdin();
+    ProgramPlan program = program_plan();
+    if (containment_ == Containment::process_group) {
+      start_process_group(program);
+    } else {
+      start_contained(program);
     }
+    hand_over_pipes();
+    return std::move(child_);  // the child's ends of the pipes close here, in the parent
   }
 
-  ProgramPlan program;
-  program.path = command.path();
-  program.argv = command.argv();
-  program.envp = command.envp();
-  program.cwd = spec.cwd ? spec.cwd->c_str() : nullptr;
-  for (int i = 0; i < 3; ++i) program.stdio[i] = stdio[i];
-  const Machine& m = machine();
-  program.proc_fd = m.proc_fd;
-  // The stacks (and a contained run's plan): the init runs on them until it
-  // is reaped, so its run keeps them; a vfork child is done with them here.
-  Region region;
+ private:
+  static Containment checked_containment(const ChildSpec& spec) {
+    validate_command(spec.argv, spec.env, spec.cwd);
+    ContainmentRequest request = spec.containment;
+    if (spec.isolation != nullptr) {
+      validate_isolation(*spec.isolation);
+      request = isolation_containment(*spec.isolation, request);
+    }
+    const Containment containment = choose_containment(request);
+    if (containment == Containment::process_group && sigchld_reaped_by_kernel()) {
+      throw SpawnError(
+          ECHILD, SpawnError::Subject::containment, "process_group",
+          "SIGCHLD is ignored in this process (SIG_IGN or SA_NOCLDWAIT), so the kernel would reap "
+          "the child and its exit status could not be known; containment process_group needs "
+          "the default SIGCHLD disposition");
+    }
+    return containment;
+  }
 
-  if (containment == Containment::process_group) {
+  void wire_stdio() {
+    auto wire = [&](StdioMode mode, int target, Pipe& pipe, bool child_reads) {
+      switch (mode) {
+        case StdioMode::pipe:
+          pipe = make_pipe();
+          stdio_.child_fd[target] = child_reads ? pipe.read_end.get() : pipe.write_end.get();
+          break;
+        case StdioMode::null: {
+          UniqueFd& null = child_reads ? stdio_.null_in : stdio_.null_out;
+          if (!null) null = above_stdio(::open("/dev/null", (child_reads ? O_RDONLY : O_WRONLY) | O_CLOEXEC));
+          if (!null) throw_errno(errno, "open /dev/null");
+          stdio_.child_fd[target] = null.get();
+          break;
+        }
+        case StdioMode::inherit: stdio_.child_fd[target] = target; break;
+      }
+    };
+    wire(spec_.stdin_mode, 0, stdio_.in, true);
+    wire(spec_.stdout_mode, 1, stdio_.out, false);
+    wire(spec_.stderr_mode, 2, stdio_.err, false);
+  }
+
+  // The pipe is empty: what fits goes in now, before the program runs.
+  void prefill_stdin() {
+    if (!stdio_.in.write_end) return;
+    set_nonblocking(stdio_.in.write_end.get());
+    if (spec_.stdin_prefill.empty()) return;
+    const ssize_t n =
+        ::write(stdio_.in.write_end.get(), spec_.stdin_prefill.data(), spec_.stdin_prefill.size());
+    if (n > 0) child_.prefilled_ = static_cast<std::size_t>(n);
+  }
+
+  ProgramPlan program_plan() const {
+    ProgramPlan program;
+    program.path = command_.path();
+    program.argv = command_.argv();
+    program.envp = command_.envp();
+    program.cwd = spec_.cwd ? spec_.cwd->c_str() : nullptr;
+    for (int i = 0; i < 3; ++i) program.stdio[i] = stdio_.child_fd[i];
+    program.proc_fd = m_.proc_fd;
+    return program;
+  }
+
+  // process_group: the host clones the program itself (a vfork child on
+  // the region's program stack, done with it once this returns).
+  void start_process_group(ProgramPlan& program) {
     int pidfd = -1;
     long pid;
     {
       BlockAllSignals blocked;
-      child.started_ = Clock::now();
-      pid = clone_clearing_handlers(CLONE_VM | CLONE_VFORK, SIGCHLD, region.at(kProgramStackAt),
-                                    region.at(kProgramStackAt + kProgramStack), &pidfd, bs_launch_program,
+      child_.started_ = Clock::now();
+      pid = clone_clearing_handlers(CLONE_VM | CLONE_VFORK, SIGCHLD, region_.at(kProgramStackAt),
+                                    region_.at(kProgramStackAt + kProgramStack), &pidfd, bs_launch_program,
                                     &program, program.reset_signals);
     }
     if (pid < 0)
-      throw SpawnError(static_cast<int>(-pid), SpawnError::Subject::system, spec.argv.front(),
-                       "cannot start " + quoted(spec.argv.front()) + ": clone");
+      throw SpawnError(static_cast<int>(-pid), SpawnError::Subject::system, spec_.argv.front(),
+                       "cannot start " + quoted(spec_.argv.front()) + ": clone");
     UniqueFd owned_pidfd(pidfd);
     if (program.error_stage != LaunchStage::none) {
       siginfo_t info;
       wait_for(static_cast<pid_t>(pid), 0, info);  // it has exited (127)
-      throw_start_failure(program.error_stage, program.error_errno, spec);
+      throw_start_failure(program.error_stage, program.error_errno, spec_);
     }
-    child.pid_ = child.direct_ = static_cast<pid_t>(pid);
-    child.exit_fd_ = above_stdio(owned_pidfd.release());
-  } else {
-    auto* plan = new (region.at(kPlanAt)) InitPlan;
-    plan->program = program;
-    plan->program.reset_signals = SignalReset::none;  // the init has
-    plan->kind = containment == Containment::subreaper ? InitKind::subreaper : InitKind::pid_namespace;
-    plan->proc_fd = m.proc_fd;
-    plan->map_ids = m.user_namespace && plan->kind == InitKind::pid_namespace;
-    plan->uid = ::geteuid();
-    plan->gid = ::getegid();
-    plan->mount_proc = m.mount_proc && plan->kind == InitKind::pid_namespace;
-    plan->program_stack_bottom = region.at(kProgramStackAt);
-    plan->program_stack_top = region.at(kProgramStackAt + kProgramStack);
+    child_.pid_ = child_.direct_ = static_cast<pid_t>(pid);
+    child_.exit_fd_ = above_stdio(owned_pidfd.release());
+  }
 
+  // An init (on the region's init stack, reading the plan there until it is
+  // reaped) starts the program in the containment and reports.
+  void start_contained(const ProgramPlan& program) {
+    InitPlan* plan = init_plan(program);
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) throw_errno(errno, "socketpair");
     UniqueFd host_end = above_stdio(pair[0]);
     UniqueFd init_end = above_stdio(pair[1]);
     plan->channel_fd = init_end.get();
-
-    UniqueFd cgroup_dir, cgroup_procs_write;
-    std::string cgroup_name;
-    auto remove_cgroup = [&] {
-      if (!cgroup_name.empty()) ::unlinkat(m.cgroup_parent_fd, cgroup_name.c_str(), AT_REMOVEDIR);
-    };
-    if (containment == Containment::cgroup) {
-      // Locked for the run's life: the init keeps a copy of this fd.
-      const int made = create_locked_cgroup(
-          m.cgroup_parent_fd, "bounded_subprocess." + std::to_string(::getpid()) + ".", cgroup_name);
-      if (made < 0) {
-        cgroup_name.clear();
-        throw SpawnError(-made, SpawnError::Subject::containment, "cgroup",
-                         "cannot create a cgroup in " + m.cgroup_parent);
-      }
-      cgroup_dir = UniqueFd(made);
-      if (cgroup_dir)
-        cgroup_procs_write = above_stdio(::openat(cgroup_dir.get(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
-      UniqueFd procs_read;
-      if (cgroup_dir && cgroup_procs_write)
-        procs_read = above_stdio(::openat(cgroup_dir.get(), "cgroup.procs", O_RDONLY | O_CLOEXEC));
-      if (!procs_read) {
-        const int e = errno;
-        remove_cgroup();
-        throw SpawnError(e, SpawnError::Subject::containment, "cgroup", "cannot open the run's cgroup");
-      }
-      child.cgroup_procs_ = std::make_shared<const UniqueFd>(std::move(procs_read));
-      std::memcpy(region.at(kPlanAt + sizeof(InitPlan)), cgroup_name.c_str(), cgroup_name.size() + 1);
-      plan->cgroup_name = region.at(kPlanAt + sizeof(InitPlan));
-      plan->cgroup_dir_fd = cgroup_dir.get();
-      plan->cgroup_parent_fd = m.cgroup_parent_fd;
-      plan->program.cgroup_procs_fd = cgroup_procs_write.get();
-      plan->program.new_cgroup_namespace = true;
-    }
-    if (spec.isolation != nullptr) {
-      try {
-        child.isolation_ = std::make_shared<IsolationSetup>(*spec.isolation, containment, cgroup_dir.get());
-      } catch (...) {
-        remove_cgroup();
-        throw;
-      }
-      plan->program.isolation = child.isolation_->plan();
-      plan->read_limit_events = child.isolation_->read_run_cgroup_events();
-      child.kernel_memory_limit_ = spec.isolation->memory_limit_mb.has_value();
-      if (spec.isolation->cpu_limit) {
-        plan->cpu_limit_usec = static_cast<std::int64_t>(spec.isolation->cpu_limit->count() * 1e6);
-        if (plan->cpu_limit_usec < 1) plan->cpu_limit_usec = 1;
-        plan->cpu_count = IsolationSetup::cpu_count();
-      }
-    }
-
+    CgroupFolder cgroup;
+    UniqueFd cgroup_procs_write;
+    if (containment_ == Containment::cgroup) cgroup_procs_write = make_run_cgroup(*plan, cgroup);
+    if (spec_.isolation != nullptr) set_up_isolation(*plan, cgroup);
+    WarmSandbox* sandbox = nullptr;
+    if (warm_ && spec_.isolation == nullptr && plan->kind == InitKind::pid_namespace &&
+        warm_sandboxes_enabled(m_))
+      sandbox = warm_acquire(m_);
+    const unsigned long clone_flags =
+        sandbox != nullptr ? use_sandbox(*plan, *sandbox) : init_clone_flags(containment_, m_);
     int pidfd = -1;
     long pid;
     {
       BlockAllSignals blocked;
-      child.started_ = Clock::now();
-      pid = clone_clearing_handlers(init_clone_flags(containment, m), 0, region.at(kInitStackAt),
-                                    region.at(kPlanAt), &pidfd, bs_run_init, plan, plan->reset_signals);
+      child_.started_ = Clock::now();
+      pid = clone_clearing_handlers(clone_flags, 0, region_.at(kInitStackAt), region_.at(kPlanAt), &pidfd,
+                                    bs_run_init, plan, plan->reset_signals);
     }
+    // The init has its copies of these; the host keeps none.
     init_end.reset();
     cgroup_procs_write.reset();
-    cgroup_dir.reset();
+    cgroup.close_dir();
     if (pid < 0) {
-      remove_cgroup();
+      if (sandbox != nullptr) warm_release(sandbox);  // never entered
       throw SpawnError(static_cast<int>(-pid), SpawnError::Subject::containment,
-                       std::string(to_string(containment)),
-                       "cannot start " + quoted(spec.argv.front()) + ": clone of its init");
+                       std::string(to_string(containment_)),
+                       "cannot start " + quoted(spec_.argv.front()) + ": clone of its init");
     }
-    child.direct_ = static_cast<pid_t>(pid);
-    child.exit_fd_ = above_stdio(pidfd);
-    child.region_ = region.release();
-    child.channel_ = std::move(host_end);
-    child.cgroup_name_ = std::move(cgroup_name);
+    // From here on the Child owns the init, its memory, the sandbox and the
+    // cgroup folder: its kill_and_finish ends them all.
+    child_.sandbox_ = sandbox;
+    child_.direct_ = static_cast<pid_t>(pid);
+    child_.exit_fd_ = above_stdio(pidfd);
+    child_.region_ = region_.release();
+    child_.channel_ = std::move(host_end);
+    child_.cgroup_name_ = cgroup.release();
+    await_start();
+  }
 
-    // The init answers once the program has exec'd (or could not); a
-    // subreaper's sends the program's pidfd along.
+  InitPlan* init_plan(const ProgramPlan& program) {
+    auto* plan = new (region_.at(kPlanAt)) InitPlan;
+    plan->program = program;
+    plan->program.reset_signals = SignalReset::none;  // the init has
+    plan->kind = containment_ == Containment::subreaper ? InitKind::subreaper : InitKind::pid_namespace;
+    plan->proc_fd = m_.proc_fd;
+    plan->map_ids = m_.user_namespace && plan->kind == InitKind::pid_namespace;
+    plan->uid = ::geteuid();
+    plan->gid = ::getegid();
+    plan->mount_proc = m_.mount_proc && plan->kind == InitKind::pid_namespace;
+    plan->program_stack_bottom = region_.at(kProgramStackAt);
+    plan->program_stack_top = region_.at(kProgramStackAt + kProgramStack);
+    return plan;
+  }
+
+  // The run's cgroup: the folder (locked), the Child's read-only
+  // cgroup.procs, and the plan's fds and name. Returns the cgroup.procs the
+  // program's start writes to (where clone3 cannot clone into the cgroup).
+  UniqueFd make_run_cgroup(InitPlan& plan, CgroupFolder& cgroup) {
+    cgroup.create(m_.cgroup_parent_fd, m_.cgroup_parent);
+    UniqueFd procs_write = above_stdio(::openat(cgroup.dir(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
+    UniqueFd procs_read;
+    if (procs_write) procs_read = above_stdio(::openat(cgroup.dir(), "cgroup.procs", O_RDONLY | O_CLOEXEC));
+    if (!procs_read)
+      throw SpawnError(errno, SpawnError::Subject::containment, "cgroup", "cannot open the run's cgroup");
+    child_.cgroup_procs_ = std::make_shared<const UniqueFd>(std::move(procs_read));
+    std::memcpy(region_.at(kPlanAt + sizeof(InitPlan)), cgroup.name().c_str(), cgroup.name().size() + 1);
+    plan.cgroup_name = region_.at(kPlanAt + sizeof(InitPlan));
+    plan.cgroup_dir_fd = cgroup.dir();
+    plan.cgroup_parent_fd = m_.cgroup_parent_fd;
+    plan.program.cgroup_procs_fd = procs_write.get();
+    plan.program.new_cgroup_namespace = true;
+    return procs_write;
+  }
+
+  void set_up_isolation(InitPlan& plan, const CgroupFolder& cgroup) {
+    const Isolation& isolation = *spec_.isolation;
+    child_.isolation_ = std::make_shared<IsolationSetup>(isolation, containment_, cgroup.dir());
+    plan.program.isolation = child_.isolation_->plan();
+    plan.read_limit_events = child_.isolation_->read_run_cgroup_events();
+    child_.kernel_memory_limit_ = isolation.memory_limit_mb.has_value();
+    if (isolation.cpu_limit) {
+      plan.cpu_limit_usec = static_cast<std::int64_t>(isolation.cpu_limit->count() * 1e6);
+      if (plan.cpu_limit_usec < 1) plan.cpu_limit_usec = 1;
+      plan.cpu_count = IsolationSetup::cpu_count();
+    }
+  }
+
+  // A warm sandbox (warm_pool.hpp): a shepherd enters its namespaces, made
+  // long ago, instead of an init that makes new ones. Returns the clone
+  // flags of the shepherd (no new namespace).
+  unsigned long use_sandbox(InitPlan& plan, const WarmSandbox& sandbox) {
+    plan.kind = InitKind::warm_shepherd;
+    plan.map_ids = false;
+    plan.mount_proc = false;
+    plan.warm_pidfd = sandbox.pidfd.get();
+    plan.warm_channel_fd = sandbox.channel.get();
+    plan.warm_setns_flags = sandbox.setns_flags;
+    plan.cwd_buffer = region_.at(kPlanAt + 2 * kPage);
+    plan.cwd_buffer_size = kPage;
+    return init_clone_flags(Containment::subreaper, m_);
+  }
+
+  // The init answers once the program has exec'd (or could not); a
+  // subreaper's sends the program's pidfd along. A start that failed is
+  // ended here (the Child reaps its init) and thrown.
+  void await_start() {
     InitReport report;
     ssize_t n;
     do {
-      n = receive_report(child.channel_.get(), report, child.program_pidfd_);
+      n = receive_report(child_.channel_.get(), report, child_.program_pidfd_);
     } while (n < 0 && errno == EINTR);
-    if (n != static_cast<ssize_t>(sizeof report) || report.kind != InitReport::started) {
-      child.kill_and_finish();  // reaps the init; nothing of the program runs
-      if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::failed)
-        throw_start_failure(report.error_stage, report.error_errno, spec, report.error_detail);
-      throw SpawnError(EIO, SpawnError::Subject::containment, std::string(to_string(containment)),
-                       "cannot start " + quoted(spec.argv.front()) + ": its init ended without a word");
+    if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::started) {
+      child_.pid_ = report.program_pid;
+      return;
     }
-    child.pid_ = report.program_pid;
+    const bool failed = n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::failed;
+    // A warm sandbox that the failed start left as it was goes back.
+    void* clean = failed && report.sandbox_clean != 0 ? std::exchange(child_.sandbox_, nullptr) : nullptr;
+    child_.kill_and_finish();  // reaps the init; nothing of the program runs
+    if (clean != nullptr) warm_release(static_cast<WarmSandbox*>(clean));
+    if (failed && report.error_stage == LaunchStage::warm) {
+      warm_declined();
+      throw WarmDeclined{};
+    }
+    if (failed) throw_start_failure(report.error_stage, report.error_errno, spec_, report.error_detail);
+    throw SpawnError(EIO, SpawnError::Subject::containment, std::string(to_string(containment_)),
+                     "cannot start " + quoted(spec_.argv.front()) + ": its init ended without a word");
   }
 
-  if (in.write_end) child.stdin_ = std::move(in.write_end);
-  if (out.read_end) {
-    set_nonblocking(out.read_end.get());
-    child.stdout_ = std::move(out.read_end);
+  void hand_over_pipes() {
+    if (stdio_.in.write_end) child_.stdin_ = std::move(stdio_.in.write_end);
+    if (stdio_.out.read_end) {
+      set_nonblocking(stdio_.out.read_end.get());
+      child_.stdout_ = std::move(stdio_.out.read_end);
+    }
+    if (stdio_.err.read_end) {
+      set_nonblocking(stdio_.err.read_end.get());
+      child_.stderr_ = std::move(stdio_.err.read_end);
+    }
   }
-  if (err.read_end) {
-    set_nonblocking(err.read_end.get());
-    child.stderr_ = std::move(err.read_end);
+
+  const ChildSpec& spec_;
+  const bool warm_;
+  const Containment containment_;
+  const ExecCommand command_;
+  const Machine& m_;
+  Stdio stdio_;
+  Child child_;
+  // The stacks (and a contained run's plan): the init runs on them until it
+  // is reaped, so its Child keeps them; a vfork child is done with them
+  // here.
+  Region region_;
+};
+
+Child Child::spawn(const ChildSpec& spec) {
+  try {
+    return ChildStart(spec, true).run();
+  } catch (const WarmDeclined&) {
+    return ChildStart(spec, false).run();
   }
-  return child;  // the child's ends of the pipes close here, in the parent
+}
+
+int exit_code_from_status(int status) noexcept {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1;
 }
 
 Child::Child(Child&& other) noexcept {
@@ -528,6 +666,7 @@ Child& Child::operator=(Child&& other) noexcept {
   region_ = std::exchange(other.region_, nullptr);
   isolation_ = std::move(other.isolation_);
   kernel_memory_limit_ = other.kernel_memory_limit_;
+  sandbox_ = std::exchange(other.sandbox_, nullptr);
   killed_ = std::exchange(other.killed_, false);
   finished_ = std::exchange(other.finished_, false);
   return *this;
@@ -552,6 +691,8 @@ void Child::release() noexcept {
   isolation_.reset();  // its limit cgroups, empty once the init is reaped
   // Only once the init is reaped: it ran on this memory.
   if (region_ != nullptr) region_cache.give_back(std::exchange(region_, nullptr));
+  // A run that did not end with a clean report: its sandbox is not reused.
+  if (sandbox_ != nullptr) warm_retire(static_cast<WarmSandbox*>(std::exchange(sandbox_, nullptr)));
 }
 
 bool Child::exited() const noexcept {
@@ -635,6 +776,9 @@ ExitInfo Child::finish() {
     wait_for(direct_, 0, si);  // the init has exited: exit_fd was readable
     if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::ended) {
       known = true;
+      // Reused only when its shepherd saw nothing of the run left in it.
+      if (sandbox_ != nullptr && report.sandbox_clean != 0)
+        warm_release(static_cast<WarmSandbox*>(std::exchange(sandbox_, nullptr)));
       info.status = report.wait_status;
       info.user_cpu = std::chrono::microseconds(report.user_usec);
       info.system_cpu = std::chrono::microseconds(report.system_usec);
@@ -654,7 +798,13 @@ ExitInfo Child::finish() {
       info.kernel_memory_limit = kernel_memory_limit_;
     } else {
       // Killed before it could report (a subreaper's init by the program
-      // itself, say): the host ends what is left of the run.
+      // itself, say): the host ends what is left of the run. A warm
+      // shepherd killed from outside left the program in its sandbox: the
+      // sandbox goes (its namespace with it, the program too), and the
+      // program is reaped here when the host became its parent (its status
+      // is then our kill, unknown as with a namespace made for the run).
+      const bool warm = sandbox_ != nullptr;
+      if (warm) warm_retire(static_cast<WarmSandbox*>(std::exchange(sandbox_, nullptr)));
       BrokenRun broken;
       broken.containment = containment_;
       broken.program_pid = pid_;
@@ -663,6 +813,10 @@ ExitInfo Child::finish() {
       broken.cgroup_parent_fd = machine().cgroup_parent_fd;
       broken.cgroup_name = cgroup_name_;
       info = end_broken_run(broken);
+      if (warm) {
+        info.status_known = false;
+        info.status = SIGKILL;
+      }
       known = true;
     }
   }
@@ -699,6 +853,7 @@ Members Child::members() const noexcept {
   } else {
     m.init_pid = direct_;
     m.cgroup_procs = cgroup_procs_;
+    if (sandbox_ != nullptr) m.sandbox_init_pid = static_cast<const WarmSandbox*>(sandbox_)->pid;
   }
   return m;
 }

@@ -90,6 +90,7 @@ struct Members {
   Containment containment = Containment::process_group;
   pid_t pgid = -1;                               ///< process_group: the group
   pid_t init_pid = -1;                           ///< otherwise: the init; its descendants are the run
+  pid_t sandbox_init_pid = -1;                   ///< a warm sandbox's init: its descendants too
   std::shared_ptr<const UniqueFd> cgroup_procs;  ///< cgroup: the run's cgroup.procs (read-only)
 };
 
@@ -166,6 +167,7 @@ class Child {
   Members members() const noexcept;
 
  private:
+  friend class ChildStart;  ///< the steps of `spawn` (child.cpp)
   void release() noexcept;
 
   pid_t pid_ = 0;
@@ -186,6 +188,7 @@ class Child {
   void* region_ = nullptr;                     ///< the init's stacks and plan (given back once it is reaped)
   std::shared_ptr<IsolationSetup> isolation_;  ///< the run's limit cgroups, until its end
   bool kernel_memory_limit_ = false;
+  void* sandbox_ = nullptr;  ///< the WarmSandbox the run uses (back to the pool once it is over)
   bool killed_ = false;
   bool finished_ = false;
 };

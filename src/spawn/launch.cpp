@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>  // struct clone_args, CLONE_INTO_CGROUP
+#include <linux/stat.h>   // struct statx
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -221,6 +222,8 @@ class Init {
   explicit Init(InitPlan& plan) : plan_(plan) {}
 
   [[noreturn]] void run() {
+    if (plan_.kind == InitKind::warm_sandbox) serve_warm_sandbox();
+    if (plan_.kind == InitKind::warm_shepherd) shepherd();
     const int err = prepare();
     if (plan_.probe) {
       if (err != 0) exit_now(kProbeFailed + (err < 250 ? err : 250));
@@ -273,6 +276,9 @@ class Init {
     r.error_stage = stage;
     r.error_errno = err;
     r.error_detail = detail;
+    // A warm shepherd's program that could not start left nothing behind.
+    if (plan_.kind == InitKind::warm_shepherd && stage != LaunchStage::warm)
+      r.sandbox_clean = namespace_holds_only_init() ? 1 : 0;
     report(r);
     exit_now(0);  // the kernel kills whatever the namespace holds
   }
@@ -317,7 +323,9 @@ class Init {
     // is read from a signalfd), so nothing is delivered to the init but
     // SIGKILL and SIGSTOP, and inside a PID namespace not even those.
     reset_signal_dispositions(plan_.reset_signals, plan_.proc_fd);
-    call(SYS_prctl, PR_SET_NAME, "bs-init", 0, 0, 0);
+    // A warm sandbox's init has its own name from the start: a run's init
+    // is `bs-init` (what a program, or a test, looks for), a sandbox is not.
+    call(SYS_prctl, PR_SET_NAME, plan_.kind == InitKind::warm_sandbox ? "bs-warm" : "bs-init", 0, 0, 0);
     call(SYS_setsid);  // off the host's terminal: no Ctrl-C or SIGHUP of its
     if (plan_.map_ids) {
       if (const int err = map_ids(); err != 0) return err;
@@ -385,16 +393,24 @@ class Init {
 
   // Closes every fd but ours and the `extra` ones.
   void close_all_but(const int* extra, int extra_count) {
-    int keep[16];
+    int keep[18];
     int n = 0;
-    const int ours[9] = {plan_.channel_fd, plan_.proc_fd, plan_.cgroup_dir_fd, plan_.cgroup_parent_fd,
-                         signal_fd_,       ns_proc_fd_,   timer_fd_,           cpu_stat_fd_,
-                         scratch_fd_};
+    const int ours[11] = {plan_.channel_fd,
+                          plan_.proc_fd,
+                          plan_.cgroup_dir_fd,
+                          plan_.cgroup_parent_fd,
+                          signal_fd_,
+                          ns_proc_fd_,
+                          timer_fd_,
+                          cpu_stat_fd_,
+                          scratch_fd_,
+                          plan_.warm_pidfd,
+                          plan_.warm_channel_fd};
     for (int fd : ours)
       if (fd >= 0) keep[n++] = fd;
     for (int i = 0; i < extra_count; ++i)
       if (extra[i] >= 0) keep[n++] = extra[i];
-    for (int i = 1; i < n; ++i)  // insertion sort of at most 16
+    for (int i = 1; i < n; ++i)  // insertion sort of at most 18
       for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) {
         const int t = keep[j];
         keep[j] = keep[j - 1];
@@ -464,13 +480,16 @@ class Init {
     InitReport r;
     r.kind = InitReport::started;
     // A subreaper shares the host's PID namespace: the pid is the host's.
-    r.program_pid = plan_.kind == InitKind::subreaper ? program_ : host_pid_of(pidfd);
+    // So does a warm shepherd (it entered only the namespace of its children).
+    r.program_pid = plan_.kind != InitKind::pid_namespace ? program_ : host_pid_of(pidfd);
     r.proc_mounted = proc_mounted_ ? 1 : 0;
     // The program has its own copies of its stdio: ours must go, or the
     // host would never see EOF on the pipes. A subreaper sends the program's
     // pidfd along: its init shares the program's user, so the program can
     // kill it, and the host then ends the run itself (broken_run.cpp).
-    if (plan_.kind == InitKind::subreaper && pidfd >= 0) {
+    // A warm shepherd does too: killed from outside, it would leave the
+    // program (in the sandbox's namespace) to the host's own reaper.
+    if ((plan_.kind == InitKind::subreaper || plan_.kind == InitKind::warm_shepherd) && pidfd >= 0) {
       close_all_but(&pidfd, 1);
       report_with_fd(r, pidfd);
       call(SYS_close, pidfd);
@@ -764,6 +783,191 @@ class Init {
 
   static constexpr int kMaxListed = 64;  ///< see kill_listed
   static constexpr int kStopSweeps = 3;  ///< see kill_all_children
+
+  // ---- warm sandboxes (warm_pool.hpp) ----
+
+  // Whether the namespace's own /proc (`ns_proc_fd_`) lists no process but
+  // its init: false when it lists another or cannot be read.
+  bool namespace_holds_only_init() {
+    if (ns_proc_fd_ < 0 || call(SYS_lseek, ns_proc_fd_, 0, SEEK_SET) < 0) return false;
+    alignas(8) char buf[4096];
+    for (;;) {
+      const long n = call(SYS_getdents64, ns_proc_fd_, buf, sizeof buf);
+      if (n == -EINTR) continue;
+      if (n < 0) return false;
+      if (n == 0) return true;
+      for (long at = 0; at < n;) {
+        const auto* entry = reinterpret_cast<const Dirent64*>(buf + at);
+        at += entry->reclen;
+        const char* c = entry->name;
+        if (*c < '0' || *c > '9') continue;
+        if (!(c[0] == '1' && c[1] == '\0')) return false;
+      }
+    }
+  }
+
+  void reap_until_none() {
+    while (!no_children_) {
+      reap(true);
+      if (!no_children_) reap(false);
+    }
+  }
+
+  // The init of a warm sandbox: set up like a namespace's init (ids mapped,
+  // a fresh /proc), then it reaps the orphans of the runs that use it and
+  // answers their requests, until its channel to the host closes (the host
+  // exited, exec'd or retired it): its exit ends the namespace, and the
+  // kernel kills whatever is left in it.
+  [[noreturn]] void serve_warm_sandbox() {
+    const int err = prepare();
+    const char ready = err == 0 && ns_proc_fd_ >= 0 ? kWarmReady : kWarmDirty;
+    call(SYS_sendto, plan_.channel_fd, &ready, 1, MSG_NOSIGNAL, nullptr, 0);
+    if (ready != kWarmReady) exit_now(1);
+    for (;;) {
+      pollfd fds[2] = {{signal_fd_, POLLIN, 0}, {plan_.channel_fd, POLLIN, 0}};
+      const long n = call(SYS_ppoll, fds, 2, nullptr, nullptr, kSigsetSize);
+      if (n == -EINTR) continue;
+      if (n < 0) exit_now(1);
+      if (fds[0].revents != 0) {
+        drain_signal_fd();
+        reap(false);
+      }
+      if (fds[1].revents == 0) continue;
+      char request = 0;
+      const long got = call(SYS_recvfrom, plan_.channel_fd, &request, 1, MSG_DONTWAIT, nullptr, nullptr);
+      if (got == -EINTR || got == -EAGAIN) continue;
+      if (got <= 0) exit_now(0);  // the host is gone
+      // kill(-1): all of the namespace but us, which no fork can race. A
+      // seccomp filter of the host that refuses it makes us answer dirty:
+      // the shepherd or the host then kills us, which ends the namespace.
+      char answer = kWarmKill;
+      const bool kill_asked = request == kWarmKill || request == kWarmClean;
+      const long killed = kill_asked ? call(SYS_kill, -1, SIGKILL) : 0;
+      if (killed != 0 && killed != -ESRCH) {
+        answer = kWarmDirty;
+      } else if (request == kWarmClean) {
+        no_children_ = false;
+        reap_until_none();
+        answer = namespace_holds_only_init() ? kWarmIsClean : kWarmDirty;
+      }
+      call(SYS_sendto, plan_.channel_fd, &answer, 1, MSG_NOSIGNAL, nullptr, 0);
+    }
+  }
+
+  // A request to the sandbox's init; its one-byte answer, 0 when it is gone.
+  char ask_sandbox(char request) {
+    if (call(SYS_sendto, plan_.warm_channel_fd, &request, 1, MSG_NOSIGNAL, nullptr, 0) != 1) return 0;
+    for (;;) {
+      char answer = 0;
+      const long n = call(SYS_recvfrom, plan_.warm_channel_fd, &answer, 1, 0, nullptr, nullptr);
+      if (n == -EINTR) continue;
+      return n == 1 ? answer : 0;
+    }
+  }
+
+  static bool same_file(const struct statx& a, const struct statx& b) {
+    return a.stx_ino == b.stx_ino && a.stx_dev_major == b.stx_dev_major && a.stx_dev_minor == b.stx_dev_minor;
+  }
+
+  // The shepherd enters the sandbox: its PID namespace for its children,
+  // its mount namespace (and user namespace) for itself. Entering a mount
+  // namespace moves the root and the cwd to the namespace's root: the
+  // host's cwd is found again by its path, and both must be the same files
+  // as the host's (a chroot, a deleted or unreachable cwd: the sandbox
+  // cannot serve this call). Returns 0 or an errno (LaunchStage::warm).
+  int enter_sandbox() {
+    const long len = call(SYS_getcwd, plan_.cwd_buffer, plan_.cwd_buffer_size);
+    if (len < 0) return static_cast<int>(-len);
+    if (plan_.cwd_buffer[0] != '/') return ENOENT;  // "(unreachable)/..."
+    struct statx cwd_before {
+    }, root_before{}, cwd_after{}, root_after{};
+    if (call(SYS_statx, AT_FDCWD, ".", 0, STATX_INO, &cwd_before) < 0 ||
+        call(SYS_statx, AT_FDCWD, "/", 0, STATX_INO, &root_before) < 0)
+      return EIO;
+    if (const long r = call(SYS_setns, plan_.warm_pidfd, plan_.warm_setns_flags); r < 0)
+      return static_cast<int>(-r);
+    if (const long r = call(SYS_chdir, plan_.cwd_buffer); r < 0) return static_cast<int>(-r);
+    if (call(SYS_statx, AT_FDCWD, ".", 0, STATX_INO, &cwd_after) < 0 ||
+        call(SYS_statx, AT_FDCWD, "/", 0, STATX_INO, &root_after) < 0 || !same_file(cwd_before, cwd_after) ||
+        !same_file(root_before, root_after))
+      return EXDEV;
+    const long fd = call(SYS_openat, AT_FDCWD, "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return static_cast<int>(-fd);
+    ns_proc_fd_ = static_cast<int>(fd);
+    return 0;
+  }
+
+  int prepare_shepherd() {
+    reset_signal_dispositions(plan_.reset_signals, plan_.proc_fd);
+    call(SYS_prctl, PR_SET_NAME, "bs-init", 0, 0, 0);
+    call(SYS_setsid);
+    if (const int err = enter_sandbox(); err != 0) return err;
+    const unsigned long chld = 1UL << (SIGCHLD - 1);
+    const long sfd = call(SYS_signalfd4, -1, &chld, kSigsetSize, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) return static_cast<int>(-sfd);
+    signal_fd_ = static_cast<int>(sfd);
+    const int keep[4] = {plan_.program.stdio[0], plan_.program.stdio[1], plan_.program.stdio[2],
+                         plan_.program.cgroup_procs_fd};
+    close_all_but(keep, 4);
+    return 0;
+  }
+
+  // One run in a warm sandbox. The program is our child in the sandbox's
+  // PID namespace; its orphans become the sandbox init's. At the end every
+  // process of the run is killed and gone before the report (the cgroup is
+  // empty and removed, or the sandbox's init killed the namespace), and the
+  // report says whether the sandbox holds nothing but its init: only then
+  // does the host use it again.
+  [[noreturn]] void shepherd() {
+    if (const int err = prepare_shepherd(); err != 0) fail_start(LaunchStage::warm, err);
+    start_program();
+    supervise();
+    reap(false);
+    bool clean;
+    if (plan_.cgroup_dir_fd >= 0) {
+      // The cgroup holds the whole run, orphans included.
+      if (!program_done_ || !no_children_) kill_cgroup();
+      reap_until_none();
+      remove_cgroup();  // kills and waits for anything still in it
+      // Orphans the sandbox's init has not reaped yet: it does so first.
+      clean = namespace_holds_only_init() || ask_sandbox(kWarmClean) == kWarmIsClean;
+    } else if (program_done_ && no_children_ && namespace_holds_only_init()) {
+      clean = true;  // the program left nothing behind
+    } else {
+      // kill(-1) in the namespace (only its init can), then our children
+      // (the program, and what it made with CLONE_PARENT) are reaped here,
+      // the orphans there. A sandbox whose init is gone took its namespace
+      // with it: nothing is left, and it is not reused.
+      const bool killed = ask_sandbox(kWarmKill) == kWarmKill;
+      // No answer (the sandbox's init is gone or deaf) or it could not
+      // kill: killing it ends the namespace and everything in it. Our
+      // children (in the namespace) are reaped first: its end waits for
+      // that. Its exit then says everything of the namespace is gone.
+      if (!killed) call(SYS_pidfd_send_signal, plan_.warm_pidfd, SIGKILL, nullptr, 0);
+      reap_until_none();
+      if (!killed) {
+        pollfd p{plan_.warm_pidfd, POLLIN, 0};
+        while (call(SYS_ppoll, &p, 1, nullptr, nullptr, kSigsetSize) == -EINTR) {
+        }
+      }
+      clean = killed && ask_sandbox(kWarmClean) == kWarmIsClean;
+    }
+    rusage usage{};
+    call(SYS_getrusage, RUSAGE_CHILDREN, &usage);
+    char ignored[64];
+    while (call(SYS_recvfrom, plan_.channel_fd, ignored, sizeof ignored, MSG_DONTWAIT, nullptr, nullptr) >
+           0) {
+    }
+    InitReport r;
+    r.kind = InitReport::ended;
+    r.wait_status = program_done_ ? status_ : SIGKILL;
+    r.user_usec = usage.ru_utime.tv_sec * 1000000L + usage.ru_utime.tv_usec;
+    r.system_usec = usage.ru_stime.tv_sec * 1000000L + usage.ru_stime.tv_usec;
+    r.max_rss_kb = usage.ru_maxrss;
+    r.sandbox_clean = clean ? 1 : 0;
+    report(r);
+    exit_now(0);
+  }
 
   InitPlan& plan_;
   int signal_fd_ = -1;

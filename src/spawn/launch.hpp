@@ -30,6 +30,7 @@ enum class LaunchStage : int {
   exec,     ///< execve of the program
   init,     ///< the init's own setup (namespaces, maps, /proc)
   clone,    ///< clone() of the program
+  warm,     ///< entering a warm sandbox (setns, or the host's cwd or root not found there)
   // The run's isolation (isolation_launch.cpp), in the program's process:
   isolation_mounts,      ///< its own mount namespace, the read-only view
   isolation_scratch,     ///< the scratch tmpfs at /tmp
@@ -115,7 +116,19 @@ struct ProgramPlan {
   int error_detail = 0;  ///< isolation_volume: which one
 };
 
-enum class InitKind : int { subreaper, pid_namespace };
+/// subreaper and pid_namespace: the init of one run (namespaces made for
+/// it). warm_sandbox: the init of a warm sandbox (warm_pool.hpp): made once
+/// in new namespaces, it serves run after run, reaping orphans, killing and
+/// checking on request. warm_shepherd: the per-run process that enters a
+/// warm sandbox (setns), starts the program there and ends the run.
+enum class InitKind : int { subreaper, pid_namespace, warm_sandbox, warm_shepherd };
+
+/// Requests on a warm sandbox's channel (one byte; the answer is one byte).
+inline constexpr char kWarmReady = 'r';    ///< sent once by the sandbox's init, set up
+inline constexpr char kWarmKill = 'k';     ///< SIGKILL to every process of the namespace; answer 'k'
+inline constexpr char kWarmClean = 'c';    ///< kill, reap, and prove the namespace empty
+inline constexpr char kWarmIsClean = 'y';  ///< answer to kWarmClean: only the init is left
+inline constexpr char kWarmDirty = 'n';    ///< answer to kWarmClean: something else is left
 
 struct InitPlan {
   ProgramPlan program;
@@ -155,6 +168,14 @@ struct InitPlan {
   /// namespace when `program.new_cgroup_namespace`), then exit with
   /// kProbeWorked, kProbeWorkedWithoutProc or kProbeFailed + errno.
   bool probe = false;
+  /// warm_shepherd: the sandbox to enter (its init's pidfd, with these
+  /// setns flags), the host's end of the sandbox's channel, and a buffer
+  /// for the host's cwd (found again by path in the sandbox's mounts).
+  int warm_pidfd = -1;
+  int warm_channel_fd = -1;
+  unsigned long warm_setns_flags = 0;
+  char* cwd_buffer = nullptr;
+  unsigned long cwd_buffer_size = 0;
 };
 
 inline constexpr int kProbeWorked = 0;
@@ -181,6 +202,7 @@ struct InitReport {
   int memory_oom_kill = 0;      ///< ended: memory.events counted an oom_kill
   int file_size_hit = 0;        ///< ended: a process of the run died of SIGXFSZ
   int scratch_full = 0;         ///< ended: the scratch had no free block or inode left
+  int sandbox_clean = 0;        ///< ended (warm_shepherd): the sandbox holds only its init
 };
 
 extern "C" {

@@ -70,6 +70,11 @@ inline void expect_contained(bs::Containment c, const std::string& what) {
   const std::vector<pid_t> left = live_descendants();
   EXPECT_TRUE(left.empty()) << left.size() << " process(es) left, e.g. pid " << (left.empty() ? 0 : left[0]);
   if (!left.empty()) kill_descendants();
+  // The warm sandboxes of a host that has exited end by themselves (their
+  // channel to it closed); nobody waits for them, so they may take a moment.
+  EXPECT_FALSE(bs_test::still_true_after([] { return bs_test::warm_sandboxes_left(); }))
+      << "a warm sandbox outlived its host";
+  live_descendants();  // reaps them
 }
 
 /// The mechanisms this machine offers, weakest first.

@@ -280,9 +280,23 @@ inline bool reap_zombie(pid_t pid) {
 /// Our live descendants. With `reap`, zombie children are reaped on the way
 /// (adopted orphans: pass false while a run of the library is in flight, its
 /// own child is the library's to reap).
+/// Whether `pid` is the init of a warm sandbox (its name is "bs-warm").
+inline bool is_warm_sandbox_init(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/comm");
+  std::string comm;
+  return std::getline(f, comm) && comm == "bs-warm";
+}
+
+/// Our live descendants, a run's leftovers. The warm sandboxes of this
+/// process are dropped first (they are the library's, not a run's); those of
+/// a host process that has exited end by themselves a moment later
+/// (`warm_sandboxes_left` says whether any is still there): they are not
+/// counted here, but the processes in their namespaces are.
 inline std::vector<pid_t> live_descendants(bool reap = true) {
+  bounded_subprocess::drop_warm_sandboxes();
   std::vector<pid_t> alive;
   for (const ProcStat& st : all_processes()) {
+    if (st.state != 'Z' && is_warm_sandbox_init(st.pid)) continue;
     if (st.ppid == ::getpid() && st.state == 'Z') {
       if (reap && !reap_zombie(st.pid)) alive.push_back(st.pid);  // adopted: ours to reap
       continue;
@@ -290,6 +304,13 @@ inline std::vector<pid_t> live_descendants(bool reap = true) {
     if (st.state != 'Z' && is_my_descendant(st)) alive.push_back(st.pid);
   }
   return alive;
+}
+
+/// Whether a warm sandbox's init is among our live descendants.
+inline bool warm_sandboxes_left() {
+  for (const ProcStat& st : all_processes())
+    if (st.state != 'Z' && is_warm_sandbox_init(st.pid) && is_my_descendant(st)) return true;
+  return false;
 }
 
 /// Every containment this machine offers, weakest first.
@@ -346,6 +367,9 @@ class NoLeaks {
   /// period lets SIGKILLed processes vanish.
   void expect_clean(std::vector<pid_t> pgids = {}, std::vector<pid_t> pids = {},
                     bool check_zombies = true) const {
+    // The idle warm sandboxes (their processes and fds) are the library's
+    // cache, not a run's: they go first, and must leave nothing.
+    bounded_subprocess::drop_warm_sandboxes();
     EXPECT_EQ(count_open_fds(), fds_) << "fd leak";
     if (is_subreaper()) {
       std::vector<pid_t> left = reap_adopted_orphans(grace_);
@@ -377,6 +401,7 @@ class NoLeaks {
   // cgroup) open for the life of the process: make them exist first.
   static int baseline_fds() {
     (void)bounded_subprocess::strongest_containment();
+    bounded_subprocess::drop_warm_sandboxes();
     return count_open_fds();
   }
 

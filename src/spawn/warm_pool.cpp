@@ -1,0 +1,382 @@
+// The pool of warm sandboxes (see warm_pool.hpp).
+#include "spawn/warm_pool.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "spawn/launch.hpp"
+#include "spawn/machine.hpp"
+#include "spawn/raw_syscall.hpp"
+
+namespace bounded_subprocess::detail {
+
+namespace {
+
+constexpr std::size_t kMaxIdle = 8;
+constexpr long long kIdleMs = 10'000;
+constexpr int kMaxDeclines = 3;
+constexpr std::size_t kPage = 4096;
+constexpr std::size_t kStack = 64 * 1024;
+constexpr std::size_t kRegion = kPage + kStack + kPage;  // guard, stack, plan
+
+long long now_ms() noexcept {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int above_stdio(int fd) noexcept {
+  if (fd < 0 || fd > 2) return fd;
+  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  ::close(fd);
+  return moved;
+}
+
+// A retired sandbox's init, killed, to be reaped (it is our child) before
+// its stack goes.
+struct Dying {
+  pid_t pid;
+  int pidfd;
+  void* stack;
+};
+
+struct Pool {
+  std::mutex mu;
+  std::vector<WarmSandbox*> idle;
+  std::vector<Dying> dying;
+  pid_t owner = ::getpid();
+  std::size_t leased = 0;  ///< sandboxes of this pool in use by a run
+  bool ran_cold = false;   ///< the process's first run went cold
+  int declines = 0;
+  bool off = false;
+};
+
+std::atomic<Pool*> the_pool{nullptr};
+
+bool owned_here(const WarmSandbox* s) noexcept {
+  return s->pid > 0 && s->stack != nullptr && ::getpid() == s->owner;
+}
+
+// Our copies of a sandbox that belongs to another process (we are a child
+// of fork): closed, never signalled, never used.
+void drop_foreign(WarmSandbox* s) noexcept {
+  s->pidfd.reset();
+  s->channel.reset();
+  s->mounts.reset();
+  delete s;
+}
+
+// In the child of fork(), single-threaded: the parent's sandboxes are not
+// ours. The lock may have been held by a thread that does not exist here.
+void forget_after_fork() noexcept {
+  Pool* p = the_pool.load();
+  if (p == nullptr) return;
+  new (&p->mu) std::mutex;
+  for (WarmSandbox* s : p->idle) drop_foreign(s);
+  p->idle.clear();
+  for (const Dying& d : p->dying) ::close(d.pidfd);
+  p->dying.clear();
+  p->leased = 0;
+  p->owner = ::getpid();
+}
+
+Pool& pool() {
+  Pool* p = the_pool.load(std::memory_order_acquire);
+  if (p != nullptr && p->owner == ::getpid()) return *p;
+  static std::once_flag once;
+  std::call_once(once, [] { ::pthread_atfork(nullptr, nullptr, forget_after_fork); });
+  // First use, or a child of a fork that bypassed pthread_atfork (a raw
+  // clone): a pool of its own; the old one is not touched (its lock may be
+  // held by a thread that does not exist here).
+  auto* fresh = new Pool;
+  Pool* expected = p;
+  if (the_pool.compare_exchange_strong(expected, fresh)) return *fresh;
+  delete fresh;
+  return *expected;
+}
+
+void reap_dying(Pool& p) noexcept {
+  for (std::size_t i = 0; i < p.dying.size();) {
+    siginfo_t info{};
+    const Dying d = p.dying[i];
+    const int r = ::waitid(P_PID, static_cast<id_t>(d.pid), &info, WEXITED | WNOHANG | __WALL);
+    // ECHILD: the host reaped it itself (a waitpid(-1) of its own).
+    if ((r == 0 && info.si_pid == d.pid) || (r != 0 && errno == ECHILD)) {
+      ::close(d.pidfd);
+      ::munmap(d.stack, kRegion);
+      p.dying[i] = p.dying.back();
+      p.dying.pop_back();
+    } else {
+      ++i;
+    }
+  }
+}
+
+void retire_locked(Pool& p, WarmSandbox* s) noexcept {
+  // SIGKILL ends its namespace: the kernel kills whatever is in it. Nobody
+  // waits for that here; the zombie is reaped at a later use of the pool.
+  ::syscall(SYS_pidfd_send_signal, s->pidfd.get(), SIGKILL, nullptr, 0);
+  s->channel.reset();
+  s->mounts.reset();
+  try {
+    p.dying.push_back({s->pid, s->pidfd.release(), s->stack});
+  } catch (...) {
+    // Out of memory: wait for it now rather than leak it.
+    siginfo_t info{};
+    while (::waitid(P_PID, static_cast<id_t>(s->pid), &info, WEXITED | __WALL) != 0 && errno == EINTR) {
+    }
+    ::close(s->pidfd.release());
+    ::munmap(s->stack, kRegion);
+  }
+  delete s;
+}
+
+bool is_readable_now(int fd, short events) noexcept {
+  pollfd p{fd, events, 0};
+  int r;
+  do {
+    r = ::poll(&p, 1, 0);
+  } while (r < 0 && errno == EINTR);
+  return r > 0 && p.revents != 0;
+}
+
+// A new sandbox: its init cloned into new PID, mount (and user) namespaces,
+// set up, and ready. nullptr when that fails (nothing is left).
+WarmSandbox* make_sandbox(const Machine& m) noexcept {
+  void* mem = ::mmap(nullptr, kRegion, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) return nullptr;
+  char* base = static_cast<char*>(mem);
+  // A guard page below the stack. MADV_GUARD_INSTALL (Linux 6.13) keeps the
+  // region one mapping that merges with its neighbours (every exit of a
+  // process that shares our memory walks our mappings); else mprotect.
+  constexpr int kMadvGuardInstall = 102;
+  if (::madvise(base, kPage, kMadvGuardInstall) != 0) ::mprotect(base, kPage, PROT_NONE);
+  auto* plan = new (base + kPage + kStack) InitPlan;
+  plan->kind = InitKind::warm_sandbox;
+  plan->reset_signals = SignalReset::all;
+  plan->proc_fd = m.proc_fd;
+  plan->map_ids = m.user_namespace;
+  plan->uid = ::geteuid();
+  plan->gid = ::getegid();
+  plan->mount_proc = true;
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    ::munmap(mem, kRegion);
+    return nullptr;
+  }
+  const int host_end = above_stdio(pair[0]);
+  const int init_end = above_stdio(pair[1]);
+  if (host_end < 0 || init_end < 0) {
+    if (host_end >= 0) ::close(host_end);
+    if (init_end >= 0) ::close(init_end);
+    ::munmap(mem, kRegion);
+    return nullptr;
+  }
+  plan->channel_fd = init_end;
+  int pidfd = -1;
+  long pid;
+  {
+    // Every signal blocked while the clone starts (it must not run a host
+    // handler); the init keeps them blocked and reads SIGCHLD from a
+    // signalfd. No exit signal: see Child::spawn.
+    const unsigned long all = ~0UL;
+    unsigned long old = 0;
+    raw::call(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof old);
+    pid = bs_clone(init_clone_flags(Containment::pid_namespace, m) | CLONE_PIDFD, base + kPage + kStack,
+                   &pidfd, bs_run_init, plan);
+    raw::call(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof old);
+  }
+  ::close(init_end);
+  if (pid < 0) {
+    ::close(host_end);
+    ::munmap(mem, kRegion);
+    return nullptr;
+  }
+  auto fail = [&]() -> WarmSandbox* {
+    ::close(host_end);
+    ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    siginfo_t info{};
+    while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | __WALL) != 0 && errno == EINTR) {
+    }
+    ::close(pidfd);
+    ::munmap(mem, kRegion);
+    return nullptr;
+  };
+  char ready = 0;
+  ssize_t n;
+  do {
+    n = ::recv(host_end, &ready, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1 || ready != kWarmReady) return fail();
+  // Opened once its /proc is mounted: POLLPRI from now on means a change.
+  const std::string mounts_path = std::to_string(pid) + "/mounts";
+  const int mounts = above_stdio(::openat(m.proc_fd, mounts_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (mounts < 0) return fail();
+  auto* s = new (std::nothrow) WarmSandbox;
+  if (s == nullptr) {
+    ::close(mounts);
+    return fail();
+  }
+  s->pid = static_cast<pid_t>(pid);
+  s->owner = ::getpid();
+  s->pidfd = UniqueFd(above_stdio(pidfd));
+  s->channel = UniqueFd(host_end);
+  s->mounts = UniqueFd(mounts);
+  s->stack = mem;
+  s->setns_flags = CLONE_NEWPID | CLONE_NEWNS | (m.user_namespace ? CLONE_NEWUSER : 0UL);
+  return s;
+}
+
+bool reuse_wanted() noexcept {
+  static const bool wanted = [] {
+    const char* v = std::getenv("BOUNDED_SUBPROCESS_WARM");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return wanted;
+}
+
+}  // namespace
+
+bool warm_sandboxes_enabled(const Machine& m) noexcept {
+  if (!reuse_wanted() || !m.available[static_cast<int>(Containment::pid_namespace)] || !m.mount_proc)
+    return false;
+  const Pool* p = the_pool.load(std::memory_order_acquire);
+  return p == nullptr || p->owner != ::getpid() || !p->off;
+}
+
+WarmSandbox* warm_acquire(const Machine& m) noexcept {
+  try {
+    Pool& p = pool();
+    {
+      std::lock_guard lock(p.mu);
+      if (p.off) return nullptr;
+      reap_dying(p);
+      const long long now = now_ms();
+      // Shrink: the ones idle too long go (the oldest are at the front).
+      while (!p.idle.empty() && now - p.idle.front()->idle_since_ms > kIdleMs) {
+        retire_locked(p, p.idle.front());
+        p.idle.erase(p.idle.begin());
+      }
+      while (!p.idle.empty()) {
+        WarmSandbox* s = p.idle.back();
+        p.idle.pop_back();
+        // Its init died meanwhile (killed from outside): not usable.
+        if (!is_readable_now(s->pidfd.get(), POLLIN)) {
+          ++p.leased;
+          return s;
+        }
+        retire_locked(p, s);
+      }
+      // As many sandboxes as the pool keeps are in use: this run goes cold
+      // (a namespace of its own, as with reuse off). A new sandbox and its
+      // shepherd cost more than one per-run init, and one made beyond what
+      // the pool keeps would be retired at the run's end: a burst of
+      // concurrent runs would pay both for nothing.
+      if (p.leased >= kMaxIdle) return nullptr;
+      // The first run of a process goes cold too: a process that makes one
+      // run (bounded-run, a script) pays no more than a namespace of its
+      // own, and leaves no sandbox behind to end after it exits.
+      if (!p.ran_cold) {
+        p.ran_cold = true;
+        return nullptr;
+      }
+      ++p.leased;  // counted before it is made: concurrent callers see it
+    }
+    WarmSandbox* s = make_sandbox(m);
+    if (s == nullptr) {
+      std::lock_guard lock(p.mu);
+      --p.leased;
+      p.off = true;  // this process cannot make them: do not pay for trying again
+    }
+    return s;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+void warm_release(WarmSandbox* s) noexcept {
+  if (s == nullptr) return;
+  if (!owned_here(s)) return drop_foreign(s);
+  Pool& p = *the_pool.load();
+  // A mount made or removed in its namespace (by a run with the
+  // privileges to, or propagated from the host): not the same sandbox.
+  const bool changed = is_readable_now(s->mounts.get(), POLLPRI);
+  std::lock_guard lock(p.mu);
+  if (p.leased > 0) --p.leased;
+  if (changed || p.off || p.idle.size() >= kMaxIdle) {
+    retire_locked(p, s);
+  } else {
+    s->idle_since_ms = now_ms();
+    try {
+      p.idle.push_back(s);
+    } catch (...) {
+      retire_locked(p, s);
+    }
+  }
+  reap_dying(p);
+}
+
+void warm_retire(WarmSandbox* s) noexcept {
+  if (s == nullptr) return;
+  if (!owned_here(s)) return drop_foreign(s);
+  Pool& p = *the_pool.load();
+  std::lock_guard lock(p.mu);
+  if (p.leased > 0) --p.leased;
+  retire_locked(p, s);
+  reap_dying(p);
+}
+
+void warm_declined() noexcept {
+  try {
+    Pool& p = pool();
+    std::lock_guard lock(p.mu);
+    if (++p.declines >= kMaxDeclines) p.off = true;
+  } catch (...) {
+  }
+}
+
+void warm_drop_idle() noexcept {
+  Pool* p = the_pool.load(std::memory_order_acquire);
+  if (p == nullptr || p->owner != ::getpid()) return;
+  std::lock_guard lock(p->mu);
+  for (WarmSandbox* s : p->idle) retire_locked(*p, s);
+  p->idle.clear();
+  for (const Dying& d : p->dying) {
+    siginfo_t info{};
+    while (::waitid(P_PID, static_cast<id_t>(d.pid), &info, WEXITED | __WALL) != 0 && errno == EINTR) {
+    }
+    ::close(d.pidfd);
+    ::munmap(d.stack, kRegion);
+  }
+  p->dying.clear();
+}
+
+}  // namespace bounded_subprocess::detail
+
+namespace bounded_subprocess {
+
+void drop_warm_sandboxes() noexcept {
+  detail::warm_drop_idle();
+}
+
+}  // namespace bounded_subprocess

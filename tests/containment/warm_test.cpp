@@ -1,0 +1,341 @@
+// Warm sandboxes: pid_namespace and cgroup runs enter namespaces made once
+// and reused. Nothing of one run may reach the next, and the program must
+// get the caller's state at the time of the call, not the state of when the
+// sandbox was made. Each test shows the sandbox was reused (the same PID
+// namespace), so that it checks reuse, not a fresh namespace.
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bounded_subprocess/run.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "containment_test_util.hpp"
+
+extern char** environ;  // NOLINT: POSIX
+
+namespace {
+
+using namespace bs_containment;
+using namespace std::chrono_literals;
+
+// The mechanisms that use warm sandboxes here.
+std::vector<bs::Containment> warm_mechanisms() {
+  std::vector<bs::Containment> out;
+  const char* off = std::getenv("BOUNDED_SUBPROCESS_WARM");
+  if (off != nullptr && std::string(off) == "0") return out;
+  for (bs::Containment c : mechanisms())
+    if (c == bs::Containment::pid_namespace || c == bs::Containment::cgroup) out.push_back(c);
+  return out;
+}
+
+// `script` run by /bin/sh under `c`; its stdout (exit 0 expected).
+std::string sh(bs::Containment c, const std::string& script, const bs::Options& extra = {}) {
+  bs::Options o = extra;
+  o.containment = c;
+  o.timeout = 30s;
+  o.max_output_size = 64 * 1024;
+  const bs::Result r = bs::run({"/bin/sh", "-c", script}, o);
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.containment, c);
+  return r.out.data;
+}
+
+// The PID namespace a run's program is in.
+std::string pid_namespace_of_a_run(bs::Containment c) {
+  return sh(c, "readlink /proc/self/ns/pid");
+}
+
+// The first run of a process goes cold (it makes no sandbox): one run of
+// the process, so that the tests' runs are warm.
+void past_the_first_run() {
+  static const bool done = [] {
+    (void)bs::run({"true"});
+    return true;
+  }();
+  (void)done;
+}
+
+#define SKIP_WITHOUT_WARM()                                                \
+  if (warm_mechanisms().empty()) GTEST_SKIP() << "no warm sandboxes here"; \
+  past_the_first_run()
+
+TEST(Warm, ASandboxIsReusedAndHoldsNothingOfTheRunBefore) {
+  SKIP_WITHOUT_WARM();
+  for (bs::Containment c : warm_mechanisms()) {
+    SCOPED_TRACE(std::string(bs::to_string(c)));
+    bs_test::NoLeaks leaks;
+    const std::string ns = pid_namespace_of_a_run(c);
+    // A run that leaves processes behind: in the background, in a new
+    // session, and stopped.
+    const bs::Result left = bs::run({"/bin/sh", "-c",
+                                     "sleep 301 & setsid sleep 302 & sh -c 'kill -STOP $$; sleep 304' & "
+                                     "sleep 0.2; echo started"},
+                                    {.timeout = 30s, .containment = c});
+    EXPECT_EQ(left.exit_code, 0) << left;
+    // The next run in the same sandbox sees no process but the sandbox's
+    // init (process 1) and its own.
+    const std::string listing =
+        sh(c,
+           "readlink /proc/self/ns/pid; for p in /proc/[0-9]*; do "
+           "[ \"${p#/proc/}\" = 1 ] || [ \"${p#/proc/}\" = $$ ] || cat $p/comm; done");
+    EXPECT_EQ(listing, ns) << "the namespace holds something of the run before";
+    leaks.expect_clean();
+  }
+}
+
+TEST(Warm, AMountOfARunNeverReachesTheNext) {
+  SKIP_WITHOUT_WARM();
+  if (::geteuid() != 0) GTEST_SKIP() << "only a root program can mount in its sandbox";
+  for (bs::Containment c : warm_mechanisms()) {
+    SCOPED_TRACE(std::string(bs::to_string(c)));
+    const std::string before = pid_namespace_of_a_run(c);
+    EXPECT_EQ(sh(c, "mount -t tmpfs bs-warm-test /mnt && grep -c bs-warm-test /proc/self/mountinfo"), "1\n");
+    // The sandbox whose mounts changed is retired: the next run is elsewhere.
+    EXPECT_EQ(sh(c, "grep -c bs-warm-test /proc/self/mountinfo || true"), "0\n");
+    EXPECT_NE(pid_namespace_of_a_run(c), before);
+    std::ifstream host_mounts("/proc/self/mountinfo");
+    const std::string text((std::istreambuf_iterator<char>(host_mounts)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text.find("bs-warm-test"), std::string::npos) << "the run's mount reached the host";
+  }
+}
+
+// The caller's state at the time of each call: changed between two runs
+// that share a sandbox, the second run sees the change.
+TEST(Warm, TheProgramGetsTheCallersCwdUmaskAndRlimitsOfTheCall) {
+  SKIP_WITHOUT_WARM();
+  const std::filesystem::path old_cwd = std::filesystem::current_path();
+  const std::filesystem::path a =
+      std::filesystem::temp_directory_path() / ("bs_warm_a." + std::to_string(::getpid()));
+  const std::filesystem::path b =
+      std::filesystem::temp_directory_path() / ("bs_warm_b." + std::to_string(::getpid()));
+  std::filesystem::create_directories(a);
+  std::filesystem::create_directories(b);
+  rlimit old_nofile{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old_nofile), 0);
+  const mode_t old_umask = ::umask(022);
+  for (bs::Containment c : warm_mechanisms()) {
+    SCOPED_TRACE(std::string(bs::to_string(c)));
+    const std::string script = "readlink /proc/self/ns/pid; pwd; umask; ulimit -n";
+    std::filesystem::current_path(a);
+    ::umask(022);
+    rlimit lim = old_nofile;
+    lim.rlim_cur = std::min<rlim_t>(200, old_nofile.rlim_max);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lim), 0);
+    const std::string first = sh(c, script);
+    const std::string ns = first.substr(0, first.find('\n') + 1);
+    EXPECT_EQ(first, ns + a.string() + "\n0022\n" + std::to_string(lim.rlim_cur) + "\n");
+    std::filesystem::current_path(b);
+    ::umask(077);
+    lim.rlim_cur = std::min<rlim_t>(150, old_nofile.rlim_max);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lim), 0);
+    EXPECT_EQ(sh(c, script), ns + b.string() + "\n0077\n" + std::to_string(lim.rlim_cur) + "\n");
+  }
+  ::setrlimit(RLIMIT_NOFILE, &old_nofile);
+  ::umask(old_umask);
+  std::filesystem::current_path(old_cwd);
+  std::filesystem::remove(a);
+  std::filesystem::remove(b);
+}
+
+// Per-thread state (nice, credentials, no_new_privs, seccomp) changed in
+// another thread: that thread's run sees it, the main thread's does not,
+// and both used the same sandbox.
+std::string in_a_thread(const std::function<void()>& change, bs::Containment c, const std::string& script) {
+  std::string out;
+  std::thread t([&] {
+    change();
+    out = sh(c, script);
+  });
+  t.join();
+  return out;
+}
+
+TEST(Warm, TheProgramGetsTheCallingThreadsNiceNoNewPrivsAndSeccomp) {
+  SKIP_WITHOUT_WARM();
+  const std::string script =
+      "readlink /proc/self/ns/pid; cut -d' ' -f19 /proc/self/stat; grep -E '^(NoNewPrivs|Seccomp):' "
+      "/proc/self/status";
+  for (bs::Containment c : warm_mechanisms()) {
+    SCOPED_TRACE(std::string(bs::to_string(c)));
+    const std::string mine = sh(c, script);
+    const std::string ns = mine.substr(0, mine.find('\n') + 1);
+    EXPECT_EQ(mine, ns + "0\nNoNewPrivs:\t0\nSeccomp:\t0\n");
+    const std::string niced = in_a_thread(
+        [] { ASSERT_EQ(::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 7), 0); }, c, script);
+    EXPECT_EQ(niced, ns + "7\nNoNewPrivs:\t0\nSeccomp:\t0\n");
+    const std::string filtered = in_a_thread(
+        [] {
+          ASSERT_EQ(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+          sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+          sock_fprog prog{1, allow};
+          ASSERT_EQ(::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog), 0);
+        },
+        c, script);
+    EXPECT_EQ(filtered, ns + "0\nNoNewPrivs:\t1\nSeccomp:\t2\n");
+    EXPECT_EQ(sh(c, script), mine) << "the main thread's run took another thread's state";
+  }
+}
+
+TEST(Warm, TheProgramGetsTheCallingThreadsGroupsOfTheCall) {
+  SKIP_WITHOUT_WARM();
+  if (::geteuid() != 0) GTEST_SKIP() << "only root can change its groups";
+  const std::string script = "readlink /proc/self/ns/pid; grep -E '^(Gid|Groups):' /proc/self/status";
+  for (bs::Containment c : warm_mechanisms()) {
+    SCOPED_TRACE(std::string(bs::to_string(c)));
+    const std::string mine = sh(c, script);
+    const std::string ns = mine.substr(0, mine.find('\n') + 1);
+    // Raw system calls: glibc's setgroups would change every thread.
+    const std::string changed = in_a_thread(
+        [] {
+          const gid_t groups[] = {4242, 4343};
+          ASSERT_EQ(::syscall(SYS_setgroups, 2, groups), 0);
+          ASSERT_EQ(::syscall(SYS_setresgid, 4141, 4141, 4141), 0);
+        },
+        c, script);
+    EXPECT_EQ(changed, ns + "Gid:\t4141\t4141\t4141\t4141\nGroups:\t4242 4343 \n");
+    EXPECT_EQ(sh(c, script), mine);
+  }
+}
+
+// The live warm sandboxes of this process (its children named bs-warm).
+int live_sandboxes() {
+  int n = 0;
+  for (const bs_test::ProcStat& st : bs_test::all_processes()) {
+    if (st.ppid != ::getpid() || st.state == 'Z') continue;
+    std::ifstream comm("/proc/" + std::to_string(st.pid) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name == "bs-warm") ++n;
+  }
+  return n;
+}
+
+// Bounded: however many runs are in flight, at most 8 sandboxes exist (the
+// runs beyond them make namespaces of their own, where getppid() is 1; in
+// a warm sandbox it is 0), and no more than 8 stay idle afterwards.
+TEST(Warm, AtMostEightSandboxesExistWhateverTheRunsInFlight) {
+  SKIP_WITHOUT_WARM();
+  for (bs::Containment c : warm_mechanisms()) {
+    SCOPED_TRACE(std::string(bs::to_string(c)));
+    bs_test::NoLeaks leaks;
+    constexpr int kRuns = 14;
+    std::vector<std::future<bs::Result>> runs;
+    for (int i = 0; i < kRuns; ++i)
+      runs.push_back(std::async(std::launch::async, [c] {
+        return bs::run({"/bin/sh", "-c", "echo $PPID; sleep 1"}, {.timeout = 60s, .containment = c});
+      }));
+    int warm = 0;
+    for (auto& f : runs) {
+      const bs::Result r = f.get();
+      EXPECT_EQ(r.exit_code, 0) << r;
+      EXPECT_TRUE(r.out.data == "0\n" || r.out.data == "1\n") << r.out.data;
+      if (r.out.data == "0\n") ++warm;
+    }
+    EXPECT_GE(warm, 1) << "no run was warm";
+    EXPECT_LE(warm, 8) << "more runs in warm sandboxes than the pool may hold";
+    EXPECT_LE(live_sandboxes(), 8);
+    leaks.expect_clean();
+    EXPECT_EQ(live_sandboxes(), 0) << "drop_warm_sandboxes left one";
+  }
+}
+
+// A child of fork() makes its own sandboxes: it never enters its parent's,
+// and the parent's still serve the parent afterwards.
+TEST(Warm, AChildOfForkNeverUsesItsParentsSandboxes) {
+  SKIP_WITHOUT_WARM();
+  for (bs::Containment c : warm_mechanisms()) {
+    SCOPED_TRACE(std::string(bs::to_string(c)));
+    const std::string ns = pid_namespace_of_a_run(c);
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      std::string text;
+      try {
+        const bs::Result r = bs::run({"/bin/sh", "-c", "readlink /proc/self/ns/pid"}, {.containment = c});
+        text = r.exit_code == 0 ? r.out.data : "exit " + std::to_string(r.exit_code);
+      } catch (const std::exception& e) {
+        text = e.what();
+      }
+      bs::drop_warm_sandboxes();
+      (void)!::write(fds[1], text.data(), text.size());
+      ::_exit(0);
+    }
+    ::close(fds[1]);
+    std::string text;
+    char buf[256];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_NE(text.rfind("pid:[", 0), std::string::npos) << text;
+    EXPECT_NE(text, ns) << "the child of fork used its parent's sandbox";
+    EXPECT_EQ(pid_namespace_of_a_run(c), ns) << "the parent's sandbox did not survive its child";
+  }
+}
+
+// The fd numbers this process has open.
+std::set<int> own_fds() {
+  std::set<int> fds;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+    fds.insert(std::stoi(e.path().filename()));
+  return fds;
+}
+
+// A program started outside the library (posix_spawn, so no fork handler
+// runs) inherits no fd of the pool.
+TEST(Warm, AnExecInheritsNoFdOfThePool) {
+  SKIP_WITHOUT_WARM();
+  bs::drop_warm_sandboxes();
+  const std::set<int> before = own_fds();
+  for (bs::Containment c : warm_mechanisms()) (void)pid_namespace_of_a_run(c);  // the pool holds one
+  std::set<int> pool;
+  for (int fd : own_fds())
+    if (before.count(fd) == 0) pool.insert(fd);
+  ASSERT_FALSE(pool.empty()) << "the pool holds no fd: nothing to check";
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  std::string m = bs_test::misbehave();
+  std::string mode = "count-fds";
+  char* argv[] = {m.data(), mode.data(), nullptr};
+  pid_t pid = -1;
+  ASSERT_EQ(::posix_spawn(&pid, argv[0], &actions, nullptr, argv, environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  std::string text;
+  char buf[256];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);
+  std::istringstream numbers(text.substr(text.find('\n') + 1));
+  int inherited = 0;
+  for (int fd; numbers >> fd;) {
+    if (pool.count(fd) != 0) ++inherited;
+  }
+  EXPECT_EQ(inherited, 0) << "the spawned program has fds of the pool: " << text;
+}
+
+}  // namespace
