@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "batch_main.hpp"
+#include "bounded_subprocess/containment.hpp"
 #include "cli_options.hpp"
 #include "report.hpp"
 #include "signals.hpp"
@@ -38,7 +39,13 @@ int main(int argc, char** argv) {
   cli::reset_inherited_signals();
   try {
     const std::string_view first = argc > 1 ? argv[1] : "";
-    if (first == "batch") return cli::batch_main(argc - 1, argv + 1);
+    if (first == "batch") {
+      const int status = cli::batch_main(argc - 1, argv + 1);
+      // The batch's idle warm sandboxes end here, reaped by their parent,
+      // rather than as orphans of whoever reaps bounded-run's orphans.
+      bounded_subprocess::drop_warm_sandboxes();
+      return status;
+    }
     if (first == "batch-merge") return cli::batch_merge_main(argc - 1, argv + 1);
     auto parsed = cli::parse_command_line(argc, argv);
     if (const auto* early = std::get_if<cli::EarlyExit>(&parsed)) {

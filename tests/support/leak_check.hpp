@@ -328,7 +328,8 @@ inline const bool kBecameSubreaper = become_subreaper();
 
 /// For a subreaper: waits (up to `limit`) until no orphan adopted from a run
 /// is alive, reaping the adopted zombies (never a run's direct child: those
-/// lead their own session and are the library's to reap). Returns the
+/// lead their own session and are the library's to reap; an ended warm
+/// sandbox of an exited host is reaped). Returns the
 /// adopted orphans still alive at the end: processes a run left behind.
 inline std::vector<pid_t> reap_adopted_orphans(
     std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) {
@@ -336,7 +337,12 @@ inline std::vector<pid_t> reap_adopted_orphans(
   for (;;) {
     std::vector<pid_t> alive;
     for (const ProcStat& st : all_processes()) {
-      if (st.ppid != ::getpid() || st.session == st.pid) continue;
+      if (st.ppid != ::getpid()) continue;
+      // A session leader is a run's direct child, the library's to reap,
+      // unless it is the ended warm sandbox of a host that exited before it
+      // (bounded-run killed by a test): adopted, ours.
+      const bool ended_sandbox = st.state == 'Z' && is_warm_sandbox_init(st.pid);
+      if (st.session == st.pid && !ended_sandbox) continue;
       if (st.state != 'Z' || !reap_zombie(st.pid)) alive.push_back(st.pid);
     }
     if (alive.empty() || std::chrono::steady_clock::now() >= end) return alive;
