@@ -38,8 +38,8 @@ Supervisor::Supervisor(const std::vector<std::string>& argv, const EngineOptions
 Supervisor::Supervisor(const std::vector<std::string>& argv, const EngineOptions& options, Sink out, Sink err,
                        FdCloseObserver* observer)
     : observer_(observer), out_(std::move(out)), err_(std::move(err)) {
-  validate_command(argv, options.env, options.cwd);
-  validate_run_options(options);
+  // Validated once: the options by the entry point that made them
+  // (entry_options.cpp), the command by Child::spawn, before anything starts.
   if (options.stdin_data) stdin_data_ = *options.stdin_data;
   if (options.memory_limit_mb) {
     memory_limit_kb_ = static_cast<std::uint64_t>(*options.memory_limit_mb) * 1024;

@@ -187,7 +187,7 @@ const Result& LineStream::result() const {
 LineStream detail::LineStreamAccess::open(const asio::any_io_executor& ex,
                                           const std::vector<std::string>& argv, const Options& options,
                                           StreamHooks hooks, EntryPoint entry) {
-  const StreamSettings settings = stream_engine_options(argv, options, entry);
+  const StreamSettings settings = stream_engine_options(options, entry);
   auto impl = std::make_shared<LineStreamImpl>(ex, std::move(hooks));
   impl->spawn(argv, settings.engine, stream_stdout_sink(settings), stream_stderr_sink(settings));
   impl->start();

@@ -6,14 +6,11 @@
 
 namespace bounded_subprocess::detail {
 
-StreamSettings stream_engine_options(const std::vector<std::string>& argv, const Options& options,
-                                     EntryPoint entry) {
+StreamSettings stream_engine_options(const Options& options, EntryPoint entry) {
   if (options.container) throw std::logic_error("stream_engine_options: on the host only");
   // The output bounds of the engine are the sinks' (below); its
-  // max_output_size and tail only reach the Supervisor's validation.
-  StreamSettings settings = stream_settings(options, entry);
-  validate_command(argv, settings.engine.env, settings.engine.cwd);
-  return settings;
+  // max_output_size and tail are checked with the rest (stream_settings).
+  return stream_settings(options, entry);
 }
 
 Sink stream_stdout_sink(const StreamSettings& s) {

@@ -14,11 +14,10 @@ namespace bounded_subprocess::detail {
 
 /// The engine's options of a line stream on the host, for `entry`
 /// (run_stream_lines or open_line_stream): the entry point's defaults and
-/// rejections (stream_settings), then `argv`, `env` and `cwd` checked.
-/// Throws std::invalid_argument, before anything is spawned.
+/// rejections and checks (stream_settings; the command is checked by
+/// Child::spawn). Throws std::invalid_argument, before anything is spawned.
 /// `options.container` must not be set.
-StreamSettings stream_engine_options(const std::vector<std::string>& argv, const Options& options,
-                                     EntryPoint entry);
+StreamSettings stream_engine_options(const Options& options, EntryPoint entry);
 /// stdout: lines capped at max_line_size, queued up to kLineQueueCap bytes.
 Sink stream_stdout_sink(const StreamSettings& settings);
 /// stderr: its last max_output_size bytes.

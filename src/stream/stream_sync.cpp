@@ -60,7 +60,7 @@ class LinePump {
 Result detail::run_stream_lines_on_host(const std::vector<std::string>& argv, const Options& options,
                                         const std::function<bool(std::string_view line)>& on_line) {
   const detail::StreamSettings settings =
-      detail::stream_engine_options(argv, options, detail::EntryPoint::run_stream_lines);
+      detail::stream_engine_options(options, detail::EntryPoint::run_stream_lines);
   detail::Supervisor sup(argv, settings.engine, detail::stream_stdout_sink(settings),
                          detail::stream_stderr_sink(settings));
   LinePump pump(sup, on_line);
