@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -292,22 +293,28 @@ BareChild BareContained::start(int slot, char* const* argv) {
   char* const stacks = static_cast<char*>(stacks_) + 2 * kFloorStack * static_cast<std::size_t>(slot);
   r.program_stack = stacks + kFloorStack;
   // Named as the library names its runs' cgroups, so that its clean-up of
-  // dead processes' folders covers ours too.
+  // dead processes' folders covers ours too; and locked as the library
+  // locks them (a shared flock for the folder's life), so that the clean-up
+  // of another process never removes one in use.
   auto remove_cgroup = [&] {
     if (r.cgroup_dir < 0) return;
     close_fd(r.cgroup_dir);
     ::unlinkat(cgroup_parent_, s.cgroup_name.c_str(), AT_REMOVEDIR);
   };
-  if (cgroup_parent_ >= 0) {
+  while (cgroup_parent_ >= 0) {
     s.cgroup_name = "bounded_subprocess." + std::to_string(::getpid()) + ".floor" + std::to_string(++runs_);
     if (::mkdirat(cgroup_parent_, s.cgroup_name.c_str(), 0755) != 0)
       throw_errno(errno, "mkdir " + s.cgroup_name);
-    r.cgroup_dir = ::openat(cgroup_parent_, s.cgroup_name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (r.cgroup_dir < 0) {
-      const int e = errno;
-      ::unlinkat(cgroup_parent_, s.cgroup_name.c_str(), AT_REMOVEDIR);
-      throw_errno(e, "open " + s.cgroup_name);
-    }
+    r.cgroup_dir = ::openat(cgroup_parent_, s.cgroup_name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st {};
+    if (r.cgroup_dir >= 0 && ::flock(r.cgroup_dir, LOCK_SH) == 0 &&
+        ::fstatat(r.cgroup_dir, "cgroup.procs", &st, 0) == 0)
+      break;
+    const int e = errno;
+    close_fd(r.cgroup_dir);
+    if (e == ENOENT) continue;  // swept before or while it was locked: the next name
+    ::unlinkat(cgroup_parent_, s.cgroup_name.c_str(), AT_REMOVEDIR);
+    throw_errno(e, "open " + s.cgroup_name);
   }
   int out[2] = {-1, -1}, err[2] = {-1, -1};
   try {
