@@ -129,6 +129,9 @@ class AsyncInteractive {
   bool is_running() const noexcept;
   /// The code async_close completed with, once it has.
   std::optional<int> exit_code() const noexcept;
+  /// The isolation limits the run ran into (`Options::isolation`; see
+  /// LimitsHit), once the child has been reaped (with exit_code).
+  std::optional<LimitsHit> limits_hit() const noexcept;
 
   /// Writes all of `data` (copied into the operation) to the child's stdin
   /// within `timeout`, measured from the start of the operation.

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bounded_subprocess/options.hpp"
+#include "bounded_subprocess/result.hpp"
 
 namespace bounded_subprocess {
 
@@ -131,6 +132,10 @@ class Interactive {
   bool is_running() const noexcept;
   /// The code `close` returned, once it has been called.
   std::optional<int> exit_code() const noexcept;
+  /// The isolation limits the run ran into (`Options::isolation`; see
+  /// LimitsHit), once `close` has returned; no value before. A child killed
+  /// at its CPU limit closes with -9 and `cpu` set.
+  std::optional<LimitsHit> limits_hit() const noexcept;
 
  private:
   friend struct detail::InteractiveAccess;

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Union
 
 from . import _args, _native
 from .util import (  # util's names are importable from every entry point module
@@ -92,6 +92,13 @@ class Interactive:
     def containment(self) -> str:
         """How the child's descendants are contained (e.g. "pid_namespace")."""
         return self._proc.containment
+
+    @property
+    def limits_hit(self) -> Optional[FrozenSet[str]]:
+        """The isolation limits the run ran into ("memory", "pids", "cpu",
+        "file_size", "scratch"), as Result.limits_hit; None until close()
+        has returned."""
+        return self._proc.limits_hit
 
     def write(self, stdin_data: Bytes, timeout_seconds: float) -> bool:
         """Write all of stdin_data to the child's stdin within timeout_seconds.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Any, List, Mapping, Optional, Sequence, Set
+from typing import Any, FrozenSet, List, Mapping, Optional, Sequence, Set
 
 from . import _args, _native
 from ._aio import LineWatch as _LineWatch
@@ -82,6 +82,13 @@ class Interactive:
     def containment(self) -> str:
         """How the child's descendants are contained (e.g. "pid_namespace")."""
         return self._proc.containment
+
+    @property
+    def limits_hit(self) -> Optional[FrozenSet[str]]:
+        """The isolation limits the run ran into ("memory", "pids", "cpu",
+        "file_size", "scratch"), as Result.limits_hit; None until close()
+        has returned."""
+        return self._proc.limits_hit
 
     async def _ready(self, readers: Sequence[int], writers: Sequence[int], deadline: float) -> Optional[int]:
         """Waits until one of the fds is ready (returns it), the deadline

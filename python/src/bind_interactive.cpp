@@ -135,6 +135,10 @@ class InteractiveHandle {
   pid_t pid() const noexcept { return proc_->pid(); }
   bool is_running() const noexcept { return proc_->is_running(); }
   std::optional<int> exit_code() const noexcept { return proc_->exit_code(); }
+  py::object limits_hit() const {
+    const auto hit = proc_->limits_hit();
+    return hit ? py::object(limit_names(*hit)) : py::object(py::none());
+  }
 
  private:
   static std::unique_ptr<Interactive> start(std::vector<std::string> argv, Options options) {
@@ -178,7 +182,8 @@ void bind_interactive(py::module_& m) {
       .def_property_readonly("pid", &InteractiveHandle::pid)
       .def_property_readonly("containment", &InteractiveHandle::containment)
       .def_property_readonly("is_running", &InteractiveHandle::is_running)
-      .def_property_readonly("exit_code", &InteractiveHandle::exit_code);
+      .def_property_readonly("exit_code", &InteractiveHandle::exit_code)
+      .def_property_readonly("limits_hit", &InteractiveHandle::limits_hit);
 }
 
 }  // namespace bounded_subprocess::python

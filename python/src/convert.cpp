@@ -127,6 +127,16 @@ const std::map<std::string, Setter, std::less<>>& setters() {
 
 }  // namespace
 
+py::frozenset limit_names(const LimitsHit& hit) {
+  py::list names;
+  if (hit.memory) names.append("memory");
+  if (hit.pids) names.append("pids");
+  if (hit.cpu) names.append("cpu");
+  if (hit.file_size) names.append("file_size");
+  if (hit.scratch) names.append("scratch");
+  return py::frozenset(names);
+}
+
 Options to_options(const py::kwargs& kwargs) {
   Options options;
   for (const auto& [key, value] : kwargs) {
@@ -220,16 +230,7 @@ void bind_result(py::module_& m) {
                              [](const Result& r) { return std::string(to_string(r.containment)); })
       .def_property_readonly("memory_enforcer",
                              [](const Result& r) { return std::string(to_string(r.memory_enforcer)); })
-      .def_property_readonly("limits_hit",
-                             [](const Result& r) {
-                               py::list hit;
-                               if (r.limits_hit.memory) hit.append("memory");
-                               if (r.limits_hit.pids) hit.append("pids");
-                               if (r.limits_hit.cpu) hit.append("cpu");
-                               if (r.limits_hit.file_size) hit.append("file_size");
-                               if (r.limits_hit.scratch) hit.append("scratch");
-                               return py::frozenset(hit);
-                             })
+      .def_property_readonly("limits_hit", [](const Result& r) { return limit_names(r.limits_hit); })
       .def("__str__", &Result::str);
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bounded_subprocess/options.hpp"
+#include "bounded_subprocess/result.hpp"
 #include "interpreter_exit.hpp"
 
 namespace bounded_subprocess::python {
@@ -83,6 +84,10 @@ Options to_options(const py::kwargs& kwargs);
 std::string failed_start_filename(const std::vector<std::string>& argv, const Options& options);
 
 // Each entry point registers its classes and functions.
+/// The names of the limits hit ("memory", "pids", "cpu", "file_size",
+/// "scratch"), as Result.limits_hit gives them.
+py::frozenset limit_names(const LimitsHit& hit);
+
 void bind_result(py::module_& m);
 void bind_run(py::module_& m);
 void bind_async_run(py::module_& m);

@@ -98,6 +98,25 @@ def test_limits_hit_reported():
     assert r.memory_enforcer in ("kernel", "watchdog")
 
 
+@pytest.mark.parametrize("size, hit", [("8M", frozenset({"scratch"})), ("1M", frozenset())])
+def test_interactive_limits_hit(size, hit):
+    argv = ["sh", "-c", f"head -c {size} /dev/zero > /tmp/f; echo done"]
+    p = Interactive(argv, 4096, scratch_mb=2)
+    assert p.limits_hit is None
+    assert p.read_line(20) == b"done"
+    p.close(5)
+    assert p.limits_hit == hit
+
+    async def interact():
+        q = AsyncInteractive(argv, 4096, scratch_mb=2)
+        assert q.limits_hit is None
+        assert await q.read_line(20) == b"done"
+        await q.close(5)
+        return q.limits_hit
+
+    assert asyncio.run(interact()) == hit
+
+
 def test_nested_forks_stop_at_pids_limit():
     r = run(["sh", "-c", "for i in $(seq 40); do sleep 5 & done; wait"], timeout_seconds=2, pids_limit=8)
     assert "fork" in r.stderr.lower() or "resource" in r.stderr.lower() or r.limits_hit, r

@@ -190,6 +190,10 @@ std::optional<int> Interactive::exit_code() const noexcept {
   return state_ ? state_->core.exit_code() : std::nullopt;
 }
 
+std::optional<LimitsHit> Interactive::limits_hit() const noexcept {
+  return state_ ? state_->core.limits_hit() : std::nullopt;
+}
+
 int detail::InteractiveAccess::stdin_fd(const Interactive& proc) noexcept {
   return proc.state_ ? proc.state_->core.stdin_fd() : -1;
 }

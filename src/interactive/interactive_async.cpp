@@ -126,6 +126,12 @@ class AsyncInteractiveImpl : public std::enable_shared_from_this<AsyncInteractiv
     return code;
   }
 
+  // Any thread: the core recorded the limits before the code was published.
+  std::optional<LimitsHit> limits_hit() const noexcept {
+    if (!exit_code() || !core_) return std::nullopt;
+    return core_->limits_hit();
+  }
+
   // Any thread: no fd is touched (the pidfd may be closed meanwhile).
   bool running() const noexcept {
     if (exit_code()) return false;
@@ -479,6 +485,10 @@ bool AsyncInteractive::is_running() const noexcept {
 
 std::optional<int> AsyncInteractive::exit_code() const noexcept {
   return impl_ ? impl_->exit_code() : std::nullopt;
+}
+
+std::optional<LimitsHit> AsyncInteractive::limits_hit() const noexcept {
+  return impl_ ? impl_->limits_hit() : std::nullopt;
 }
 
 }  // namespace bounded_subprocess

@@ -114,6 +114,7 @@ void InteractiveCore::close_pipes() noexcept {
 }
 
 int InteractiveCore::record(const ExitInfo& info) noexcept {
+  limits_ = info.limits;
   exit_code_ = info.status_known ? exit_code_from_status(info.status) : -1;
   return *exit_code_;
 }

@@ -57,6 +57,10 @@ class InteractiveCore {
   Containment containment() const noexcept { return child_.containment(); }
   std::optional<int> exit_code() const noexcept { return exit_code_; }
   bool finished() const noexcept { return exit_code_.has_value(); }
+  /// The limits the run ran into, once it is finished.
+  std::optional<LimitsHit> limits_hit() const noexcept {
+    return exit_code_ ? std::optional<LimitsHit>(limits_) : std::nullopt;
+  }
 
   /// True once the child has exited (its pidfd is readable), or was reaped.
   /// Does not reap.
@@ -99,6 +103,7 @@ class InteractiveCore {
   bool stdin_failed_ = false;
   bool eof_ = false;
   std::optional<int> exit_code_;
+  LimitsHit limits_{};
 };
 
 }  // namespace bounded_subprocess::detail

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <string>
 #include <thread>
@@ -311,6 +312,46 @@ TEST(Limits, FileSize) {
   const bs::Result control = bs::run(probe({"write-mb", "/tmp/big", "4"}), isolated(i));
   EXPECT_EQ(control.exit_code, 0) << control;
   EXPECT_FALSE(control.limits_hit.file_size);
+}
+
+// The interactive entry points report the limits too, once the child is
+// reaped: a write past the file size limit kills the writer (SIGXFSZ).
+TEST(Limits, InteractiveEntryPointsReportTheLimitsHit) {
+  REQUIRE_ISOLATION();
+  for (const bool limited : {true, false}) {
+    SCOPED_TRACE(limited ? "limited" : "control");
+    bs::Isolation i{.scratch_mb = 16};
+    if (limited) i.file_size_limit_mb = 1;
+    const auto argv = probe({"write-mb", "/tmp/big", "4"});
+    {
+      bs::Interactive child(argv, {.isolation = i});
+      EXPECT_FALSE(child.limits_hit().has_value()) << "known before the end";
+      while (child.read_line(20s)) {  // until EOF: the writer is done, or killed
+      }
+      const int code = child.close(20s);
+      ASSERT_TRUE(child.limits_hit().has_value());
+      EXPECT_EQ(child.limits_hit()->file_size, limited) << "Interactive, code " << code;
+      EXPECT_EQ(code, limited ? -SIGXFSZ : 0);
+    }
+    {
+      asio::io_context io;
+      bs::AsyncInteractive child(io, argv, {.isolation = i});
+      EXPECT_FALSE(child.limits_hit().has_value()) << "known before the end";
+      std::function<void()> read_to_eof = [&] {
+        child.async_read_line(20s, [&](std::error_code ec, std::string) {
+          if (!ec) read_to_eof();
+        });
+      };
+      read_to_eof();
+      io.run();
+      io.restart();
+      auto code = child.async_close(20s, asio::use_future);
+      io.run();
+      EXPECT_EQ(code.get(), limited ? -SIGXFSZ : 0);
+      ASSERT_TRUE(child.limits_hit().has_value());
+      EXPECT_EQ(child.limits_hit()->file_size, limited) << "AsyncInteractive";
+    }
+  }
 }
 
 TEST(Limits, PidsLimitRefusesForks) {
