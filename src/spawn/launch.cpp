@@ -624,9 +624,22 @@ class Init {
   // a storm of processes in sessions of their own (an autogroup each, so the
   // init gets one share of thousands) stretched past a minute.
   bool kill_listed() {
+    int listed = 0;
+    return for_each_listed([&](long pid) {
+      if (++listed > kMaxListed) return false;
+      call(SYS_kill, pid, SIGKILL);
+      return true;
+    });
+  }
+
+  // Calls visit(pid) for each process the namespace's own /proc
+  // (`ns_proc_fd_`) lists but its init, while visit returns true. True when
+  // every one was visited; false when the listing cannot be read or a visit
+  // returned false.
+  template <class Visit>
+  bool for_each_listed(Visit&& visit) {
     if (ns_proc_fd_ < 0 || call(SYS_lseek, ns_proc_fd_, 0, SEEK_SET) < 0) return false;
     alignas(8) char buf[4096];
-    int listed = 0;
     for (;;) {
       const long n = call(SYS_getdents64, ns_proc_fd_, buf, sizeof buf);
       if (n == -EINTR) continue;
@@ -639,8 +652,7 @@ class Init {
         const char* c = entry->name;
         while (*c >= '0' && *c <= '9' && pid < (1L << 31)) pid = pid * 10 + (*c++ - '0');
         if (*c != '\0' || pid <= 1) continue;
-        if (++listed > kMaxListed) return false;
-        call(SYS_kill, pid, SIGKILL);
+        if (!visit(pid)) return false;
       }
     }
   }
@@ -789,21 +801,7 @@ class Init {
   // Whether the namespace's own /proc (`ns_proc_fd_`) lists no process but
   // its init: false when it lists another or cannot be read.
   bool namespace_holds_only_init() {
-    if (ns_proc_fd_ < 0 || call(SYS_lseek, ns_proc_fd_, 0, SEEK_SET) < 0) return false;
-    alignas(8) char buf[4096];
-    for (;;) {
-      const long n = call(SYS_getdents64, ns_proc_fd_, buf, sizeof buf);
-      if (n == -EINTR) continue;
-      if (n < 0) return false;
-      if (n == 0) return true;
-      for (long at = 0; at < n;) {
-        const auto* entry = reinterpret_cast<const Dirent64*>(buf + at);
-        at += entry->reclen;
-        const char* c = entry->name;
-        if (*c < '0' || *c > '9') continue;
-        if (!(c[0] == '1' && c[1] == '\0')) return false;
-      }
-    }
+    return for_each_listed([](long) { return false; });
   }
 
   void reap_until_none() {
