@@ -45,15 +45,20 @@ double ms_per_run_of_true(std::optional<bs::Containment> c) {
   return ms_since(t0) / kBatch;
 }
 
-}  // namespace
-
-void section_run_true() {
-  const std::vector<std::string> argv{"true"};
-  // Warm up every path (page cache, dynamic linking of `true`, the probe).
+// Warms up every path (page cache, dynamic linking of `true`, the probe,
+// the warm sandboxes).
+void warm_up(const std::vector<std::string>& argv) {
   for (int i = 0; i < 5; ++i) {
     bs::run(argv);
     bare_run_drain(argv);
   }
+}
+
+}  // namespace
+
+void section_run_true() {
+  const std::vector<std::string> argv{"true"};
+  warm_up(argv);
   auto lib = [](std::optional<bs::Containment> c) { return [c] { return ms_per_run_of_true(c); }; };
   auto floor = [&] {
     const auto t0 = Clock::now();
@@ -160,10 +165,7 @@ class BusyLoops {
 // grace periods, which a busy machine stretches.
 void section_run_loaded() {
   const std::vector<std::string> argv{"true"};
-  for (int i = 0; i < 5; ++i) {
-    bs::run(argv);
-    bare_run_drain(argv);
-  }
+  warm_up(argv);
   const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
   BusyLoops busy(cpus);
   note("run_loaded: " + std::to_string(cpus) + " busy loops started");
