@@ -140,8 +140,8 @@ class BusyLoops {
     for (long i = 0; i < n; ++i) {
       const pid_t pid = ::fork();
       if (pid == 0) {
-        for (volatile unsigned long x = 0;; x = x + 1) {
-        }
+        volatile unsigned long x = 0;
+        for (;;) x = x + 1;
       }
       if (pid > 0) pids_.push_back(pid);
     }
