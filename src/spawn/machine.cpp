@@ -249,22 +249,31 @@ constexpr std::size_t kMechanisms = 4;
 // only after that once: call_once orders the write before every read. The
 // once flags are pthread_once underneath, so a child forked while a probe
 // ran in another thread probes afresh rather than waiting for it forever.
-std::once_flag opened;  // /proc
-std::once_flag probed[kMechanisms];
-bool works[kMechanisms] = {true, false, false, false};
-std::string reason[kMechanisms];
-std::string proc_error;  // why /proc cannot be opened; "" when it can
+// Made at the first use (a function's static), so that a run from another
+// translation unit's static initializer finds them made: a std::string is
+// not constant-initialized everywhere (clang with libstdc++).
+struct Answers {
+  std::once_flag opened;  // /proc
+  std::once_flag probed[kMechanisms];
+  bool works[kMechanisms] = {true, false, false, false};
+  std::string reason[kMechanisms];
+  std::string proc_error;  // why /proc cannot be opened; "" when it can
+  Machine machine;
+};
 
-constinit Machine the_machine;
+Answers& answers() {
+  static Answers a;
+  return a;
+}
 
 void open_proc(Machine& m) {
   m.proc_fd = keep_above_stdio(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (m.proc_fd < 0) proc_error = std::string("cannot open /proc: ") + std::strerror(errno);
+  if (m.proc_fd < 0) answers().proc_error = std::string("cannot open /proc: ") + std::strerror(errno);
 }
 
 Machine& opened_machine() {
-  std::call_once(opened, [] { open_proc(the_machine); });
-  return the_machine;
+  std::call_once(answers().opened, [] { open_proc(answers().machine); });
+  return answers().machine;
 }
 
 // A subreaper init, without namespaces.
@@ -273,8 +282,8 @@ void probe_subreaper(Machine& m) {
   plan.proc_fd = m.proc_fd;
   plan.kind = InitKind::subreaper;
   const int code = try_init(CLONE_VM, plan);
-  works[index(Containment::subreaper)] = code == kProbeWorked;
-  reason[index(Containment::subreaper)] = describe(code);
+  answers().works[index(Containment::subreaper)] = code == kProbeWorked;
+  answers().reason[index(Containment::subreaper)] = describe(code);
 }
 
 // A PID namespace: as root without a user namespace, else inside one that
@@ -319,8 +328,8 @@ void probe_pid_namespace(Machine& m, int* cgroup_namespace) {
   }
   m.user_namespace = userns;
   m.mount_proc = mount_proc;
-  works[index(Containment::pid_namespace)] = ns == kProbeWorked;
-  reason[index(Containment::pid_namespace)] = describe(ns);
+  answers().works[index(Containment::pid_namespace)] = ns == kProbeWorked;
+  answers().reason[index(Containment::pid_namespace)] = describe(ns);
 }
 
 // The caller's cgroup v2 directory, usable for runs' cgroups (writable, with
@@ -366,13 +375,13 @@ void probe_cgroup(Machine& m) {
   std::string why;
   const int fd = usable_cgroup_dir(m, why);
   if (fd < 0) {
-    reason[index(Containment::cgroup)] = why;
+    answers().reason[index(Containment::cgroup)] = why;
     return;
   }
   int cgroup_namespace = -1;
-  std::call_once(probed[index(Containment::pid_namespace)],
+  std::call_once(answers().probed[index(Containment::pid_namespace)],
                  [&] { probe_pid_namespace(m, &cgroup_namespace); });
-  if (!works[index(Containment::pid_namespace)]) {
+  if (!answers().works[index(Containment::pid_namespace)]) {
     ::close(fd);  // why_not says that pid_namespace is missing
     return;
   }
@@ -388,18 +397,18 @@ void probe_cgroup(Machine& m) {
     cgroup_namespace = try_init(
         init_clone_flags(Containment::pid_namespace, m) & ~static_cast<unsigned long>(CLONE_NEWNS), plan);
   }
-  works[index(Containment::cgroup)] = cgroup_namespace == kProbeWorked;
+  answers().works[index(Containment::cgroup)] = cgroup_namespace == kProbeWorked;
   if (cgroup_namespace != kProbeWorked)
-    reason[index(Containment::cgroup)] = "cgroup namespace: " + describe(cgroup_namespace);
+    answers().reason[index(Containment::cgroup)] = "cgroup namespace: " + describe(cgroup_namespace);
   remove_stale_cgroups(fd);
 }
 
 void ensure_probed(Containment c) {
   if (c == Containment::process_group) return;
   Machine& m = opened_machine();
-  std::call_once(probed[index(c)], [&] {
+  std::call_once(answers().probed[index(c)], [&] {
     if (m.proc_fd < 0) {
-      reason[index(c)] = proc_error;
+      answers().reason[index(c)] = answers().proc_error;
       return;
     }
     switch (c) {
@@ -414,7 +423,7 @@ void ensure_probed(Containment c) {
 bool available(std::size_t i) {
   if (i >= kMechanisms) return false;
   ensure_probed(static_cast<Containment>(i));
-  return works[i];
+  return answers().works[i];
 }
 
 }  // namespace
@@ -428,10 +437,10 @@ const std::string& Unavailability::operator[](std::size_t containment) const {
   static const std::string needs_pid_namespace = "needs pid_namespace, which is not available";
   if (available(containment)) return none;
   // cgroup builds on pid_namespace: when that is missing, it is the reason.
-  if (containment == index(Containment::cgroup) && proc_error.empty() &&
+  if (containment == index(Containment::cgroup) && answers().proc_error.empty() &&
       !available(index(Containment::pid_namespace)))
     return needs_pid_namespace;
-  return containment < kMechanisms ? reason[containment] : none;
+  return containment < kMechanisms ? answers().reason[containment] : none;
 }
 
 const Machine& machine() {
