@@ -533,4 +533,20 @@ bool BareCat::round_trip(const std::string& line) {
   }
 }
 
+BusyLoops::BusyLoops(long n) {
+  for (long i = 0; i < n; ++i) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      volatile unsigned long x = 0;
+      for (;;) x = x + 1;
+    }
+    if (pid > 0) pids_.push_back(pid);
+  }
+}
+
+BusyLoops::~BusyLoops() {
+  for (pid_t pid : pids_) ::kill(pid, SIGKILL);
+  for (pid_t pid : pids_) ::waitpid(pid, nullptr, 0);
+}
+
 }  // namespace bsbench

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,20 @@ class BareCat {
  private:
   BareChild child_;
   std::string pending_;
+};
+
+/// `n` children of ours that spin (a busy machine, as an evaluation harness
+/// keeps it), each killed and reaped by its pid when this goes.
+class BusyLoops {
+ public:
+  explicit BusyLoops(long n);
+  ~BusyLoops();
+  BusyLoops(const BusyLoops&) = delete;
+  BusyLoops& operator=(const BusyLoops&) = delete;
+  std::size_t size() const { return pids_.size(); }
+
+ private:
+  std::vector<pid_t> pids_;
 };
 
 }  // namespace bsbench

@@ -38,31 +38,6 @@ std::function<double()> per_run(std::vector<std::string> argv) {
   };
 }
 
-// One spinning child per CPU while it lives; killed and reaped by pid.
-class Spinners {
- public:
-  explicit Spinners(long n) {
-    for (long i = 0; i < n; ++i) {
-      const pid_t pid = ::fork();
-      if (pid == 0) {
-        volatile unsigned long x = 0;
-        for (;;) x = x + 1;
-      }
-      if (pid > 0) pids_.push_back(pid);
-    }
-  }
-  ~Spinners() {
-    for (pid_t pid : pids_) ::kill(pid, SIGKILL);
-    for (pid_t pid : pids_) ::waitpid(pid, nullptr, 0);
-  }
-  Spinners(const Spinners&) = delete;
-  Spinners& operator=(const Spinners&) = delete;
-  std::size_t size() const { return pids_.size(); }
-
- private:
-  std::vector<pid_t> pids_;
-};
-
 void measure(const std::string& prefix, int rounds) {
   const std::vector<std::string> run_default{BS_BENCH_BOUNDED_RUN, "--", "true"};
   const std::vector<std::string> run_group{BS_BENCH_BOUNDED_RUN, "--containment", "process_group", "--",
@@ -93,7 +68,7 @@ void section_cli() {
   }
   measure("cli_", scaled(15));
   const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
-  Spinners busy(cpus);
+  BusyLoops busy(cpus);
   note("cli: " + std::to_string(busy.size()) + " busy loops started (one per CPU)");
   measure("cli_loaded_", scaled(11));
 }

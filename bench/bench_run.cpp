@@ -130,35 +130,6 @@ void section_run_true() {
   }
 }
 
-namespace {
-
-// Busy loops on every CPU (children of ours that spin), ended by their pids
-// when this goes.
-class BusyLoops {
- public:
-  explicit BusyLoops(long n) {
-    for (long i = 0; i < n; ++i) {
-      const pid_t pid = ::fork();
-      if (pid == 0) {
-        volatile unsigned long x = 0;
-        for (;;) x = x + 1;
-      }
-      if (pid > 0) pids_.push_back(pid);
-    }
-  }
-  ~BusyLoops() {
-    for (pid_t pid : pids_) ::kill(pid, SIGKILL);
-    for (pid_t pid : pids_) ::waitpid(pid, nullptr, 0);
-  }
-  BusyLoops(const BusyLoops&) = delete;
-  BusyLoops& operator=(const BusyLoops&) = delete;
-
- private:
-  std::vector<pid_t> pids_;
-};
-
-}  // namespace
-
 // run of `true` with the default containment against the uncontained floor
 // while every CPU is kept busy by a spinning process of ours (an evaluation
 // harness runs its jobs like that): the end of a namespace waits for RCU
