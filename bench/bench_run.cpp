@@ -45,6 +45,16 @@ double ms_per_run_of_true(std::optional<bs::Containment> c) {
   return ms_since(t0) / kBatch;
 }
 
+// The floor: a bare posix_spawn + drain + waitpid of `argv`, ms per run.
+double bare_ms_per_run(const std::vector<std::string>& argv) {
+  const auto t0 = Clock::now();
+  for (int i = 0; i < kBatch; ++i) {
+    const int status = bare_run_drain(argv);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail("bare " + argv[0] + " failed");
+  }
+  return ms_since(t0) / kBatch;
+}
+
 // Warms up every path (page cache, dynamic linking of `true`, the probe,
 // the warm sandboxes).
 void warm_up(const std::vector<std::string>& argv) {
@@ -60,14 +70,7 @@ void section_run_true() {
   const std::vector<std::string> argv{"true"};
   warm_up(argv);
   auto lib = [](std::optional<bs::Containment> c) { return [c] { return ms_per_run_of_true(c); }; };
-  auto floor = [&] {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < kBatch; ++i) {
-      const int status = bare_run_drain(argv);
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail("bare true failed");
-    }
-    return ms_since(t0) / kBatch;
-  };
+  auto floor = [&] { return bare_ms_per_run(argv); };
   // The default (the strongest containment here) and each mechanism, against
   // the uncontained floor (posix_spawn, drain, waitpid), interleaved.
   std::vector<std::function<double()>> sides = {lib(std::nullopt), floor};
@@ -140,14 +143,7 @@ void section_run_loaded() {
   const long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
   BusyLoops busy(cpus);
   note("run_loaded: " + std::to_string(cpus) + " busy loops started");
-  auto floor = [&] {
-    const auto t0 = Clock::now();
-    for (int i = 0; i < kBatch; ++i) {
-      const int status = bare_run_drain(argv);
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail("bare true failed");
-    }
-    return ms_since(t0) / kBatch;
-  };
+  auto floor = [&] { return bare_ms_per_run(argv); };
   const auto s = interleave(scaled(7), {[] { return ms_per_run_of_true(std::nullopt); }, floor,
                                         [] { return ms_per_run_of_true(bs::Containment::process_group); }});
   const double a = median(s[0]), b = median(s[1]);
