@@ -32,21 +32,6 @@ constexpr double kMaxCpuSeconds = 1e9;
   throw SpawnError(ENOTSUP, SpawnError::Subject::containment, "isolation", what);
 }
 
-std::string read_all(int dir, const char* name) {
-  const int fd = ::openat(dir, name, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
-  std::string text;
-  char buf[512];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return text;
-}
-
 bool write_text(int dir, const char* name, const std::string& text) {
   const int fd = ::openat(dir, name, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -134,7 +119,7 @@ bool v2_controller(const char* name) {
   const Machine& m = machine();
   // Asked first: the cgroup probe opens cgroup_parent_fd.
   if (!m.available[static_cast<std::size_t>(Containment::cgroup)] || m.cgroup_parent_fd < 0) return false;
-  std::istringstream words(read_all(m.cgroup_parent_fd, "cgroup.subtree_control"));
+  std::istringstream words(read_small_file(m.cgroup_parent_fd, "cgroup.subtree_control"));
   for (std::string w; words >> w;)
     if (w == name) return true;
   return false;
@@ -420,10 +405,10 @@ LimitCounters IsolationSetup::finish() noexcept {
   for (V1Cgroup& g : v1_) {
     if (!g.dir) continue;
     if (g.pids) {
-      c.pids = number_after(read_all(g.dir.get(), "pids.events"), "max") > 0;
+      c.pids = number_after(read_small_file(g.dir.get(), "pids.events"), "max") > 0;
     } else {
-      c.memory_oom_kill = number_after(read_all(g.dir.get(), "memory.oom_control"), "oom_kill") > 0;
-      c.memory = c.memory_oom_kill || std::atoll(read_all(g.dir.get(), "memory.failcnt").c_str()) > 0;
+      c.memory_oom_kill = number_after(read_small_file(g.dir.get(), "memory.oom_control"), "oom_kill") > 0;
+      c.memory = c.memory_oom_kill || std::atoll(read_small_file(g.dir.get(), "memory.failcnt").c_str()) > 0;
     }
   }
   remove_v1();

@@ -124,11 +124,11 @@ std::string describe(int code) {
   return "works";
 }
 
-// The whole of a small file of /proc, with plain read(2) (an ifstream and a
-// stringstream cost more than the reads); "" when it cannot be read.
-std::string read_file(const char* path) {
+}  // namespace
+
+std::string read_small_file(int dir_fd, const char* name) {
   std::string out;
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  const int fd = ::openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return out;
   char buf[4096];
   for (;;) {
@@ -140,6 +140,8 @@ std::string read_file(const char* path) {
   ::close(fd);
   return out;
 }
+
+namespace {
 
 // Calls fn(line) for each line of `text` (without its '\n') until fn returns
 // true; returns whether one did.
@@ -182,7 +184,7 @@ std::string unescape(std::string_view s) {
 // The caller's cgroup v2 directory, or "" with `why` set.
 std::string own_cgroup_dir(std::string& why) {
   std::string path;
-  any_line(read_file("/proc/self/cgroup"), [&](std::string_view line) {
+  any_line(read_small_file(AT_FDCWD, "/proc/self/cgroup"), [&](std::string_view line) {
     if (line.substr(0, 3) == "0::") path = line.substr(3);
     return false;  // the last such line, as the kernel lists one
   });
@@ -191,7 +193,7 @@ std::string own_cgroup_dir(std::string& why) {
     return "";
   }
   std::string dir;
-  const bool found = any_line(read_file("/proc/self/mountinfo"), [&](std::string_view line) {
+  const bool found = any_line(read_small_file(AT_FDCWD, "/proc/self/mountinfo"), [&](std::string_view line) {
     const std::size_t dash = line.find(" - ");
     if (dash == std::string_view::npos || line.substr(dash + 3, 8) != "cgroup2 ") return false;
     const std::string root = unescape(field(line, 3));

@@ -58,6 +58,12 @@ struct Machine {
 /// gets the folder's name. Returns -errno on failure (nothing is left).
 int create_locked_cgroup(int parent_fd, const std::string& prefix, std::string& name);
 
+/// The whole of a small file (of /proc, of a cgroup) `name` in `dir_fd`
+/// (AT_FDCWD: the cwd, or an absolute name), read with plain read(2) (an
+/// ifstream and a stringstream cost more than the reads); "" when it cannot
+/// be read.
+std::string read_small_file(int dir_fd, const char* name);
+
 /// Removes the folders named bounded_subprocess.* in the cgroup directory
 /// `parent_fd` whose creator is gone (no flock held on them, see
 /// create_locked_cgroup) and that hold no process. Best effort: errors are
