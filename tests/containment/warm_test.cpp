@@ -64,6 +64,11 @@ std::string pid_namespace_of_a_run(bs::Containment c) {
   return sh(c, "readlink /proc/self/ns/pid");
 }
 
+// A script's first line (the namespace it ran in, with its '\n').
+std::string first_line(const std::string& out) {
+  return out.substr(0, out.find('\n') + 1);
+}
+
 // A script's output without its first line (the namespace it ran in: a run
 // gets whichever sandbox is idle, so the state checks do not depend on it).
 std::string without_first_line(const std::string& out) {
@@ -109,7 +114,7 @@ TEST(Warm, ASandboxIsReusedAndHoldsNothingOfTheRunBefore) {
       // The next run sees no process but its sandbox's init (process 1) and
       // its own; the pool hands out the sandbox given back last.
       const std::string listing = sh(c, listing_script);
-      const std::string listed_ns = listing.substr(0, listing.find('\n') + 1);
+      const std::string listed_ns = first_line(listing);
       EXPECT_EQ(listing, listed_ns) << "a sandbox holds something of a run before";
       reused = listed_ns == left.out.data;
     }
@@ -127,14 +132,14 @@ TEST(Warm, AMountOfARunNeverReachesTheNext) {
                                    "mount -t tmpfs bs-warm-test /mnt && readlink /proc/self/ns/pid && "
                                    "grep -c bs-warm-test /proc/self/mountinfo");
     EXPECT_EQ(without_first_line(mounted), "1\n");
-    const std::string ns = mounted.substr(0, mounted.find('\n') + 1);
+    const std::string ns = first_line(mounted);
     // The sandbox whose mounts changed is retired: no later run is in it
     // (the pool hands out the one given back last), and none sees the mount.
     for (int i = 0; i < 10; ++i) {
       const std::string later =
           sh(c, "readlink /proc/self/ns/pid; grep -c bs-warm-test /proc/self/mountinfo || true");
       EXPECT_EQ(without_first_line(later), "0\n");
-      EXPECT_NE(later.substr(0, later.find('\n') + 1), ns) << "a run in the sandbox whose mounts changed";
+      EXPECT_NE(first_line(later), ns) << "a run in the sandbox whose mounts changed";
     }
     std::ifstream host_mounts("/proc/self/mountinfo");
     const std::string text((std::istreambuf_iterator<char>(host_mounts)), std::istreambuf_iterator<char>());
@@ -243,11 +248,7 @@ TEST(Warm, TheProgramGetsTheCallingThreadsGroupsOfTheCall) {
 int live_sandboxes() {
   int n = 0;
   for (const bs_test::ProcStat& st : bs_test::all_processes()) {
-    if (st.ppid != ::getpid() || st.state == 'Z') continue;
-    std::ifstream comm("/proc/" + std::to_string(st.pid) + "/comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name == "bs-warm") ++n;
+    if (st.ppid == ::getpid() && st.state != 'Z' && bs_test::is_warm_sandbox_init(st.pid)) ++n;
   }
   return n;
 }
