@@ -474,14 +474,24 @@ class ChildStart {
     UniqueFd host_end = above_stdio(pair[0]);
     UniqueFd init_end = above_stdio(pair[1]);
     plan->channel_fd = init_end.get();
-    CgroupFolder cgroup;
-    UniqueFd cgroup_procs_write;
-    if (containment_ == Containment::cgroup) cgroup_procs_write = make_run_cgroup(*plan, cgroup);
-    if (spec_.isolation != nullptr) set_up_isolation(*plan, cgroup);
+    const bool cgroup_run = containment_ == Containment::cgroup;
     WarmSandbox* sandbox = nullptr;
     if (warm_ && spec_.isolation == nullptr && plan->kind == InitKind::pid_namespace &&
         warm_sandboxes_enabled(m_))
-      sandbox = warm_acquire(m_);
+      sandbox = warm_acquire(m_, cgroup_run);
+    CgroupFolder cgroup;
+    UniqueFd cgroup_procs_write;
+    try {
+      if (cgroup_run && sandbox != nullptr && sandbox->cgroup_dir) {
+        use_sandbox_cgroup(*plan, *sandbox);
+      } else if (cgroup_run) {
+        cgroup_procs_write = make_run_cgroup(*plan, cgroup);
+      }
+      if (spec_.isolation != nullptr) set_up_isolation(*plan, cgroup);
+    } catch (...) {
+      if (sandbox != nullptr) warm_release(sandbox);  // never entered
+      throw;
+    }
     const unsigned long clone_flags =
         sandbox != nullptr ? use_sandbox(*plan, *sandbox) : init_clone_flags(containment_, m_);
     int pidfd = -1;
@@ -546,6 +556,14 @@ class ChildStart {
     plan.program.cgroup_procs_fd = procs_write.get();
     plan.program.new_cgroup_namespace = true;
     return procs_write;
+  }
+
+  // A warm sandbox's own cgroup (warm_pool.hpp): the program is born into
+  // it, and the shepherd only empties it at the end.
+  void use_sandbox_cgroup(InitPlan& plan, const WarmSandbox& sandbox) {
+    child_.cgroup_procs_ = sandbox.cgroup_procs;
+    plan.cgroup_dir_fd = sandbox.cgroup_dir.get();
+    plan.program.new_cgroup_namespace = true;
   }
 
   void set_up_isolation(InitPlan& plan, const CgroupFolder& cgroup) {

@@ -457,6 +457,13 @@ class Init {
       const long pid = bs_clone3(&args, sizeof args, bs_launch_program, &plan_.program);
       if (pid != -ENOSYS && pid != -E2BIG) return pid;
       plan_.program.cgroup_procs_fd = procs_fd;
+      if (procs_fd < 0) {
+        // A warm sandbox's cgroup, joined through its cgroup.procs (closed
+        // with the rest once the program has started).
+        const long w = call(SYS_openat, plan_.cgroup_dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+        if (w < 0) return w;
+        plan_.program.cgroup_procs_fd = static_cast<int>(w);
+      }
     }
     return bs_clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, plan_.program_stack_top, &pidfd,
                     bs_launch_program, &plan_.program);
@@ -675,28 +682,50 @@ class Init {
     }
   }
 
+  // Whether the run's cgroup holds a process, by its cgroup.events (open
+  // in `fd`): 1, 0, or -1 when it cannot be read.
+  static int populated(int fd) {
+    char buf[256];
+    long n;
+    do {
+      n = call(SYS_pread64, fd, buf, sizeof buf - 1, 0);
+    } while (n == -EINTR);
+    if (n < 0) return -1;
+    buf[n] = '\0';
+    return contains(buf, "populated 0") ? 0 : 1;
+  }
+
+  // Kills what is in the run's cgroup and waits until the kernel says it is
+  // empty (or cannot say).
+  void kill_cgroup_and_wait() {
+    kill_cgroup();
+    const long fd = call(SYS_openat, plan_.cgroup_dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    while (populated(static_cast<int>(fd)) == 1) {
+      pollfd p{static_cast<int>(fd), POLLPRI, 0};
+      call(SYS_ppoll, &p, 1, nullptr, nullptr, kSigsetSize);
+    }
+    call(SYS_close, fd);
+  }
+
   void remove_cgroup() {
     // Everything in the cgroup was in our namespace and is reaped, so the
     // folder goes at once; unless someone outside put a process into it:
     // kill that one too, wait until the kernel says the cgroup is empty,
     // then remove it.
     if (call(SYS_unlinkat, plan_.cgroup_parent_fd, plan_.cgroup_name, AT_REMOVEDIR) != -EBUSY) return;
-    kill_cgroup();
-    const long fd = call(SYS_openat, plan_.cgroup_dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      for (;;) {
-        char buf[256];
-        const long n = call(SYS_pread64, fd, buf, sizeof buf - 1, 0);
-        if (n < 0 && n != -EINTR) break;
-        buf[n < 0 ? 0 : n] = '\0';
-        const bool populated = !contains(buf, "populated 0");
-        if (!populated && n >= 0) break;
-        pollfd p{static_cast<int>(fd), POLLPRI, 0};
-        call(SYS_ppoll, &p, 1, nullptr, nullptr, kSigsetSize);
-      }
-      call(SYS_close, fd);
-    }
+    kill_cgroup_and_wait();
     call(SYS_unlinkat, plan_.cgroup_parent_fd, plan_.cgroup_name, AT_REMOVEDIR);
+  }
+
+  // Whether the run's cgroup holds no process (false: it does, or cannot
+  // be read).
+  bool cgroup_empty() {
+    const long fd = call(SYS_openat, plan_.cgroup_dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const int held = populated(static_cast<int>(fd));
+    call(SYS_close, fd);
+    return held == 0;
   }
 
   // What the run's cgroup counted against its limits (the controllers are
@@ -834,7 +863,7 @@ class Init {
       char request = 0;
       const long got = call(SYS_recvfrom, plan_.channel_fd, &request, 1, MSG_DONTWAIT, nullptr, nullptr);
       if (got == -EINTR || got == -EAGAIN) continue;
-      if (got <= 0) exit_now(0);  // the host is gone
+      if (got <= 0) end_sandbox();  // the host is gone
       // kill(-1): all of the namespace but us, which no fork can race. A
       // seccomp filter of the host that refuses it makes us answer dirty:
       // the shepherd or the host then kills us, which ends the namespace.
@@ -850,6 +879,17 @@ class Init {
       }
       call(SYS_sendto, plan_.channel_fd, &answer, 1, MSG_NOSIGNAL, nullptr, 0);
     }
+  }
+
+  // The host is gone (exited, or exec'd): the sandbox ends, and with it
+  // its cgroup, once nothing is left in it.
+  [[noreturn]] void end_sandbox() {
+    if (plan_.cgroup_dir_fd >= 0) {
+      call(SYS_kill, -1, SIGKILL);
+      reap(false);
+      remove_cgroup();
+    }
+    exit_now(0);  // the kernel kills whatever the namespace holds
   }
 
   // A request to the sandbox's init; its one-byte answer, 0 when it is gone.
@@ -922,7 +962,8 @@ class Init {
     supervise();
     reap(false);
     bool clean;
-    if (plan_.cgroup_dir_fd >= 0) {
+    const bool run_cgroup = plan_.cgroup_dir_fd >= 0 && plan_.cgroup_parent_fd >= 0;
+    if (run_cgroup) {
       // The cgroup holds the whole run, orphans included.
       if (!program_done_ || !no_children_) kill_cgroup();
       reap_until_none();
@@ -949,6 +990,15 @@ class Init {
         }
       }
       clean = killed && ask_sandbox(kWarmClean) == kWarmIsClean;
+    }
+    if (plan_.cgroup_dir_fd >= 0 && !run_cgroup && !cgroup_empty()) {
+      // The sandbox's own cgroup, whose run ended with its namespace: what
+      // is left in it was put there from outside. cgroup.kill ends it, but
+      // a cgroup once killed kills what is later cloned into it (kernels
+      // that compare its kill count with the parent's), so the sandbox is
+      // not used again.
+      kill_cgroup_and_wait();
+      clean = false;
     }
     rusage usage{};
     call(SYS_getrusage, RUSAGE_CHILDREN, &usage);

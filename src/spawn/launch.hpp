@@ -141,7 +141,10 @@ struct InitPlan {
   /// The host's /proc, opened before any remount (pids in the host's view).
   int proc_fd = -1;
   /// cgroup mode: the run's cgroup directory (cgroup.kill, cgroup.events)
-  /// and, to remove it at the end, its parent directory and name.
+  /// and, to remove it at the end, its parent directory and name (-1 and
+  /// nullptr: a warm sandbox's cgroup, only emptied at the run's end). A
+  /// warm sandbox's init: its sandbox's cgroup, removed once the host is
+  /// gone.
   int cgroup_dir_fd = -1;
   int cgroup_parent_fd = -1;
   const char* cgroup_name = nullptr;

@@ -36,6 +36,9 @@
 
 #include <sys/types.h>
 
+#include <memory>
+#include <string>
+
 #include "base/unique_fd.hpp"
 
 namespace bounded_subprocess::detail {
@@ -52,6 +55,18 @@ struct WarmSandbox {
   void* stack = nullptr;          ///< the init's stack and plan (the init shares our memory)
   unsigned long setns_flags = 0;  ///< CLONE_NEWPID | CLONE_NEWNS [| CLONE_NEWUSER]
   long long idle_since_ms = 0;    ///< steady clock, when it went back to the pool
+  /// A sandbox made for a cgroup run has a cgroup of its own, which its
+  /// cgroup runs use one after the other (a folder made and removed per run
+  /// cost as much as the rest of the containment): its init and each run's
+  /// program are born into it. Emptied at each run's end; a run that wrote
+  /// to one of its files or made a folder in it (root can) retires the
+  /// sandbox, so no cgroup setting reaches the next run. Removed when the
+  /// sandbox ends (by the host, or by its init once the host is gone).
+  UniqueFd cgroup_dir;                           ///< the folder, locked as every run's (create_locked_cgroup)
+  std::string cgroup_name;                       ///< its name under the machine's cgroup parent
+  std::shared_ptr<const UniqueFd> cgroup_procs;  ///< its cgroup.procs, read-only (the memory watchdog's)
+  int cgroup_watch = -1;                         ///< its inotify watch (the pool's inotify fd)
+  bool cgroup_changed = false;                   ///< the watch saw a change (pool lock)
 };
 
 /// Whether runs of pid_namespace and cgroup use warm sandboxes here (the
@@ -63,10 +78,12 @@ bool warm_sandboxes_enabled(const Machine& m) noexcept;
 /// pool keeps are in use. nullptr otherwise, or when none can be made (the
 /// run then makes its own namespaces); after a failure to make one, warm
 /// sandboxes are off for the rest of the process.
-WarmSandbox* warm_acquire(const Machine& m) noexcept;
+/// `with_cgroup`: a sandbox with a cgroup of its own (for a cgroup run;
+/// one without is returned when no cgroup can be made for it).
+WarmSandbox* warm_acquire(const Machine& m, bool with_cgroup) noexcept;
 
 /// The run is over and the shepherd reported the sandbox clean: back to
-/// the pool, unless its mounts changed or the pool is full.
+/// the pool, unless its mounts or its cgroup changed or the pool is full.
 void warm_release(WarmSandbox* sandbox) noexcept;
 
 /// The sandbox cannot be shown clean (or the run failed): kill its init

@@ -1,5 +1,6 @@
-// Shared by the containment tests: the escapes a hostile program tries, and
-// the check from outside that nothing of a run is left.
+// Shared by the containment tests: the escapes a hostile program tries, the
+// check from outside that nothing of a run is left, and where runs' cgroups
+// are.
 #pragma once
 
 #include <signal.h>
@@ -7,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,6 +83,25 @@ inline void expect_contained(bs::Containment c, const std::string& what) {
 /// The mechanisms this machine offers, weakest first.
 inline std::vector<bs::Containment> mechanisms() {
   return bs_test::available_containments();
+}
+
+// The folder of this process's cgroup v2 (the parent of its runs'
+// cgroups), or "" when there is none.
+inline std::string own_cgroup_dir() {
+  std::ifstream cgroup("/proc/self/cgroup");
+  std::string path;
+  for (std::string line; std::getline(cgroup, line);)
+    if (line.rfind("0::", 0) == 0) path = line.substr(3);
+  std::ifstream mounts("/proc/self/mountinfo");
+  for (std::string line; std::getline(mounts, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mount_point;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    const auto dash = line.find(" - ");
+    if (dash != std::string::npos && line.compare(dash + 3, 8, "cgroup2 ") == 0 && root == "/")
+      return mount_point + (path == "/" ? "" : path);
+  }
+  return "";
 }
 
 }  // namespace bs_containment

@@ -178,25 +178,6 @@ bool cgroup_offered() {
   return std::find(offered.begin(), offered.end(), bs::Containment::cgroup) != offered.end();
 }
 
-// The folder of this process's cgroup v2 (the parent of its runs'
-// cgroups), or "" when there is none.
-std::string own_cgroup_dir() {
-  std::ifstream cgroup("/proc/self/cgroup");
-  std::string path;
-  for (std::string line; std::getline(cgroup, line);)
-    if (line.rfind("0::", 0) == 0) path = line.substr(3);
-  std::ifstream mounts("/proc/self/mountinfo");
-  for (std::string line; std::getline(mounts, line);) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, mount_point;
-    fields >> id >> parent >> dev >> root >> mount_point;
-    const auto dash = line.find(" - ");
-    if (dash != std::string::npos && line.compare(dash + 3, 8, "cgroup2 ") == 0 && root == "/")
-      return mount_point + (path == "/" ? "" : path);
-  }
-  return "";
-}
-
 // An init killed from outside together with its host (the OOM killer, a
 // Python interpreter's at-exit kill, `kill -9` of everything) cannot remove
 // its run's cgroup; the next process of the library removes it (empty) at

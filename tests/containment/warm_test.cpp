@@ -147,6 +147,71 @@ TEST(Warm, AMountOfARunNeverReachesTheNext) {
   }
 }
 
+// A cgroup run uses its sandbox's cgroup again (a folder per run cost as
+// much as the rest of the containment), but a run that changed a setting of
+// that cgroup or made a folder in it (root can) retires it: the next run
+// sees the defaults, and nothing of the change is left once the sandboxes
+// are dropped.
+TEST(Warm, ACgroupSettingOfARunNeverReachesTheNext) {
+  SKIP_WITHOUT_WARM();
+  const auto warm = warm_mechanisms();
+  if (std::find(warm.begin(), warm.end(), bs::Containment::cgroup) == warm.end())
+    GTEST_SKIP() << "no warm cgroup runs here";
+  if (::geteuid() != 0) GTEST_SKIP() << "only root can change a cgroup's settings";
+  const std::string parent = own_cgroup_dir();
+  ASSERT_FALSE(parent.empty());
+  // Each script finds its own cgroup (the one of this process's runs that
+  // holds a process: runs of one test are one at a time) and prints it.
+  const std::string each_own_cgroup = "for d in " + parent + "/bounded_subprocess." +
+                                      std::to_string(::getpid()) +
+                                      ".*; do grep -q . $d/cgroup.procs 2>/dev/null || continue; echo $d; ";
+  const std::string show = each_own_cgroup +
+                           "cat $d/cgroup.max.descendants; "
+                           "ls -d $d/made-by-a-run 2>/dev/null || echo no-folder; done";
+  // The control: a run that changes nothing leaves its cgroup to the next
+  // (tried again while a mount propagated from the host retires sandboxes).
+  bool reused = false;
+  for (int attempt = 0; attempt < 20 && !reused && !HasFailure(); ++attempt) {
+    const std::string a = sh(bs::Containment::cgroup, show);
+    const std::string b = sh(bs::Containment::cgroup, show);
+    EXPECT_EQ(without_first_line(a), "max\nno-folder\n");
+    reused = !a.empty() && first_line(a) == first_line(b);
+  }
+  EXPECT_TRUE(reused) << "a cgroup run never used its sandbox's cgroup again";
+
+  const std::string changed =
+      sh(bs::Containment::cgroup,
+         each_own_cgroup + "echo 7 > $d/cgroup.max.descendants && mkdir $d/made-by-a-run; done");
+  const std::string folder = first_line(changed);
+  ASSERT_FALSE(folder.empty()) << "the run found no cgroup of its own";
+  for (int i = 0; i < 10; ++i) {
+    const std::string later = sh(bs::Containment::cgroup, show);
+    EXPECT_EQ(without_first_line(later), "max\nno-folder\n") << "a setting of a run reached the next";
+    EXPECT_NE(first_line(later), folder) << "a run in the cgroup a run changed";
+  }
+  bs::drop_warm_sandboxes();
+  EXPECT_FALSE(std::filesystem::exists(folder.substr(0, folder.size() - 1)))
+      << folder << " (and the folder a run made in it) outlived its sandbox";
+}
+
+// A run killed at its timeout (and one that left a process behind) gives
+// its sandbox back to the next run, which runs: a cgroup emptied with
+// cgroup.kill would kill what is later cloned into it (a kernel's kill
+// count compared with the parent's), so a sandbox's cgroup is emptied by
+// ending its namespace instead.
+TEST(Warm, TheRunAfterAKilledRunInTheSameSandboxRuns) {
+  SKIP_WITHOUT_WARM();
+  for (bs::Containment c : warm_mechanisms()) {
+    SCOPED_TRACE(std::string(bs::to_string(c)));
+    for (int i = 0; i < 5; ++i) {
+      const bs::Result killed =
+          bs::run({"/bin/sh", "-c", "sleep 300 & sleep 300"}, {.timeout = 200ms, .containment = c});
+      EXPECT_TRUE(killed.timeout) << killed;
+      for (int j = 0; j < 3; ++j) EXPECT_EQ(sh(c, "echo ran"), "ran\n");
+    }
+  }
+}
+
 // The caller's state at the time of each call: changed between two runs
 // that share a sandbox, the second run sees the change.
 TEST(Warm, TheProgramGetsTheCallersCwdUmaskAndRlimitsOfTheCall) {
