@@ -39,7 +39,7 @@ class InteractiveHandle {
   InteractiveHandle(std::vector<std::string> argv, Options options)
       : proc_(start(std::move(argv), std::move(options))),
         owner_(::getpid()),
-        live_(Access::pidfd(*proc_), proc_->pid(), proc_->containment()) {}
+        live_(Access::kill_pidfd(*proc_), proc_->pid(), proc_->containment()) {}
   InteractiveHandle(const InteractiveHandle&) = delete;
   InteractiveHandle& operator=(const InteractiveHandle&) = delete;
   /// The C++ destructor kills the group and reaps the child unless closed;

@@ -24,8 +24,10 @@ class LiveChild {
  public:
   LiveChild() noexcept = default;
   /// `direct_pid` must be a child this process started and has not reaped
-  /// (so that its pidfd names it): the program (process_group) or the init
-  /// of its containment. After `kill_live_children(true)` the run is killed
+  /// (so that its pidfd names it): the program (process_group, or a warm
+  /// sandbox entered directly: the rest of its run ends with the run's own
+  /// end, or with its sandbox when this process exits) or the init of its
+  /// containment. After `kill_live_children(true)` the run is killed
   /// at once instead: nothing started during finalization survives.
   LiveChild(pid_t direct_pid, Containment containment) noexcept;
   /// The same from the owner's pidfd of the direct child (duplicated), and

@@ -180,18 +180,18 @@ void AsyncDriver::kill_and_finish_now() {
   if (finished_) return;
   if (!sup_->done()) {
     sup_->cancel();
-    const int fd = sup_->pidfd();
-    if (fd >= 0) {
-      // The group was just sent SIGKILL: the child is gone within
-      // milliseconds. Wait for its pidfd (an event, not a sleep).
+    // The group was just sent SIGKILL: the child is gone within
+    // milliseconds. Wait for its pidfd (an event, not a sleep), again
+    // while the rest of the run is being ended.
+    for (int fd = sup_->pidfd(); fd >= 0 && !sup_->done(); fd = sup_->pidfd()) {
       pollfd p{fd, POLLIN, 0};
-      while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+      if (::poll(&p, 1, -1) < 0 && errno != EINTR) break;
+      try {
+        child_exited();
+      } catch (...) {
+        if (!error_) error_ = std::current_exception();
+        break;
       }
-    }
-    try {
-      child_exited();
-    } catch (...) {
-      if (!error_) error_ = std::current_exception();
     }
   }
   if (sup_->done()) {

@@ -82,7 +82,7 @@ void detail::drive_sync(Supervisor& sup, const std::function<void()>& on_interru
     }
     if (exited) {
       sup.on_child_exit();  // after the reads above, so no byte is missed
-      break;
+      if (sup.done()) break;
     }
     if (on_progress) on_progress();
     now = Clock::now();

@@ -120,12 +120,15 @@ struct Walker {
     return 0;
   }
 
-  // Every descendant of `init` (not `init` itself): subreaper and namespace
-  // runs keep all their processes in that tree, orphans included.
-  MemorySample tree(pid_t init) {
+  // Every descendant of `init` (and `init` itself when `with_root`):
+  // subreaper and namespace runs keep all their processes in that tree,
+  // orphans included.
+  MemorySample tree(pid_t init, bool with_root = false) {
     MemorySample s;
     pending.clear();
-    if (const int e = children(init, init); e != 0) {
+    if (with_root) {
+      pending.push_back(init);
+    } else if (const int e = children(init, init); e != 0) {
       if (!gone(e)) s.error = e;
       return s;
     }
@@ -253,10 +256,11 @@ std::vector<MemorySample> sample_members(std::span<const Members> runs) {
     } else if (run.cgroup_procs && *run.cgroup_procs) {
       out[i] = w.cgroup(*run.cgroup_procs);
     } else {
-      out[i] = w.tree(run.init_pid);
+      // A warm sandbox entered directly: the program is our child itself.
+      out[i] = run.program_pid > 0 ? w.tree(run.program_pid, true) : w.tree(run.init_pid);
       if (run.sandbox_init_pid > 0 && out[i].error == 0) {
-        // A warm sandbox: the program is the shepherd's child, its orphans
-        // are the sandbox init's (which holds nothing of another run).
+        // A warm sandbox: the program is the shepherd's child (or ours), its
+        // orphans are the sandbox init's (which holds nothing of another run).
         const MemorySample orphans = w.tree(run.sandbox_init_pid);
         out[i].kb += orphans.kb;
         out[i].error = orphans.error;

@@ -204,6 +204,9 @@ void Supervisor::drain_after_exit() {
 
 void Supervisor::on_child_exit() {
   if (done_) return;
+  // The program exited, but what else the run holds is still being ended:
+  // the pidfd turns readable again when it is (Child::exited).
+  if (!child_.exited()) return;
   // Read what the pipes hold, then end everything the run contains (with a
   // process group: the leader is a zombie, so the group id cannot be reused
   // before the kill) and collect the status.

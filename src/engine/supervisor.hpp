@@ -100,7 +100,7 @@ class Supervisor {
   /// open and its sink is not paused (back-pressure).
   bool want_stdout() const noexcept { return child_.stdout_pipe() && !out_.paused(); }
   bool want_stderr() const noexcept { return child_.stderr_pipe() && !err_.paused(); }
-  /// Readable once the child has exited (and, contained, everything else).
+  /// Readable once the child has exited (see on_child_exit).
   int pidfd() const noexcept { return child_.exit_fd(); }
   /// The earliest deadline still pending (run deadline, stdin deadline).
   Clock::time_point next_deadline() const noexcept;
@@ -112,8 +112,10 @@ class Supervisor {
   void on_stdin_writable();
   void on_stdout_readable();
   void on_stderr_readable();
-  /// The pidfd is readable: the child has exited. Throws std::system_error
-  /// when its status cannot be known (everything is reaped then too).
+  /// The pidfd is readable: the child has exited. The run is done once
+  /// everything it contains is gone too; if not yet, wait for the pidfd
+  /// again (`done()` says). Throws std::system_error when its status cannot
+  /// be known (everything is reaped then too).
   void on_child_exit();
   /// Time has reached `now`: handles whichever deadlines have passed.
   void on_time(Clock::time_point now);

@@ -204,6 +204,10 @@ int detail::InteractiveAccess::pidfd(const Interactive& proc) noexcept {
   return proc.state_ ? proc.state_->core.pidfd() : -1;
 }
 
+int detail::InteractiveAccess::kill_pidfd(const Interactive& proc) noexcept {
+  return proc.state_ ? proc.state_->core.kill_pidfd() : -1;
+}
+
 bool detail::InteractiveAccess::write_some(Interactive& proc, std::string_view data, std::size_t& offset) {
   auto& s = proc.state("write_some");
   std::lock_guard lock(s.write_mutex);

@@ -17,12 +17,16 @@ namespace bounded_subprocess::detail {
 
 struct InteractiveAccess {
   /// The descriptors to wait on: the child's stdin (writable), its stdout
-  /// (readable) and the pidfd of our own child, the program or its init
-  /// (readable once the program has exited and, contained, everything else
-  /// with it). Owned by the object; -1 once closed (or moved from).
+  /// (readable) and the end's (readable once the program has exited; if
+  /// the rest of the run is still being ended then, `is_running()` says so
+  /// and it turns readable again when that is done). Owned by the object;
+  /// -1 once closed (or moved from).
   static int stdin_fd(const Interactive& proc) noexcept;
   static int stdout_fd(const Interactive& proc) noexcept;
   static int pidfd(const Interactive& proc) noexcept;
+  /// A pidfd whose SIGKILL ends the run, for another thread (Python's exit
+  /// hooks): see Child::kill_pidfd. -1 once closed.
+  static int kill_pidfd(const Interactive& proc) noexcept;
   /// Writes what the pipe takes now of `data` from `offset`, advancing
   /// `offset`. False once no write can work any more (broken pipe, object
   /// closed); true otherwise: done when `offset == data.size()`, else wait

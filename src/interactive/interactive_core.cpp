@@ -50,7 +50,7 @@ InteractiveCore::InteractiveCore(const std::vector<std::string>& argv, const Int
   });
 }
 
-bool InteractiveCore::child_exited() const noexcept {
+bool InteractiveCore::child_exited() noexcept {
   return finished() || child_.exited();
 }
 

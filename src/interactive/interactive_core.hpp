@@ -54,6 +54,8 @@ class InteractiveCore {
   int stdin_fd() const noexcept { return child_.stdin_pipe().get(); }
   int stdout_fd() const noexcept { return child_.stdout_pipe().get(); }
   int pidfd() const noexcept { return child_.exit_fd(); }
+  /// See Child::kill_pidfd.
+  int kill_pidfd() const noexcept { return child_.kill_pidfd(); }
   Containment containment() const noexcept { return child_.containment(); }
   std::optional<int> exit_code() const noexcept { return exit_code_; }
   bool finished() const noexcept { return exit_code_.has_value(); }
@@ -62,9 +64,9 @@ class InteractiveCore {
     return exit_code_ ? std::optional<LimitsHit>(limits_) : std::nullopt;
   }
 
-  /// True once the child has exited (its pidfd is readable), or was reaped.
-  /// Does not reap.
-  bool child_exited() const noexcept;
+  /// True once the run is over (Child::exited: the pidfd is readable and
+  /// nothing else of the run is left), or was reaped. Never blocks.
+  bool child_exited() noexcept;
 
   /// Writes `data` from `offset` on, advancing `offset`, until done or the
   /// pipe is full. SIGPIPE is blocked in this thread meanwhile and one that

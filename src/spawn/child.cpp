@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -216,6 +217,15 @@ bool sigchld_reaped_by_kernel() {
   return sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT) != 0;
 }
 
+// SIGCHLD has its default disposition: the kernel keeps a child's status
+// for us, and no handler of the host reaps it (the program's exit signal is
+// SIGCHLD once it has exec'd).
+bool sigchld_default() {
+  struct sigaction sa {};
+  return ::sigaction(SIGCHLD, nullptr, &sa) == 0 && sa.sa_handler == SIG_DFL &&
+         (sa.sa_flags & SA_NOCLDWAIT) == 0;
+}
+
 // waitid on our own child only, never on any other.
 bool wait_for(pid_t pid, int options, siginfo_t& info) {
   info.si_pid = 0;
@@ -347,6 +357,46 @@ struct Stdio {
 // made again without one.
 struct WarmDeclined {};
 
+// A sandbox taken from the pool for one start: back to the pool (unused)
+// unless the Child took it.
+class SandboxLease {
+ public:
+  explicit SandboxLease(WarmSandbox* s) noexcept : s_(s) {}
+  ~SandboxLease() {
+    if (s_ != nullptr) warm_release(s_);
+  }
+  SandboxLease(const SandboxLease&) = delete;
+  SandboxLease& operator=(const SandboxLease&) = delete;
+  WarmSandbox* get() const noexcept { return s_; }
+  WarmSandbox* take() noexcept { return std::exchange(s_, nullptr); }
+
+ private:
+  WarmSandbox* s_;
+};
+
+// Cleared once a start found that this process cannot enter sandboxes
+// directly (setns of a PID namespace refused, no clone3): its runs then go
+// through a shepherd.
+std::atomic<bool> direct_entry{true};
+
+FileId file_id(const char* path) {
+  struct statx st {};
+  if (::statx(AT_FDCWD, path, 0, STATX_INO, &st) != 0) return {};
+  return {st.stx_ino, st.stx_dev_major, st.stx_dev_minor};
+}
+
+// This thread's namespace for its children back to its own after a direct
+// start. Cannot fail but for a lack of kernel memory, and must not: the
+// thread's later children would be born in a sandbox.
+void restore_pid_namespace(int own) noexcept {
+  for (int attempt = 0; attempt < 100; ++attempt)
+    if (::setns(own, CLONE_NEWPID) == 0) return;
+  static constexpr char kMessage[] =
+      "bounded_subprocess: cannot return this thread to its own PID namespace after a start; aborting\n";
+  [[maybe_unused]] const ssize_t n = ::write(2, kMessage, sizeof kMessage - 1);
+  std::abort();
+}
+
 }  // namespace
 
 // The steps of Child::spawn, in order: the command and its containment,
@@ -468,30 +518,29 @@ class ChildStart {
   // An init (on the region's init stack, reading the plan there until it is
   // reaped) starts the program in the containment and reports.
   void start_contained(const ProgramPlan& program) {
+    const bool cgroup_run = containment_ == Containment::cgroup;
+    SandboxLease lease(warm_ && spec_.isolation == nullptr && containment_ != Containment::subreaper &&
+                               warm_sandboxes_enabled(m_)
+                           ? warm_acquire(m_, cgroup_run)
+                           : nullptr);
+    if (lease.get() != nullptr && can_enter_directly(*lease.get(), cgroup_run) &&
+        start_direct(program, lease, cgroup_run))
+      return;
+    WarmSandbox* sandbox = lease.get();
     InitPlan* plan = init_plan(program);
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) throw_errno(errno, "socketpair");
     UniqueFd host_end = above_stdio(pair[0]);
     UniqueFd init_end = above_stdio(pair[1]);
     plan->channel_fd = init_end.get();
-    const bool cgroup_run = containment_ == Containment::cgroup;
-    WarmSandbox* sandbox = nullptr;
-    if (warm_ && spec_.isolation == nullptr && plan->kind == InitKind::pid_namespace &&
-        warm_sandboxes_enabled(m_))
-      sandbox = warm_acquire(m_, cgroup_run);
     CgroupFolder cgroup;
     UniqueFd cgroup_procs_write;
-    try {
-      if (cgroup_run && sandbox != nullptr && sandbox->cgroup_dir) {
-        use_sandbox_cgroup(*plan, *sandbox);
-      } else if (cgroup_run) {
-        cgroup_procs_write = make_run_cgroup(*plan, cgroup);
-      }
-      if (spec_.isolation != nullptr) set_up_isolation(*plan, cgroup);
-    } catch (...) {
-      if (sandbox != nullptr) warm_release(sandbox);  // never entered
-      throw;
+    if (cgroup_run && sandbox != nullptr && sandbox->cgroup_dir) {
+      use_sandbox_cgroup(*plan, *sandbox);
+    } else if (cgroup_run) {
+      cgroup_procs_write = make_run_cgroup(*plan, cgroup);
     }
+    if (spec_.isolation != nullptr) set_up_isolation(*plan, cgroup);
     const unsigned long clone_flags =
         sandbox != nullptr ? use_sandbox(*plan, *sandbox) : init_clone_flags(containment_, m_);
     int pidfd = -1;
@@ -506,15 +555,13 @@ class ChildStart {
     init_end.reset();
     cgroup_procs_write.reset();
     cgroup.close_dir();
-    if (pid < 0) {
-      if (sandbox != nullptr) warm_release(sandbox);  // never entered
+    if (pid < 0)  // the sandbox goes back with the lease: never entered
       throw SpawnError(static_cast<int>(-pid), SpawnError::Subject::containment,
                        std::string(to_string(containment_)),
                        "cannot start " + quoted(spec_.argv.front()) + ": clone of its init");
-    }
     // From here on the Child owns the init, its memory, the sandbox and the
     // cgroup folder: its kill_and_finish ends them all.
-    child_.sandbox_ = sandbox;
+    child_.sandbox_ = lease.take();
     child_.direct_ = static_cast<pid_t>(pid);
     child_.exit_fd_ = above_stdio(pidfd);
     child_.region_ = region_.release();
@@ -556,6 +603,103 @@ class ChildStart {
     plan.program.cgroup_procs_fd = procs_write.get();
     plan.program.new_cgroup_namespace = true;
     return procs_write;
+  }
+
+  // The program becomes our own child, whose exit signal is SIGCHLD once it
+  // has exec'd (the kernel sets it at exec): only where the host neither
+  // ignores SIGCHLD nor handles it (a handler may reap every child) is its
+  // status surely ours. Elsewhere a shepherd, which never execs, is.
+  bool can_enter_directly(const WarmSandbox& sandbox, bool cgroup_run) const {
+    return (sandbox.setns_flags & CLONE_NEWUSER) == 0 && sandbox.proc &&
+           (!cgroup_run || sandbox.cgroup_dir) && direct_entry.load(std::memory_order_relaxed) &&
+           sigchld_default();
+  }
+
+  // A warm sandbox entered directly (the caller needs no user namespace):
+  // the host clones the program into the sandbox's PID namespace itself
+  // (this thread's namespace for children is the sandbox's for the clone,
+  // every signal blocked), into the sandbox's cgroup for a cgroup run, and
+  // the program enters the sandbox's mount namespace before it execs. No
+  // shepherd: the program is our own child (no exit signal, as an init),
+  // cloned from the calling thread, so it has the caller's state of the
+  // call. The end is the Child's (settle_direct). False when this process
+  // cannot start it so (the run then goes through a shepherd).
+  bool start_direct(const ProgramPlan& base, SandboxLease& lease, bool cgroup_run) {
+    WarmSandbox& sandbox = *lease.get();
+    ProgramPlan program = base;
+    // The host's cwd, found again by its path in the sandbox's mounts (the
+    // plan area is free: no init runs on this region).
+    char* cwd = region_.at(kPlanAt);
+    if (::getcwd(cwd, kPlanArea) == nullptr || cwd[0] != '/') {
+      warm_declined();
+      throw WarmDeclined{};
+    }
+    program.warm_pidfd = sandbox.pidfd.get();
+    program.warm_cwd = cwd;
+    program.warm_cwd_id = file_id(".");
+    program.warm_root_id = file_id("/");
+    program.new_cgroup_namespace = cgroup_run;
+    program.reset_signals = SignalReset::ignored;  // CLONE_CLEAR_SIGHAND
+    UniqueFd own(::openat(m_.proc_fd, "thread-self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
+    if (!own) return false;
+    clone_args args{};
+    args.flags =
+        CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_CLEAR_SIGHAND | (cgroup_run ? CLONE_INTO_CGROUP : 0);
+    int pidfd = -1;
+    args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd);
+    args.exit_signal = 0;
+    args.stack = reinterpret_cast<std::uintptr_t>(region_.at(kProgramStackAt));
+    args.stack_size = kProgramStack;
+    args.cgroup = cgroup_run ? static_cast<std::uint64_t>(sandbox.cgroup_dir.get()) : 0;
+    long pid;
+    {
+      BlockAllSignals blocked;
+      if (::setns(sandbox.pidfd.get(), CLONE_NEWPID) != 0) {
+        direct_entry.store(false, std::memory_order_relaxed);
+        return false;
+      }
+      child_.started_ = Clock::now();
+      pid = bs_clone3(&args, sizeof args, bs_launch_program, &program);
+      restore_pid_namespace(own.get());
+    }
+    if (pid == -ENOSYS || pid == -E2BIG || pid == -EINVAL) {
+      direct_entry.store(false, std::memory_order_relaxed);
+      return false;
+    }
+    if (pid < 0)
+      throw SpawnError(static_cast<int>(-pid), SpawnError::Subject::system, spec_.argv.front(),
+                       "cannot start " + quoted(spec_.argv.front()) + ": clone");
+    UniqueFd owned_pidfd(pidfd);
+    if (program.error_stage != LaunchStage::none) {
+      // It has exited (127) without making anything: reaped, and the
+      // sandbox goes back with the lease.
+      siginfo_t info;
+      wait_for(static_cast<pid_t>(pid), 0, info);
+      if (program.error_stage == LaunchStage::warm) {
+        warm_declined();
+        throw WarmDeclined{};
+      }
+      throw_start_failure(program.error_stage, program.error_errno, spec_);
+    }
+    UniqueFd end(::epoll_create1(EPOLL_CLOEXEC));
+    epoll_event watch{};
+    watch.events = EPOLLIN;
+    if (!end || ::epoll_ctl(end.get(), EPOLL_CTL_ADD, owned_pidfd.get(), &watch) != 0) {
+      const int err = errno;
+      // It runs: killed with its sandbox, which is not used again.
+      ::syscall(SYS_pidfd_send_signal, owned_pidfd.get(), SIGKILL, nullptr, 0);
+      siginfo_t info;
+      wait_for(static_cast<pid_t>(pid), 0, info);
+      warm_retire(lease.take());
+      throw_errno(err, "epoll");
+    }
+    child_.pid_ = child_.direct_ = static_cast<pid_t>(pid);
+    child_.exit_fd_ = above_stdio(end.release());
+    child_.program_pidfd_ = above_stdio(owned_pidfd.release());
+    child_.direct_end_ = Child::DirectEnd::running;
+    if (cgroup_run) child_.cgroup_procs_ = sandbox.cgroup_procs;
+    child_.sandbox_ = lease.take();
+    return true;
   }
 
   // A warm sandbox's own cgroup (warm_pool.hpp): the program is born into
@@ -685,6 +829,9 @@ Child& Child::operator=(Child&& other) noexcept {
   isolation_ = std::move(other.isolation_);
   kernel_memory_limit_ = other.kernel_memory_limit_;
   sandbox_ = std::exchange(other.sandbox_, nullptr);
+  direct_end_ = std::exchange(other.direct_end_, DirectEnd::none);
+  direct_exit_ = other.direct_exit_;
+  direct_sandbox_clean_ = other.direct_sandbox_clean_;
   killed_ = std::exchange(other.killed_, false);
   finished_ = std::exchange(other.finished_, false);
   return *this;
@@ -713,14 +860,172 @@ void Child::release() noexcept {
   if (sandbox_ != nullptr) warm_retire(static_cast<WarmSandbox*>(std::exchange(sandbox_, nullptr)));
 }
 
-bool Child::exited() const noexcept {
-  if (finished_ || !exit_fd_) return true;
+bool Child::exited() noexcept {
+  if (finished_ || !exit_fd_ || direct_end_ == DirectEnd::over) return true;
   pollfd p{exit_fd_.get(), POLLIN, 0};
   int r;
   do {
     r = ::poll(&p, 1, 0);
   } while (r < 0 && errno == EINTR);
-  return r > 0;
+  if (r <= 0) return false;
+  return direct_end_ == DirectEnd::none || settle_direct();
+}
+
+namespace {
+
+// Whether a namespace's /proc (open in `proc_fd`) lists no process but its
+// init; false when it lists another or cannot be read.
+bool only_init_listed(int proc_fd) noexcept {
+  if (::lseek(proc_fd, 0, SEEK_SET) != 0) return false;
+  alignas(8) char buf[4096];
+  for (;;) {
+    const long n = ::syscall(SYS_getdents64, proc_fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    for (long at = 0; at < n;) {
+      // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name
+      unsigned short reclen;
+      std::memcpy(&reclen, buf + at + 16, sizeof reclen);
+      const char* name = buf + at + 19;
+      at += reclen;
+      if (name[0] < '0' || name[0] > '9') continue;
+      if (name[0] != '1' || name[1] != '\0') return false;
+    }
+  }
+}
+
+// Whether a cgroup (its cgroup.events open in `fd`) holds no process.
+bool cgroup_holds_none(int fd) noexcept {
+  char buf[256];
+  ssize_t n;
+  do {
+    n = ::pread(fd, buf, sizeof buf - 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  return std::strstr(buf, "populated 0") != nullptr;
+}
+
+}  // namespace
+
+// The end of a run in a warm sandbox entered directly, one step per
+// readiness of exit_fd: the program has exited (reaped here); when nothing
+// else of the run is left (the common case: the namespace's /proc lists
+// only its init, the cgroup holds nothing), it is over at once. Otherwise
+// the sandbox's init kills and reaps the rest (kWarmEnd) and answers on
+// its channel, which exit_fd then waits for; should it be gone, its exit
+// (when the kernel has ended its namespace) ends the run.
+bool Child::settle_direct() noexcept {
+  auto* sandbox = static_cast<WarmSandbox*>(sandbox_);
+  const int set = exit_fd_.get();
+  // exit_fd waits for `fd` alone from now on.
+  auto wait_for_only = [&](int fd) {
+    ::epoll_ctl(set, EPOLL_CTL_DEL, program_pidfd_.get(), nullptr);
+    ::epoll_ctl(set, EPOLL_CTL_DEL, sandbox->channel.get(), nullptr);
+    epoll_event watch{};
+    watch.events = EPOLLIN;
+    return ::epoll_ctl(set, EPOLL_CTL_ADD, fd, &watch) == 0;
+  };
+  // The sandbox's init is gone, could not end the rest, or says something
+  // is left: it is killed (if it still lives), and its exit, which the
+  // kernel delays until every process of its namespace is gone, ends the
+  // run. The sandbox is not used again.
+  auto sandbox_gone = [&] {
+    ::syscall(SYS_pidfd_send_signal, sandbox->pidfd.get(), SIGKILL, nullptr, 0);
+    direct_sandbox_clean_ = false;
+    direct_end_ = DirectEnd::dying;
+    if (wait_for_only(sandbox->pidfd.get())) return false;
+    // Cannot wait for it by event: wait here (it is killed; its end is near).
+    pollfd p{sandbox->pidfd.get(), POLLIN, 0};
+    while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    direct_end_ = DirectEnd::over;
+    return true;
+  };
+  switch (direct_end_) {
+    case DirectEnd::none:
+    case DirectEnd::over: return true;
+    case DirectEnd::running: {
+      rusage ru{};
+      int status = 0;
+      pid_t r;
+      do {
+        r = sys::wait4(direct_, &status, __WALL | WNOHANG, &ru);
+      } while (r < 0 && errno == EINTR);
+      if (r == 0) return false;  // not yet (a spurious wake-up)
+      if (r == direct_) {
+        direct_exit_.status = status;
+        direct_exit_.user_cpu =
+            std::chrono::seconds(ru.ru_utime.tv_sec) + std::chrono::microseconds(ru.ru_utime.tv_usec);
+        direct_exit_.system_cpu =
+            std::chrono::seconds(ru.ru_stime.tv_sec) + std::chrono::microseconds(ru.ru_stime.tv_usec);
+        direct_exit_.max_rss_kb = static_cast<std::uint64_t>(ru.ru_maxrss);
+      } else {
+        direct_exit_.status_known = false;  // reaped by someone else
+        direct_exit_.status = SIGKILL;
+      }
+      // The sandbox's init was killed from outside (the kernel then ends its
+      // namespace, the program with it; the init's end of the channel is
+      // closed before that): the run's containment broke.
+      pollfd init_gone{sandbox->channel.get(), POLLIN, 0};
+      if (::poll(&init_gone, 1, 0) > 0 && (init_gone.revents & (POLLHUP | POLLERR)) != 0) {
+        direct_exit_.containment_broken = true;
+        return sandbox_gone();
+      }
+      if (only_init_listed(sandbox->proc.get()) &&
+          (!sandbox->cgroup_events || cgroup_holds_none(sandbox->cgroup_events.get()))) {
+        direct_sandbox_clean_ = true;
+        direct_end_ = DirectEnd::over;
+        return true;
+      }
+      direct_end_ = DirectEnd::draining;
+      const char request = kWarmEnd;
+      if (!wait_for_only(sandbox->channel.get()) ||
+          ::send(sandbox->channel.get(), &request, 1, MSG_NOSIGNAL) != 1)
+        return sandbox_gone();
+      return false;
+    }
+    case DirectEnd::draining: {
+      char answer = 0;
+      ssize_t n;
+      do {
+        n = ::recv(sandbox->channel.get(), &answer, 1, MSG_DONTWAIT);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+      if (n != 1 || answer != kWarmIsClean) return sandbox_gone();
+      direct_sandbox_clean_ = true;
+      direct_end_ = DirectEnd::over;
+      return true;
+    }
+    case DirectEnd::dying: {
+      pollfd p{sandbox->pidfd.get(), POLLIN, 0};
+      if (::poll(&p, 1, 0) <= 0) return false;
+      direct_end_ = DirectEnd::over;
+      return true;
+    }
+  }
+  return true;
+}
+
+ExitInfo Child::finish_direct() {
+  // Called before the end (a caller that did not ask exited()): wait for it.
+  while (!exited()) {
+    pollfd p{exit_fd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, -1) < 0 && errno != EINTR) break;
+  }
+  ExitInfo info = direct_exit_;
+  if (sandbox_ != nullptr && direct_end_ == DirectEnd::over && direct_sandbox_clean_)
+    warm_release(static_cast<WarmSandbox*>(std::exchange(sandbox_, nullptr)));
+  finished_ = true;
+  const pid_t direct = std::exchange(direct_, -1);
+  release();  // a sandbox not shown clean is retired here
+  if (!info.status_known)
+    throw std::system_error(ECHILD, std::generic_category(),
+                            "the exit status of process " + std::to_string(direct) +
+                                " cannot be known: it was reaped by someone else (does a handler reap "
+                                "every child with __WALL?)");
+  return info;
 }
 
 Io Child::write_some(std::string_view data, std::size_t& written) {
@@ -745,6 +1050,12 @@ Io Child::write_some(std::string_view data, std::size_t& written) {
 void Child::kill() noexcept {
   if (finished_ || direct_ <= 0) return;
   killed_ = true;
+  if (direct_end_ != DirectEnd::none) {
+    // The program; exited() then has the sandbox's init end the rest.
+    if (direct_end_ == DirectEnd::running)
+      ::syscall(SYS_pidfd_send_signal, program_pidfd_.get(), SIGKILL, nullptr, 0);
+    return;
+  }
   if (containment_ == Containment::process_group) {
     ::kill(-direct_, SIGKILL);  // the leader cannot leave its group
     return;
@@ -758,6 +1069,7 @@ void Child::kill() noexcept {
 
 ExitInfo Child::finish() {
   if (finished_) return {};
+  if (direct_end_ != DirectEnd::none) return finish_direct();
   ExitInfo info;
   siginfo_t si;
   bool known = false;
@@ -851,8 +1163,9 @@ ExitInfo Child::finish() {
 ExitInfo Child::kill_and_finish() noexcept {
   if (finished_ || direct_ <= 0) return {};
   kill();
-  pollfd p{exit_fd_.get(), POLLIN, 0};
-  while (exit_fd_ && ::poll(&p, 1, -1) < 0 && errno == EINTR) {
+  while (exit_fd_ && !exited()) {
+    pollfd p{exit_fd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, -1) < 0 && errno != EINTR) break;
   }
   try {
     return finish();
@@ -869,7 +1182,10 @@ Members Child::members() const noexcept {
   if (containment_ == Containment::process_group) {
     m.pgid = direct_;
   } else {
-    m.init_pid = direct_;
+    if (direct_end_ != DirectEnd::none)
+      m.program_pid = direct_;
+    else
+      m.init_pid = direct_;
     m.cgroup_procs = cgroup_procs_;
     if (sandbox_ != nullptr) m.sandbox_init_pid = static_cast<const WarmSandbox*>(sandbox_)->pid;
   }

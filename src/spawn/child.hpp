@@ -88,9 +88,10 @@ int exit_code_from_status(int status) noexcept;
 /// until the last copy goes.
 struct Members {
   Containment containment = Containment::process_group;
-  pid_t pgid = -1;                               ///< process_group: the group
-  pid_t init_pid = -1;                           ///< otherwise: the init; its descendants are the run
-  pid_t sandbox_init_pid = -1;                   ///< a warm sandbox's init: its descendants too
+  pid_t pgid = -1;              ///< process_group: the group
+  pid_t init_pid = -1;          ///< otherwise: the init; its descendants are the run
+  pid_t program_pid = -1;       ///< a warm sandbox entered directly: the program and its descendants
+  pid_t sandbox_init_pid = -1;  ///< a warm sandbox's init: its descendants too
   std::shared_ptr<const UniqueFd> cgroup_procs;  ///< cgroup: the run's cgroup.procs (read-only)
 };
 
@@ -140,11 +141,21 @@ class Child {
   const UniqueFd& stderr_pipe() const noexcept { return stderr_; }
 
   /// Readable once the program has exited (with a containment other than
-  /// process_group: once every process of the run is gone too). -1 after
-  /// `finish`.
+  /// process_group, `exited()` then says whether every process of the run
+  /// is gone too; if not, wait for it again). -1 after `finish`.
   int exit_fd() const noexcept { return exit_fd_.get(); }
-  /// Whether `exit_fd` is readable now. Does not reap.
-  bool exited() const noexcept;
+  /// Whether the run is over: `exit_fd` is readable and, in a warm sandbox
+  /// entered directly, nothing else of the run is left. Never blocks; once
+  /// the program has exited it starts the end of what is left (the
+  /// sandbox's init kills it), and `exit_fd` turns readable again when that
+  /// is done. The program is then reaped (its status kept for `finish`).
+  bool exited() noexcept;
+  /// A pidfd whose SIGKILL ends the run (with what exited() and finish()
+  /// do after), for a caller outside the Child's thread: our own child's,
+  /// or in a warm sandbox entered directly the program's.
+  int kill_pidfd() const noexcept {
+    return direct_end_ != DirectEnd::none ? program_pidfd_.get() : exit_fd_.get();
+  }
 
   /// Writes a prefix of `data` to stdin without blocking; `written` grows by
   /// what went in. SIGPIPE never reaches the host (see SigpipeGuard).
@@ -153,8 +164,8 @@ class Child {
   /// SIGKILL to everything the run contains. Returns at once; `exit_fd`
   /// turns readable when it is all gone.
   void kill() noexcept;
-  /// Once `exit_fd` is readable: kills what is left (process_group), reaps
-  /// and returns the program's status. Throws std::system_error when the
+  /// Once `exited()`: kills what is left (process_group), reaps and
+  /// returns the program's status (called before, it waits for the end). Throws std::system_error when the
   /// status cannot be known (the host ignores SIGCHLD, or the init died
   /// without a report); everything is reaped then too.
   ExitInfo finish();
@@ -169,6 +180,18 @@ class Child {
  private:
   friend class ChildStart;  ///< the steps of `spawn` (child.cpp)
   void release() noexcept;
+  bool settle_direct() noexcept;
+  ExitInfo finish_direct();
+
+  /// A warm sandbox entered directly (no shepherd): `exit_fd_` is an epoll
+  /// set of what the end waits for, first the program's pidfd.
+  enum class DirectEnd : unsigned char {
+    none,      ///< not such a run
+    running,   ///< the program runs
+    draining,  ///< the program is reaped; the sandbox's init ends the rest (its answer comes)
+    dying,     ///< the sandbox's init is gone; its exit says its namespace is empty
+    over,
+  };
 
   pid_t pid_ = 0;
   pid_t direct_ = -1;  ///< our own child: the program, or its init
@@ -189,6 +212,9 @@ class Child {
   std::shared_ptr<IsolationSetup> isolation_;  ///< the run's limit cgroups, until its end
   bool kernel_memory_limit_ = false;
   void* sandbox_ = nullptr;  ///< the WarmSandbox the run uses (back to the pool once it is over)
+  DirectEnd direct_end_ = DirectEnd::none;
+  ExitInfo direct_exit_{};  ///< what reaping the program told
+  bool direct_sandbox_clean_ = false;
   bool killed_ = false;
   bool finished_ = false;
 };

@@ -164,12 +164,34 @@ unsigned long length(const char* s) {
   return n;
 }
 
+bool same_file(const struct statx& a, const struct statx& b) {
+  return a.stx_ino == b.stx_ino && a.stx_dev_major == b.stx_dev_major && a.stx_dev_minor == b.stx_dev_minor;
+}
+
+bool is_file(const char* path, const FileId& id) {
+  struct statx st {};
+  return call(SYS_statx, AT_FDCWD, path, 0, STATX_INO, &st) == 0 && st.stx_ino == id.ino &&
+         st.stx_dev_major == id.dev_major && st.stx_dev_minor == id.dev_minor;
+}
+
+// A warm sandbox entered directly: its mount namespace (which moves our
+// root and cwd to its root), then the host's cwd again by its path.
+long enter_sandbox_mounts(const ProgramPlan& plan) {
+  if (const long r = call(SYS_setns, plan.warm_pidfd, CLONE_NEWNS); r < 0) return r;
+  if (const long r = call(SYS_chdir, plan.warm_cwd); r < 0) return r;
+  if (!is_file(".", plan.warm_cwd_id) || !is_file("/", plan.warm_root_id)) return -EXDEV;
+  return 0;
+}
+
 }  // namespace
 
 extern "C" int bs_launch_program(void* arg) {
   ProgramPlan& plan = *static_cast<ProgramPlan*>(arg);
   // Every signal is blocked here (the parent blocked them around clone).
   reset_signal_dispositions(plan.reset_signals, plan.proc_fd);
+  if (plan.warm_pidfd >= 0) {
+    if (const long r = enter_sandbox_mounts(plan); r < 0) return fail(plan, LaunchStage::warm, r);
+  }
   if (plan.new_session) {
     if (const long r = call(SYS_setsid); r < 0) return fail(plan, LaunchStage::session, r);
   }
@@ -868,14 +890,20 @@ class Init {
       // seccomp filter of the host that refuses it makes us answer dirty:
       // the shepherd or the host then kills us, which ends the namespace.
       char answer = kWarmKill;
-      const bool kill_asked = request == kWarmKill || request == kWarmClean;
+      const bool kill_asked = request == kWarmKill || request == kWarmClean || request == kWarmEnd;
       const long killed = kill_asked ? call(SYS_kill, -1, SIGKILL) : 0;
       if (killed != 0 && killed != -ESRCH) {
         answer = kWarmDirty;
-      } else if (request == kWarmClean) {
+      } else if (request == kWarmClean || request == kWarmEnd) {
         no_children_ = false;
         reap_until_none();
         answer = namespace_holds_only_init() ? kWarmIsClean : kWarmDirty;
+        // A process put into the sandbox's cgroup from outside: killed,
+        // and the cgroup (once killed, see shepherd()) not used again.
+        if (request == kWarmEnd && plan_.cgroup_dir_fd >= 0 && !cgroup_empty()) {
+          kill_cgroup_and_wait();
+          answer = kWarmDirty;
+        }
       }
       call(SYS_sendto, plan_.channel_fd, &answer, 1, MSG_NOSIGNAL, nullptr, 0);
     }
@@ -901,10 +929,6 @@ class Init {
       if (n == -EINTR) continue;
       return n == 1 ? answer : 0;
     }
-  }
-
-  static bool same_file(const struct statx& a, const struct statx& b) {
-    return a.stx_ino == b.stx_ino && a.stx_dev_major == b.stx_dev_major && a.stx_dev_minor == b.stx_dev_minor;
   }
 
   // The shepherd enters the sandbox: its PID namespace for its children,

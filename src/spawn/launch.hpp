@@ -88,6 +88,14 @@ enum class SignalReset : int {
   all,      ///< every one of 1..64 (clone3 or CLONE_CLEAR_SIGHAND unavailable)
 };
 
+/// A file's identity (statx), to tell that a path found again in another
+/// mount namespace names the same file.
+struct FileId {
+  std::uint64_t ino = 0;
+  std::uint32_t dev_major = 0;
+  std::uint32_t dev_minor = 0;
+};
+
 struct ProgramPlan {
   const char* path = nullptr;  ///< resolved program path (execve's)
   char* const* argv = nullptr;
@@ -109,6 +117,15 @@ struct ProgramPlan {
   const IsolationPlan* isolation = nullptr;
   /// The scratch tmpfs, a detached mount the init made (-1: none).
   int scratch_mount_fd = -1;
+  /// A warm sandbox entered directly (the host cloned the program into the
+  /// sandbox's PID namespace): its init's pidfd, whose mount namespace the
+  /// program enters first; then the host's cwd, found again by its path,
+  /// and the host's cwd and root must be the same files there
+  /// (LaunchStage::warm otherwise). -1: none.
+  int warm_pidfd = -1;
+  const char* warm_cwd = nullptr;
+  FileId warm_cwd_id{};
+  FileId warm_root_id{};
   /// Written by the child when it cannot exec (the parent reads them once
   /// the vfork returns).
   LaunchStage error_stage = LaunchStage::none;
@@ -129,6 +146,10 @@ inline constexpr char kWarmKill = 'k';     ///< SIGKILL to every process of the 
 inline constexpr char kWarmClean = 'c';    ///< kill, reap, and prove the namespace empty
 inline constexpr char kWarmIsClean = 'y';  ///< answer to kWarmClean: only the init is left
 inline constexpr char kWarmDirty = 'n';    ///< answer to kWarmClean: something else is left
+/// A run entered directly has ended (its program is reaped): kill, reap and
+/// prove the namespace empty, and the sandbox's cgroup too (what is left
+/// there came from outside: killed, and the answer is kWarmDirty).
+inline constexpr char kWarmEnd = 'e';
 
 struct InitPlan {
   ProgramPlan program;

@@ -385,13 +385,21 @@ WarmSandbox* make_sandbox(Pool& p, const Machine& m, bool with_cgroup) noexcept 
   s->mounts = UniqueFd(mounts);
   s->stack = mem;
   s->setns_flags = CLONE_NEWPID | CLONE_NEWNS | (m.user_namespace ? CLONE_NEWUSER : 0UL);
+  if (!m.user_namespace) {
+    // Its /proc, through its init's root (in its mount namespace).
+    const std::string proc_path = std::to_string(pid) + "/root/proc";
+    s->proc =
+        UniqueFd(above_stdio(::openat(m.proc_fd, proc_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)));
+  }
   if (cgroup.dir >= 0) {
     // Used only when it can be watched and counted; else each of its runs
     // makes a folder of its own (the init then removes an empty one at its
     // end).
     UniqueFd procs(above_stdio(::openat(cgroup.dir, "cgroup.procs", O_RDONLY | O_CLOEXEC)));
+    UniqueFd events(above_stdio(::openat(cgroup.dir, "cgroup.events", O_RDONLY | O_CLOEXEC)));
     try {
-      if (procs) {
+      if (procs && events) {
+        s->cgroup_events = std::move(events);
         s->cgroup_name = cgroup.name;
         s->cgroup_procs = std::make_shared<const UniqueFd>(std::move(procs));
       }
@@ -403,6 +411,7 @@ WarmSandbox* make_sandbox(Pool& p, const Machine& m, bool with_cgroup) noexcept 
       s->cgroup_dir = UniqueFd(std::exchange(cgroup.dir, -1));
     } else {
       s->cgroup_procs.reset();
+      s->cgroup_events.reset();
       s->cgroup_name.clear();
     }
   }

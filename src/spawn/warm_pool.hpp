@@ -67,6 +67,13 @@ struct WarmSandbox {
   std::shared_ptr<const UniqueFd> cgroup_procs;  ///< its cgroup.procs, read-only (the memory watchdog's)
   int cgroup_watch = -1;                         ///< its inotify watch (the pool's inotify fd)
   bool cgroup_changed = false;                   ///< the watch saw a change (pool lock)
+  UniqueFd cgroup_events;                        ///< its cgroup.events (whether it holds a process)
+  /// Without a user namespace (root), a run enters the sandbox directly:
+  /// the host clones the program into its PID namespace and the program
+  /// enters its mount namespace (Child, launch.cpp), with no shepherd; the
+  /// host then tells by the namespace's own /proc that nothing of the run
+  /// is left. -1 where runs go through a shepherd.
+  UniqueFd proc;
 };
 
 /// Whether runs of pid_namespace and cgroup use warm sandboxes here (the
