@@ -5,6 +5,8 @@
 //       ignores SIGCHLD (as a careless host might), then runs MISBEHAVE
 //       `exit 0`, `exit 3` and `kill-self 9` under MECH and prints one line
 //       per run: "exit_code N", or "error: WHAT" when the library refused.
+//   bs_containment_host sigchld-reaper MECH MISBEHAVE
+//       the same with a SIGCHLD handler that reaps every child that ends.
 //   bs_containment_host hold MECH MISBEHAVE
 //       starts MISBEHAVE `escape setsid sleep` under MECH, prints "ready"
 //       once the escapee is out, then waits to be killed.
@@ -40,6 +42,7 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bounded_subprocess/interactive.hpp>
@@ -102,6 +105,15 @@ bool refuse_kill_all() {
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   });
+}
+
+// A SIGCHLD handler that reaps whatever child has ended (as some hosts'
+// handlers do), which would take a status the library waits for.
+extern "C" void reap_every_child(int) {
+  const int saved = errno;
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  errno = saved;
 }
 
 int run_leaving_a_sleeper(bs::Containment mechanism, const std::string& marker) {
@@ -241,8 +253,11 @@ int main(int argc, char** argv) {
   if (!mechanism) return 2;
   if (mode == "signals") return print_child_signals(*mechanism, std::string(argv[3]) == "refused");
   if (mode == "kill-all-refused") return run_leaving_a_sleeper(*mechanism, argv[3]);
-  if (mode == "sigchld-ignored") {
-    ::signal(SIGCHLD, SIG_IGN);
+  if (mode == "sigchld-ignored" || mode == "sigchld-reaper") {
+    if (mode == "sigchld-ignored")
+      ::signal(SIGCHLD, SIG_IGN);
+    else
+      ::signal(SIGCHLD, reap_every_child);
     for (const auto& args : {std::vector<std::string>{"exit", "0"}, {"exit", "3"}, {"kill-self", "9"}}) {
       std::vector<std::string> argv_run = {misbehave};
       argv_run.insert(argv_run.end(), args.begin(), args.end());

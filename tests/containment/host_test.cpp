@@ -81,6 +81,31 @@ TEST(Host, IgnoringSigchldNeverTurnsAStatusIntoZero) {
   }
 }
 
+// A host whose SIGCHLD handler reaps every child that ends (waitpid(-1))
+// never takes a contained run's status: the run's own process (an init, a
+// shepherd) never execs, so its exit signal stays 0, which such a handler
+// does not wait for; a warm sandbox is entered directly (the program as our
+// child, whose exit signal exec makes SIGCHLD) only without a handler.
+TEST(Host, AHandlerThatReapsEveryChildNeverTakesAContainedRunsStatus) {
+  int checked = 0;
+  for (bs::Containment c : mechanisms()) {
+    if (c == bs::Containment::process_group) continue;  // its program is such a child
+    SCOPED_TRACE(std::string(bs::to_string(c)));
+    ++checked;
+    int out = -1;
+    const pid_t host =
+        start_host({"sigchld-reaper", std::string(bs::to_string(c)), bs_test::misbehave()}, out);
+    const std::string text = read_to_eof(out);
+    ::close(out);
+    int status = 0;
+    ASSERT_EQ(::waitpid(host, &status, 0), host);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << text;
+    EXPECT_EQ(text, "exit_code 0\nexit_code 3\nexit_code -9\n");
+    expect_contained(bs::Containment::cgroup, "nothing left of the host's runs");
+  }
+  if (checked == 0) GTEST_SKIP() << "no contained mechanism here";
+}
+
 // The program starts with every signal at its default disposition and none
 // blocked, whatever the host ignores, handles or blocks: with clone3 (the
 // kernel clears the handlers, the child resets the ignored ones) and where

@@ -212,6 +212,30 @@ TEST(Warm, TheRunAfterAKilledRunInTheSameSandboxRuns) {
   }
 }
 
+// A run that entered its sandbox directly set the calling thread's PID
+// namespace for children to the sandbox's for its clone only: what the
+// thread starts afterwards is born in the host's own namespace.
+TEST(Warm, TheCallingThreadsChildrenAfterARunAreBornInItsOwnNamespace) {
+  SKIP_WITHOUT_WARM();
+  const auto own = std::filesystem::read_symlink("/proc/self/ns/pid");
+  for (bs::Containment c : warm_mechanisms()) {
+    SCOPED_TRACE(std::string(bs::to_string(c)));
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_NE(first_line(pid_namespace_of_a_run(c)), own.string() + "\n");
+      EXPECT_EQ(std::filesystem::read_symlink("/proc/thread-self/ns/pid_for_children"), own);
+      pid_t pid = -1;
+      std::string sleep = "sleep", seconds = "30";
+      char* args[] = {sleep.data(), seconds.data(), nullptr};
+      ASSERT_EQ(::posix_spawnp(&pid, "sleep", nullptr, nullptr, args, environ), 0);
+      std::error_code ec;
+      const auto child = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/pid", ec);
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      EXPECT_EQ(child, own) << "a child of the thread after a run was born in another PID namespace";
+    }
+  }
+}
+
 // The caller's state at the time of each call: changed between two runs
 // that share a sandbox, the second run sees the change.
 TEST(Warm, TheProgramGetsTheCallersCwdUmaskAndRlimitsOfTheCall) {
