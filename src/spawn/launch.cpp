@@ -415,9 +415,9 @@ class Init {
 
   // Closes every fd but ours and the `extra` ones.
   void close_all_but(const int* extra, int extra_count) {
-    int keep[18];
+    int keep[19];
     int n = 0;
-    const int ours[11] = {plan_.channel_fd,
+    const int ours[12] = {plan_.channel_fd,
                           plan_.proc_fd,
                           plan_.cgroup_dir_fd,
                           plan_.cgroup_parent_fd,
@@ -427,12 +427,13 @@ class Init {
                           cpu_stat_fd_,
                           scratch_fd_,
                           plan_.warm_pidfd,
-                          plan_.warm_channel_fd};
+                          plan_.warm_channel_fd,
+                          plan_.warm_keep_fd};
     for (int fd : ours)
       if (fd >= 0) keep[n++] = fd;
     for (int i = 0; i < extra_count; ++i)
       if (extra[i] >= 0) keep[n++] = extra[i];
-    for (int i = 1; i < n; ++i)  // insertion sort of at most 18
+    for (int i = 1; i < n; ++i)  // insertion sort of at most 19
       for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) {
         const int t = keep[j];
         keep[j] = keep[j - 1];

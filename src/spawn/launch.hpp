@@ -200,6 +200,10 @@ struct InitPlan {
   unsigned long warm_setns_flags = 0;
   char* cwd_buffer = nullptr;
   unsigned long cwd_buffer_size = 0;
+  /// warm_sandbox: an fd the init keeps open for its life, -1: none. The
+  /// pool's inotify fd: its last close waits for the kernel (an SRCU grace
+  /// period, milliseconds), which must not be on the host's way out.
+  int warm_keep_fd = -1;
 };
 
 inline constexpr int kProbeWorked = 0;

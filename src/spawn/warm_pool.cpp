@@ -214,7 +214,6 @@ void read_cgroup_events(Pool& p) noexcept {
 // Watches a new sandbox's cgroup (false: it cannot be watched, and is not
 // used as one).
 bool watch_cgroup(Pool& p, WarmSandbox& s) noexcept {
-  if (p.watch_fd < 0) p.watch_fd = above_stdio(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (p.watch_fd < 0) return false;
   try {
     p.watched.reserve(p.watched.size() + 1);
@@ -312,7 +311,16 @@ WarmSandbox* make_sandbox(Pool& p, const Machine& m, bool with_cgroup) noexcept 
   plan->uid = ::geteuid();
   plan->gid = ::getegid();
   plan->mount_proc = true;
+  UniqueFd watch_copy;
   if (cgroup.dir >= 0) {
+    // The init holds a copy of the pool's inotify fd (see InitPlan), made
+    // now if there is none.
+    {
+      std::lock_guard lock(p.mu);
+      if (p.watch_fd < 0) p.watch_fd = above_stdio(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+      if (p.watch_fd >= 0) watch_copy = UniqueFd(above_stdio(::fcntl(p.watch_fd, F_DUPFD_CLOEXEC, 3)));
+    }
+    plan->warm_keep_fd = watch_copy.get();
     // Its init removes it once the host is gone (the host does otherwise).
     char* name = base + kPage + kStack + sizeof(InitPlan);
     std::memcpy(name, cgroup.name.c_str(), cgroup.name.size() + 1);
@@ -348,6 +356,7 @@ WarmSandbox* make_sandbox(Pool& p, const Machine& m, bool with_cgroup) noexcept 
     raw::call(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof old);
   }
   ::close(init_end);
+  watch_copy.reset();  // the init has its own
   if (pid < 0) {
     ::close(host_end);
     ::munmap(mem, kRegion);
