@@ -113,7 +113,7 @@ void section_run_true() {
   figure("run_true_ms", a);
   figure("run_true_floor_ms", b);
   figure("run_true_ratio", a / b);
-  goal("run_true_ratio", a / b, 1.25);
+  goal("run_true_ratio", a / b, 1.10);
   for (std::size_t i = 0; i < mechanisms.size(); ++i) {
     const std::string name = "run_true_" + std::string(bs::to_string(mechanisms[i]));
     figure(name + "_ms", median(s[i + 2]));
