@@ -236,6 +236,25 @@ bool wait_for(pid_t pid, int options, siginfo_t& info) {
   return r == 0 && info.si_pid == pid;
 }
 
+// wait4 on our own child (`options`: __WALL and maybe WNOHANG); on success
+// its status and resource usage go into `info`. Returns what wait4 does.
+pid_t reap_into(pid_t pid, int options, ExitInfo& info) {
+  rusage ru{};
+  int status = 0;
+  pid_t r;
+  do {
+    r = sys::wait4(pid, &status, options, &ru);
+  } while (r < 0 && errno == EINTR);
+  if (r == pid) {
+    info.status = status;
+    info.user_cpu = std::chrono::seconds(ru.ru_utime.tv_sec) + std::chrono::microseconds(ru.ru_utime.tv_usec);
+    info.system_cpu =
+        std::chrono::seconds(ru.ru_stime.tv_sec) + std::chrono::microseconds(ru.ru_stime.tv_usec);
+    info.max_rss_kb = static_cast<std::uint64_t>(ru.ru_maxrss);
+  }
+  return r;
+}
+
 std::string quoted(const std::string& s) {
   return "'" + s + "'";
 }
@@ -502,17 +521,30 @@ class ChildStart {
                                     region_.at(kProgramStackAt + kProgramStack), &pidfd, bs_launch_program,
                                     &program, program.reset_signals);
     }
+    UniqueFd owned_pidfd = program_started(pid, pidfd, program);
+    child_.pid_ = child_.direct_ = static_cast<pid_t>(pid);
+    child_.exit_fd_ = above_stdio(owned_pidfd.release());
+  }
+
+  // The program's own clone (a vfork child) has returned: its pidfd. A
+  // failed clone, or a child that could not exec (it has exited, 127, and is
+  // reaped here), is thrown; one that could not enter its warm sandbox as
+  // WarmDeclined.
+  UniqueFd program_started(long pid, int pidfd, const ProgramPlan& program) {
     if (pid < 0)
       throw SpawnError(static_cast<int>(-pid), SpawnError::Subject::system, spec_.argv.front(),
                        "cannot start " + quoted(spec_.argv.front()) + ": clone");
-    UniqueFd owned_pidfd(pidfd);
+    UniqueFd owned(pidfd);
     if (program.error_stage != LaunchStage::none) {
       siginfo_t info;
-      wait_for(static_cast<pid_t>(pid), 0, info);  // it has exited (127)
+      wait_for(static_cast<pid_t>(pid), 0, info);
+      if (program.error_stage == LaunchStage::warm) {
+        warm_declined();
+        throw WarmDeclined{};
+      }
       throw_start_failure(program.error_stage, program.error_errno, spec_);
     }
-    child_.pid_ = child_.direct_ = static_cast<pid_t>(pid);
-    child_.exit_fd_ = above_stdio(owned_pidfd.release());
+    return owned;
   }
 
   // An init (on the region's init stack, reading the plan there until it is
@@ -666,21 +698,9 @@ class ChildStart {
       direct_entry.store(false, std::memory_order_relaxed);
       return false;
     }
-    if (pid < 0)
-      throw SpawnError(static_cast<int>(-pid), SpawnError::Subject::system, spec_.argv.front(),
-                       "cannot start " + quoted(spec_.argv.front()) + ": clone");
-    UniqueFd owned_pidfd(pidfd);
-    if (program.error_stage != LaunchStage::none) {
-      // It has exited (127) without making anything: reaped, and the
-      // sandbox goes back with the lease.
-      siginfo_t info;
-      wait_for(static_cast<pid_t>(pid), 0, info);
-      if (program.error_stage == LaunchStage::warm) {
-        warm_declined();
-        throw WarmDeclined{};
-      }
-      throw_start_failure(program.error_stage, program.error_errno, spec_);
-    }
+    // A program that could not start made nothing: the sandbox goes back
+    // with the lease.
+    UniqueFd owned_pidfd = program_started(pid, pidfd, program);
     UniqueFd end(::epoll_create1(EPOLL_CLOEXEC));
     epoll_event watch{};
     watch.events = EPOLLIN;
@@ -947,21 +967,9 @@ bool Child::settle_direct() noexcept {
     case DirectEnd::none:
     case DirectEnd::over: return true;
     case DirectEnd::running: {
-      rusage ru{};
-      int status = 0;
-      pid_t r;
-      do {
-        r = sys::wait4(direct_, &status, __WALL | WNOHANG, &ru);
-      } while (r < 0 && errno == EINTR);
+      const pid_t r = reap_into(direct_, __WALL | WNOHANG, direct_exit_);
       if (r == 0) return false;  // not yet (a spurious wake-up)
-      if (r == direct_) {
-        direct_exit_.status = status;
-        direct_exit_.user_cpu =
-            std::chrono::seconds(ru.ru_utime.tv_sec) + std::chrono::microseconds(ru.ru_utime.tv_usec);
-        direct_exit_.system_cpu =
-            std::chrono::seconds(ru.ru_stime.tv_sec) + std::chrono::microseconds(ru.ru_stime.tv_usec);
-        direct_exit_.max_rss_kb = static_cast<std::uint64_t>(ru.ru_maxrss);
-      } else {
+      if (r != direct_) {
         direct_exit_.status_known = false;  // reaped by someone else
         direct_exit_.status = SIGKILL;
       }
@@ -1078,20 +1086,8 @@ ExitInfo Child::finish() {
     // The leader is a zombie now, so its pid (the group id) cannot be
     // reused yet: kill what is left of the group first, then reap.
     ::kill(-direct_, SIGKILL);
-    rusage ru{};
-    int status = 0;
-    pid_t r;
-    do {
-      r = sys::wait4(direct_, &status, __WALL, &ru);
-    } while (r < 0 && errno == EINTR);
-    if (r == direct_) {
+    if (reap_into(direct_, __WALL, info) == direct_) {
       known = true;
-      info.status = status;
-      info.user_cpu =
-          std::chrono::seconds(ru.ru_utime.tv_sec) + std::chrono::microseconds(ru.ru_utime.tv_usec);
-      info.system_cpu =
-          std::chrono::seconds(ru.ru_stime.tv_sec) + std::chrono::microseconds(ru.ru_stime.tv_usec);
-      info.max_rss_kb = static_cast<std::uint64_t>(ru.ru_maxrss);
     } else {
       why = "it was reaped by someone else (is SIGCHLD ignored, or does a handler reap every child?)";
     }

@@ -58,17 +58,23 @@ std::string read_to_eof(int fd) {
   return out;
 }
 
+// Runs bs_containment_host `mode` with MECH `c` and MISBEHAVE to its end
+// (exit 0 expected); what it printed.
+std::string host_output(const std::string& mode, bs::Containment c) {
+  int out = -1;
+  const pid_t host = start_host({mode, std::string(bs::to_string(c)), bs_test::misbehave()}, out);
+  const std::string text = read_to_eof(out);
+  ::close(out);
+  int status = 0;
+  EXPECT_EQ(::waitpid(host, &status, 0), host);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << text;
+  return text;
+}
+
 TEST(Host, IgnoringSigchldNeverTurnsAStatusIntoZero) {
   for (bs::Containment c : mechanisms()) {
     SCOPED_TRACE(std::string(bs::to_string(c)));
-    int out = -1;
-    const pid_t host =
-        start_host({"sigchld-ignored", std::string(bs::to_string(c)), bs_test::misbehave()}, out);
-    const std::string text = read_to_eof(out);
-    ::close(out);
-    int status = 0;
-    ASSERT_EQ(::waitpid(host, &status, 0), host);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << text;
+    const std::string text = host_output("sigchld-ignored", c);
     if (c == bs::Containment::process_group) {
       // The kernel reaps the program itself: the library refuses up front.
       EXPECT_EQ(text.find("exit_code"), std::string::npos) << text;
@@ -92,15 +98,7 @@ TEST(Host, AHandlerThatReapsEveryChildNeverTakesAContainedRunsStatus) {
     if (c == bs::Containment::process_group) continue;  // its program is such a child
     SCOPED_TRACE(std::string(bs::to_string(c)));
     ++checked;
-    int out = -1;
-    const pid_t host =
-        start_host({"sigchld-reaper", std::string(bs::to_string(c)), bs_test::misbehave()}, out);
-    const std::string text = read_to_eof(out);
-    ::close(out);
-    int status = 0;
-    ASSERT_EQ(::waitpid(host, &status, 0), host);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << text;
-    EXPECT_EQ(text, "exit_code 0\nexit_code 3\nexit_code -9\n");
+    EXPECT_EQ(host_output("sigchld-reaper", c), "exit_code 0\nexit_code 3\nexit_code -9\n");
     expect_contained(bs::Containment::cgroup, "nothing left of the host's runs");
   }
   if (checked == 0) GTEST_SKIP() << "no contained mechanism here";
