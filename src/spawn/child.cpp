@@ -652,10 +652,10 @@ class ChildStart {
   // (this thread's namespace for children is the sandbox's for the clone,
   // every signal blocked), into the sandbox's cgroup for a cgroup run, and
   // the program enters the sandbox's mount namespace before it execs. No
-  // shepherd: the program is our own child (no exit signal, as an init),
-  // cloned from the calling thread, so it has the caller's state of the
-  // call. The end is the Child's (settle_direct). False when this process
-  // cannot start it so (the run then goes through a shepherd).
+  // shepherd: the program is our own child (cloned with no exit signal;
+  // its exec makes it SIGCHLD, see can_enter_directly), cloned from the
+  // calling thread, so it has the caller's state of the call. The end is the Child's (settle_direct). False
+  // when this process cannot start it so (the run then goes through a shepherd).
   bool start_direct(const ProgramPlan& base, SandboxLease& lease, bool cgroup_run) {
     WarmSandbox& sandbox = *lease.get();
     ProgramPlan program = base;
