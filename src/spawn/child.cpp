@@ -1178,10 +1178,10 @@ Members Child::members() const noexcept {
   if (containment_ == Containment::process_group) {
     m.pgid = direct_;
   } else {
-    if (direct_end_ != DirectEnd::none)
-      m.program_pid = direct_;
-    else
+    if (direct_end_ == DirectEnd::none)
       m.init_pid = direct_;
+    else if (direct_end_ == DirectEnd::running)
+      m.program_pid = direct_;  // once reaped, its pid may name another process
     m.cgroup_procs = cgroup_procs_;
     if (sandbox_ != nullptr) m.sandbox_init_pid = static_cast<const WarmSandbox*>(sandbox_)->pid;
   }
