@@ -398,12 +398,6 @@ class SandboxLease {
 // through a shepherd.
 std::atomic<bool> direct_entry{true};
 
-FileId file_id(const char* path) {
-  struct statx st {};
-  if (::statx(AT_FDCWD, path, 0, STATX_INO, &st) != 0) return {};
-  return {st.stx_ino, st.stx_dev_major, st.stx_dev_minor};
-}
-
 // This thread's namespace for its children back to its own after a direct
 // start. Cannot fail but for a lack of kernel memory, and must not: the
 // thread's later children would be born in a sandbox.
@@ -654,22 +648,22 @@ class ChildStart {
   // the program enters the sandbox's mount namespace before it execs. No
   // shepherd: the program is our own child (cloned with no exit signal;
   // its exec makes it SIGCHLD, see can_enter_directly), cloned from the
-  // calling thread, so it has the caller's state of the call. The end is the Child's (settle_direct). False
-  // when this process cannot start it so (the run then goes through a shepherd).
+  // calling thread, so it has the caller's state of the call. The end is
+  // the Child's (settle_direct). False when this process cannot start it so
+  // (the run then goes through a shepherd).
   bool start_direct(const ProgramPlan& base, SandboxLease& lease, bool cgroup_run) {
     WarmSandbox& sandbox = *lease.get();
     ProgramPlan program = base;
     // The host's cwd, found again by its path in the sandbox's mounts (the
     // plan area is free: no init runs on this region).
     char* cwd = region_.at(kPlanAt);
-    if (::getcwd(cwd, kPlanArea) == nullptr || cwd[0] != '/') {
+    if (::getcwd(cwd, kPlanArea) == nullptr || cwd[0] != '/' || !read_file_id(".", program.warm_cwd_id) ||
+        !read_file_id("/", program.warm_root_id)) {
       warm_declined();
       throw WarmDeclined{};
     }
     program.warm_pidfd = sandbox.pidfd.get();
     program.warm_cwd = cwd;
-    program.warm_cwd_id = file_id(".");
-    program.warm_root_id = file_id("/");
     program.new_cgroup_namespace = cgroup_run;
     program.reset_signals = SignalReset::ignored;  // CLONE_CLEAR_SIGHAND
     UniqueFd own(::openat(m_.proc_fd, "thread-self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
@@ -891,44 +885,6 @@ bool Child::exited() noexcept {
   return direct_end_ == DirectEnd::none || settle_direct();
 }
 
-namespace {
-
-// Whether a namespace's /proc (open in `proc_fd`) lists no process but its
-// init; false when it lists another or cannot be read.
-bool only_init_listed(int proc_fd) noexcept {
-  if (::lseek(proc_fd, 0, SEEK_SET) != 0) return false;
-  alignas(8) char buf[4096];
-  for (;;) {
-    const long n = ::syscall(SYS_getdents64, proc_fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    if (n == 0) return true;
-    for (long at = 0; at < n;) {
-      // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name
-      unsigned short reclen;
-      std::memcpy(&reclen, buf + at + 16, sizeof reclen);
-      const char* name = buf + at + 19;
-      at += reclen;
-      if (name[0] < '0' || name[0] > '9') continue;
-      if (name[0] != '1' || name[1] != '\0') return false;
-    }
-  }
-}
-
-// Whether a cgroup (its cgroup.events open in `fd`) holds no process.
-bool cgroup_holds_none(int fd) noexcept {
-  char buf[256];
-  ssize_t n;
-  do {
-    n = ::pread(fd, buf, sizeof buf - 1, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n <= 0) return false;
-  buf[n] = '\0';
-  return std::strstr(buf, "populated 0") != nullptr;
-}
-
-}  // namespace
-
 // The end of a run in a warm sandbox entered directly, one step per
 // readiness of exit_fd: the program has exited (reaped here); when nothing
 // else of the run is left (the common case: the namespace's /proc lists
@@ -982,7 +938,7 @@ bool Child::settle_direct() noexcept {
         return sandbox_gone();
       }
       if (only_init_listed(sandbox->proc.get()) &&
-          (!sandbox->cgroup_events || cgroup_holds_none(sandbox->cgroup_events.get()))) {
+          (!sandbox->cgroup_events || cgroup_populated(sandbox->cgroup_events.get()) == 0)) {
         direct_sandbox_clean_ = true;
         direct_end_ = DirectEnd::over;
         return true;
@@ -1016,12 +972,15 @@ bool Child::settle_direct() noexcept {
   return true;
 }
 
-ExitInfo Child::finish_direct() {
-  // Called before the end (a caller that did not ask exited()): wait for it.
-  while (!exited()) {
+void Child::wait_for_end() noexcept {
+  while (exit_fd_ && !exited()) {
     pollfd p{exit_fd_.get(), POLLIN, 0};
-    if (::poll(&p, 1, -1) < 0 && errno != EINTR) break;
+    if (::poll(&p, 1, -1) < 0 && errno != EINTR) return;
   }
+}
+
+ExitInfo Child::finish_direct() {
+  wait_for_end();  // called before the end (a caller that did not ask exited())
   ExitInfo info = direct_exit_;
   if (sandbox_ != nullptr && direct_end_ == DirectEnd::over && direct_sandbox_clean_)
     warm_release(static_cast<WarmSandbox*>(std::exchange(sandbox_, nullptr)));
@@ -1159,10 +1118,7 @@ ExitInfo Child::finish() {
 ExitInfo Child::kill_and_finish() noexcept {
   if (finished_ || direct_ <= 0) return {};
   kill();
-  while (exit_fd_ && !exited()) {
-    pollfd p{exit_fd_.get(), POLLIN, 0};
-    if (::poll(&p, 1, -1) < 0 && errno != EINTR) break;
-  }
+  wait_for_end();
   try {
     return finish();
   } catch (...) {

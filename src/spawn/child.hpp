@@ -165,9 +165,10 @@ class Child {
   /// turns readable when it is all gone.
   void kill() noexcept;
   /// Once `exited()`: kills what is left (process_group), reaps and
-  /// returns the program's status (called before, it waits for the end). Throws std::system_error when the
-  /// status cannot be known (the host ignores SIGCHLD, or the init died
-  /// without a report); everything is reaped then too.
+  /// returns the program's status (called before, it waits for the end).
+  /// Throws std::system_error when the status cannot be known (the host
+  /// ignores SIGCHLD, or the init died without a report); everything is
+  /// reaped then too.
   ExitInfo finish();
   /// kill(), wait for the end, finish(); for destructors and error paths.
   /// Never throws (a status that cannot be known reads as SIGKILL).
@@ -182,6 +183,8 @@ class Child {
   void release() noexcept;
   bool settle_direct() noexcept;
   ExitInfo finish_direct();
+  /// Waits (poll on exit_fd) until exited().
+  void wait_for_end() noexcept;
 
   /// A warm sandbox entered directly (no shepherd): `exit_fd_` is an epoll
   /// set of what the end waits for, first the program's pidfd.

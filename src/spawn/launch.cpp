@@ -164,33 +164,78 @@ unsigned long length(const char* s) {
   return n;
 }
 
-bool same_file(const struct statx& a, const struct statx& b) {
-  return a.stx_ino == b.stx_ino && a.stx_dev_major == b.stx_dev_major && a.stx_dev_minor == b.stx_dev_minor;
-}
-
 bool is_file(const char* path, const FileId& id) {
-  struct statx st {};
-  return call(SYS_statx, AT_FDCWD, path, 0, STATX_INO, &st) == 0 && st.stx_ino == id.ino &&
-         st.stx_dev_major == id.dev_major && st.stx_dev_minor == id.dev_minor;
+  FileId now;
+  return read_file_id(path, now) && now.ino == id.ino && now.dev_major == id.dev_major &&
+         now.dev_minor == id.dev_minor;
 }
 
-// A warm sandbox entered directly: its mount namespace (which moves our
-// root and cwd to its root), then the host's cwd again by its path.
-long enter_sandbox_mounts(const ProgramPlan& plan) {
-  if (const long r = call(SYS_setns, plan.warm_pidfd, CLONE_NEWNS); r < 0) return r;
-  if (const long r = call(SYS_chdir, plan.warm_cwd); r < 0) return r;
-  if (!is_file(".", plan.warm_cwd_id) || !is_file("/", plan.warm_root_id)) return -EXDEV;
-  return 0;
+// Calls visit(pid) for each process a namespace's own /proc (open in
+// `proc_fd`) lists but its init, while visit returns true. True when every
+// one was visited; false when the listing cannot be read or a visit
+// returned false.
+template <class Visit>
+bool for_each_listed(int proc_fd, Visit&& visit) {
+  if (proc_fd < 0 || call(SYS_lseek, proc_fd, 0, SEEK_SET) < 0) return false;
+  alignas(8) char buf[4096];
+  for (;;) {
+    const long n = call(SYS_getdents64, proc_fd, buf, sizeof buf);
+    if (n == -EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    for (long at = 0; at < n;) {
+      const auto* entry = reinterpret_cast<const Dirent64*>(buf + at);
+      at += entry->reclen;
+      long pid = 0;
+      const char* c = entry->name;
+      while (*c >= '0' && *c <= '9' && pid < (1L << 31)) pid = pid * 10 + (*c++ - '0');
+      if (*c != '\0' || pid <= 1) continue;
+      if (!visit(pid)) return false;
+    }
+  }
 }
 
 }  // namespace
+
+bool read_file_id(const char* path, FileId& id) noexcept {
+  struct statx st {};
+  if (call(SYS_statx, AT_FDCWD, path, 0, STATX_INO, &st) < 0) return false;
+  id = {st.stx_ino, st.stx_dev_major, st.stx_dev_minor};
+  return true;
+}
+
+long enter_sandbox(int pidfd, unsigned long flags, const char* cwd, const FileId& cwd_id,
+                   const FileId& root_id) noexcept {
+  if (const long r = call(SYS_setns, pidfd, flags); r < 0) return r;
+  if (const long r = call(SYS_chdir, cwd); r < 0) return r;
+  if (!is_file(".", cwd_id) || !is_file("/", root_id)) return -EXDEV;
+  return 0;
+}
+
+bool only_init_listed(int proc_fd) noexcept {
+  return for_each_listed(proc_fd, [](long) { return false; });
+}
+
+int cgroup_populated(int events_fd) noexcept {
+  char buf[256];
+  long n;
+  do {
+    n = call(SYS_pread64, events_fd, buf, sizeof buf - 1, 0);
+  } while (n == -EINTR);
+  if (n < 0) return -1;
+  buf[n] = '\0';
+  return contains(buf, "populated 0") ? 0 : 1;
+}
 
 extern "C" int bs_launch_program(void* arg) {
   ProgramPlan& plan = *static_cast<ProgramPlan*>(arg);
   // Every signal is blocked here (the parent blocked them around clone).
   reset_signal_dispositions(plan.reset_signals, plan.proc_fd);
   if (plan.warm_pidfd >= 0) {
-    if (const long r = enter_sandbox_mounts(plan); r < 0) return fail(plan, LaunchStage::warm, r);
+    // Its mount namespace (the host put us into its PID namespace).
+    const long r =
+        enter_sandbox(plan.warm_pidfd, CLONE_NEWNS, plan.warm_cwd, plan.warm_cwd_id, plan.warm_root_id);
+    if (r < 0) return fail(plan, LaunchStage::warm, r);
   }
   if (plan.new_session) {
     if (const long r = call(SYS_setsid); r < 0) return fail(plan, LaunchStage::session, r);
@@ -655,36 +700,11 @@ class Init {
   // init gets one share of thousands) stretched past a minute.
   bool kill_listed() {
     int listed = 0;
-    return for_each_listed([&](long pid) {
+    return for_each_listed(ns_proc_fd_, [&](long pid) {
       if (++listed > kMaxListed) return false;
       call(SYS_kill, pid, SIGKILL);
       return true;
     });
-  }
-
-  // Calls visit(pid) for each process the namespace's own /proc
-  // (`ns_proc_fd_`) lists but its init, while visit returns true. True when
-  // every one was visited; false when the listing cannot be read or a visit
-  // returned false.
-  template <class Visit>
-  bool for_each_listed(Visit&& visit) {
-    if (ns_proc_fd_ < 0 || call(SYS_lseek, ns_proc_fd_, 0, SEEK_SET) < 0) return false;
-    alignas(8) char buf[4096];
-    for (;;) {
-      const long n = call(SYS_getdents64, ns_proc_fd_, buf, sizeof buf);
-      if (n == -EINTR) continue;
-      if (n < 0) return false;
-      if (n == 0) return true;
-      for (long at = 0; at < n;) {
-        const auto* entry = reinterpret_cast<const Dirent64*>(buf + at);
-        at += entry->reclen;
-        long pid = 0;
-        const char* c = entry->name;
-        while (*c >= '0' && *c <= '9' && pid < (1L << 31)) pid = pid * 10 + (*c++ - '0');
-        if (*c != '\0' || pid <= 1) continue;
-        if (!visit(pid)) return false;
-      }
-    }
   }
 
   // SIGKILL to every process of the run's cgroup (and its descendants).
@@ -705,26 +725,13 @@ class Init {
     }
   }
 
-  // Whether the run's cgroup holds a process, by its cgroup.events (open
-  // in `fd`): 1, 0, or -1 when it cannot be read.
-  static int populated(int fd) {
-    char buf[256];
-    long n;
-    do {
-      n = call(SYS_pread64, fd, buf, sizeof buf - 1, 0);
-    } while (n == -EINTR);
-    if (n < 0) return -1;
-    buf[n] = '\0';
-    return contains(buf, "populated 0") ? 0 : 1;
-  }
-
   // Kills what is in the run's cgroup and waits until the kernel says it is
   // empty (or cannot say).
   void kill_cgroup_and_wait() {
     kill_cgroup();
     const long fd = call(SYS_openat, plan_.cgroup_dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
-    while (populated(static_cast<int>(fd)) == 1) {
+    while (cgroup_populated(static_cast<int>(fd)) == 1) {
       pollfd p{static_cast<int>(fd), POLLPRI, 0};
       call(SYS_ppoll, &p, 1, nullptr, nullptr, kSigsetSize);
     }
@@ -746,7 +753,7 @@ class Init {
   bool cgroup_empty() {
     const long fd = call(SYS_openat, plan_.cgroup_dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
-    const int held = populated(static_cast<int>(fd));
+    const int held = cgroup_populated(static_cast<int>(fd));
     call(SYS_close, fd);
     return held == 0;
   }
@@ -852,9 +859,7 @@ class Init {
 
   // Whether the namespace's own /proc (`ns_proc_fd_`) lists no process but
   // its init: false when it lists another or cannot be read.
-  bool namespace_holds_only_init() {
-    return for_each_listed([](long) { return false; });
-  }
+  bool namespace_holds_only_init() { return only_init_listed(ns_proc_fd_); }
 
   void reap_until_none() {
     while (!no_children_) {
@@ -942,18 +947,12 @@ class Init {
     const long len = call(SYS_getcwd, plan_.cwd_buffer, plan_.cwd_buffer_size);
     if (len < 0) return static_cast<int>(-len);
     if (plan_.cwd_buffer[0] != '/') return ENOENT;  // "(unreachable)/..."
-    struct statx cwd_before {
-    }, root_before{}, cwd_after{}, root_after{};
-    if (call(SYS_statx, AT_FDCWD, ".", 0, STATX_INO, &cwd_before) < 0 ||
-        call(SYS_statx, AT_FDCWD, "/", 0, STATX_INO, &root_before) < 0)
-      return EIO;
-    if (const long r = call(SYS_setns, plan_.warm_pidfd, plan_.warm_setns_flags); r < 0)
+    FileId cwd, root;
+    if (!read_file_id(".", cwd) || !read_file_id("/", root)) return EIO;
+    if (const long r =
+            detail::enter_sandbox(plan_.warm_pidfd, plan_.warm_setns_flags, plan_.cwd_buffer, cwd, root);
+        r < 0)
       return static_cast<int>(-r);
-    if (const long r = call(SYS_chdir, plan_.cwd_buffer); r < 0) return static_cast<int>(-r);
-    if (call(SYS_statx, AT_FDCWD, ".", 0, STATX_INO, &cwd_after) < 0 ||
-        call(SYS_statx, AT_FDCWD, "/", 0, STATX_INO, &root_after) < 0 || !same_file(cwd_before, cwd_after) ||
-        !same_file(root_before, root_after))
-      return EXDEV;
     const long fd = call(SYS_openat, AT_FDCWD, "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return static_cast<int>(-fd);
     ns_proc_fd_ = static_cast<int>(fd);

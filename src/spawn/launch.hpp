@@ -96,6 +96,28 @@ struct FileId {
   std::uint32_t dev_minor = 0;
 };
 
+// Raw system calls only (launch.cpp), so these serve the code between
+// clone() and execve(), the inits, and the host alike.
+
+/// The identity of `path` into `id`; false when it cannot be had.
+bool read_file_id(const char* path, FileId& id) noexcept;
+
+/// Enters a warm sandbox's namespaces (setns on its init's pidfd with
+/// `flags`; a mount namespace moves root and cwd to its root), then the
+/// host's cwd again by its path: cwd and root must be the files `cwd_id`
+/// and `root_id` (-EXDEV otherwise: a chroot, a cwd the sandbox does not
+/// see). 0 or -errno.
+long enter_sandbox(int pidfd, unsigned long flags, const char* cwd, const FileId& cwd_id,
+                   const FileId& root_id) noexcept;
+
+/// Whether a namespace's own /proc (open in `proc_fd`) lists no process
+/// but its init; false when it lists another or cannot be read.
+bool only_init_listed(int proc_fd) noexcept;
+
+/// Whether a cgroup holds a process, by its cgroup.events (open in
+/// `events_fd`): 1, 0, or -1 when it cannot be read.
+int cgroup_populated(int events_fd) noexcept;
+
 struct ProgramPlan {
   const char* path = nullptr;  ///< resolved program path (execve's)
   char* const* argv = nullptr;
