@@ -420,10 +420,13 @@ void restore_pid_namespace(int own) noexcept {
 // until it is handed to the Child, so a throw at any step leaves nothing.
 class ChildStart {
  public:
-  ChildStart(const ChildSpec& spec, bool warm)
+  /// `unproven`: the containment of a run that is its own probe
+  /// (unproven_containment); it goes cold, and its init must mount /proc.
+  ChildStart(const ChildSpec& spec, bool warm, std::optional<Containment> unproven = std::nullopt)
       : spec_(spec),
-        warm_(warm),
-        containment_(checked_containment(spec)),
+        warm_(warm && !unproven),
+        unproven_(unproven.has_value()),
+        containment_(unproven ? checked_command(spec, *unproven) : checked_containment(spec)),
         command_(spec.argv, spec.isolation != nullptr ? isolated_env(*spec.isolation, spec.env) : spec.env),
         m_(machine()) {}
 
@@ -442,6 +445,11 @@ class ChildStart {
   }
 
  private:
+  static Containment checked_command(const ChildSpec& spec, Containment containment) {
+    validate_command(spec.argv, spec.env, spec.cwd);
+    return containment;
+  }
+
   static Containment checked_containment(const ChildSpec& spec) {
     validate_command(spec.argv, spec.env, spec.cwd);
     ContainmentRequest request = spec.containment;
@@ -606,6 +614,7 @@ class ChildStart {
     plan->uid = ::geteuid();
     plan->gid = ::getegid();
     plan->mount_proc = m_.mount_proc && plan->kind == InitKind::pid_namespace;
+    plan->proc_required = unproven_ && plan->mount_proc;
     plan->program_stack_bottom = region_.at(kProgramStackAt);
     plan->program_stack_top = region_.at(kProgramStackAt + kProgramStack);
     return plan;
@@ -793,6 +802,7 @@ class ChildStart {
 
   const ChildSpec& spec_;
   const bool warm_;
+  const bool unproven_;
   const Containment containment_;
   const ExecCommand command_;
   const Machine& m_;
@@ -805,6 +815,19 @@ class ChildStart {
 };
 
 Child Child::spawn(const ChildSpec& spec) {
+  // The first contained run of a process is its own probe (a throw-away
+  // init would cost as much as the run's own namespaces); where it fails,
+  // the mechanisms are probed and the run is made again: nothing of it ran.
+  if (spec.isolation == nullptr) {
+    if (const std::optional<Containment> unproven = unproven_containment(spec.containment)) {
+      try {
+        Child child = ChildStart(spec, false, unproven).run();
+        proven_by_run(*unproven);
+        return child;
+      } catch (const SpawnError&) {
+      }
+    }
+  }
   try {
     return ChildStart(spec, true).run();
   } catch (const WarmDeclined&) {

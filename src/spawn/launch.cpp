@@ -402,6 +402,7 @@ class Init {
       long r = call(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr);
       if (r == 0) r = call(SYS_mount, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
       proc_mounted_ = r == 0;
+      if (!proc_mounted_ && plan_.proc_required) return static_cast<int>(-r);
       // Held from now on: it lists the namespace's processes at the end
       // (whatever the run mounts over /proc later).
       if (proc_mounted_ && !plan_.probe) {

@@ -196,8 +196,10 @@ struct InitPlan {
   bool map_ids = false;
   unsigned uid = 0;
   unsigned gid = 0;
-  /// Mount a fresh /proc in the new mount namespace (best effort).
+  /// Mount a fresh /proc in the new mount namespace (best effort, unless
+  /// `proc_required`: then a failure fails the start, stage init).
   bool mount_proc = false;
+  bool proc_required = false;
   /// The stack the program's vfork child runs on: its lowest address and
   /// its top (16-aligned).
   char* program_stack_bottom = nullptr;

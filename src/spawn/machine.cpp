@@ -257,6 +257,15 @@ constexpr std::size_t kMechanisms = 4;
 struct Answers {
   std::once_flag opened;  // /proc
   std::once_flag probed[kMechanisms];
+  /// The call_once of `probed` is over (it answered): no run may be its
+  /// probe any more (unproven_containment).
+  std::atomic<bool> settled[kMechanisms] = {};
+  std::atomic<bool> unproven_taken{false};
+  /// The caller's cgroup v2 directory checked once (usable_cgroup_dir),
+  /// for the cgroup probe and an unproven run alike.
+  std::once_flag cgroup_dir_checked;
+  int cgroup_dir_fd = -1;
+  std::string cgroup_dir_why;
   bool works[kMechanisms] = {true, false, false, false};
   std::string reason[kMechanisms];
   std::string proc_error;  // why /proc cannot be opened; "" when it can
@@ -373,20 +382,25 @@ int usable_cgroup_dir(Machine& m, std::string& why) {
 
 // cgroup: a usable cgroup directory (cheap checks first), pid_namespace, and
 // a cgroup namespace for the program, so that it cannot move out.
+int checked_cgroup_dir(Machine& m) {
+  Answers& a = answers();
+  std::call_once(a.cgroup_dir_checked, [&] { a.cgroup_dir_fd = usable_cgroup_dir(m, a.cgroup_dir_why); });
+  return a.cgroup_dir_fd;
+}
+
 void probe_cgroup(Machine& m) {
-  std::string why;
-  const int fd = usable_cgroup_dir(m, why);
+  const int fd = checked_cgroup_dir(m);
   if (fd < 0) {
-    answers().reason[index(Containment::cgroup)] = why;
+    answers().reason[index(Containment::cgroup)] = answers().cgroup_dir_why;
     return;
   }
   int cgroup_namespace = -1;
-  std::call_once(answers().probed[index(Containment::pid_namespace)],
-                 [&] { probe_pid_namespace(m, &cgroup_namespace); });
-  if (!answers().works[index(Containment::pid_namespace)]) {
-    ::close(fd);  // why_not says that pid_namespace is missing
-    return;
-  }
+  std::call_once(answers().probed[index(Containment::pid_namespace)], [&] {
+    probe_pid_namespace(m, &cgroup_namespace);
+    answers().settled[index(Containment::pid_namespace)] = true;
+  });
+  // Without pid_namespace, why_not says that it is missing.
+  if (!answers().works[index(Containment::pid_namespace)]) return;
   m.cgroup_parent_fd = fd;
   if (cgroup_namespace < 0) {
     InitPlan plan;
@@ -419,6 +433,7 @@ void ensure_probed(Containment c) {
       case Containment::cgroup: probe_cgroup(m); break;
       case Containment::process_group: break;
     }
+    answers().settled[index(c)] = true;
   });
 }
 
@@ -447,6 +462,43 @@ const std::string& Unavailability::operator[](std::size_t containment) const {
 
 const Machine& machine() {
   return opened_machine();
+}
+
+std::optional<Containment> unproven_containment(const ContainmentRequest& request) {
+  if (request.exactly || request.at_least > Containment::cgroup) return std::nullopt;
+  Machine& m = opened_machine();
+  Answers& a = answers();
+  if (m.proc_fd < 0 || a.settled[index(Containment::pid_namespace)] || a.settled[index(Containment::cgroup)])
+    return std::nullopt;
+  if (a.unproven_taken.exchange(true)) return std::nullopt;
+  const int dir = checked_cgroup_dir(m);
+  const Containment c = dir >= 0 ? Containment::cgroup : Containment::pid_namespace;
+  if (c < request.at_least) return std::nullopt;
+  // What probe_pid_namespace tries first, and finds on every machine with
+  // namespaces at all.
+  m.user_namespace = ::geteuid() != 0;
+  m.mount_proc = true;
+  if (c == Containment::cgroup) m.cgroup_parent_fd = dir;
+  return c;
+}
+
+void proven_by_run(Containment c) noexcept {
+  Answers& a = answers();
+  Machine& m = a.machine;
+  try {
+    std::call_once(a.probed[index(Containment::pid_namespace)],
+                   [&] { a.works[index(Containment::pid_namespace)] = true; });
+    a.settled[index(Containment::pid_namespace)] = true;
+    if (c != Containment::cgroup) return;
+    std::call_once(a.probed[index(Containment::cgroup)], [&] {
+      a.works[index(Containment::cgroup)] = true;
+      remove_stale_cgroups(m.cgroup_parent_fd);  // as probe_cgroup does
+    });
+    a.settled[index(Containment::cgroup)] = true;
+  } catch (...) {
+    // call_once could not start a thread-safe once (pthread_once failed):
+    // the next ask probes as usual.
+  }
 }
 
 unsigned long init_clone_flags(Containment containment, const Machine& m) noexcept {

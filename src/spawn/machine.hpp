@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "bounded_subprocess/containment.hpp"
@@ -81,6 +82,21 @@ const Machine& machine();
 /// cgroup works, one throw-away init tries both its namespaces). Throws
 /// SpawnError (subject containment) when the machine cannot provide it.
 Containment choose_containment(const ContainmentRequest& request);
+
+/// A run that would take the strongest mechanism, made before any was
+/// probed, is its own probe: the mechanism it tries for real without a
+/// throw-away init first (cgroup where the caller's cgroup v2 is usable,
+/// else pid_namespace), with the facts a probe would most likely find
+/// (a user namespace unless root, a fresh /proc) set in machine(). Once per
+/// process, for the first caller only; nullopt for every other request, or
+/// once anything was probed. The run then reports with proven_by_run, or
+/// fails (any SpawnError) and is made again the probed way.
+std::optional<Containment> unproven_containment(const ContainmentRequest& request);
+
+/// The run of unproven_containment started (its program exec'd): its
+/// mechanism, and pid_namespace beneath, are recorded as working, unless
+/// a probe of another thread answered first.
+void proven_by_run(Containment containment) noexcept;
 
 /// clone() flags and plan fields for an init of `containment` (not
 /// process_group) on this machine; used by the probe and by spawns alike.

@@ -26,8 +26,9 @@
 //       probe's throw-away init of the kind FORBID: `any` (every clone()
 //       with CLONE_PIDFD and without CLONE_VFORK: the program's start uses
 //       CLONE_VFORK and the run's init clone3), `pid` (with CLONE_NEWPID) or
-//       `subreaper` (neither); then runs MISBEHAVE `exit 0` under MECH (`auto`: the
-//       default) and prints "exit_code N containment C".
+//       `subreaper` (neither); or, with FORBID `cgroupns`, makes every
+//       unshare(CLONE_NEWCGROUP) fail with EPERM; then runs MISBEHAVE `exit 0`
+//       under MECH (`auto`: the default) and prints "exit_code N containment C".
 //   bs_containment_host answers ORDER
 //       asks whether each mechanism is available, from the strongest down
 //       (ORDER `strongest-first`), from eight threads at once in different
@@ -172,6 +173,18 @@ bool forbid_clones(std::uint32_t allowed, std::uint32_t required) {
   return install_filter(std::move(code));
 }
 
+// Makes every unshare() with CLONE_NEWCGROUP fail with EPERM, as a
+// container runtime's filter may.
+bool refuse_cgroup_namespaces() {
+  return install_filter({
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_unshare, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWCGROUP, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  });
+}
+
 int run_with_probes_forbidden(const std::string& mechanism, const std::string& forbid,
                               const std::string& misbehave) {
   std::optional<bs::Containment> exactly;
@@ -183,6 +196,7 @@ int run_with_probes_forbidden(const std::string& mechanism, const std::string& f
   if (forbid == "any") installed = forbid_clones(CLONE_VFORK, 0);
   if (forbid == "pid") installed = forbid_clones(CLONE_VFORK, CLONE_NEWPID);
   if (forbid == "subreaper") installed = forbid_clones(CLONE_VFORK | CLONE_NEWPID, 0);
+  if (forbid == "cgroupns") installed = refuse_cgroup_namespaces();
   if (!installed) return 4;
   try {
     const bs::Result r = bs::run({misbehave, "exit", "0"}, {.timeout = 20s, .containment = exactly});

@@ -439,7 +439,21 @@ TEST(Machine, ARunProbesOnlyWhatItMayUse) {
   if (offered.back() >= bs::Containment::pid_namespace) {
     EXPECT_EQ(host_output({"probes-forbidden", "auto", "subreaper", bs_test::misbehave()}),
               exit_0 + std::string(bs::to_string(offered.back())) + "\n");
+    // The first run with the default containment is its own probe: no
+    // throw-away init with a PID namespace is cloned before it.
+    EXPECT_EQ(host_output({"probes-forbidden", "auto", "pid", bs_test::misbehave()}),
+              exit_0 + std::string(bs::to_string(offered.back())) + "\n");
   }
+}
+
+// A first run that is its own probe and cannot set up the mechanism it
+// tried (here: no cgroup namespace for a cgroup run's program, as under a
+// runtime's seccomp filter) is made again, after the probes, with what
+// works; the caller never sees the failed try.
+TEST(Machine, AFirstRunThatCannotSetUpItsContainmentIsMadeAgainWithWhatWorks) {
+  if (mechanisms().back() < bs::Containment::pid_namespace) GTEST_SKIP() << "no PID namespaces here";
+  EXPECT_EQ(host_output({"probes-forbidden", "auto", "cgroupns", bs_test::misbehave()}),
+            "exit_code 0 containment pid_namespace\n");
 }
 
 // The answers do not depend on the order in which the mechanisms are asked
