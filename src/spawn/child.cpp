@@ -553,13 +553,18 @@ class ChildStart {
   // reaped) starts the program in the containment and reports.
   void start_contained(const ProgramPlan& program) {
     const bool cgroup_run = containment_ == Containment::cgroup;
-    SandboxLease lease(warm_ && spec_.isolation == nullptr && containment_ != Containment::subreaper &&
-                               warm_sandboxes_enabled(m_)
+    const bool isolated = spec_.isolation != nullptr;
+    SandboxLease lease(warm_ && (!isolated || isolation_can_be_warm(*spec_.isolation)) &&
+                               containment_ != Containment::subreaper && warm_sandboxes_enabled(m_)
                            ? warm_acquire(m_, cgroup_run)
                            : nullptr);
     if (lease.get() != nullptr && can_enter_directly(*lease.get(), cgroup_run) &&
         start_direct(program, lease, cgroup_run))
       return;
+    // An isolated run enters a sandbox only directly (a shepherd would be
+    // its init, whose isolation steps assume namespaces of the run's own):
+    // the sandbox goes back unused.
+    if (isolated && lease.get() != nullptr) warm_release(lease.take());
     WarmSandbox* sandbox = lease.get();
     InitPlan* plan = init_plan(program);
     int pair[2];
@@ -677,6 +682,23 @@ class ChildStart {
     program.reset_signals = SignalReset::ignored;  // CLONE_CLEAR_SIGHAND
     UniqueFd own(::openat(m_.proc_fd, "thread-self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
     if (!own) return false;
+    // An isolated run: the program sets up its isolation itself (its own
+    // mount namespace in the sandbox's, the pooled network namespace, its
+    // limit cgroups, its privileges), as under a run's own init; what that
+    // init would make for it (the scratch) is made here.
+    struct IsolationUndo {
+      Child& child;
+      bool keep = false;
+      ~IsolationUndo() {
+        if (!keep) child.isolation_.reset();
+      }
+    } isolation_undo{child_};
+    if (spec_.isolation != nullptr) {
+      child_.isolation_ = std::make_shared<IsolationSetup>(*spec_.isolation, containment_, -1);
+      program.isolation = child_.isolation_->plan();
+      program.scratch_mount_fd = child_.isolation_->make_scratch();
+      child_.kernel_memory_limit_ = spec_.isolation->memory_limit_mb.has_value();
+    }
     clone_args args{};
     args.flags =
         CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_CLEAR_SIGHAND | (cgroup_run ? CLONE_INTO_CGROUP : 0);
@@ -704,6 +726,7 @@ class ChildStart {
     // A program that could not start made nothing: the sandbox goes back
     // with the lease.
     UniqueFd owned_pidfd = program_started(pid, pidfd, program);
+    isolation_undo.keep = true;
     UniqueFd end(::epoll_create1(EPOLL_CLOEXEC));
     epoll_event watch{};
     watch.events = EPOLLIN;
@@ -1005,6 +1028,15 @@ void Child::wait_for_end() noexcept {
 ExitInfo Child::finish_direct() {
   wait_for_end();  // called before the end (a caller that did not ask exited())
   ExitInfo info = direct_exit_;
+  if (isolation_) {
+    // Every process of the run is gone: what its limit cgroups counted.
+    const LimitCounters counted = isolation_->finish();
+    info.limits.pids = counted.pids;
+    info.limits.memory = counted.memory;
+    info.limits.scratch = counted.scratch;
+    info.memory_oom_kill = counted.memory_oom_kill;
+    info.kernel_memory_limit = kernel_memory_limit_;
+  }
   if (sandbox_ != nullptr && direct_end_ == DirectEnd::over && direct_sandbox_clean_)
     warm_release(static_cast<WarmSandbox*>(std::exchange(sandbox_, nullptr)));
   finished_ = true;

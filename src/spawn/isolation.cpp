@@ -278,6 +278,30 @@ std::optional<Environment> isolated_env(const Isolation& i, const std::optional<
   return e;
 }
 
+bool isolation_can_be_warm(const Isolation& i) {
+  if (i.cpu_limit || i.file_size_limit_mb) return false;
+  if (!i.pids_limit && !i.memory_limit_mb) return true;
+  return !(i.pids_limit && v2_controller("pids")) && !(i.memory_limit_mb && v2_controller("memory"));
+}
+
+int IsolationSetup::make_scratch() {
+  if (plan_.scratch_size == nullptr) return -1;
+  if (scratch_) return scratch_.get();
+  const long made = bs_make_scratch(plan_.scratch_size);
+  int fd = static_cast<int>(made);
+  if (made >= 0 && fd <= 2) {  // never on a standard fd of a host that runs with one closed
+    fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    ::close(static_cast<int>(made));
+  }
+  if (fd < 0) {
+    const int err = made < 0 ? static_cast<int>(-made) : errno;
+    throw SpawnError(err, SpawnError::Subject::containment, "isolation",
+                     "cannot make the scratch tmpfs at /tmp: " + std::string(std::strerror(err)));
+  }
+  scratch_ = UniqueFd(fd);
+  return fd;
+}
+
 IsolationSetup::IsolationSetup(const Isolation& i, Containment containment, int run_cgroup) {
   const Machine& m = machine();
   plan_.drop_capabilities = ::geteuid() == 0 && !m.user_namespace;
@@ -402,6 +426,7 @@ void IsolationSetup::remove_v1() noexcept {
 LimitCounters IsolationSetup::finish() noexcept {
   run_over_ = true;
   LimitCounters c;
+  c.scratch = scratch_ && bs_file_system_full(scratch_.get());
   for (V1Cgroup& g : v1_) {
     if (!g.dir) continue;
     if (g.pids) {

@@ -30,12 +30,21 @@ void validate_isolation(const Isolation& isolation);
 /// one.
 ContainmentRequest isolation_containment(const Isolation& isolation, const ContainmentRequest& request);
 
+/// Whether a run with `isolation` can use a warm sandbox entered directly
+/// (the program sets up its isolation itself there too): not with a CPU
+/// limit or a file size limit, whose verdicts need the run's own init (its
+/// CPU timer; SIGXFSZ of any process of the run seen as it reaps them), nor
+/// with pids or memory limits that would be written into the run's own
+/// cgroup v2 (a sandbox's cgroup is shared by its runs).
+bool isolation_can_be_warm(const Isolation& isolation);
+
 /// What a run's limits became: written into its cgroups, and what the
 /// kernel counted against them at the end.
 struct LimitCounters {
   bool pids = false;
   bool memory = false;
   bool memory_oom_kill = false;
+  bool scratch = false;  ///< the scratch made by make_scratch() is full
 };
 
 /// One run's isolation on the host: the plan for the program's process and
@@ -53,6 +62,11 @@ class IsolationSetup {
   ~IsolationSetup();
 
   const IsolationPlan* plan() const noexcept { return &plan_; }
+  /// The scratch tmpfs (a detached mount) for a run with no init of its own
+  /// to make it (a warm sandbox entered directly); kept here until the end
+  /// (finish() tells whether it was full). -1 when the run has no scratch.
+  /// Throws SpawnError (subject containment) when it cannot be made.
+  int make_scratch();
   /// The run's cgroup v2 has the limit controllers: its init reads their
   /// events at the end.
   bool read_run_cgroup_events() const noexcept { return v2_limits_; }
@@ -78,6 +92,7 @@ class IsolationSetup {
   std::vector<std::string> volume_targets_;
   std::vector<V1Cgroup> v1_;
   bool v2_limits_ = false;
+  UniqueFd scratch_;       ///< make_scratch()
   UniqueFd netns_;         ///< the pooled network namespace lent to this run
   bool run_over_ = false;  ///< finish() ran: the run's processes are all gone
 };
