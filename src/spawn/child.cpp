@@ -447,6 +447,7 @@ class ChildStart {
  private:
   static Containment checked_command(const ChildSpec& spec, Containment containment) {
     validate_command(spec.argv, spec.env, spec.cwd);
+    if (spec.isolation != nullptr) validate_isolation(*spec.isolation);
     return containment;
   }
 
@@ -841,14 +842,14 @@ Child Child::spawn(const ChildSpec& spec) {
   // The first contained run of a process is its own probe (a throw-away
   // init would cost as much as the run's own namespaces); where it fails,
   // the mechanisms are probed and the run is made again: nothing of it ran.
-  if (spec.isolation == nullptr) {
-    if (const std::optional<Containment> unproven = unproven_containment(spec.containment)) {
-      try {
-        Child child = ChildStart(spec, false, unproven).run();
-        proven_by_run(*unproven);
-        return child;
-      } catch (const SpawnError&) {
-      }
+  const ContainmentRequest request =
+      spec.isolation != nullptr ? isolation_request(*spec.isolation, spec.containment) : spec.containment;
+  if (const std::optional<Containment> unproven = unproven_containment(request)) {
+    try {
+      Child child = ChildStart(spec, false, unproven).run();
+      proven_by_run(*unproven);
+      return child;
+    } catch (const SpawnError&) {
     }
   }
   try {

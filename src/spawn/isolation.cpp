@@ -115,10 +115,14 @@ const V1Controllers& v1_controllers() {
 }
 
 // The caller's cgroup v2 hands this controller to the runs' cgroups.
-bool v2_controller(const char* name) {
+// `run_has_cgroup`: asked for a run that has its cgroup already (the
+// parent is usable then, probed or proven by that run).
+bool v2_controller(const char* name, bool run_has_cgroup = false) {
   const Machine& m = machine();
   // Asked first: the cgroup probe opens cgroup_parent_fd.
-  if (!m.available[static_cast<std::size_t>(Containment::cgroup)] || m.cgroup_parent_fd < 0) return false;
+  if ((!run_has_cgroup && !m.available[static_cast<std::size_t>(Containment::cgroup)]) ||
+      m.cgroup_parent_fd < 0)
+    return false;
   std::istringstream words(read_small_file(m.cgroup_parent_fd, "cgroup.subtree_control"));
   for (std::string w; words >> w;)
     if (w == name) return true;
@@ -237,7 +241,7 @@ void validate_isolation(const Isolation& i) {
   }
 }
 
-ContainmentRequest isolation_containment(const Isolation& i, const ContainmentRequest& request) {
+ContainmentRequest isolation_request(const Isolation& i, const ContainmentRequest& request) {
   const Containment needed = i.cpu_limit ? Containment::cgroup : Containment::pid_namespace;
   if (request.exactly && *request.exactly < needed)
     throw SpawnError(ENOTSUP, SpawnError::Subject::containment, std::string(to_string(*request.exactly)),
@@ -247,6 +251,11 @@ ContainmentRequest isolation_containment(const Isolation& i, const ContainmentRe
                          ", not '" + std::string(to_string(*request.exactly)) + "'");
   ContainmentRequest r = request;
   if (r.at_least < needed) r.at_least = needed;
+  return r;
+}
+
+ContainmentRequest isolation_containment(const Isolation& i, const ContainmentRequest& request) {
+  const ContainmentRequest r = isolation_request(i, request);
   if (!r.exactly) {
     // Say what is missing, in the isolation's words.
     const Machine& m = machine();
@@ -336,7 +345,7 @@ IsolationSetup::IsolationSetup(const Isolation& i, Containment containment, int 
   try {
     if (i.pids_limit) {
       const std::string value = std::to_string(*i.pids_limit);
-      if (in_run_cgroup && v2_controller("pids")) {
+      if (in_run_cgroup && v2_controller("pids", true)) {
         if (!write_text(run_cgroup, "pids.max", value))
           missing("cannot set pids.max of the run's cgroup: " + std::string(std::strerror(errno)));
         v2_limits_ = true;
@@ -358,7 +367,7 @@ IsolationSetup::IsolationSetup(const Isolation& i, Containment containment, int 
     }
     if (i.memory_limit_mb) {
       const std::string bytes = std::to_string(static_cast<unsigned long long>(*i.memory_limit_mb) << 20);
-      if (in_run_cgroup && v2_controller("memory")) {
+      if (in_run_cgroup && v2_controller("memory", true)) {
         if (!write_text(run_cgroup, "memory.max", bytes))
           missing("cannot set memory.max of the run's cgroup: " + std::string(std::strerror(errno)));
         write_text(run_cgroup, "memory.swap.max", "0");

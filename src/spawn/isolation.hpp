@@ -24,6 +24,10 @@ namespace bounded_subprocess::detail {
 /// exist or whose target is not absolute, too many volumes).
 void validate_isolation(const Isolation& isolation);
 
+/// `request` raised to what an isolated run needs (see below), probing
+/// nothing; throws SpawnError when it asks for exactly a weaker one.
+ContainmentRequest isolation_request(const Isolation& isolation, const ContainmentRequest& request);
+
 /// The containment an isolated run needs: at least pid_namespace (the
 /// namespaces the program's process sets up in need its init), cgroup for
 /// a CPU limit. Throws SpawnError when `request` asks for exactly a weaker
