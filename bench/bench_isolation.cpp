@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -54,6 +55,16 @@ std::function<double()> whole(std::vector<std::string> argv, int batch) {
   };
 }
 
+// Whether a cgroup2 hierarchy is mounted with favordynmods (which keeps
+// the kernel's cgroup_threadgroup_rwsem ready for writers, see above).
+bool favordynmods() {
+  std::ifstream mounts("/proc/self/mounts");
+  for (std::string line; std::getline(mounts, line);)
+    if (line.find(" cgroup2 ") != std::string::npos && line.find("favordynmods") != std::string::npos)
+      return true;
+  return false;
+}
+
 bool runs(const std::vector<std::string>& argv) {
   const bs::Result r = bs::run(argv, {.timeout = 120s});
   return r.exit_code == 0;
@@ -77,10 +88,16 @@ void section_isolation() {
   const bs::Options contained{};
   const bs::Options network_only{.isolation = bs::Isolation{.network = bs::Network::none}};
   const bs::Options files_only{.isolation = bs::Isolation{.read_only = true, .scratch_mb = 64}};
+  const bs::Options no_limits{
+      .isolation = bs::Isolation{.network = bs::Network::none, .read_only = true, .scratch_mb = 64}};
+  note(std::string("isolation: the cgroup2 hierarchy is mounted ") +
+       (favordynmods() ? "with" : "without") +
+       " favordynmods (without it, a process joining a cgroup v1 limit cgroup waits for an RCU grace "
+       "period unless another join came just before)");
   const auto s =
       interleave(scaled(15), {[&] { return ms_per_run(isolated); }, whole({"true"}, kBatch),
                               [&] { return ms_per_run(contained); }, [&] { return ms_per_run(network_only); },
-                              [&] { return ms_per_run(files_only); }});
+                              [&] { return ms_per_run(files_only); }, [&] { return ms_per_run(no_limits); }});
   const double iso = median(s[0]), floor = median(s[1]);
   figure("isolated_true_ms", iso);
   figure("isolated_true_floor_ms", floor);
@@ -89,6 +106,8 @@ void section_isolation() {
   figure("isolated_true_contained_only_ms", median(s[2]));
   figure("isolated_true_network_none_only_ms", median(s[3]));
   figure("isolated_true_read_only_scratch_only_ms", median(s[4]));
+  figure("isolated_true_without_limits_ms", median(s[5]));
+  figure("isolated_true_without_limits_ratio", median(s[5]) / floor);
 
 #ifdef BS_BENCH_HAVE_BATCH
   // Whole processes.
@@ -98,9 +117,14 @@ void section_isolation() {
     bounded.insert(bounded.end(), {"--memory-limit-mb", "256"});
   }
   bounded.insert(bounded.end(), {"--", "true"});
+  // What bwrap's command below gives too: no network, a read-only view, a
+  // tmpfs at /tmp; no limit (bubblewrap sets none).
+  const std::vector<std::string> bounded_no_limits{BS_BENCH_BOUNDED_RUN, "--network",    "none", "--read-only",
+                                                   "--scratch-mb",       "64",           "--",   "true"};
   const std::vector<std::string> bwrap{"bwrap", "--unshare-all", "--ro-bind", "/",     "/",    "--tmpfs",
                                        "/tmp",  "--proc",        "/proc",     "--dev", "/dev", "true"};
-  std::vector<std::function<double()>> sides{whole(bounded, 10), whole({"true"}, 10)};
+  std::vector<std::function<double()>> sides{whole(bounded, 10), whole({"true"}, 10),
+                                             whole(bounded_no_limits, 10)};
   const bool have_bwrap = runs(bwrap);
   if (have_bwrap)
     sides.push_back(whole(bwrap, 10));
@@ -109,10 +133,12 @@ void section_isolation() {
   const auto w = interleave(scaled(12), sides);
   figure("bounded_run_isolated_true_ms", median(w[0]));
   figure("spawn_true_ms", median(w[1]));
+  figure("bounded_run_isolated_without_limits_true_ms", median(w[2]));
   if (have_bwrap) {
-    figure("bwrap_true_ms", median(w[2]));
-    figure("bounded_run_vs_bwrap_ratio", median(w[0]) / median(w[2]));
-    goal("bounded_run_vs_bwrap_ratio", median(w[0]) / median(w[2]), 1.0);
+    figure("bwrap_true_ms", median(w[3]));
+    figure("bounded_run_vs_bwrap_ratio", median(w[0]) / median(w[3]));
+    goal("bounded_run_vs_bwrap_ratio", median(w[0]) / median(w[3]), 1.0);
+    figure("bounded_run_without_limits_vs_bwrap_ratio", median(w[2]) / median(w[3]));
   }
 #else
   note("isolation: bounded-run is not built: no whole-process comparison");
