@@ -120,7 +120,7 @@ void section_async_many() {
     figure(pre + "contained_floor_ratio", fl / b);
     figure(pre + "vs_contained_floor", a / fl);
   }
-  goal(pre + "ratio", a / b, 1.15);
+  goal(pre + "ratio", a / b, 1.10);
 }
 
 void section_watchdog() {

@@ -128,7 +128,7 @@ def bench_concurrent_sleep() -> None:
     o, pg, b, a = (statistics.median(figures[k])
                    for k in ("ours", "ours, process_group", "popen", "asyncio"))
     out(f"{count} concurrent sleep 1",
-        f"{o:.2f} s; bare Popen-all-then-wait {b:.2f} s; ratio {o / b:.2f} (goal <= 1.05); "
+        f"{o:.2f} s; bare Popen-all-then-wait {b:.2f} s; ratio {o / b:.2f} (goal <= 1.10); "
         f"asyncio.create_subprocess_exec {a:.2f} s")
     out(f"{count} concurrent sleep 1, process_group", f"{pg:.2f} s; ratio {pg / b:.2f}")
 
