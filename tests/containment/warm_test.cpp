@@ -238,6 +238,55 @@ TEST(Warm, AnIsolatedRunLeavesItsSandboxAsItFoundIt) {
   std::filesystem::remove_all(dir);
 }
 
+// An isolated run in a sandbox gets the verdicts of its limits as a run
+// with its own init does: its scratch full, a fork refused at its pids
+// limit (counted where the limit is a cgroup's: root), with processes left
+// behind that the sandbox's init ends.
+TEST(Warm, AnIsolatedRunInASandboxReportsTheLimitsItHit) {
+  SKIP_WITHOUT_WARM();
+  if (::geteuid() != 0) GTEST_SKIP() << "isolated runs enter sandboxes only as root (no shepherd)";
+  bs::Options isolated;
+  isolated.isolation = bs::Isolation{.scratch_mb = 4, .pids_limit = 8};
+  // Python, not a shell: a shell whose fork is refused exits.
+  const std::string script =
+      "import os, time\n"
+      "print(os.readlink('/proc/self/ns/pid'))\n"
+      "try:\n"
+      "    open('/tmp/fill', 'wb').write(bytes(8 << 20))\n"
+      "except OSError as e:\n"
+      "    print('fill', e.errno == 28)\n"
+      "refused = False\n"
+      "for i in range(12):\n"
+      "    try:\n"
+      "        if os.fork() == 0:\n"
+      "            time.sleep(30)\n"
+      "            os._exit(0)\n"
+      "    except OSError:\n"
+      "        refused = True\n"
+      "print('refused', refused)\n";
+  const std::string alone =
+      "for p in /proc/[0-9]*; do [ \"${p#/proc/}\" = 1 ] || [ \"${p#/proc/}\" = $$ ] || cat $p/comm; done";
+  for (bs::Containment c : warm_mechanisms()) {
+    SCOPED_TRACE(std::string(bs::to_string(c)));
+    bool in_sandbox = false;
+    for (int attempt = 0; attempt < 20 && !in_sandbox && !HasFailure(); ++attempt) {
+      const std::string ns = pid_namespace_of_a_run(c);
+      isolated.containment = c;
+      isolated.timeout = 30s;
+      const bs::Result r = bs::run({"python3", "-c", script}, isolated);
+      EXPECT_EQ(r.exit_code, 0) << r << r.err.data;
+      EXPECT_EQ(without_first_line(r.out.data), "fill True\nrefused True\n") << r.out.data;
+      EXPECT_TRUE(r.limits_hit.scratch) << r;
+      EXPECT_TRUE(r.limits_hit.pids) << r;
+      EXPECT_FALSE(r.limits_hit.memory || r.limits_hit.cpu || r.limits_hit.file_size) << r;
+      in_sandbox = first_line(r.out.data) == ns;
+    }
+    EXPECT_TRUE(in_sandbox) << "the isolated run never used a warm sandbox";
+    // What it left behind was ended: the next run in the sandbox is alone.
+    EXPECT_EQ(sh(c, alone), "");
+  }
+}
+
 // A run killed at its timeout (and one that left a process behind) gives
 // its sandbox back to the next run, which runs: a cgroup emptied with
 // cgroup.kill would kill what is later cloned into it (a kernel's kill
