@@ -261,8 +261,8 @@ struct Answers {
   /// probe any more (unproven_containment).
   std::atomic<bool> settled[kMechanisms] = {};
   std::atomic<bool> unproven_taken{false};
-  /// The caller's cgroup v2 directory checked once (usable_cgroup_dir),
-  /// for the cgroup probe and an unproven run alike.
+  /// checked_cgroup_dir's answer: the fd (kept for the process's life), or
+  /// -1 and why.
   std::once_flag cgroup_dir_checked;
   int cgroup_dir_fd = -1;
   std::string cgroup_dir_why;
@@ -380,14 +380,16 @@ int usable_cgroup_dir(Machine& m, std::string& why) {
   return fd;
 }
 
-// cgroup: a usable cgroup directory (cheap checks first), pid_namespace, and
-// a cgroup namespace for the program, so that it cannot move out.
+// usable_cgroup_dir, once per process: for the cgroup probe and for a run
+// that is its own probe (unproven_containment).
 int checked_cgroup_dir(Machine& m) {
   Answers& a = answers();
   std::call_once(a.cgroup_dir_checked, [&] { a.cgroup_dir_fd = usable_cgroup_dir(m, a.cgroup_dir_why); });
   return a.cgroup_dir_fd;
 }
 
+// cgroup: a usable cgroup directory (cheap checks first), pid_namespace, and
+// a cgroup namespace for the program, so that it cannot move out.
 void probe_cgroup(Machine& m) {
   const int fd = checked_cgroup_dir(m);
   if (fd < 0) {
