@@ -90,8 +90,7 @@ void section_isolation() {
   const bs::Options files_only{.isolation = bs::Isolation{.read_only = true, .scratch_mb = 64}};
   const bs::Options no_limits{
       .isolation = bs::Isolation{.network = bs::Network::none, .read_only = true, .scratch_mb = 64}};
-  note(std::string("isolation: the cgroup2 hierarchy is mounted ") +
-       (favordynmods() ? "with" : "without") +
+  note(std::string("isolation: the cgroup2 hierarchy is mounted ") + (favordynmods() ? "with" : "without") +
        " favordynmods (without it, a process joining a cgroup v1 limit cgroup waits for an RCU grace "
        "period unless another join came just before)");
   const auto s =
@@ -119,8 +118,8 @@ void section_isolation() {
   bounded.insert(bounded.end(), {"--", "true"});
   // What bwrap's command below gives too: no network, a read-only view, a
   // tmpfs at /tmp; no limit (bubblewrap sets none).
-  const std::vector<std::string> bounded_no_limits{BS_BENCH_BOUNDED_RUN, "--network",    "none", "--read-only",
-                                                   "--scratch-mb",       "64",           "--",   "true"};
+  const std::vector<std::string> bounded_no_limits{BS_BENCH_BOUNDED_RUN, "--network", "none", "--read-only",
+                                                   "--scratch-mb",       "64",        "--",   "true"};
   const std::vector<std::string> bwrap{"bwrap", "--unshare-all", "--ro-bind", "/",     "/",    "--tmpfs",
                                        "/tmp",  "--proc",        "/proc",     "--dev", "/dev", "true"};
   std::vector<std::function<double()>> sides{whole(bounded, 10), whole({"true"}, 10),

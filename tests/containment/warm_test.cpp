@@ -211,10 +211,11 @@ TEST(Warm, AnIsolatedRunLeavesItsSandboxAsItFoundIt) {
   std::filesystem::create_directory(dir);
   bs::Options isolated;
   isolated.isolation = bs::Isolation{.network = bs::Network::none, .read_only = true, .scratch_mb = 16};
-  const std::string isolated_script = "readlink /proc/self/ns/pid; readlink /proc/self/ns/net; ls -A /tmp; echo x > /tmp/" +
-                                      marker + " && echo wrote; touch " + dir + "/f 2>/dev/null || echo read-only";
-  const std::string plain_script = "readlink /proc/self/ns/pid; readlink /proc/self/ns/net; ls /tmp/" + marker +
-                                   " 2>/dev/null; touch " + dir + "/f && echo writable";
+  const std::string isolated_script =
+      "readlink /proc/self/ns/pid; readlink /proc/self/ns/net; ls -A /tmp; echo x > /tmp/" + marker +
+      " && echo wrote; touch " + dir + "/f 2>/dev/null || echo read-only";
+  const std::string plain_script = "readlink /proc/self/ns/pid; readlink /proc/self/ns/net; ls /tmp/" +
+                                   marker + " 2>/dev/null; touch " + dir + "/f && echo writable";
   for (bs::Containment c : warm_mechanisms()) {
     SCOPED_TRACE(std::string(bs::to_string(c)));
     // Tried again while a mount propagated from the host (a test beside
@@ -230,7 +231,8 @@ TEST(Warm, AnIsolatedRunLeavesItsSandboxAsItFoundIt) {
       const std::string after = sh(c, plain_script);
       EXPECT_EQ(without_first_line(after), host_net + "writable\n") << "the isolated run reached the next";
       const std::string again = sh(c, isolated_script, isolated);
-      EXPECT_EQ(without_first_line(again).substr(without_first_line(again).find('\n') + 1), "wrote\nread-only\n")
+      EXPECT_EQ(without_first_line(again).substr(without_first_line(again).find('\n') + 1),
+                "wrote\nread-only\n")
           << "the scratch of a run reached the next: " << again;
       shared = first_line(iso) == ns && first_line(after) == ns && first_line(again) == ns;
     }
