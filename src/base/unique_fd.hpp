@@ -1,6 +1,7 @@
 // An owned file descriptor: closed exactly once, never copied.
 #pragma once
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <utility>
@@ -32,5 +33,16 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+/// `fd` itself when it is not 0, 1 or 2; else a close-on-exec copy numbered
+/// 3 or more, `fd` closed: an fd of ours must never land on a standard fd of
+/// a host that runs with one of them closed. -1 (errno set) when `fd` is -1
+/// or the copy cannot be made.
+inline int keep_above_stdio(int fd) noexcept {
+  if (fd < 0 || fd > 2) return fd;
+  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  ::close(fd);
+  return moved;
+}
 
 }  // namespace bounded_subprocess::detail

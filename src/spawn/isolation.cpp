@@ -182,12 +182,7 @@ class NetnsPool {
       if (fd < 0) err = errno;
     }).join();
     if (fd < 0) missing("cannot make an empty network namespace: " + std::string(std::strerror(err)));
-    if (fd <= 2) {
-      const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-      ::close(fd);
-      fd = moved;
-    }
-    return UniqueFd(fd);
+    return UniqueFd(keep_above_stdio(fd));
   }
 
   std::mutex mutex_;
@@ -297,11 +292,7 @@ int IsolationSetup::make_scratch() {
   if (plan_.scratch_size == nullptr) return -1;
   if (scratch_) return scratch_.get();
   const long made = bs_make_scratch(plan_.scratch_size);
-  int fd = static_cast<int>(made);
-  if (made >= 0 && fd <= 2) {  // never on a standard fd of a host that runs with one closed
-    fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    ::close(static_cast<int>(made));
-  }
+  const int fd = made < 0 ? -1 : keep_above_stdio(static_cast<int>(made));
   if (fd < 0) {
     const int err = made < 0 ? static_cast<int>(-made) : errno;
     throw SpawnError(err, SpawnError::Subject::containment, "isolation",

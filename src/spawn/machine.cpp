@@ -78,15 +78,6 @@ std::size_t index(Containment c) {
   return static_cast<std::size_t>(c);
 }
 
-// An fd of ours numbered 3 or more, so that it never lands on a standard fd
-// of a host that runs with 0, 1 or 2 closed.
-int keep_above_stdio(int fd) {
-  if (fd < 0 || fd > 2) return fd;
-  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  ::close(fd);
-  return moved;
-}
-
 // Runs a throw-away init with `flags` that only tries its setup. Returns its
 // exit code (kProbe*), or -errno when clone() itself refused.
 int try_init(unsigned long flags, InitPlan plan) {

@@ -50,13 +50,6 @@ long long now_ms() noexcept {
       .count();
 }
 
-int above_stdio(int fd) noexcept {
-  if (fd < 0 || fd > 2) return fd;
-  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  ::close(fd);
-  return moved;
-}
-
 // A retired sandbox's init, killed, to be reaped (it is our child) before
 // its stack goes and its cgroup is removed (empty once the init is gone:
 // the kernel ends every process of the namespace before its init).
@@ -317,8 +310,8 @@ WarmSandbox* make_sandbox(Pool& p, const Machine& m, bool with_cgroup) noexcept 
     // now if there is none.
     {
       std::lock_guard lock(p.mu);
-      if (p.watch_fd < 0) p.watch_fd = above_stdio(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-      if (p.watch_fd >= 0) watch_copy = UniqueFd(above_stdio(::fcntl(p.watch_fd, F_DUPFD_CLOEXEC, 3)));
+      if (p.watch_fd < 0) p.watch_fd = keep_above_stdio(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+      if (p.watch_fd >= 0) watch_copy = UniqueFd(::fcntl(p.watch_fd, F_DUPFD_CLOEXEC, 3));  // above 2
     }
     plan->warm_keep_fd = watch_copy.get();
     // Its init removes it once the host is gone (the host does otherwise).
@@ -333,8 +326,8 @@ WarmSandbox* make_sandbox(Pool& p, const Machine& m, bool with_cgroup) noexcept 
     ::munmap(mem, kRegion);
     return nullptr;
   }
-  const int host_end = above_stdio(pair[0]);
-  const int init_end = above_stdio(pair[1]);
+  const int host_end = keep_above_stdio(pair[0]);
+  const int init_end = keep_above_stdio(pair[1]);
   if (host_end < 0 || init_end < 0) {
     if (host_end >= 0) ::close(host_end);
     if (init_end >= 0) ::close(init_end);
@@ -380,7 +373,7 @@ WarmSandbox* make_sandbox(Pool& p, const Machine& m, bool with_cgroup) noexcept 
   if (n != 1 || ready != kWarmReady) return fail();
   // Opened once its /proc is mounted: POLLPRI from now on means a change.
   const std::string mounts_path = std::to_string(pid) + "/mounts";
-  const int mounts = above_stdio(::openat(m.proc_fd, mounts_path.c_str(), O_RDONLY | O_CLOEXEC));
+  const int mounts = keep_above_stdio(::openat(m.proc_fd, mounts_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (mounts < 0) return fail();
   auto* s = new (std::nothrow) WarmSandbox;
   if (s == nullptr) {
@@ -389,7 +382,7 @@ WarmSandbox* make_sandbox(Pool& p, const Machine& m, bool with_cgroup) noexcept 
   }
   s->pid = static_cast<pid_t>(pid);
   s->owner = ::getpid();
-  s->pidfd = UniqueFd(above_stdio(pidfd));
+  s->pidfd = UniqueFd(keep_above_stdio(pidfd));
   s->channel = UniqueFd(host_end);
   s->mounts = UniqueFd(mounts);
   s->stack = mem;
@@ -397,15 +390,15 @@ WarmSandbox* make_sandbox(Pool& p, const Machine& m, bool with_cgroup) noexcept 
   if (!m.user_namespace) {
     // Its /proc, through its init's root (in its mount namespace).
     const std::string proc_path = std::to_string(pid) + "/root/proc";
-    s->proc =
-        UniqueFd(above_stdio(::openat(m.proc_fd, proc_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)));
+    s->proc = UniqueFd(
+        keep_above_stdio(::openat(m.proc_fd, proc_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)));
   }
   if (cgroup.dir >= 0) {
     // Used only when it can be watched and counted; else each of its runs
     // makes a folder of its own (the init then removes an empty one at its
     // end).
-    UniqueFd procs(above_stdio(::openat(cgroup.dir, "cgroup.procs", O_RDONLY | O_CLOEXEC)));
-    UniqueFd events(above_stdio(::openat(cgroup.dir, "cgroup.events", O_RDONLY | O_CLOEXEC)));
+    UniqueFd procs(keep_above_stdio(::openat(cgroup.dir, "cgroup.procs", O_RDONLY | O_CLOEXEC)));
+    UniqueFd events(keep_above_stdio(::openat(cgroup.dir, "cgroup.events", O_RDONLY | O_CLOEXEC)));
     try {
       if (procs && events) {
         s->cgroup_events = std::move(events);
