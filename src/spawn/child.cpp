@@ -426,7 +426,7 @@ class ChildStart {
       : spec_(spec),
         warm_(warm && !unproven),
         unproven_(unproven.has_value()),
-        containment_(unproven ? checked_command(spec, *unproven) : checked_containment(spec)),
+        containment_(checked_containment(spec, unproven)),
         command_(spec.argv, spec.isolation != nullptr ? isolated_env(*spec.isolation, spec.env) : spec.env),
         m_(machine()) {}
 
@@ -445,19 +445,14 @@ class ChildStart {
   }
 
  private:
-  static Containment checked_command(const ChildSpec& spec, Containment containment) {
+  // Validates the command and the isolation, then the containment: an
+  // unproven run's own, or what the request gets on this machine.
+  static Containment checked_containment(const ChildSpec& spec, std::optional<Containment> unproven) {
     validate_command(spec.argv, spec.env, spec.cwd);
     if (spec.isolation != nullptr) validate_isolation(*spec.isolation);
-    return containment;
-  }
-
-  static Containment checked_containment(const ChildSpec& spec) {
-    validate_command(spec.argv, spec.env, spec.cwd);
+    if (unproven) return *unproven;
     ContainmentRequest request = spec.containment;
-    if (spec.isolation != nullptr) {
-      validate_isolation(*spec.isolation);
-      request = isolation_containment(*spec.isolation, request);
-    }
+    if (spec.isolation != nullptr) request = isolation_containment(*spec.isolation, request);
     const Containment containment = choose_containment(request);
     if (containment == Containment::process_group && sigchld_reaped_by_kernel()) {
       throw SpawnError(
@@ -842,9 +837,13 @@ Child Child::spawn(const ChildSpec& spec) {
   // The first contained run of a process is its own probe (a throw-away
   // init would cost as much as the run's own namespaces); where it fails,
   // the mechanisms are probed and the run is made again: nothing of it ran.
-  const ContainmentRequest request =
-      spec.isolation != nullptr ? isolation_request(*spec.isolation, spec.containment) : spec.containment;
-  if (const std::optional<Containment> unproven = unproven_containment(request)) {
+  // Only a request for the strongest (an exact one never is): its bad input
+  // is then reported by ChildStart as any run's, in the same order.
+  std::optional<Containment> unproven;
+  if (!spec.containment.exactly)
+    unproven = unproven_containment(
+        spec.isolation != nullptr ? isolation_request(*spec.isolation, spec.containment) : spec.containment);
+  if (unproven) {
     try {
       Child child = ChildStart(spec, false, unproven).run();
       proven_by_run(*unproven);
@@ -1026,18 +1025,23 @@ void Child::wait_for_end() noexcept {
   }
 }
 
+// Every process of the run is gone: what its limit cgroups (and a scratch
+// the host made) counted, added to what the run's end reported.
+void Child::add_isolation_counts(ExitInfo& info) noexcept {
+  if (isolation_) {
+    const LimitCounters counted = isolation_->finish();
+    info.limits.pids = info.limits.pids || counted.pids;
+    info.limits.memory = info.limits.memory || counted.memory;
+    info.limits.scratch = info.limits.scratch || counted.scratch;
+    info.memory_oom_kill = info.memory_oom_kill || counted.memory_oom_kill;
+  }
+  info.kernel_memory_limit = kernel_memory_limit_;
+}
+
 ExitInfo Child::finish_direct() {
   wait_for_end();  // called before the end (a caller that did not ask exited())
   ExitInfo info = direct_exit_;
-  if (isolation_) {
-    // Every process of the run is gone: what its limit cgroups counted.
-    const LimitCounters counted = isolation_->finish();
-    info.limits.pids = counted.pids;
-    info.limits.memory = counted.memory;
-    info.limits.scratch = counted.scratch;
-    info.memory_oom_kill = counted.memory_oom_kill;
-    info.kernel_memory_limit = kernel_memory_limit_;
-  }
+  add_isolation_counts(info);
   if (sandbox_ != nullptr && direct_end_ == DirectEnd::over && direct_sandbox_clean_)
     warm_release(static_cast<WarmSandbox*>(std::exchange(sandbox_, nullptr)));
   finished_ = true;
@@ -1130,13 +1134,7 @@ ExitInfo Child::finish() {
       info.limits.pids = report.pids_limit_hit != 0;
       info.limits.memory = report.memory_limit_hit != 0;
       info.memory_oom_kill = report.memory_oom_kill != 0;
-      if (isolation_) {
-        const LimitCounters counted = isolation_->finish();
-        info.limits.pids = info.limits.pids || counted.pids;
-        info.limits.memory = info.limits.memory || counted.memory;
-        info.memory_oom_kill = info.memory_oom_kill || counted.memory_oom_kill;
-      }
-      info.kernel_memory_limit = kernel_memory_limit_;
+      add_isolation_counts(info);
     } else {
       // Killed before it could report (a subreaper's init by the program
       // itself, say): the host ends what is left of the run. A warm

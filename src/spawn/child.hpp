@@ -183,6 +183,7 @@ class Child {
   void release() noexcept;
   bool settle_direct() noexcept;
   ExitInfo finish_direct();
+  void add_isolation_counts(ExitInfo& info) noexcept;
   /// Waits (poll on exit_fd) until exited().
   void wait_for_end() noexcept;
 
