@@ -9,7 +9,8 @@ same run (issue 11). Prints `name: value` lines like bs_bench.
                                        asyncio.create_subprocess_exec)
   python: Interactive round trip       write + read_line through cat, sync and
                                        async, vs a bare blocking write/readline
-                                       ping-pong with subprocess.Popen
+                                       ping-pong with subprocess.Popen; with cat
+                                       on the caller's CPU, then on another
 
 Every figure is a median of interleaved rounds (A B A B ...), so a busy machine
 slows both sides alike. Usage: python_bench.py [--quick] [run|interactive|
@@ -25,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Set
 
 import bounded_subprocess
 from bounded_subprocess import run
@@ -133,14 +134,28 @@ def bench_concurrent_sleep() -> None:
     out(f"{count} concurrent sleep 1, process_group", f"{pg:.2f} s; ratio {pg / b:.2f}")
 
 
-def bench_interactive() -> None:
+def pin_threads(cpus: Set[int]) -> None:
+    """Every thread of this process (the package's event-loop thread too), and
+    what they spawn from now on, on these CPUs."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except ProcessLookupError:
+            pass
+
+
+def interactive_round_trips(label: str, cat_cpu: int, host_cpu: int) -> None:
     n, rounds = (500, 5) if QUICK else (2000, 15)
     line = b"x" * 16 + b"\n"
 
+    pin_threads({cat_cpu})
     sync_proc = Interactive(["cat"], 4096)
     bare = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert bare.stdin is not None and bare.stdout is not None
     stdin, stdout = bare.stdin, bare.stdout
+    loop = asyncio.new_event_loop()
+    async_proc = AsyncInteractive(["cat"], 4096)
+    pin_threads({host_cpu})
 
     def ours_sync() -> None:
         sync_proc.write(line, 5)
@@ -150,9 +165,6 @@ def bench_interactive() -> None:
         stdin.write(line)
         stdin.flush()
         assert stdout.readline() == line
-
-    loop = asyncio.new_event_loop()
-    async_proc = AsyncInteractive(["cat"], 4096)
 
     def ours_async() -> float:
         async def main() -> float:
@@ -173,15 +185,31 @@ def bench_interactive() -> None:
         "async": ours_async,
     })
     s, b, a = (statistics.median(figures[k]) for k in ("sync", "bare", "async"))
-    out("Interactive round trip, sync", f"{s * 1e6:.1f} us; bare write/readline {b * 1e6:.1f} us; "
+    out(f"Interactive round trip{label}, sync", f"{s * 1e6:.1f} us; bare write/readline {b * 1e6:.1f} us; "
         f"ratio {s / b:.2f} (goal <= 1.5)")
-    out("Interactive round trip, async", f"{a * 1e6:.1f} us; bare write/readline {b * 1e6:.1f} us; "
+    out(f"Interactive round trip{label}, async", f"{a * 1e6:.1f} us; bare write/readline {b * 1e6:.1f} us; "
         f"ratio {a / b:.2f} (goal <= 1.5)")
     assert sync_proc.close(5) == 0
     assert loop.run_until_complete(async_proc.close(5)) == 0
     loop.close()
     stdin.close()
     bare.wait()
+
+
+def bench_interactive() -> None:
+    # A round trip costs what the scheduler makes it: with cat on the same CPU
+    # a write hands the CPU over directly (microseconds); on another CPU each
+    # direction wakes it with an interrupt (tens of microseconds on a VM). Left
+    # to the scheduler, the sides of one run land either way, so each placement
+    # is measured on its own, every side placed alike.
+    before = os.sched_getaffinity(0)
+    cpus = sorted(before)
+    try:
+        interactive_round_trips("", cpus[0], cpus[0])
+        if len(cpus) > 1:
+            interactive_round_trips(" (cat on another CPU)", cpus[1], cpus[0])
+    finally:
+        pin_threads(before)
 
 
 def main() -> None:
