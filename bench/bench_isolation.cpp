@@ -90,13 +90,19 @@ void section_isolation() {
   const bs::Options files_only{.isolation = bs::Isolation{.read_only = true, .scratch_mb = 64}};
   const bs::Options no_limits{
       .isolation = bs::Isolation{.network = bs::Network::none, .read_only = true, .scratch_mb = 64}};
+  // Each limit alone on top of that: what its cgroup costs a run.
+  bs::Options pids_only = no_limits;
+  pids_only.isolation->pids_limit = 64;
+  bs::Options memory_only = no_limits;
+  memory_only.isolation->memory_limit_mb = isolated.isolation->memory_limit_mb;
   note(std::string("isolation: the cgroup2 hierarchy is mounted ") + (favordynmods() ? "with" : "without") +
        " favordynmods (without it, a process joining a cgroup v1 limit cgroup waits for an RCU grace "
        "period unless another join came just before)");
-  const auto s =
-      interleave(scaled(15), {[&] { return ms_per_run(isolated); }, whole({"true"}, kBatch),
-                              [&] { return ms_per_run(contained); }, [&] { return ms_per_run(network_only); },
-                              [&] { return ms_per_run(files_only); }, [&] { return ms_per_run(no_limits); }});
+  const auto s = interleave(scaled(15),
+                            {[&] { return ms_per_run(isolated); }, whole({"true"}, kBatch),
+                             [&] { return ms_per_run(contained); }, [&] { return ms_per_run(network_only); },
+                             [&] { return ms_per_run(files_only); }, [&] { return ms_per_run(no_limits); },
+                             [&] { return ms_per_run(pids_only); }, [&] { return ms_per_run(memory_only); }});
   const double iso = median(s[0]), floor = median(s[1]);
   figure("isolated_true_ms", iso);
   figure("isolated_true_floor_ms", floor);
@@ -107,6 +113,9 @@ void section_isolation() {
   figure("isolated_true_read_only_scratch_only_ms", median(s[4]));
   figure("isolated_true_without_limits_ms", median(s[5]));
   figure("isolated_true_without_limits_ratio", median(s[5]) / floor);
+  figure("isolated_true_without_limits_plus_pids_limit_ms", median(s[6]));
+  if (memory_only.isolation->memory_limit_mb)
+    figure("isolated_true_without_limits_plus_memory_limit_ms", median(s[7]));
 
 #ifdef BS_BENCH_HAVE_BATCH
   // Whole processes.

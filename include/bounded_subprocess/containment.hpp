@@ -48,9 +48,11 @@ bool containment_available(Containment containment) noexcept;
 
 /// pid_namespace and cgroup runs use warm sandboxes: namespaces made once
 /// and kept by this process (a few idle processes and their fds) for the
-/// next runs. This ends the idle ones now and waits until they are gone;
-/// runs in flight keep theirs. For a host that wants no process or fd of
-/// the library's left (before a check of its own, or before it daemonizes);
+/// next runs; isolated runs with limits on a cgroup v1 host keep their v1
+/// limit cgroups for the next runs too. This ends the idle ones now and
+/// waits until they are gone, and removes the kept cgroups; runs in flight
+/// keep theirs. For a host that wants no process, fd or cgroup of the
+/// library's left (before a check of its own, or before it daemonizes);
 /// the next run makes new ones. Thread-safe; never throws.
 void drop_warm_sandboxes() noexcept;
 

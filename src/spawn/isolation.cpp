@@ -2,6 +2,7 @@
 #include "spawn/isolation.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,9 +10,13 @@
 #include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <mutex>
+#include <new>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
@@ -123,7 +128,12 @@ bool v2_controller(const char* name, bool run_has_cgroup = false) {
   if ((!run_has_cgroup && !m.available[static_cast<std::size_t>(Containment::cgroup)]) ||
       m.cgroup_parent_fd < 0)
     return false;
-  std::istringstream words(read_small_file(m.cgroup_parent_fd, "cgroup.subtree_control"));
+  // Read once, as the machine's other facts (every isolated run asks, and
+  // the library never changes it).
+  static std::once_flag once;
+  static std::string handed;
+  std::call_once(once, [&] { handed = read_small_file(m.cgroup_parent_fd, "cgroup.subtree_control"); });
+  std::istringstream words(handed);
   for (std::string w; words >> w;)
     if (w == name) return true;
   return false;
@@ -194,6 +204,128 @@ class NetnsPool {
 NetnsPool& netns_pool() {
   static NetnsPool pool;
   return pool;
+}
+
+// Removes a v1 limit cgroup (empty: its run is over, or it never had one).
+void remove_v1_cgroup(V1Cgroup& g) noexcept {
+  g.procs.reset();
+  g.events.reset();
+  g.current.reset();
+  g.failcnt.reset();
+  g.dir.reset();
+  if (g.parent) ::unlinkat(g.parent.get(), g.name.c_str(), AT_REMOVEDIR);
+  g.parent.reset();
+}
+
+// The v1 limit cgroups of finished runs, kept for the next runs (root on a
+// hybrid host, where pids_limit and the kernel memory limit use them):
+// making and removing one per run cost it 0.07-0.1 ms, most of it a memory
+// cgroup's accounting and its 50-odd files. A cgroup is kept only once its run is over, when
+// the run's program could not write to it (/sys/fs/cgroup read-only, no
+// CAP_SYS_ADMIN: protect_cgroups), when nothing is in it, and, for memory,
+// when the run left at most kMaxLeftover charged to it (the kernel objects
+// and per-CPU reserve a run leaves; page cache it read or wrote is more,
+// and would count against the next run's limit). The next run writes its
+// own limits; the counters it reports are its own (above what the cgroup
+// counted before, or reset). At most kKept per controller; the rest, and
+// all of them at exit or drop_warm_sandboxes(), are removed. A child of
+// fork() never uses its parent's.
+class V1Pool {
+ public:
+  static constexpr std::size_t kKept = 8;
+  static constexpr long long kMaxLeftover = 1 << 20;
+
+  std::optional<V1Cgroup> take(bool pids) {
+    std::lock_guard lock(mutex_);
+    adopt_after_fork();
+    auto& list = pids ? pids_ : memory_;
+    if (list.empty()) return std::nullopt;
+    V1Cgroup g = std::move(list.back());
+    list.pop_back();
+    return g;
+  }
+  // Kept, or removed when the pool is full.
+  void give_back(V1Cgroup g) noexcept {
+    {
+      std::lock_guard lock(mutex_);
+      adopt_after_fork();
+      auto& list = g.pids ? pids_ : memory_;
+      if (list.size() < kKept) {
+        try {
+          list.push_back(std::move(g));
+          return;
+        } catch (...) {
+        }
+      }
+    }
+    remove_v1_cgroup(g);
+  }
+  // The child of a fork(), single-threaded: the lock may have been held by
+  // a thread that does not exist here.
+  void after_fork() noexcept {
+    new (&mutex_) std::mutex;
+    adopt_after_fork();
+  }
+  void drop() noexcept {
+    std::lock_guard lock(mutex_);
+    adopt_after_fork();
+    for (auto* list : {&pids_, &memory_}) {
+      for (V1Cgroup& g : *list) remove_v1_cgroup(g);
+      list->clear();
+    }
+  }
+
+ private:
+  // In a child of fork: the kept cgroups are the parent's (our copies of
+  // their fds are closed; the parent's lock stays).
+  void adopt_after_fork() noexcept {
+    if (owner_ == ::getpid()) return;
+    pids_.clear();
+    memory_.clear();
+    owner_ = ::getpid();
+  }
+
+  std::mutex mutex_;
+  std::vector<V1Cgroup> pids_, memory_;
+  pid_t owner_ = ::getpid();
+};
+
+V1Pool& v1_pool() {
+  // Never destroyed (a thread may still end a run while the process
+  // exits); emptied at exit instead.
+  static V1Pool* pool = [] {
+    auto* p = new V1Pool;
+    std::atexit([] { v1_pool().drop(); });
+    ::pthread_atfork(nullptr, nullptr, [] { v1_pool().after_fork(); });
+    return p;
+  }();
+  return *pool;
+}
+
+// What an open cgroup file holds now (read from its start).
+std::string read_whole(int fd) {
+  std::string out;
+  char buf[512];
+  for (off_t at = 0;;) {
+    const ssize_t n = ::pread(fd, buf, sizeof buf, at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    at += n;
+  }
+  return out;
+}
+
+// The number an open cgroup file holds; -1 when it cannot be read.
+long long read_number(int fd) noexcept {
+  char buf[32];
+  ssize_t n;
+  do {
+    n = ::pread(fd, buf, sizeof buf - 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  return std::atoll(buf);
 }
 
 }  // namespace
@@ -341,10 +473,7 @@ IsolationSetup::IsolationSetup(const Isolation& i, Containment containment, int 
           missing("cannot set pids.max of the run's cgroup: " + std::string(std::strerror(errno)));
         v2_limits_ = true;
       } else if (!v1_controllers().pids.empty()) {
-        V1Cgroup g = make_v1("pids");
-        if (!write_text(g.dir.get(), "pids.max", value))
-          missing("cannot set pids.max of the run's pids cgroup: " + std::string(std::strerror(errno)));
-        v1_.push_back(std::move(g));
+        v1_.push_back(make_v1("pids", value, [&](int dir) { return write_text(dir, "pids.max", value); }));
       } else if (m.user_namespace) {
         // The run has a user namespace of its own: RLIMIT_NPROC counts the
         // tasks of its uid there, which are the run's (its init among them).
@@ -364,12 +493,14 @@ IsolationSetup::IsolationSetup(const Isolation& i, Containment containment, int 
         write_text(run_cgroup, "memory.swap.max", "0");
         v2_limits_ = true;
       } else if (!v1_controllers().memory.empty()) {
-        V1Cgroup g = make_v1("memory");
-        if (!write_text(g.dir.get(), "memory.limit_in_bytes", bytes))
-          missing("cannot set memory.limit_in_bytes of the run's memory cgroup: " +
-                  std::string(std::strerror(errno)));
-        write_text(g.dir.get(), "memory.memsw.limit_in_bytes", bytes);  // no swap beyond it, where accounted
-        v1_.push_back(std::move(g));
+        v1_.push_back(make_v1("memory", bytes, [&](int dir) {
+          // A kept cgroup has its last run's limits: memsw (where swap is
+          // accounted) may not be below the memory limit, so it goes first.
+          write_text(dir, "memory.memsw.limit_in_bytes", "-1");
+          if (!write_text(dir, "memory.limit_in_bytes", bytes)) return false;
+          write_text(dir, "memory.memsw.limit_in_bytes", bytes);  // no swap beyond it
+          return true;
+        }));
       } else {
         missing(
             "isolation.memory_limit_mb needs a memory controller for the run's cgroup (a delegated cgroup "
@@ -378,66 +509,109 @@ IsolationSetup::IsolationSetup(const Isolation& i, Containment containment, int 
       }
     }
   } catch (...) {
-    remove_v1();
+    release_v1(false);
     throw;
   }
   for (std::size_t k = 0; k < v1_.size() && k < 2; ++k) plan_.limit_procs_fd[k] = v1_[k].procs.get();
 }
 
 IsolationSetup::~IsolationSetup() {
-  remove_v1();
+  release_v1(false);  // finish() gave them back already where it could
   // Every process of the run is gone (the init has been reaped): the
   // namespace is empty again for the next run.
   if (netns_ && run_over_) netns_pool().give_back(std::move(netns_));
 }
 
-IsolationSetup::V1Cgroup IsolationSetup::make_v1(const char* controller) {
+V1Cgroup IsolationSetup::make_v1(const char* controller, const std::string& limit,
+                                 const std::function<bool(int)>& set_limit) {
+  const bool pids = std::string_view(controller) == "pids";
+  if (std::optional<V1Cgroup> kept = v1_pool().take(pids)) {
+    if (kept->limit == limit) return std::move(*kept);
+    kept->limit.clear();
+    if (set_limit(kept->dir.get())) {
+      kept->limit = limit;
+      return std::move(*kept);
+    }
+    remove_v1_cgroup(*kept);  // its leftover above the new limit, say: a new one instead
+  }
   V1Cgroup g;
-  g.pids = std::string_view(controller) == "pids";
+  g.pids = pids;
   const std::string& path = g.pids ? v1_controllers().pids : v1_controllers().memory;
   g.parent = UniqueFd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!g.parent) missing("cannot open " + path + ": " + std::strerror(errno));
-  // Locked for the run's life (the init keeps a copy of the fd), so the
-  // sweep of another process leaves it alone; see v1_controllers.
+  // Locked for its life (the init keeps a copy of the fd), so the sweep of
+  // another process leaves it alone; see v1_controllers.
   const int made =
       create_locked_cgroup(g.parent.get(), "bounded_subprocess." + std::to_string(::getpid()) + ".", g.name);
   if (made < 0)
     missing("cannot create the run's " + std::string(controller) + " cgroup in " + path + ": " +
             std::strerror(-made));
   g.dir = UniqueFd(made);
-  g.procs = UniqueFd(::openat(g.dir.get(), "cgroup.procs", O_WRONLY | O_CLOEXEC));
-  if (!g.procs) {
+  auto open_file = [&](const char* name, int flags) {
+    return UniqueFd(keep_above_stdio(::openat(g.dir.get(), name, flags | O_CLOEXEC)));
+  };
+  g.procs = open_file("cgroup.procs", O_WRONLY);
+  g.events = open_file(pids ? "pids.events" : "memory.oom_control", O_RDONLY);
+  g.current = open_file(pids ? "pids.current" : "memory.usage_in_bytes", O_RDONLY);
+  if (!pids) g.failcnt = open_file("memory.failcnt", O_RDWR);
+  const bool opened = g.procs && g.events && g.current && (pids || g.failcnt);
+  if (!opened || !set_limit(g.dir.get())) {
     const int e = errno;
-    ::unlinkat(g.parent.get(), g.name.c_str(), AT_REMOVEDIR);
-    missing("cannot open the run's " + std::string(controller) + " cgroup: " + std::strerror(e));
+    remove_v1_cgroup(g);
+    missing(std::string(opened ? "cannot set the limit of" : "cannot open") + " the run's " + controller +
+            " cgroup in " + path + ": " + std::strerror(e));
   }
+  g.limit = limit;
   return g;
 }
 
-void IsolationSetup::remove_v1() noexcept {
-  for (V1Cgroup& g : v1_) {
-    g.procs.reset();
-    g.dir.reset();
-    if (g.parent) ::unlinkat(g.parent.get(), g.name.c_str(), AT_REMOVEDIR);
+void IsolationSetup::release_v1(bool reusable) noexcept {
+  for (std::size_t k = 0; k < v1_.size(); ++k) {
+    V1Cgroup& g = v1_[k];
+    bool keep = reusable && g.dir && k < v1_counts_.size() && v1_counts_[k] >= 0;
+    if (keep) {
+      const long long held = read_number(g.current.get());
+      keep = held >= 0 && held <= (g.pids ? 0 : V1Pool::kMaxLeftover);
+    }
+    if (keep && !g.pids && read_number(g.failcnt.get()) != 0)
+      keep = ::pwrite(g.failcnt.get(), "0", 1, 0) == 1;
+    if (keep) {
+      g.counted_before = v1_counts_[k];
+      v1_pool().give_back(std::move(g));
+    } else {
+      remove_v1_cgroup(g);
+    }
   }
   v1_.clear();
+  v1_counts_.clear();
 }
 
 LimitCounters IsolationSetup::finish() noexcept {
   run_over_ = true;
   LimitCounters c;
   c.scratch = scratch_ && bs_file_system_full(scratch_.get());
-  for (V1Cgroup& g : v1_) {
-    if (!g.dir) continue;
-    if (g.pids) {
-      c.pids = number_after(read_small_file(g.dir.get(), "pids.events"), "max") > 0;
-    } else {
-      c.memory_oom_kill = number_after(read_small_file(g.dir.get(), "memory.oom_control"), "oom_kill") > 0;
-      c.memory = c.memory_oom_kill || std::atoll(read_small_file(g.dir.get(), "memory.failcnt").c_str()) > 0;
+  v1_counts_.clear();
+  try {
+    for (V1Cgroup& g : v1_) {
+      const long long count =
+          g.dir ? number_after(read_whole(g.events.get()), g.pids ? "max" : "oom_kill") : -1;
+      if (g.dir && g.pids) {
+        c.pids = count > g.counted_before;
+      } else if (g.dir) {
+        c.memory_oom_kill = count > g.counted_before;
+        c.memory = c.memory_oom_kill || read_number(g.failcnt.get()) > 0;
+      }
+      v1_counts_.push_back(count);
     }
+  } catch (...) {
+    v1_counts_.clear();  // out of memory: nothing is kept
   }
-  remove_v1();
+  release_v1(plan_.protect_cgroups);
   return c;
+}
+
+void drop_idle_v1_cgroups() noexcept {
+  v1_pool().drop();
 }
 
 }  // namespace bounded_subprocess::detail

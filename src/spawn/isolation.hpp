@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,30 @@ struct LimitCounters {
   bool scratch = false;  ///< the scratch made by make_scratch() is full
 };
 
+/// A limit cgroup of a cgroup v1 hierarchy (pids or memory), made for a run
+/// and, once that run is over, kept for the next (see isolation.cpp).
+struct V1Cgroup {
+  bool pids = false;  ///< the pids controller (else memory)
+  UniqueFd parent;    ///< the host's own cgroup of that controller (O_PATH)
+  std::string name;
+  UniqueFd dir;    ///< holds a shared flock for the folder's life (create_locked_cgroup)
+  UniqueFd procs;  ///< cgroup.procs, open for writing, for the program to join
+  /// Its files read at each run's end: the cumulative count of refusals or
+  /// kills (pids.events, memory.oom_control), what it holds (pids.current,
+  /// memory.usage_in_bytes) and, for memory, memory.failcnt (read, reset).
+  UniqueFd events, current, failcnt;
+  /// The limit its last run wrote ("" for a new one): the next run with the
+  /// same limit writes nothing.
+  std::string limit;
+  /// Its count of refusals or kills when this run got it: the run's are
+  /// those above it (0 for a new one).
+  long long counted_before = 0;
+};
+
+/// Ends the v1 limit cgroups kept for the next runs (drop_warm_sandboxes
+/// and the process's exit do).
+void drop_idle_v1_cgroups() noexcept;
+
 /// One run's isolation on the host: the plan for the program's process and
 /// the v1 limit cgroups it joins (removed when this goes, once the run is
 /// over).
@@ -81,20 +106,20 @@ class IsolationSetup {
   LimitCounters finish() noexcept;
 
  private:
-  struct V1Cgroup {
-    bool pids = false;  ///< the pids controller (else memory)
-    UniqueFd parent;    ///< the host's own cgroup of that controller (O_PATH)
-    std::string name;
-    UniqueFd dir;    ///< holds a shared flock for the folder's life (create_locked_cgroup)
-    UniqueFd procs;  ///< cgroup.procs, open for writing, for the program to join
-  };
-  V1Cgroup make_v1(const char* controller);
-  void remove_v1() noexcept;
+  /// A v1 cgroup of `controller` (kept by an earlier run, or new) with
+  /// `limit`, written by `set_limit` (given its folder) unless it has it
+  /// already; throws SpawnError.
+  V1Cgroup make_v1(const char* controller, const std::string& limit,
+                   const std::function<bool(int)>& set_limit);
+  /// The v1 cgroups go: back to the pool where the run is over and they
+  /// can serve another (`reusable`), else removed.
+  void release_v1(bool reusable) noexcept;
 
   IsolationPlan plan_{};
   std::string scratch_options_;
   std::vector<std::string> volume_targets_;
   std::vector<V1Cgroup> v1_;
+  std::vector<long long> v1_counts_;  ///< what finish() read of each (pids.events max, oom_kill)
   bool v2_limits_ = false;
   UniqueFd scratch_;       ///< make_scratch()
   UniqueFd netns_;         ///< the pooled network namespace lent to this run

@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "spawn/isolation.hpp"
 #include "spawn/launch.hpp"
 #include "spawn/machine.hpp"
 #include "spawn/raw_syscall.hpp"
@@ -567,6 +568,7 @@ namespace bounded_subprocess {
 
 void drop_warm_sandboxes() noexcept {
   detail::warm_drop_idle();
+  detail::drop_idle_v1_cgroups();
 }
 
 }  // namespace bounded_subprocess

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <bounded_subprocess/run.hpp>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -185,6 +186,26 @@ TEST(CliIsolation, LeftoverV1LimitCgroupsOfDeadHostsAreRemoved) {
   ::close(lock);
   ::rmdir(stale.c_str());
   ::rmdir(alive.c_str());
+}
+
+// The v1 limit cgroups a process keeps for its next runs go when it exits.
+TEST(CliIsolation, NoKeptV1LimitCgroupOutlivesItsProcess) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the v1 hierarchies are root's";
+  const std::string dir = own_v1_pids_dir();
+  if (dir.empty()) GTEST_SKIP() << "no v1 pids hierarchy here";
+  // bounded-run with its pid as the host sees it (the folders' names hold it).
+  const bs::Result r = bs::run({"/bin/sh", "-c", "echo $$; exec " + kBoundedRun + " --pids-limit 8 -- true"},
+                               {.timeout = 60s, .containment = bs::Containment::process_group});
+  ASSERT_EQ(r.exit_code, 0) << r << r.err.data;
+  const std::string prefix = "bounded_subprocess." + std::to_string(std::atoi(r.out.data.c_str())) + ".";
+  ASSERT_GT(prefix.size(), std::string("bounded_subprocess.0.").size() - 1);
+  std::vector<std::string> left;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d))
+      if (std::string(e->d_name).rfind(prefix, 0) == 0) left.emplace_back(e->d_name);
+    ::closedir(d);
+  }
+  EXPECT_TRUE(left.empty()) << "left in " << dir << ": " << (left.empty() ? "" : left.front());
 }
 
 }  // namespace

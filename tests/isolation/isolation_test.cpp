@@ -418,6 +418,7 @@ TEST(Limits, KernelMemoryLimit) {
   }
   // The limit is set (read back from the run's memory cgroup while it runs).
   const std::string parent = own_v1_cgroup("memory");
+  bs::drop_warm_sandboxes();  // no cgroup kept by an earlier test's run
   {
     bs::Interactive child(probe({"alloc-mb", "8"}), {.isolation = bs::Isolation{.memory_limit_mb = 64}});
     ASSERT_EQ(child.read_line(20s).value_or(""), "allocated");
@@ -431,6 +432,7 @@ TEST(Limits, KernelMemoryLimit) {
     unsigned long long used = 0;
     usage >> used;
     child.close(1s);
+    bs::drop_warm_sandboxes();  // what the process keeps for the next runs
     EXPECT_TRUE(run_cgroups(parent).empty()) << "the run's memory cgroup was left behind";
     if (used == 0)
       GTEST_SKIP()
@@ -441,6 +443,87 @@ TEST(Limits, KernelMemoryLimit) {
   EXPECT_EQ(r.reason, bs::EndReason::memory_limit) << r;
   EXPECT_EQ(r.memory_enforcer, bs::MemoryEnforcer::kernel);
   EXPECT_LE(r.usage.max_rss_kb, 64u * 1024 + 4096) << r;
+}
+
+// A v1 limit cgroup (root on a hybrid host) is kept for the next run once
+// its run is over: the next run's limit is its own, and so is its count.
+TEST(Limits, AKeptPidsCgroupServesTheNextRunAsNew) {
+  REQUIRE_ISOLATION();
+  const std::string parent = own_v1_cgroup("pids");
+  if (!root() || parent.empty())
+    GTEST_SKIP() << "v1 limit cgroups are root's, on a host with a v1 pids hierarchy";
+  bs::drop_warm_sandboxes();
+  ASSERT_TRUE(run_cgroups(parent).empty());
+  auto forks = [](int n, std::size_t limit) {
+    const bs::Result r = bs::run(probe({"fork", std::to_string(n)}),
+                                 {.timeout = 3s, .isolation = bs::Isolation{.pids_limit = limit}});
+    int forked = -1, err = -1;
+    EXPECT_EQ(std::sscanf(r.out.data.c_str(), "forked %d errno %d", &forked, &err), 2) << r << r.out.data;
+    return std::make_pair(r, forked);
+  };
+  const auto [a, a_forked] = forks(50, 8);
+  EXPECT_LT(a_forked, 8);
+  EXPECT_TRUE(a.limits_hit.pids) << a;
+  const auto kept = run_cgroups(parent);
+  ASSERT_EQ(kept.size(), 1u) << "the run's pids cgroup was not kept";
+  const auto [b, b_forked] = forks(3, 8);
+  EXPECT_EQ(b_forked, 3);
+  EXPECT_FALSE(b.limits_hit.pids) << "the count of the run before reached this one: " << b;
+  EXPECT_EQ(run_cgroups(parent), kept) << "the kept cgroup was not used";
+  const auto [c, c_forked] = forks(20, 4);
+  EXPECT_LT(c_forked, 4) << "the limit of the run before held";
+  EXPECT_TRUE(c.limits_hit.pids) << c;
+  EXPECT_EQ(run_cgroups(parent), kept);
+  bs::drop_warm_sandboxes();
+  EXPECT_TRUE(run_cgroups(parent).empty()) << "drop_warm_sandboxes() left a kept cgroup";
+}
+
+TEST(Limits, AKeptMemoryCgroupServesTheNextRunAsNew) {
+  REQUIRE_ISOLATION();
+  const std::string parent = own_v1_cgroup("memory");
+  if (!root() || parent.empty() || !bs::kernel_memory_limit_available())
+    GTEST_SKIP() << "v1 limit cgroups are root's, on a host with a v1 memory hierarchy";
+  bs::drop_warm_sandboxes();
+  ASSERT_TRUE(run_cgroups(parent).empty());
+  const bs::Result a = bs::run({"true"}, isolated({.memory_limit_mb = 32}));
+  ASSERT_EQ(a.exit_code, 0) << a;
+  const auto kept = run_cgroups(parent);
+  ASSERT_EQ(kept.size(), 1u) << "the run's memory cgroup was not kept";
+  // A higher limit than the run before's (its memsw limit must go first).
+  const bs::Result b =
+      bs::run(probe({"alloc-mb", "64"}), {.timeout = 3s, .isolation = bs::Isolation{.memory_limit_mb = 256}});
+  EXPECT_EQ(b.out.data, "allocated\n") << b;
+  EXPECT_TRUE(b.timeout) << b;
+  EXPECT_FALSE(b.limits_hit.memory) << b;
+  EXPECT_EQ(run_cgroups(parent), kept) << "the kept cgroup was not used";
+  const bs::Result c = bs::run(probe({"alloc-mb", "512"}), isolated({.memory_limit_mb = 32}));
+  EXPECT_EQ(c.reason, bs::EndReason::memory_limit) << c;
+  EXPECT_TRUE(c.limits_hit.memory) << c;
+  EXPECT_EQ(run_cgroups(parent), kept);
+  const bs::Result d = bs::run({"true"}, isolated({.memory_limit_mb = 32}));
+  EXPECT_EQ(d.exit_code, 0) << d;
+  EXPECT_FALSE(d.limits_hit.memory) << "the kill of the run before reached this one: " << d;
+  EXPECT_EQ(run_cgroups(parent), kept);
+  bs::drop_warm_sandboxes();
+  EXPECT_TRUE(run_cgroups(parent).empty()) << "drop_warm_sandboxes() left a kept cgroup";
+}
+
+// A run that leaves page cache charged to its memory cgroup (a file it
+// wrote) does not pass it on: the next run would find it in its limit.
+TEST(Limits, AMemoryCgroupWithPageCacheIsNotKept) {
+  REQUIRE_ISOLATION();
+  const std::string parent = own_v1_cgroup("memory");
+  if (!root() || parent.empty() || !bs::kernel_memory_limit_available())
+    GTEST_SKIP() << "v1 limit cgroups are root's, on a host with a v1 memory hierarchy";
+  bs::drop_warm_sandboxes();
+  TempDir dir;
+  const bs::Result control = bs::run({"true"}, isolated({.memory_limit_mb = 64}));
+  ASSERT_EQ(control.exit_code, 0) << control;
+  ASSERT_EQ(run_cgroups(parent).size(), 1u) << "the control's cgroup was not kept";
+  bs::drop_warm_sandboxes();
+  const bs::Result r = bs::run(probe({"write-mb", dir / "cache", "8"}), isolated({.memory_limit_mb = 64}));
+  ASSERT_EQ(r.out.data, "wrote 8 MiB\n") << r;
+  EXPECT_TRUE(run_cgroups(parent).empty()) << "a cgroup holding the run's page cache was kept";
 }
 
 // A hostile job beside another: the other's result is untouched.
