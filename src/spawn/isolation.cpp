@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 #include "bounded_subprocess/spawn_error.hpp"
 #include "spawn/machine.hpp"
@@ -244,6 +245,14 @@ class V1Pool {
     list.pop_back();
     return g;
   }
+  // Whether a finished run's cgroups are worth keeping: not the first
+  // run's (a process that isolates one run, bounded-run, pays nothing for
+  // a pool it never uses), the later ones'.
+  bool keeps() noexcept {
+    std::lock_guard lock(mutex_);
+    adopt_after_fork();
+    return std::exchange(released_once_, true);
+  }
   // Kept, or removed when the pool is full.
   void give_back(V1Cgroup g) noexcept {
     {
@@ -282,11 +291,13 @@ class V1Pool {
     if (owner_ == ::getpid()) return;
     pids_.clear();
     memory_.clear();
+    released_once_ = false;
     owner_ = ::getpid();
   }
 
   std::mutex mutex_;
   std::vector<V1Cgroup> pids_, memory_;
+  bool released_once_ = false;
   pid_t owner_ = ::getpid();
 };
 
@@ -300,6 +311,11 @@ V1Pool& v1_pool() {
     return p;
   }();
   return *pool;
+}
+
+// A file of a v1 limit cgroup, opened (kept open while the cgroup is).
+UniqueFd open_in(const V1Cgroup& g, const char* name, int flags) {
+  return UniqueFd(keep_above_stdio(::openat(g.dir.get(), name, flags | O_CLOEXEC)));
 }
 
 // What an open cgroup file holds now (read from its start).
@@ -547,14 +563,8 @@ V1Cgroup IsolationSetup::make_v1(const char* controller, const std::string& limi
     missing("cannot create the run's " + std::string(controller) + " cgroup in " + path + ": " +
             std::strerror(-made));
   g.dir = UniqueFd(made);
-  auto open_file = [&](const char* name, int flags) {
-    return UniqueFd(keep_above_stdio(::openat(g.dir.get(), name, flags | O_CLOEXEC)));
-  };
-  g.procs = open_file("cgroup.procs", O_WRONLY);
-  g.events = open_file(pids ? "pids.events" : "memory.oom_control", O_RDONLY);
-  g.current = open_file(pids ? "pids.current" : "memory.usage_in_bytes", O_RDONLY);
-  if (!pids) g.failcnt = open_file("memory.failcnt", O_RDWR);
-  const bool opened = g.procs && g.events && g.current && (pids || g.failcnt);
+  g.procs = UniqueFd(keep_above_stdio(::openat(g.dir.get(), "cgroup.procs", O_WRONLY | O_CLOEXEC)));
+  const bool opened = static_cast<bool>(g.procs);
   if (!opened || !set_limit(g.dir.get())) {
     const int e = errno;
     remove_v1_cgroup(g);
@@ -566,9 +576,12 @@ V1Cgroup IsolationSetup::make_v1(const char* controller, const std::string& limi
 }
 
 void IsolationSetup::release_v1(bool reusable) noexcept {
+  reusable = reusable && !v1_.empty() && v1_pool().keeps();
   for (std::size_t k = 0; k < v1_.size(); ++k) {
     V1Cgroup& g = v1_[k];
     bool keep = reusable && g.dir && k < v1_counts_.size() && v1_counts_[k] >= 0;
+    if (keep && !g.current)
+      g.current = open_in(g, g.pids ? "pids.current" : "memory.usage_in_bytes", O_RDONLY);
     if (keep) {
       const long long held = read_number(g.current.get());
       keep = held >= 0 && held <= (g.pids ? 0 : V1Pool::kMaxLeftover);
@@ -593,6 +606,8 @@ LimitCounters IsolationSetup::finish() noexcept {
   v1_counts_.clear();
   try {
     for (V1Cgroup& g : v1_) {
+      if (g.dir && !g.events) g.events = open_in(g, g.pids ? "pids.events" : "memory.oom_control", O_RDONLY);
+      if (g.dir && !g.pids && !g.failcnt) g.failcnt = open_in(g, "memory.failcnt", O_RDWR);
       const long long count =
           g.dir ? number_after(read_whole(g.events.get()), g.pids ? "max" : "oom_kill") : -1;
       if (g.dir && g.pids) {

@@ -60,8 +60,9 @@ struct V1Cgroup {
   std::string name;
   UniqueFd dir;    ///< holds a shared flock for the folder's life (create_locked_cgroup)
   UniqueFd procs;  ///< cgroup.procs, open for writing, for the program to join
-  /// Its files read at each run's end: the cumulative count of refusals or
-  /// kills (pids.events, memory.oom_control), what it holds (pids.current,
+  /// Its files read at each run's end (opened there, kept open while it is
+  /// kept): the cumulative count of refusals or kills (pids.events,
+  /// memory.oom_control), what it holds (pids.current,
   /// memory.usage_in_bytes) and, for memory, memory.failcnt (read, reset).
   UniqueFd events, current, failcnt;
   /// The limit its last run wrote ("" for a new one): the next run with the

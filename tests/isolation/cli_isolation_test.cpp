@@ -188,8 +188,8 @@ TEST(CliIsolation, LeftoverV1LimitCgroupsOfDeadHostsAreRemoved) {
   ::rmdir(alive.c_str());
 }
 
-// The v1 limit cgroups a process keeps for its next runs go when it exits.
-TEST(CliIsolation, NoKeptV1LimitCgroupOutlivesItsProcess) {
+// bounded-run leaves no v1 limit cgroup behind.
+TEST(CliIsolation, NoV1LimitCgroupOutlivesBoundedRun) {
   if (::geteuid() != 0) GTEST_SKIP() << "the v1 hierarchies are root's";
   const std::string dir = own_v1_pids_dir();
   if (dir.empty()) GTEST_SKIP() << "no v1 pids hierarchy here";

@@ -108,6 +108,13 @@ std::vector<std::string> run_cgroups(const std::string& dir) {
   return found;
 }
 
+// A first isolated run with limits: a process never keeps the v1 limit
+// cgroups of its first (one that makes a single run pays nothing for them).
+void first_run_with_limits() {
+  const bs::Result r = bs::run({"true"}, {.timeout = 30s, .isolation = bs::Isolation{.pids_limit = 64}});
+  ASSERT_EQ(r.exit_code, 0) << r;
+}
+
 // This process's own cgroup of a v1 controller ("" where there is none).
 std::string own_v1_cgroup(const std::string& controller) {
   std::ifstream f("/proc/self/cgroup");
@@ -483,6 +490,7 @@ TEST(Limits, AKeptMemoryCgroupServesTheNextRunAsNew) {
   const std::string parent = own_v1_cgroup("memory");
   if (!root() || parent.empty() || !bs::kernel_memory_limit_available())
     GTEST_SKIP() << "v1 limit cgroups are root's, on a host with a v1 memory hierarchy";
+  first_run_with_limits();
   bs::drop_warm_sandboxes();
   ASSERT_TRUE(run_cgroups(parent).empty());
   const bs::Result a = bs::run({"true"}, isolated({.memory_limit_mb = 32}));
@@ -515,6 +523,7 @@ TEST(Limits, AMemoryCgroupWithPageCacheIsNotKept) {
   const std::string parent = own_v1_cgroup("memory");
   if (!root() || parent.empty() || !bs::kernel_memory_limit_available())
     GTEST_SKIP() << "v1 limit cgroups are root's, on a host with a v1 memory hierarchy";
+  first_run_with_limits();
   bs::drop_warm_sandboxes();
   TempDir dir;
   const bs::Result control = bs::run({"true"}, isolated({.memory_limit_mb = 64}));
@@ -524,6 +533,32 @@ TEST(Limits, AMemoryCgroupWithPageCacheIsNotKept) {
   const bs::Result r = bs::run(probe({"write-mb", dir / "cache", "8"}), isolated({.memory_limit_mb = 64}));
   ASSERT_EQ(r.out.data, "wrote 8 MiB\n") << r;
   EXPECT_TRUE(run_cgroups(parent).empty()) << "a cgroup holding the run's page cache was kept";
+}
+
+// The v1 limit cgroups a process keeps go when it exits. Its first run's
+// are never kept: a process that isolates one run leaves none either.
+TEST(Limits, NoKeptCgroupOutlivesItsProcess) {
+  REQUIRE_ISOLATION();
+  const std::string parent = own_v1_cgroup("pids");
+  if (!root() || parent.empty())
+    GTEST_SKIP() << "v1 limit cgroups are root's, on a host with a v1 pids hierarchy";
+  for (const int runs : {1, 2}) {
+    // A host of its own, in no namespace of ours: its pid names its folders.
+    const bs::Result r = bs::run({BS_ISOLATION_HOST_PATH, std::to_string(runs), parent},
+                                 {.timeout = 60s, .containment = bs::Containment::process_group});
+    ASSERT_EQ(r.exit_code, 0) << r << r.err.data;
+    int host = 0, kept = -1;
+    ASSERT_EQ(std::sscanf(r.out.data.c_str(), "%d %d", &host, &kept), 2) << r.out.data;
+    EXPECT_EQ(kept, runs == 2 ? 1 : 0) << runs << " runs";
+    const std::string prefix = "bounded_subprocess." + std::to_string(host) + ".";
+    std::vector<std::string> left;
+    if (DIR* d = ::opendir(parent.c_str())) {
+      while (const dirent* e = ::readdir(d))
+        if (std::string(e->d_name).rfind(prefix, 0) == 0) left.emplace_back(e->d_name);
+      ::closedir(d);
+    }
+    EXPECT_TRUE(left.empty()) << runs << " runs: left in " << parent << ": " << (left.empty() ? "" : left[0]);
+  }
 }
 
 // A hostile job beside another: the other's result is untouched.
