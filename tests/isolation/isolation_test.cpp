@@ -459,6 +459,7 @@ TEST(Limits, AKeptPidsCgroupServesTheNextRunAsNew) {
   const std::string parent = own_v1_cgroup("pids");
   if (!root() || parent.empty())
     GTEST_SKIP() << "v1 limit cgroups are root's, on a host with a v1 pids hierarchy";
+  first_run_with_limits();
   bs::drop_warm_sandboxes();
   ASSERT_TRUE(run_cgroups(parent).empty());
   auto forks = [](int n, std::size_t limit) {
