@@ -452,15 +452,24 @@ TEST(Limits, KernelMemoryLimit) {
   EXPECT_LE(r.usage.max_rss_kb, 64u * 1024 + 4096) << r;
 }
 
+// This process's cgroup of a v1 controller where its runs' limits use v1
+// cgroups (root, with that v1 hierarchy), none of them kept yet (a first
+// run made, what the process kept dropped); "" elsewhere.
+std::string v1_parent_with_none_kept(const std::string& controller) {
+  const std::string parent = own_v1_cgroup(controller);
+  if (!root() || parent.empty() || (controller == "memory" && !bs::kernel_memory_limit_available()))
+    return "";
+  first_run_with_limits();
+  bs::drop_warm_sandboxes();
+  return parent;
+}
+
 // A v1 limit cgroup (root on a hybrid host) is kept for the next run once
 // its run is over: the next run's limit is its own, and so is its count.
 TEST(Limits, AKeptPidsCgroupServesTheNextRunAsNew) {
   REQUIRE_ISOLATION();
-  const std::string parent = own_v1_cgroup("pids");
-  if (!root() || parent.empty())
-    GTEST_SKIP() << "v1 limit cgroups are root's, on a host with a v1 pids hierarchy";
-  first_run_with_limits();
-  bs::drop_warm_sandboxes();
+  const std::string parent = v1_parent_with_none_kept("pids");
+  if (parent.empty()) GTEST_SKIP() << "v1 limit cgroups are root's, on a host with a v1 pids hierarchy";
   ASSERT_TRUE(run_cgroups(parent).empty());
   auto forks = [](int n, std::size_t limit) {
     const bs::Result r = bs::run(probe({"fork", std::to_string(n)}),
@@ -488,11 +497,8 @@ TEST(Limits, AKeptPidsCgroupServesTheNextRunAsNew) {
 
 TEST(Limits, AKeptMemoryCgroupServesTheNextRunAsNew) {
   REQUIRE_ISOLATION();
-  const std::string parent = own_v1_cgroup("memory");
-  if (!root() || parent.empty() || !bs::kernel_memory_limit_available())
-    GTEST_SKIP() << "v1 limit cgroups are root's, on a host with a v1 memory hierarchy";
-  first_run_with_limits();
-  bs::drop_warm_sandboxes();
+  const std::string parent = v1_parent_with_none_kept("memory");
+  if (parent.empty()) GTEST_SKIP() << "v1 limit cgroups are root's, on a host with a v1 memory hierarchy";
   ASSERT_TRUE(run_cgroups(parent).empty());
   const bs::Result a = bs::run({"true"}, isolated({.memory_limit_mb = 32}));
   ASSERT_EQ(a.exit_code, 0) << a;
@@ -521,11 +527,8 @@ TEST(Limits, AKeptMemoryCgroupServesTheNextRunAsNew) {
 // wrote) does not pass it on: the next run would find it in its limit.
 TEST(Limits, AMemoryCgroupWithPageCacheIsNotKept) {
   REQUIRE_ISOLATION();
-  const std::string parent = own_v1_cgroup("memory");
-  if (!root() || parent.empty() || !bs::kernel_memory_limit_available())
-    GTEST_SKIP() << "v1 limit cgroups are root's, on a host with a v1 memory hierarchy";
-  first_run_with_limits();
-  bs::drop_warm_sandboxes();
+  const std::string parent = v1_parent_with_none_kept("memory");
+  if (parent.empty()) GTEST_SKIP() << "v1 limit cgroups are root's, on a host with a v1 memory hierarchy";
   TempDir dir;
   const bs::Result control = bs::run({"true"}, isolated({.memory_limit_mb = 64}));
   ASSERT_EQ(control.exit_code, 0) << control;
