@@ -78,8 +78,8 @@ struct V1Cgroup {
 void drop_idle_v1_cgroups() noexcept;
 
 /// One run's isolation on the host: the plan for the program's process and
-/// the v1 limit cgroups it joins (removed when this goes, once the run is
-/// over).
+/// the v1 limit cgroups it joins (kept for a next run or removed once the
+/// run is over, removed when this goes before).
 class IsolationSetup {
  public:
   /// Prepares everything (the v1 cgroups included) for a run with
@@ -102,8 +102,8 @@ class IsolationSetup {
   bool read_run_cgroup_events() const noexcept { return v2_limits_; }
   /// The host's CPU count, for the CPU limit's timer.
   static int cpu_count() noexcept;
-  /// After the run: what the v1 limit cgroups counted. Then they are
-  /// removed.
+  /// After the run: what the v1 limit cgroups counted for it. Then they
+  /// are kept for a next run (see isolation.cpp) or removed.
   LimitCounters finish() noexcept;
 
  private:
