@@ -221,16 +221,18 @@ void remove_v1_cgroup(V1Cgroup& g) noexcept {
 // The v1 limit cgroups of finished runs, kept for the next runs (root on a
 // hybrid host, where pids_limit and the kernel memory limit use them):
 // making and removing one per run cost it 0.07-0.1 ms, most of it a memory
-// cgroup's accounting and its 50-odd files. A cgroup is kept only once its run is over, when
-// the run's program could not write to it (/sys/fs/cgroup read-only, no
-// CAP_SYS_ADMIN: protect_cgroups), when nothing is in it, and, for memory,
-// when the run left at most kMaxLeftover charged to it (the kernel objects
-// and per-CPU reserve a run leaves; page cache it read or wrote is more,
-// and would count against the next run's limit). The next run writes its
-// own limits; the counters it reports are its own (above what the cgroup
-// counted before, or reset). At most kKept per controller; the rest, and
-// all of them at exit or drop_warm_sandboxes(), are removed. A child of
-// fork() never uses its parent's.
+// cgroup's accounting and its 50-odd files. A cgroup is kept only once its
+// run is over, when the run's program could not write to it (/sys/fs/cgroup
+// read-only, no CAP_SYS_ADMIN: protect_cgroups), when nothing is in it,
+// and, for memory, when the run left at most kMaxLeftover charged to it
+// (the kernel objects and per-CPU reserve a run leaves; page cache it read
+// or wrote is more, and would count against the next run's limit). The
+// next run writes its own limits (unless they are the same); the counts it
+// reports are its own (above what the cgroup counted before, or reset).
+// Bounds: at most kKept per controller, each holding up to 6 fds; the rest,
+// and all of them at exit or drop_warm_sandboxes(), are removed. None is
+// kept after the process's first run (one that makes a single run pays
+// nothing for the pool). A child of fork() never uses its parent's.
 class V1Pool {
  public:
   static constexpr std::size_t kKept = 8;
@@ -542,13 +544,16 @@ V1Cgroup IsolationSetup::make_v1(const char* controller, const std::string& limi
                                  const std::function<bool(int)>& set_limit) {
   const bool pids = std::string_view(controller) == "pids";
   if (std::optional<V1Cgroup> kept = v1_pool().take(pids)) {
-    if (kept->limit == limit) return std::move(*kept);
+    // Still there (nobody removed it from outside)?
+    struct stat st {};
+    const bool there = ::fstatat(kept->dir.get(), "cgroup.procs", &st, 0) == 0;
+    if (there && kept->limit == limit) return std::move(*kept);
     kept->limit.clear();
-    if (set_limit(kept->dir.get())) {
+    if (there && set_limit(kept->dir.get())) {
       kept->limit = limit;
       return std::move(*kept);
     }
-    remove_v1_cgroup(*kept);  // its leftover above the new limit, say: a new one instead
+    remove_v1_cgroup(*kept);  // gone, or its leftover above the new limit: a new one instead
   }
   V1Cgroup g;
   g.pids = pids;

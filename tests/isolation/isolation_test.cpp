@@ -18,6 +18,7 @@
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -521,6 +522,24 @@ TEST(Limits, AKeptMemoryCgroupServesTheNextRunAsNew) {
   EXPECT_EQ(run_cgroups(parent), kept);
   bs::drop_warm_sandboxes();
   EXPECT_TRUE(run_cgroups(parent).empty()) << "drop_warm_sandboxes() left a kept cgroup";
+}
+
+// A kept cgroup that someone else removed: the next run makes a new one.
+TEST(Limits, AKeptCgroupRemovedFromOutsideIsReplaced) {
+  REQUIRE_ISOLATION();
+  const std::string parent = v1_parent_with_none_kept("pids");
+  if (parent.empty()) GTEST_SKIP() << "v1 limit cgroups are root's, on a host with a v1 pids hierarchy";
+  const bs::Options limited{.timeout = 30s, .isolation = bs::Isolation{.pids_limit = 8}};
+  ASSERT_EQ(bs::run({"true"}, limited).exit_code, 0);
+  const auto kept = run_cgroups(parent);
+  ASSERT_EQ(kept.size(), 1u) << "the run's pids cgroup was not kept";
+  ASSERT_EQ(::rmdir(kept[0].c_str()), 0) << kept[0] << ": " << std::strerror(errno);
+  const bs::Result r = bs::run({"true"}, limited);  // the same limit: nothing to write
+  EXPECT_EQ(r.exit_code, 0) << r;
+  const auto now = run_cgroups(parent);
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_NE(now, kept);
+  bs::drop_warm_sandboxes();
 }
 
 // A run that leaves page cache charged to its memory cgroup (a file it
