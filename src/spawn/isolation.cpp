@@ -613,8 +613,9 @@ LimitCounters IsolationSetup::finish() noexcept {
     for (V1Cgroup& g : v1_) {
       if (g.dir && !g.events) g.events = open_in(g, g.pids ? "pids.events" : "memory.oom_control", O_RDONLY);
       if (g.dir && !g.pids && !g.failcnt) g.failcnt = open_in(g, "memory.failcnt", O_RDWR);
+      // -1 where it cannot be read: the verdict is not known, the cgroup not kept.
       const long long count =
-          g.dir ? number_after(read_whole(g.events.get()), g.pids ? "max" : "oom_kill") : -1;
+          g.events ? number_after(read_whole(g.events.get()), g.pids ? "max" : "oom_kill") : -1;
       if (g.dir && g.pids) {
         c.pids = count > g.counted_before;
       } else if (g.dir) {
