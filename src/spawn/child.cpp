@@ -56,12 +56,11 @@ constexpr std::size_t kPlanArea = 3 * kPage;  // InitPlan and the cgroup's name;
   throw std::system_error(err, std::generic_category(), what);
 }
 
+// keep_above_stdio, owned; throws where the copy cannot be made.
 UniqueFd above_stdio(int fd) {
-  UniqueFd owned(fd);
-  if (fd < 0 || fd > 2) return owned;
-  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (moved < 0) throw_errno(errno, "fcntl(F_DUPFD_CLOEXEC)");
-  return UniqueFd(moved);
+  const int kept = keep_above_stdio(fd);
+  if (fd >= 0 && kept < 0) throw_errno(errno, "fcntl(F_DUPFD_CLOEXEC)");
+  return UniqueFd(kept);
 }
 
 struct Pipe {

@@ -320,20 +320,6 @@ UniqueFd open_in(const V1Cgroup& g, const char* name, int flags) {
   return UniqueFd(keep_above_stdio(::openat(g.dir.get(), name, flags | O_CLOEXEC)));
 }
 
-// What an open cgroup file holds now (read from its start).
-std::string read_whole(int fd) {
-  std::string out;
-  char buf[512];
-  for (off_t at = 0;;) {
-    const ssize_t n = ::pread(fd, buf, sizeof buf, at);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    at += n;
-  }
-  return out;
-}
-
 // The number an open cgroup file holds; -1 when it cannot be read.
 long long read_number(int fd) noexcept {
   char buf[32];
@@ -615,7 +601,7 @@ LimitCounters IsolationSetup::finish() noexcept {
       if (g.dir && !g.pids && !g.failcnt) g.failcnt = open_in(g, "memory.failcnt", O_RDWR);
       // -1 where it cannot be read: the verdict is not known, the cgroup not kept.
       const long long count =
-          g.events ? number_after(read_whole(g.events.get()), g.pids ? "max" : "oom_kill") : -1;
+          g.events ? number_after(read_open_file(g.events.get()), g.pids ? "max" : "oom_kill") : -1;
       if (g.dir && g.pids) {
         c.pids = count > g.counted_before;
       } else if (g.dir) {

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/unique_fd.hpp"
 #include "bounded_subprocess/spawn_error.hpp"
 #include "spawn/launch.hpp"
 #include "spawn/raw_syscall.hpp"
@@ -50,15 +51,11 @@ int create_locked_cgroup(int parent_fd, const std::string& prefix, std::string& 
     // Still there once ours? A sweep that had the lock first removed it.
     struct stat st {};
     if (r == 0 && ::fstatat(fd, "cgroup.procs", &st, 0) == 0) {
-      if (fd <= 2) {  // never on a standard fd of a host that closed them
-        const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        ::close(fd);
-        if (moved < 0) {
-          const int e = errno;
-          ::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR);
-          return -e;
-        }
-        fd = moved;
+      fd = keep_above_stdio(fd);
+      if (fd < 0) {
+        const int e = errno;
+        ::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR);
+        return -e;
       }
       return fd;
     }
@@ -118,17 +115,23 @@ std::string describe(int code) {
 }  // namespace
 
 std::string read_small_file(int dir_fd, const char* name) {
-  std::string out;
   const int fd = ::openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return out;
+  if (fd < 0) return "";
+  std::string out = read_open_file(fd);
+  ::close(fd);
+  return out;
+}
+
+std::string read_open_file(int fd) {
+  std::string out;
   char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
+  for (off_t at = 0;;) {
+    const ssize_t n = ::pread(fd, buf, sizeof buf, at);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     out.append(buf, static_cast<std::size_t>(n));
+    at += n;
   }
-  ::close(fd);
   return out;
 }
 

@@ -65,6 +65,10 @@ int create_locked_cgroup(int parent_fd, const std::string& prefix, std::string& 
 /// be read.
 std::string read_small_file(int dir_fd, const char* name);
 
+/// All an open file holds, read from its start with pread(2) (a cgroup file
+/// kept open and read again); "" when it cannot be read.
+std::string read_open_file(int fd);
+
 /// Removes the folders named bounded_subprocess.* in the cgroup directory
 /// `parent_fd` whose creator is gone (no flock held on them, see
 /// create_locked_cgroup) and that hold no process. Best effort: errors are
