@@ -5,7 +5,6 @@
 #include <unistd.h>
 #include <bounded_subprocess/run.hpp>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -17,6 +16,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+
+#include "cgroup_folders.hpp"
 
 namespace bs = bounded_subprocess;
 using json = nlohmann::json;
@@ -197,15 +198,10 @@ TEST(CliIsolation, NoV1LimitCgroupOutlivesBoundedRun) {
   const bs::Result r = bs::run({"/bin/sh", "-c", "echo $$; exec " + kBoundedRun + " --pids-limit 8 -- true"},
                                {.timeout = 60s, .containment = bs::Containment::process_group});
   ASSERT_EQ(r.exit_code, 0) << r << r.err.data;
-  const std::string prefix = "bounded_subprocess." + std::to_string(std::atoi(r.out.data.c_str())) + ".";
-  ASSERT_GT(prefix.size(), std::string("bounded_subprocess.0.").size() - 1);
-  std::vector<std::string> left;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (const dirent* e = ::readdir(d))
-      if (std::string(e->d_name).rfind(prefix, 0) == 0) left.emplace_back(e->d_name);
-    ::closedir(d);
-  }
-  EXPECT_TRUE(left.empty()) << "left in " << dir << ": " << (left.empty() ? "" : left.front());
+  const pid_t host = std::atoi(r.out.data.c_str());
+  ASSERT_GT(host, 0) << r.out.data;
+  const auto left = cgroups_of(dir, host);
+  EXPECT_TRUE(left.empty()) << "left " << (left.empty() ? "" : left.front());
 }
 
 }  // namespace

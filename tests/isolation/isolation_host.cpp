@@ -3,7 +3,6 @@
 // limit, prints how many v1 pids cgroups of its own it keeps then (folders
 // bounded_subprocess.PID.* under its v1 pids cgroup, given as argv[2]),
 // and exits with exit(), which ends them.
-#include <dirent.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +10,7 @@
 #include <string>
 
 #include "bounded_subprocess/run.hpp"
+#include "cgroup_folders.hpp"
 
 namespace bs = bounded_subprocess;
 
@@ -27,14 +27,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const std::string prefix = "bounded_subprocess." + std::to_string(::getpid()) + ".";
-  int kept = 0;
-  if (DIR* d = ::opendir(argv[2])) {
-    while (const dirent* e = ::readdir(d))
-      if (std::string(e->d_name).rfind(prefix, 0) == 0) ++kept;
-    ::closedir(d);
-  }
-  std::printf("%d %d\n", static_cast<int>(::getpid()), kept);
+  const auto kept = cgroups_of(argv[2], ::getpid());
+  std::printf("%d %zu\n", static_cast<int>(::getpid()), kept.size());
   std::fflush(stdout);
   std::exit(0);
 }

@@ -14,7 +14,6 @@
 #include <bounded_subprocess/spawn_error.hpp>
 #include <bounded_subprocess/stream.hpp>
 
-#include <dirent.h>
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
 #include <cstdlib>
@@ -25,6 +24,8 @@
 #include <future>
 #include <string>
 #include <thread>
+
+#include "cgroup_folders.hpp"
 
 namespace bs = bounded_subprocess;
 using namespace std::chrono_literals;
@@ -99,14 +100,7 @@ bs::Options isolated(bs::Isolation i) {
 
 // The folders bounded_subprocess.PID.* in `dir` (cgroups of this process's runs).
 std::vector<std::string> run_cgroups(const std::string& dir) {
-  std::vector<std::string> found;
-  const std::string prefix = "bounded_subprocess." + std::to_string(::getpid()) + ".";
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (const dirent* e = ::readdir(d))
-      if (std::string(e->d_name).rfind(prefix, 0) == 0) found.push_back(dir + "/" + e->d_name);
-    ::closedir(d);
-  }
-  return found;
+  return cgroups_of(dir, ::getpid());
 }
 
 // A first isolated run with limits: a process never keeps the v1 limit
@@ -573,14 +567,8 @@ TEST(Limits, NoKeptCgroupOutlivesItsProcess) {
     int host = 0, kept = -1;
     ASSERT_EQ(std::sscanf(r.out.data.c_str(), "%d %d", &host, &kept), 2) << r.out.data;
     EXPECT_EQ(kept, runs == 2 ? 1 : 0) << runs << " runs";
-    const std::string prefix = "bounded_subprocess." + std::to_string(host) + ".";
-    std::vector<std::string> left;
-    if (DIR* d = ::opendir(parent.c_str())) {
-      while (const dirent* e = ::readdir(d))
-        if (std::string(e->d_name).rfind(prefix, 0) == 0) left.emplace_back(e->d_name);
-      ::closedir(d);
-    }
-    EXPECT_TRUE(left.empty()) << runs << " runs: left in " << parent << ": " << (left.empty() ? "" : left[0]);
+    const auto left = cgroups_of(parent, host);
+    EXPECT_TRUE(left.empty()) << runs << " runs: left " << (left.empty() ? "" : left[0]);
   }
 }
 
