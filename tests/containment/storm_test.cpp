@@ -220,7 +220,7 @@ INSTANTIATE_TEST_SUITE_P(Containment, Storms,
 TEST(Storm, ProcessGroupDocumentedEscape) {
   if (const std::string why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
   // Fewer processes than the other storms: escaping needs only a few, and
-  // until its result is out the storm spins beside other tests.
+  // until its result is out the storm spins, starving bounded-run.
   const Storm s = run_storm("process_group", true, "", kEscapeSize);
   expect_ended_in_time(s, "process_group", true);
   EXPECT_GT(s.left, 1) << "the setsid storm did not escape process_group: is the check blind? " << s.text;
