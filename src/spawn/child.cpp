@@ -677,10 +677,11 @@ class ChildStart {
     program.reset_signals = SignalReset::ignored;  // CLONE_CLEAR_SIGHAND
     UniqueFd own(::openat(m_.proc_fd, "thread-self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
     if (!own) return false;
-    // An isolated run: the program sets up its isolation itself (its own
-    // mount namespace in the sandbox's, the pooled network namespace, its
-    // limit cgroups, its privileges), as under a run's own init; what that
-    // init would make for it (the scratch) is made here.
+    // An isolated run: the program sets up its isolation itself (the
+    // pooled network namespace, its limit cgroups, its privileges, and its
+    // own mount namespace in the sandbox's unless it enters a view made
+    // ahead, mount_views.hpp), as under a run's own init; what that init
+    // would make for it (the scratch, where no view has it) is made here.
     struct IsolationUndo {
       Child& child;
       bool keep = false;
@@ -690,6 +691,7 @@ class ChildStart {
     } isolation_undo{child_};
     if (spec_.isolation != nullptr) {
       child_.isolation_ = std::make_shared<IsolationSetup>(*spec_.isolation, containment_, -1);
+      program.warm_view_fd = child_.isolation_->use_view(sandbox, cwd);
       program.isolation = child_.isolation_->plan();
       program.scratch_mount_fd = child_.isolation_->make_scratch();
       child_.kernel_memory_limit_ = spec_.isolation->memory_limit_mb.has_value();
@@ -1041,8 +1043,10 @@ ExitInfo Child::finish_direct() {
   wait_for_end();  // called before the end (a caller that did not ask exited())
   ExitInfo info = direct_exit_;
   add_isolation_counts(info);
-  if (sandbox_ != nullptr && direct_end_ == DirectEnd::over && direct_sandbox_clean_)
+  if (sandbox_ != nullptr && direct_end_ == DirectEnd::over && direct_sandbox_clean_) {
+    if (isolation_) isolation_->run_gone();
     warm_release(static_cast<WarmSandbox*>(std::exchange(sandbox_, nullptr)));
+  }
   finished_ = true;
   const pid_t direct = std::exchange(direct_, -1);
   release();  // a sandbox not shown clean is retired here

@@ -425,7 +425,7 @@ bool isolation_can_be_warm(const Isolation& i) {
 }
 
 int IsolationSetup::make_scratch() {
-  if (plan_.scratch_size == nullptr) return -1;
+  if (plan_.scratch_size == nullptr || plan_.view_entered) return -1;  // a view has its own
   if (scratch_) return scratch_.get();
   const long made = bs_make_scratch(plan_.scratch_size);
   const int fd = made < 0 ? -1 : keep_above_stdio(static_cast<int>(made));
@@ -519,7 +519,19 @@ IsolationSetup::IsolationSetup(const Isolation& i, Containment containment, int 
   for (std::size_t k = 0; k < v1_.size() && k < 2; ++k) plan_.limit_procs_fd[k] = v1_[k].procs.get();
 }
 
+int IsolationSetup::use_view(WarmSandbox& sandbox, std::string_view cwd) {
+  if (!plan_.new_mount_namespace || plan_.volume_count != 0) return -1;
+  // The program finds the host's cwd again by its path in the view, where
+  // /tmp is the scratch already (without a view, the scratch is placed
+  // after: the cwd is the host's folder under it).
+  if (plan_.scratch_size != nullptr && (cwd == "/tmp" || cwd.substr(0, 5) == "/tmp/")) return -1;
+  view_ = take_mount_view(sandbox, plan_);
+  plan_.view_entered = static_cast<bool>(view_);
+  return view_ ? view_.ns.get() : -1;
+}
+
 IsolationSetup::~IsolationSetup() {
+  give_back_mount_view(std::move(view_), run_gone_);
   release_v1(false);  // finish() gave them back already where it could
   // Every process of the run is gone (the init has been reaped): the
   // namespace is empty again for the next run.
@@ -593,7 +605,7 @@ void IsolationSetup::release_v1(bool reusable) noexcept {
 LimitCounters IsolationSetup::finish() noexcept {
   run_over_ = true;
   LimitCounters c;
-  c.scratch = scratch_ && bs_file_system_full(scratch_.get());
+  c.scratch = (scratch_ && bs_file_system_full(scratch_.get())) || (view_.tmp && bs_file_system_full(view_.tmp.get()));
   v1_counts_.clear();
   try {
     for (V1Cgroup& g : v1_) {

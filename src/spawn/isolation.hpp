@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/unique_fd.hpp"
@@ -17,6 +18,7 @@
 #include "bounded_subprocess/result.hpp"
 #include "spawn/child.hpp"
 #include "spawn/launch.hpp"
+#include "spawn/mount_views.hpp"
 
 namespace bounded_subprocess::detail {
 
@@ -97,6 +99,15 @@ class IsolationSetup {
   /// (finish() tells whether it was full). -1 when the run has no scratch.
   /// Throws SpawnError (subject containment) when it cannot be made.
   int make_scratch();
+  /// For a run that enters `sandbox` directly, the host's cwd `cwd`: a
+  /// view (mount_views.hpp) where one is ready and the plan can use one (a
+  /// new mount namespace, no volumes, a cwd not under the scratch). Returns
+  /// the fd the program's process enters (kept here until the end), or -1:
+  /// it makes its own.
+  int use_view(WarmSandbox& sandbox, std::string_view cwd);
+  /// Every process of the run is gone and its sandbox was shown clean: its
+  /// view may serve again (see mount_views.hpp).
+  void run_gone() noexcept { run_gone_ = true; }
   /// The run's cgroup v2 has the limit controllers: its init reads their
   /// events at the end.
   bool read_run_cgroup_events() const noexcept { return v2_limits_; }
@@ -124,6 +135,8 @@ class IsolationSetup {
   bool v2_limits_ = false;
   UniqueFd scratch_;       ///< make_scratch()
   UniqueFd netns_;         ///< the pooled network namespace lent to this run
+  MountView view_;         ///< use_view(): given back at the end
+  bool run_gone_ = false;
   bool run_over_ = false;  ///< finish() ran: the run's processes are all gone
 };
 

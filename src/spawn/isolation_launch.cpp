@@ -164,10 +164,49 @@ extern "C" long bs_make_scratch(const char* size) {
   return r;
 }
 
+extern "C" long bs_place_scratch(int mount_fd) {
+  return call(SYS_move_mount, mount_fd, "", AT_FDCWD, "/tmp", kMoveMountFEmptyPath);
+}
+
 extern "C" bool bs_file_system_full(int fd) {
   struct statfs st {};
   if (call(SYS_fstatfs, fd, &st) < 0) return false;
   return st.f_bavail == 0 || st.f_ffree == 0;
+}
+
+namespace {
+
+// A new mount namespace, none of whose mounts reaches the host's.
+long new_view() {
+  long r = call(SYS_unshare, CLONE_NEWNS);
+  if (r == 0) r = call(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr);
+  return r;
+}
+
+// The host's files read-only, or only /sys/fs/cgroup and /proc/sys, as the
+// plan asks.
+long protect_view(const IsolationPlan& plan) {
+  long r = 0;
+  if (plan.read_only) r = make_read_only(AT_FDCWD, "/", 0);
+  if (r == 0 && plan.protect_cgroups && !plan.read_only) {
+    r = make_read_only(AT_FDCWD, "/sys/fs/cgroup", 0);
+    if (r == -ENOENT) r = 0;
+  }
+  if (r == 0 && plan.protect_sysctls && !plan.read_only) {
+    // /proc/sys is no mount of its own: bind it onto itself first.
+    const long fd = call(SYS_open_tree, AT_FDCWD, "/proc/sys", kOpenTreeClone | O_CLOEXEC);
+    r = fd < 0 ? fd : make_read_only(static_cast<int>(fd), "", kAtEmptyPath);
+    if (r == 0) r = call(SYS_move_mount, fd, "", AT_FDCWD, "/proc/sys", kMoveMountFEmptyPath);
+    if (fd >= 0) call(SYS_close, fd);
+  }
+  return r;
+}
+
+}  // namespace
+
+extern "C" long bs_make_view(const IsolationPlan* plan) {
+  const long r = new_view();
+  return r == 0 ? protect_view(*plan) : r;
 }
 
 extern "C" long bs_isolate(const IsolationPlan* plan_ptr, int scratch_mount_fd, LaunchStage* stage,
@@ -183,9 +222,9 @@ extern "C" long bs_isolate(const IsolationPlan* plan_ptr, int scratch_mount_fd, 
     for (int i = 0; i < opened; ++i) call(SYS_close, volume_fd[i]);
   };
   if (plan.new_mount_namespace) {
-    long r = call(SYS_unshare, CLONE_NEWNS);
-    // Nothing mounted here may reach the host's mounts.
-    if (r == 0) r = call(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr);
+    // A view (mount_views.hpp) is entered already, its scratch in place,
+    // and has no volumes.
+    long r = plan.view_entered ? 0 : new_view();
     if (r < 0) return failed(LaunchStage::isolation_mounts, r);
     // The volumes are cloned before the view turns read-only, so that a
     // writable volume stays writable.
@@ -207,26 +246,13 @@ extern "C" long bs_isolate(const IsolationPlan* plan_ptr, int scratch_mount_fd, 
         }
       }
     }
-    if (plan.read_only) r = make_read_only(AT_FDCWD, "/", 0);
-    if (r == 0 && plan.protect_cgroups && !plan.read_only) {
-      r = make_read_only(AT_FDCWD, "/sys/fs/cgroup", 0);
-      if (r == -ENOENT) r = 0;
-    }
-    if (r == 0 && plan.protect_sysctls && !plan.read_only) {
-      // /proc/sys is no mount of its own: bind it onto itself first.
-      const long fd = call(SYS_open_tree, AT_FDCWD, "/proc/sys", kOpenTreeClone | O_CLOEXEC);
-      r = fd < 0 ? fd : make_read_only(static_cast<int>(fd), "", kAtEmptyPath);
-      if (r == 0) r = call(SYS_move_mount, fd, "", AT_FDCWD, "/proc/sys", kMoveMountFEmptyPath);
-      if (fd >= 0) call(SYS_close, fd);
-    }
+    if (!plan.view_entered) r = protect_view(plan);
     if (r < 0) {
       close_volumes();
       return failed(LaunchStage::isolation_mounts, r);
     }
-    if (plan.scratch_size != nullptr) {
-      r = scratch_mount_fd < 0
-              ? -EBADF
-              : call(SYS_move_mount, scratch_mount_fd, "", AT_FDCWD, "/tmp", kMoveMountFEmptyPath);
+    if (plan.scratch_size != nullptr && !plan.view_entered) {
+      r = scratch_mount_fd < 0 ? -EBADF : bs_place_scratch(scratch_mount_fd);
       if (r < 0) {
         close_volumes();
         return failed(LaunchStage::isolation_scratch, r);

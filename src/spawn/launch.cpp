@@ -232,9 +232,10 @@ extern "C" int bs_launch_program(void* arg) {
   // Every signal is blocked here (the parent blocked them around clone).
   reset_signal_dispositions(plan.reset_signals, plan.proc_fd);
   if (plan.warm_pidfd >= 0) {
-    // Its mount namespace (the host put us into its PID namespace).
-    const long r =
-        enter_sandbox(plan.warm_pidfd, CLONE_NEWNS, plan.warm_cwd, plan.warm_cwd_id, plan.warm_root_id);
+    // Its mount namespace, or the view made in it for this run (the host
+    // put us into its PID namespace).
+    const long r = enter_sandbox(plan.warm_view_fd >= 0 ? plan.warm_view_fd : plan.warm_pidfd, CLONE_NEWNS,
+                                 plan.warm_cwd, plan.warm_cwd_id, plan.warm_root_id);
     if (r < 0) return fail(plan, LaunchStage::warm, r);
   }
   if (plan.new_session) {

@@ -51,6 +51,10 @@ struct IsolationPlan {
   int limit_procs_fd[2] = {-1, -1};
   /// unshare(CLONE_NEWNS) and make every mount a slave of the host's.
   bool new_mount_namespace = false;
+  /// The program's process entered a view (ProgramPlan::warm_view_fd,
+  /// mount_views.hpp): a mount namespace read-only or protected as this
+  /// plan asks, its scratch at /tmp already (no volumes).
+  bool view_entered = false;
   bool read_only = false;
   /// Size of the scratch tmpfs ("Nm"); nullptr: none. The init makes it
   /// (so that it can tell at the end whether it was full) and the program's
@@ -145,6 +149,9 @@ struct ProgramPlan {
   /// and the host's cwd and root must be the same files there
   /// (LaunchStage::warm otherwise). -1: none.
   int warm_pidfd = -1;
+  /// An isolated run's view, made in that sandbox's mount namespace
+  /// (mount_views.hpp): entered instead of the sandbox's own. -1: none.
+  int warm_view_fd = -1;
   const char* warm_cwd = nullptr;
   FileId warm_cwd_id{};
   FileId warm_root_id{};
@@ -268,6 +275,12 @@ __attribute__((visibility("hidden"))) long bs_isolate(const IsolationPlan* plan,
 /// A detached tmpfs of `size` ("Nm"), mode 1777, nosuid, nodev (the new
 /// mount API): its mount fd, or -errno.
 __attribute__((visibility("hidden"))) long bs_make_scratch(const char* size);
+/// Places a scratch made by bs_make_scratch at /tmp: 0 or -errno.
+__attribute__((visibility("hidden"))) long bs_place_scratch(int mount_fd);
+/// A new mount namespace for the calling thread (CLONE_FS unshared), none
+/// of whose mounts reaches the host's, read-only or protected as `plan`
+/// asks (its volumes and scratch aside): 0 or -errno (mount_views.cpp).
+__attribute__((visibility("hidden"))) long bs_make_view(const IsolationPlan* plan);
 /// Brings the loopback of the caller's network namespace up: 0 or -errno.
 __attribute__((visibility("hidden"))) long bs_loopback_up();
 /// Whether the file system of `fd` has no free block or inode left.

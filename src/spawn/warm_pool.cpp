@@ -31,6 +31,7 @@
 #include "spawn/isolation.hpp"
 #include "spawn/launch.hpp"
 #include "spawn/machine.hpp"
+#include "spawn/mount_views.hpp"
 #include "spawn/raw_syscall.hpp"
 
 namespace bounded_subprocess::detail {
@@ -550,7 +551,7 @@ void warm_declined() noexcept {
 void warm_drop_idle() noexcept {
   Pool* p = the_pool.load(std::memory_order_acquire);
   if (p == nullptr || p->owner != ::getpid()) return;
-  std::lock_guard lock(p->mu);
+  std::unique_lock lock(p->mu);
   for (WarmSandbox* s : p->idle) retire_locked(*p, s);
   p->idle.clear();
   for (const Dying& d : p->dying) {
@@ -560,6 +561,8 @@ void warm_drop_idle() noexcept {
     bury(d);
   }
   p->dying.clear();
+  lock.unlock();
+  settle_mount_views();  // the views of the sandboxes retired here
 }
 
 }  // namespace bounded_subprocess::detail

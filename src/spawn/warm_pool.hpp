@@ -44,6 +44,7 @@
 namespace bounded_subprocess::detail {
 
 struct Machine;
+struct MountViews;
 
 /// One warm sandbox, leased to one run at a time.
 struct WarmSandbox {
@@ -74,6 +75,9 @@ struct WarmSandbox {
   /// host then tells by the namespace's own /proc that nothing of the run
   /// is left. -1 where runs go through a shepherd.
   UniqueFd proc;
+  /// Mount views made ahead in it for isolated runs (mount_views.hpp),
+  /// shared with the maker thread while it makes them; none until asked.
+  std::shared_ptr<MountViews> views;
 };
 
 /// Whether runs of pid_namespace and cgroup use warm sandboxes here (the

@@ -4,6 +4,7 @@
 // root and, by isolation.unprivileged, as nobody.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -237,6 +238,78 @@ TEST(Scratch, AFillerStopsAtItsSize) {
   EXPECT_LE(wrote, 4ull << 20);
   EXPECT_GT(wrote, 1ull << 20);
   EXPECT_TRUE(r.limits_hit.scratch) << r;
+}
+
+// A warm sandbox serves its isolated runs a view made ahead and used again
+// (mount_views.hpp) only while no run changed it. Several runs first, so
+// that the ones after enter views (a process's first runs make none).
+void warm_up_views(const bs::Options& o) {
+  for (int i = 0; i < 5; ++i) {
+    const bs::Result r = bs::run({"true"}, o);
+    ASSERT_EQ(r.exit_code, 0) << r;
+  }
+}
+
+std::string run_out(const std::string& script, const bs::Options& o) {
+  const bs::Result r = bs::run({"/bin/sh", "-c", script}, o);
+  EXPECT_EQ(r.exit_code, 0) << script << ": " << r << r.err.data;
+  return r.out.data;
+}
+
+TEST(Scratch, NothingOfARunReachesTheNextThroughItsView) {
+  REQUIRE_ISOLATION();
+  const bs::Options o = isolated({.read_only = true, .scratch_mb = 8});
+  warm_up_views(o);
+  // A file made and removed again leaves the folder as it was, but not the
+  // tmpfs: its next file has the next inode number. In a fresh scratch,
+  // the first file's is always the same.
+  const std::string script = "touch /tmp/f && stat -c %i /tmp/f && rm /tmp/f";
+  const std::string first = run_out(script, o);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(run_out(script, o), first) << "a run got the scratch of the one before";
+  // Its mode, changed by a root program (CAP_FOWNER), is not passed on.
+  run_out("chmod 700 /tmp", o);
+  EXPECT_EQ(run_out("stat -c %a /tmp", o), "1777\n");
+  EXPECT_EQ(run_out("ls -A /tmp", o), "");
+}
+
+// The host's cwd is found again in the run's view; under /tmp, where the
+// scratch goes, it is still the host's folder.
+TEST(Scratch, TheHostsCwdUnderTmpStaysTheHostsFolder) {
+  REQUIRE_ISOLATION();
+  TempDir dir;
+  { std::ofstream(dir / "host-file") << "x"; }
+  const auto before = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  const bs::Options o = isolated({.read_only = true, .scratch_mb = 8});
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(run_out("pwd && ls", o), dir.path() + "\nhost-file\n") << "run " << i;
+  std::filesystem::current_path(before);
+}
+
+// A view is a copy of the mounts of its time, made read-only then: a mount
+// that reaches it later (propagated from the host's) would be writable
+// there. Such a view is not used.
+TEST(ReadOnly, AMountPropagatedAfterAViewWasMadeIsReadOnlyToo) {
+  REQUIRE_ISOLATION();
+  if (!root()) GTEST_SKIP() << "views are made for root's runs, and only root mounts here";
+  TempDir dir;
+  ASSERT_EQ(::mount("bs-shared", dir.path().c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{dir.path()};
+  ASSERT_EQ(::mount(nullptr, dir.path().c_str(), nullptr, MS_SHARED, nullptr), 0) << std::strerror(errno);
+  bs::drop_warm_sandboxes();  // the sandboxes after it see it (their copies are its slaves)
+  const bs::Options o = isolated({.read_only = true});
+  warm_up_views(o);
+  const std::string later = dir / "later";
+  ASSERT_EQ(::mkdir(later.c_str(), 0755), 0);
+  ASSERT_EQ(::mount("bs-later", later.c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
+  Unmount unmount_later{later};
+  const bs::Result r = bs::run(probe({"create", later + "/new"}), o);
+  EXPECT_EQ(r.exit_code, 1) << r << r.out.data;
+  EXPECT_NE(r.out.data.find("failed " + std::to_string(EROFS)), std::string::npos) << r.out.data;
+  EXPECT_FALSE(exists(later + "/new"));
+  bs::drop_warm_sandboxes();
 }
 
 TEST(Volumes, WritableReadOnlyAndMissing) {
