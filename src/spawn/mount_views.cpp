@@ -137,9 +137,13 @@ class Maker {
     // No thread (or no memory): it ends here, with `view`.
   }
 
-  // In a child of fork(), for its parent's maker: its watch is not ours
-  // (its lock may be held by a thread that is not here; nobody else uses it).
-  void drop_foreign() noexcept { ::close(watch_.release()); }
+  // In a child of fork(), for its parent's maker: its watch and its
+  // thread's fd are not ours (its lock may be held by a thread that is not
+  // here; nobody else uses it). Once: the fds are forgotten.
+  void drop_foreign() noexcept {
+    ::close(watch_.release());
+    if (home_ >= 0) ::close(std::exchange(home_, -1));
+  }
 
   // Whether anything was done in the scratch of `view` (or to it) since
   // it was made: any event of its watch, or events lost.
@@ -194,12 +198,13 @@ class Maker {
 
   void serve() noexcept {
     // A thread can enter another mount namespace only with a cwd and root
-    // of its own.
-    UniqueFd home;
-    if (::unshare(CLONE_FS) == 0)
-      home = UniqueFd(::openat(proc_fd_, "thread-self/ns/mnt", O_RDONLY | O_CLOEXEC));
+    // of its own. Its way back is a member, so that a child of fork can
+    // close its copy (drop_foreign).
+    const int home =
+        ::unshare(CLONE_FS) == 0 ? keep_above_stdio(::openat(proc_fd_, "thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)) : -1;
     std::unique_lock lock(mu_);
-    if (!home) off_ = true;
+    home_ = home;
+    if (home < 0) off_ = true;
     for (;;) {
       if ((off_ || stopping_) && queue_.empty() && to_end_.empty()) break;
       if (!wake_.wait_for(lock, kIdle, [&] { return stopping_ || !queue_.empty() || !to_end_.empty(); }))
@@ -217,14 +222,13 @@ class Maker {
       }
       lock.unlock();
       ending.clear();  // the namespaces end here, off every run's path
-      const bool can = off || work.empty() || make_for(*work.front(), home.get());
+      const bool can = off || work.empty() || make_for(*work.front(), home);
       work.clear();
       lock.lock();
       if (!can) off_ = true;
     }
-    lock.unlock();
-    home.reset();
-    lock.lock();
+    if (home >= 0) ::close(home);
+    home_ = -1;
     running_ = false;
     settled_.notify_all();
   }
@@ -342,6 +346,7 @@ class Maker {
   bool asked_once_ = false;
   bool running_ = false;
   bool stopping_ = false;  ///< settle() waits for the thread to end
+  int home_ = -1;          ///< the thread's fd of this process's mount namespace, while it runs
   bool off_ = false;
 };
 
@@ -353,6 +358,13 @@ Maker* maker() noexcept {
   if (m != nullptr && m->owner == ::getpid()) return m;
   // None yet, or our parent's (we are a child of fork: its thread is not
   // here and its lock may be held by a thread that is not here either).
+  static std::once_flag at_fork;
+  std::call_once(at_fork, [] {
+    ::pthread_atfork(nullptr, nullptr, [] {
+      Maker* parents = the_maker.load(std::memory_order_relaxed);
+      if (parents != nullptr && parents->owner != ::getpid()) parents->drop_foreign();
+    });
+  });
   auto* made = new (std::nothrow) Maker(machine().proc_fd);
   if (made == nullptr) return nullptr;
   Maker* const foreign = m;

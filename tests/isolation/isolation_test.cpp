@@ -285,6 +285,60 @@ TEST(Scratch, TheHostsCwdUnderTmpStaysTheHostsFolder) {
   std::filesystem::current_path(before);
 }
 
+// The fds of this process that are mount namespaces or inotify instances
+// (what views hold).
+int view_fds() {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const std::string target = std::filesystem::read_symlink(e.path(), ec).string();
+    if (target.rfind("mnt:[", 0) == 0 || target == "anon_inode:inotify") ++n;
+  }
+  return n;
+}
+
+// A child of fork() (its parent's maker thread is not there, and may have
+// held its lock) makes views of its own, and keeps none of its parent's.
+TEST(Scratch, AChildOfForkMakesItsOwnViews) {
+  REQUIRE_ISOLATION();
+  bs::drop_warm_sandboxes();
+  const int before = view_fds();
+  const bs::Options o = isolated({.read_only = true, .scratch_mb = 8});
+  warm_up_views(o);
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::string text;
+    try {
+      for (int i = 0; i < 6; ++i) {
+        const bs::Result r = bs::run({"/bin/sh", "-c", "ls -A /tmp; touch /tmp/mine"}, o);
+        text += r.exit_code == 0 ? r.out.data : "exit " + std::to_string(r.exit_code) + " ";
+      }
+      bs::drop_warm_sandboxes();
+      text += "left " + std::to_string(view_fds() - before);
+    } catch (const std::exception& e) {
+      text = e.what();
+    }
+    (void)!::write(fds[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buf[256];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_EQ(text, "left 0") << "every run of the child finds an empty scratch, and the child keeps no fd of "
+                               "its parent's views after drop_warm_sandboxes";
+  // The parent's views still serve it.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(run_out("ls -A /tmp; touch /tmp/mine", o), "");
+  bs::drop_warm_sandboxes();
+  EXPECT_EQ(view_fds(), before) << "drop_warm_sandboxes left a view's fd";
+}
+
 // A view is a copy of the mounts of its time, made read-only then: a mount
 // that reaches it later (propagated from the host's) would be writable
 // there. Such a view is not used.
