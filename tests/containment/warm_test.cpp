@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "containment_test_util.hpp"
+#include "forked.hpp"
 
 extern char** environ;  // NOLINT: POSIX
 
@@ -485,29 +486,11 @@ TEST(Warm, AChildOfForkNeverUsesItsParentsSandboxes) {
     for (int i = 0; i < 20 && live_sandboxes() == 0; ++i) ns = pid_namespace_of_a_run(c);
     const int sandboxes = live_sandboxes();
     ASSERT_GE(sandboxes, 1);
-    int fds[2];
-    ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      std::string text;
-      try {
-        const bs::Result r = bs::run({"/bin/sh", "-c", "readlink /proc/self/ns/pid"}, {.containment = c});
-        text = r.exit_code == 0 ? r.out.data : "exit " + std::to_string(r.exit_code);
-      } catch (const std::exception& e) {
-        text = e.what();
-      }
+    const std::string text = bs_test::in_forked_child([&] {
+      const bs::Result r = bs::run({"/bin/sh", "-c", "readlink /proc/self/ns/pid"}, {.containment = c});
       bs::drop_warm_sandboxes();
-      (void)!::write(fds[1], text.data(), text.size());
-      ::_exit(0);
-    }
-    ::close(fds[1]);
-    std::string text;
-    char buf[256];
-    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
-    ::close(fds[0]);
-    int status = 0;
-    ASSERT_EQ(::waitpid(child, &status, 0), child);
+      return r.exit_code == 0 ? r.out.data : "exit " + std::to_string(r.exit_code);
+    });
     EXPECT_NE(text.rfind("pid:[", 0), std::string::npos) << text;
     EXPECT_NE(text, ns) << "the child of fork used its parent's sandbox";
     EXPECT_EQ(live_sandboxes(), sandboxes) << "the parent's sandbox did not survive its child";

@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "cgroup_folders.hpp"
+#include "forked.hpp"
 
 namespace bs = bounded_subprocess;
 using namespace std::chrono_literals;
@@ -305,32 +306,15 @@ TEST(Scratch, AChildOfForkMakesItsOwnViews) {
   const int before = view_fds();
   const bs::Options o = isolated({.read_only = true, .scratch_mb = 8});
   warm_up_views(o);
-  int fds[2];
-  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    std::string text;
-    try {
-      for (int i = 0; i < 6; ++i) {
-        const bs::Result r = bs::run({"/bin/sh", "-c", "ls -A /tmp; touch /tmp/mine"}, o);
-        text += r.exit_code == 0 ? r.out.data : "exit " + std::to_string(r.exit_code) + " ";
-      }
-      bs::drop_warm_sandboxes();
-      text += "left " + std::to_string(view_fds() - before);
-    } catch (const std::exception& e) {
-      text = e.what();
+  const std::string text = bs_test::in_forked_child([&] {
+    std::string runs;
+    for (int i = 0; i < 6; ++i) {
+      const bs::Result r = bs::run({"/bin/sh", "-c", "ls -A /tmp; touch /tmp/mine"}, o);
+      runs += r.exit_code == 0 ? r.out.data : "exit " + std::to_string(r.exit_code) + " ";
     }
-    (void)!::write(fds[1], text.data(), text.size());
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string text;
-  char buf[256];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
-  ::close(fds[0]);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
+    bs::drop_warm_sandboxes();
+    return runs + "left " + std::to_string(view_fds() - before);
+  });
   EXPECT_EQ(text, "left 0") << "every run of the child finds an empty scratch, and the child keeps no fd of "
                                "its parent's views after drop_warm_sandboxes";
   // The parent's views still serve it.
