@@ -9,12 +9,14 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -255,8 +257,11 @@ struct Answers {
   /// probe any more (unproven_containment).
   std::atomic<bool> settled[kMechanisms] = {};
   std::atomic<bool> unproven_taken{false};
-  /// checked_cgroup_dir's answer: the fd (kept for the process's life), or
-  /// -1 and why.
+  /// opened_cgroup_dir's answer: the fd (kept for the process's life), or
+  /// -1 and why (cgroup_dir_why).
+  std::once_flag cgroup_dir_opened;
+  int opened_cgroup_dir_fd = -1;
+  /// checked_cgroup_dir's answer: the same fd once proven, or -1 and why.
   std::once_flag cgroup_dir_checked;
   int cgroup_dir_fd = -1;
   std::string cgroup_dir_why;
@@ -337,9 +342,9 @@ void probe_pid_namespace(Machine& m, int* cgroup_namespace) {
   answers().reason[index(Containment::pid_namespace)] = describe(ns);
 }
 
-// The caller's cgroup v2 directory, usable for runs' cgroups (writable, with
-// cgroup.kill), opened; -1 with `why` set when it is not.
-int usable_cgroup_dir(Machine& m, std::string& why) {
+// The caller's cgroup v2 directory, opened, where runs' cgroups can be made
+// in it (it is writable); -1 with `why` set when not. Makes no cgroup.
+int open_cgroup_dir(Machine& m, std::string& why) {
   const std::string dir = own_cgroup_dir(why);
   if (dir.empty()) return -1;
   m.cgroup_parent = dir;
@@ -355,30 +360,51 @@ int usable_cgroup_dir(Machine& m, std::string& why) {
     ::close(fd);
     return -1;
   }
-  std::string name;
-  const int made =
-      create_locked_cgroup(fd, "bounded_subprocess.probe." + std::to_string(::getpid()) + ".", name);
-  if (made < 0) {
-    why = "cannot create a cgroup in " + dir + ": " + std::strerror(-made);
-    ::close(fd);
-    return -1;
-  }
-  const bool has_kill = ::faccessat(fd, (name + "/cgroup.kill").c_str(), W_OK, AT_EACCESS) == 0;
-  ::unlinkat(fd, name.c_str(), AT_REMOVEDIR);
-  ::close(made);
-  if (!has_kill) {
-    why = "the kernel has no cgroup.kill (Linux 5.14 or later needed)";
-    ::close(fd);
-    return -1;
-  }
   return fd;
 }
 
-// usable_cgroup_dir, once per process: for the cgroup probe and for a run
-// that is its own probe (unproven_containment).
+// Whether the cgroups made in `fd` have cgroup.kill, known without making
+// one: `fd` has it (it is not the root), or the kernel is 5.14 or later.
+bool cgroup_kill_known(int fd) {
+  if (::faccessat(fd, "cgroup.kill", W_OK, AT_EACCESS) == 0) return true;
+  utsname u{};
+  int major = 0, minor = 0;
+  return ::uname(&u) == 0 && std::sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+         (major > 5 || (major == 5 && minor >= 14));
+}
+
+// open_cgroup_dir, once per process: -1 with `why` when it found none.
+int opened_cgroup_dir(Machine& m) {
+  Answers& a = answers();
+  std::call_once(a.cgroup_dir_opened, [&] { a.opened_cgroup_dir_fd = open_cgroup_dir(m, a.cgroup_dir_why); });
+  return a.opened_cgroup_dir_fd;
+}
+
+// The opened cgroup directory, proven by a cgroup made and removed in it
+// (with cgroup.kill), once per process: for the cgroup probe, and for a run
+// that is its own probe where cgroup_kill_known cannot tell. -1 with
+// cgroup_dir_why set when it is not usable.
 int checked_cgroup_dir(Machine& m) {
   Answers& a = answers();
-  std::call_once(a.cgroup_dir_checked, [&] { a.cgroup_dir_fd = usable_cgroup_dir(m, a.cgroup_dir_why); });
+  std::call_once(a.cgroup_dir_checked, [&] {
+    const int fd = opened_cgroup_dir(m);
+    if (fd < 0) return;
+    std::string name;
+    const int made =
+        create_locked_cgroup(fd, "bounded_subprocess.probe." + std::to_string(::getpid()) + ".", name);
+    if (made < 0) {
+      a.cgroup_dir_why = "cannot create a cgroup in " + m.cgroup_parent + ": " + std::strerror(-made);
+      return;
+    }
+    const bool has_kill = ::faccessat(fd, (name + "/cgroup.kill").c_str(), W_OK, AT_EACCESS) == 0;
+    ::unlinkat(fd, name.c_str(), AT_REMOVEDIR);
+    ::close(made);
+    if (!has_kill) {
+      a.cgroup_dir_why = "the kernel has no cgroup.kill (Linux 5.14 or later needed)";
+      return;
+    }
+    a.cgroup_dir_fd = fd;
+  });
   return a.cgroup_dir_fd;
 }
 
@@ -388,6 +414,7 @@ void probe_cgroup(Machine& m) {
   const int fd = checked_cgroup_dir(m);
   if (fd < 0) {
     answers().reason[index(Containment::cgroup)] = answers().cgroup_dir_why;
+    m.cgroup_parent_fd = -1;  // a first run that was its own probe may have set it
     return;
   }
   int cgroup_namespace = -1;
@@ -467,7 +494,11 @@ std::optional<Containment> unproven_containment(const ContainmentRequest& reques
   if (m.proc_fd < 0 || a.settled[index(Containment::pid_namespace)] || a.settled[index(Containment::cgroup)])
     return std::nullopt;
   if (a.unproven_taken.exchange(true)) return std::nullopt;
-  const int dir = checked_cgroup_dir(m);
+  // Where a cgroup would have cgroup.kill, the run's own cgroup is the
+  // proof that one can be made (a run that fails is made again after the
+  // full probe); elsewhere a cgroup is made and removed first.
+  const int opened = opened_cgroup_dir(m);
+  const int dir = opened >= 0 && cgroup_kill_known(opened) ? opened : checked_cgroup_dir(m);
   const Containment c = dir >= 0 ? Containment::cgroup : Containment::pid_namespace;
   if (c < request.at_least) return std::nullopt;
   // What probe_pid_namespace tries first, and finds on every machine with

@@ -4,6 +4,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
 #include "containment_test_util.hpp"
 
 namespace {
@@ -65,6 +72,31 @@ TEST(CliEscape, DefaultIsTheStrongestAndAMinimumIsEnforced) {
     EXPECT_EQ(r.exit_code, 125) << r;
     EXPECT_NE(r.err.data.find("not available here"), std::string::npos) << r.err.data;
   }
+}
+
+// A first run is its own probe, and where the kernel has cgroup.kill, its
+// own cgroup is the only proof made that one can be made: a bounded-run in
+// a cgroup that may have no child (cgroup.max.descendants 0) runs its
+// program with pid_namespace, after the probe, and leaves nothing there.
+TEST(CliEscape, AFirstRunWhoseCgroupCannotBeMadeRunsWithoutOne) {
+  if (!bs::containment_available(bs::Containment::cgroup)) GTEST_SKIP() << "no cgroup containment here";
+  const std::string parent = own_cgroup_dir();
+  ASSERT_FALSE(parent.empty());
+  const std::string dir = parent + "/bs_no_children_" + std::to_string(::getpid());
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0) << dir << ": " << std::strerror(errno);
+  { std::ofstream(dir + "/cgroup.max.descendants") << "0"; }
+  // A shell moves itself in, then becomes bounded-run.
+  const bs::Result r = bs::run(
+      {"/bin/sh", "-c", "echo $$ > " + dir + "/cgroup.procs && exec " + std::string(BOUNDED_RUN_PATH) +
+                            " --json -- " + bs_test::misbehave() + " exit 0"},
+      {.timeout = 60s, .max_output_size = 1 << 20, .containment = bs::Containment::process_group});
+  EXPECT_EQ(r.exit_code, 0) << r << r.err.data;
+  if (r.exit_code == 0) {
+    const auto j = nlohmann::json::parse(r.out.data);
+    EXPECT_EQ(j["exit_code"], 0) << r.out.data;
+    EXPECT_EQ(j["containment"], "pid_namespace") << r.out.data;
+  }
+  EXPECT_EQ(::rmdir(dir.c_str()), 0) << dir << " holds something: " << std::strerror(errno);
 }
 
 }  // namespace
