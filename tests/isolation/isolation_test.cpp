@@ -325,29 +325,30 @@ TEST(Scratch, AChildOfForkMakesItsOwnViews) {
 
 // A view is a copy of the mounts of its time, made read-only then: a mount
 // that reaches it later (propagated from the host's) would be writable
-// there. Such a view is not used.
+// there. Such a view is not used. The host here is a child of fork in a
+// mount namespace of its own: its shared mount must reach no other
+// process's sandboxes (their mounts changing would retire them).
 TEST(ReadOnly, AMountPropagatedAfterAViewWasMadeIsReadOnlyToo) {
   REQUIRE_ISOLATION();
   if (!root()) GTEST_SKIP() << "views are made for root's runs, and only root mounts here";
   TempDir dir;
-  ASSERT_EQ(::mount("bs-shared", dir.path().c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{dir.path()};
-  ASSERT_EQ(::mount(nullptr, dir.path().c_str(), nullptr, MS_SHARED, nullptr), 0) << std::strerror(errno);
-  bs::drop_warm_sandboxes();  // the sandboxes after it see it (their copies are its slaves)
-  const bs::Options o = isolated({.read_only = true});
-  warm_up_views(o);
   const std::string later = dir / "later";
-  ASSERT_EQ(::mkdir(later.c_str(), 0755), 0);
-  ASSERT_EQ(::mount("bs-later", later.c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
-  Unmount unmount_later{later};
-  const bs::Result r = bs::run(probe({"create", later + "/new"}), o);
-  EXPECT_EQ(r.exit_code, 1) << r << r.out.data;
-  EXPECT_NE(r.out.data.find("failed " + std::to_string(EROFS)), std::string::npos) << r.out.data;
-  EXPECT_FALSE(exists(later + "/new"));
-  bs::drop_warm_sandboxes();
+  const std::string text = bs_test::in_forked_child([&]() -> std::string {
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+      return std::string("a mount namespace of its own: ") + std::strerror(errno);
+    if (::mount("bs-shared", dir.path().c_str(), "tmpfs", 0, "size=1m") != 0 ||
+        ::mount(nullptr, dir.path().c_str(), nullptr, MS_SHARED, nullptr) != 0)
+      return std::string("a shared tmpfs: ") + std::strerror(errno);
+    // The sandboxes made after it see it; their copies are its slaves.
+    const bs::Options o = isolated({.read_only = true});
+    for (int i = 0; i < 5; ++i)
+      if (bs::run({"true"}, o).exit_code != 0) return "a warm-up run failed";
+    if (::mkdir(later.c_str(), 0755) != 0 || ::mount("bs-later", later.c_str(), "tmpfs", 0, "size=1m") != 0)
+      return std::string("the later mount: ") + std::strerror(errno);
+    const bs::Result r = bs::run(probe({"create", later + "/new"}), o);
+    return "exit " + std::to_string(r.exit_code) + ", " + r.out.data + (exists(later + "/new") ? "created" : "");
+  });
+  EXPECT_EQ(text, "exit 1, failed " + std::to_string(EROFS) + "\n");
 }
 
 TEST(Volumes, WritableReadOnlyAndMissing) {
