@@ -605,7 +605,8 @@ void IsolationSetup::release_v1(bool reusable) noexcept {
 LimitCounters IsolationSetup::finish() noexcept {
   run_over_ = true;
   LimitCounters c;
-  c.scratch = (scratch_ && bs_file_system_full(scratch_.get())) || (view_.tmp && bs_file_system_full(view_.tmp.get()));
+  c.scratch = (scratch_ && bs_file_system_full(scratch_.get())) ||
+              (view_.tmp && bs_file_system_full(view_.tmp.get()));
   v1_counts_.clear();
   try {
     for (V1Cgroup& g : v1_) {

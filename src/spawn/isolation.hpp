@@ -133,9 +133,9 @@ class IsolationSetup {
   std::vector<V1Cgroup> v1_;
   std::vector<long long> v1_counts_;  ///< what finish() read of each (pids.events max, oom_kill)
   bool v2_limits_ = false;
-  UniqueFd scratch_;       ///< make_scratch()
-  UniqueFd netns_;         ///< the pooled network namespace lent to this run
-  MountView view_;         ///< use_view(): given back at the end
+  UniqueFd scratch_;  ///< make_scratch()
+  UniqueFd netns_;    ///< the pooled network namespace lent to this run
+  MountView view_;    ///< use_view(): given back at the end
   bool run_gone_ = false;
   bool run_over_ = false;  ///< finish() ran: the run's processes are all gone
 };

@@ -5,8 +5,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/inotify.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -76,10 +76,10 @@ void end_view(MountView view) noexcept;
 
 struct MountViews {
   std::mutex mu;
-  UniqueFd pidfd;               ///< a copy of the sandbox's init's pidfd, for the maker's setns
-  std::vector<MountView> ready; ///< not lent (their `home` is empty)
-  std::vector<Kind> asked;      ///< to make
-  bool queued = false;          ///< in the maker's queue
+  UniqueFd pidfd;                ///< a copy of the sandbox's init's pidfd, for the maker's setns
+  std::vector<MountView> ready;  ///< not lent (their `home` is empty)
+  std::vector<Kind> asked;       ///< to make
+  bool queued = false;           ///< in the maker's queue
 
   ~MountViews() {
     for (MountView& v : ready) end_view(std::move(v));
@@ -200,8 +200,9 @@ class Maker {
     // A thread can enter another mount namespace only with a cwd and root
     // of its own. Its way back is a member, so that a child of fork can
     // close its copy (drop_foreign).
-    const int home =
-        ::unshare(CLONE_FS) == 0 ? keep_above_stdio(::openat(proc_fd_, "thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)) : -1;
+    const int home = ::unshare(CLONE_FS) == 0
+                         ? keep_above_stdio(::openat(proc_fd_, "thread-self/ns/mnt", O_RDONLY | O_CLOEXEC))
+                         : -1;
     std::unique_lock lock(mu_);
     home_ = home;
     if (home < 0) off_ = true;
@@ -265,7 +266,8 @@ class Maker {
   // used goes to `evicted` when they are as many as kept.
   static void keep(MountViews& views, MountView view, MountView& evicted) noexcept {
     auto& ready = views.ready;
-    if (std::any_of(ready.begin(), ready.end(), [&](const MountView& v) { return kind_of(v) == kind_of(view); })) {
+    if (std::any_of(ready.begin(), ready.end(),
+                    [&](const MountView& v) { return kind_of(v) == kind_of(view); })) {
       evicted = std::move(view);
       return;
     }
@@ -281,7 +283,6 @@ class Maker {
   }
 
  private:
-
   // A view of `kind` of the mount namespace this thread is in, this thread
   // left in it; empty when it cannot be made.
   MountView make(Kind kind) noexcept {
@@ -400,7 +401,8 @@ MountView take_mount_view(WarmSandbox& sandbox, const IsolationPlan& plan) {
   {
     std::lock_guard lock(sandbox.views->mu);
     auto& ready = sandbox.views->ready;
-    auto it = std::find_if(ready.begin(), ready.end(), [&](const MountView& v) { return kind_of(v) == kind; });
+    auto it =
+        std::find_if(ready.begin(), ready.end(), [&](const MountView& v) { return kind_of(v) == kind; });
     if (it != ready.end()) {
       taken = std::move(*it);
       ready.erase(it);

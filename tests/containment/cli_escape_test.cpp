@@ -86,10 +86,11 @@ TEST(CliEscape, AFirstRunWhoseCgroupCannotBeMadeRunsWithoutOne) {
   ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0) << dir << ": " << std::strerror(errno);
   { std::ofstream(dir + "/cgroup.max.descendants") << "0"; }
   // A shell moves itself in, then becomes bounded-run.
-  const bs::Result r = bs::run(
-      {"/bin/sh", "-c", "echo $$ > " + dir + "/cgroup.procs && exec " + std::string(BOUNDED_RUN_PATH) +
-                            " --json -- " + bs_test::misbehave() + " exit 0"},
-      {.timeout = 60s, .max_output_size = 1 << 20, .containment = bs::Containment::process_group});
+  const bs::Result r =
+      bs::run({"/bin/sh", "-c",
+               "echo $$ > " + dir + "/cgroup.procs && exec " + std::string(BOUNDED_RUN_PATH) + " --json -- " +
+                   bs_test::misbehave() + " exit 0"},
+              {.timeout = 60s, .max_output_size = 1 << 20, .containment = bs::Containment::process_group});
   EXPECT_EQ(r.exit_code, 0) << r << r.err.data;
   if (r.exit_code == 0) {
     const auto j = nlohmann::json::parse(r.out.data);

@@ -266,7 +266,8 @@ TEST(Scratch, NothingOfARunReachesTheNextThroughItsView) {
   // the first file's is always the same.
   const std::string script = "touch /tmp/f && stat -c %i /tmp/f && rm /tmp/f";
   const std::string first = run_out(script, o);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(run_out(script, o), first) << "a run got the scratch of the one before";
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(run_out(script, o), first) << "a run got the scratch of the one before";
   // Its mode, changed by a root program (CAP_FOWNER), is not passed on.
   run_out("chmod 700 /tmp", o);
   EXPECT_EQ(run_out("stat -c %a /tmp", o), "1777\n");
@@ -346,7 +347,8 @@ TEST(ReadOnly, AMountPropagatedAfterAViewWasMadeIsReadOnlyToo) {
     if (::mkdir(later.c_str(), 0755) != 0 || ::mount("bs-later", later.c_str(), "tmpfs", 0, "size=1m") != 0)
       return std::string("the later mount: ") + std::strerror(errno);
     const bs::Result r = bs::run(probe({"create", later + "/new"}), o);
-    return "exit " + std::to_string(r.exit_code) + ", " + r.out.data + (exists(later + "/new") ? "created" : "");
+    return "exit " + std::to_string(r.exit_code) + ", " + r.out.data +
+           (exists(later + "/new") ? "created" : "");
   });
   EXPECT_EQ(text, "exit 1, failed " + std::to_string(EROFS) + "\n");
 }
