@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <exception>
 #include <functional>
 #include <stdexcept>
@@ -36,8 +37,11 @@ inline std::string in_forked_child(const std::function<std::string()>& body) {
   for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
   ::close(fds[0]);
   int status = 0;
-  while (::waitpid(child, &status, 0) < 0) {
-  }
+  pid_t reaped;
+  do {
+    reaped = ::waitpid(child, &status, 0);
+  } while (reaped < 0 && errno == EINTR);
+  if (reaped != child) text += " (the child could not be reaped)";
   return text;
 }
 
