@@ -2,7 +2,6 @@
 #include "spawn/mount_views.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -52,15 +51,6 @@ Kind kind_of(const MountView& v) {
   return {v.flags, v.scratch};
 }
 
-bool mounts_changed(const MountView& v) noexcept {
-  pollfd p{v.mounts.get(), POLLPRI, 0};
-  int r;
-  do {
-    r = ::poll(&p, 1, 0);
-  } while (r < 0 && errno == EINTR);
-  return r != 0;  // a change, or poll failed: not to be trusted either way
-}
-
 // Whether the scratch holds what it held when made (a sanity check; the
 // watch is what tells, Maker::touched).
 bool scratch_filled(const MountView& v) noexcept {
@@ -87,6 +77,27 @@ struct MountViews {
 };
 
 namespace {
+
+// `view` among the ready ones of `views` (its lock held), unless one of
+// its kind is there already (then it goes to `evicted`); the least recently
+// used goes to `evicted` when they are as many as kept.
+void keep(MountViews& views, MountView view, MountView& evicted) noexcept {
+  auto& ready = views.ready;
+  if (std::any_of(ready.begin(), ready.end(),
+                  [&](const MountView& v) { return kind_of(v) == kind_of(view); })) {
+    evicted = std::move(view);
+    return;
+  }
+  try {
+    if (ready.size() >= kViewsPerSandbox) {
+      evicted = std::move(ready.front());
+      ready.erase(ready.begin());
+    }
+    ready.push_back(std::move(view));
+  } catch (...) {
+    evicted = std::move(view);
+  }
+}
 
 // The maker: one per process (a child of fork makes its own), never freed
 // (its thread may outlive static destructors at exit).
@@ -260,28 +271,6 @@ class Maker {
     return true;
   }
 
- public:
-  // `view` among the ready ones of `views` (lock held), unless one of its
-  // kind is there already (then it goes to `evicted`); the least recently
-  // used goes to `evicted` when they are as many as kept.
-  static void keep(MountViews& views, MountView view, MountView& evicted) noexcept {
-    auto& ready = views.ready;
-    if (std::any_of(ready.begin(), ready.end(),
-                    [&](const MountView& v) { return kind_of(v) == kind_of(view); })) {
-      evicted = std::move(view);
-      return;
-    }
-    try {
-      if (ready.size() >= kViewsPerSandbox) {
-        evicted = std::move(ready.front());
-        ready.erase(ready.begin());
-      }
-      ready.push_back(std::move(view));
-    } catch (...) {
-      evicted = std::move(view);
-    }
-  }
-
  private:
   // A view of `kind` of the mount namespace this thread is in, this thread
   // left in it; empty when it cannot be made.
@@ -408,7 +397,7 @@ MountView take_mount_view(WarmSandbox& sandbox, const IsolationPlan& plan) {
       ready.erase(it);
     }
   }
-  if (taken && mounts_changed(taken)) end_view(std::exchange(taken, {}));
+  if (taken && mounts_changed(taken.mounts.get())) end_view(std::exchange(taken, {}));
   if (!taken) {
     m->ask(sandbox.views, kind);
     return {};
@@ -423,9 +412,9 @@ void give_back_mount_view(MountView view, bool run_gone) noexcept {
   Maker* m = the_maker.load(std::memory_order_acquire);
   if (home == nullptr || m == nullptr || m->owner != ::getpid()) return;  // ends here
   MountView ending;
-  if (run_gone && !mounts_changed(view) && !m->touched(view) && !scratch_filled(view)) {
+  if (run_gone && !mounts_changed(view.mounts.get()) && !m->touched(view) && !scratch_filled(view)) {
     std::lock_guard lock(home->mu);
-    Maker::keep(*home, std::move(view), ending);
+    keep(*home, std::move(view), ending);
   } else {
     try {
       m->ask(home, kind_of(view));  // another in its place

@@ -253,13 +253,19 @@ void retire_locked(Pool& p, WarmSandbox* s) noexcept {
   delete s;
 }
 
-bool is_readable_now(int fd, short events) noexcept {
+// poll(2) of `fd` for `events`, without waiting: 1 (one of them, or an
+// error condition), 0, or -1 when poll failed.
+int poll_now(int fd, short events) noexcept {
   pollfd p{fd, events, 0};
   int r;
   do {
     r = ::poll(&p, 1, 0);
   } while (r < 0 && errno == EINTR);
-  return r > 0 && p.revents != 0;
+  return r;
+}
+
+bool is_readable_now(int fd, short events) noexcept {
+  return poll_now(fd, events) > 0;
 }
 
 // The folder of a new sandbox's cgroup, locked; removed unless released.
@@ -432,6 +438,10 @@ bool reuse_wanted() noexcept {
 
 }  // namespace
 
+bool mounts_changed(int mounts_fd) noexcept {
+  return poll_now(mounts_fd, POLLPRI) != 0;  // a change, or poll failed: not to be trusted either way
+}
+
 bool warm_sandboxes_enabled(const Machine& m) noexcept {
   if (!reuse_wanted() || !m.available[static_cast<int>(Containment::pid_namespace)] || !m.mount_proc)
     return false;
@@ -510,7 +520,7 @@ void warm_release(WarmSandbox* s) noexcept {
   Pool& p = *the_pool.load();
   // A mount made or removed in its namespace (by a run with the
   // privileges to, or propagated from the host): not the same sandbox.
-  bool changed = is_readable_now(s->mounts.get(), POLLPRI);
+  bool changed = mounts_changed(s->mounts.get());
   std::lock_guard lock(p.mu);
   if (p.leased > 0) --p.leased;
   // A setting of the run in its cgroup: not the same cgroup.

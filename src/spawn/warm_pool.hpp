@@ -80,6 +80,11 @@ struct WarmSandbox {
   std::shared_ptr<MountViews> views;
 };
 
+/// Whether the mount namespace of a /proc/.../mounts file open in
+/// `mounts_fd` changed since it was opened (POLLPRI); a poll that fails
+/// counts as a change. For warm sandboxes and mount views alike.
+bool mounts_changed(int mounts_fd) noexcept;
+
 /// Whether runs of pid_namespace and cgroup use warm sandboxes here (the
 /// machine mounts a fresh /proc in a new mount namespace, and reuse is not
 /// turned off).
