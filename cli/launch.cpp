@@ -127,15 +127,23 @@ std::exception_ptr error_of(std::error_code ec, const Result& result) {
 void Launch::run_program(std::optional<std::string> stdin_bytes, double timeout) {
   phase_ = Phase::running;
   const auto before = std::chrono::steady_clock::now() - started_;
+  // A start may fail after the call (the library does not wait for the
+  // program's exec where the run has namespaces of its own): its error,
+  // as the call would have thrown it, comes before the completion.
+  auto start_error = std::make_shared<std::exception_ptr>();
   auto on_done = asio::bind_cancellation_slot(
-      cancel_run_.slot(), [self = shared_from_this(), before](std::error_code ec, Result result) {
+      cancel_run_.slot(),
+      [self = shared_from_this(), before, start_error](std::error_code ec, Result result) {
         result.elapsed += before;
+        if (*start_error) self->program_started_ = false;  // nothing ran: it may be tried again
         // Read before the move below (argument order is unspecified).
-        std::exception_ptr error = error_of(ec, result);
+        std::exception_ptr error = *start_error ? *start_error : error_of(ec, result);
         self->finish(std::move(error), std::move(result));
       });
   try {
-    async_run(ex_, spec_.argv, to_options(spec_, std::move(stdin_bytes), timeout), std::move(on_done));
+    detail::async_run_late_start(
+        ex_, spec_.argv, to_options(spec_, std::move(stdin_bytes), timeout),
+        [start_error](std::exception_ptr e) { *start_error = std::move(e); }, std::move(on_done));
     program_started_ = true;
   } catch (...) {
     // Bad options (std::invalid_argument), or the program (or podman) cannot

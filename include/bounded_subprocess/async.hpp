@@ -129,6 +129,20 @@ auto async_run(const Executor& ex, std::vector<std::string> argv, Options option
       detail::InitiateAsyncRun<Executor>{ex}, token, std::move(run));
 }
 
+namespace detail {
+/// `async_run` for the library's own faces (the batch command, Python): a
+/// program that cannot start may be reported after the call, through `late`
+/// and then the completion's code (see LateStartError).
+template <class Executor, class CompletionToken>
+requires detail::is_executor_v<Executor>
+auto async_run_late_start(const Executor& ex, std::vector<std::string> argv, Options options,
+                          LateStartError late, CompletionToken&& token) {
+  auto run = prepare_async_run(asio::any_io_executor(ex), argv, options, std::move(late));
+  return asio::async_initiate<CompletionToken, void(std::error_code, Result)>(InitiateAsyncRun<Executor>{ex},
+                                                                              token, std::move(run));
+}
+}  // namespace detail
+
 /// The same, on the executor of an execution context such as `io_context&`.
 template <class ExecutionContext, class CompletionToken>
 requires std::is_convertible_v<ExecutionContext&, asio::execution_context&>

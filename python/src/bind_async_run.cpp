@@ -23,8 +23,15 @@ PendingPtr start_run(std::vector<std::string> argv, Options options) {
   // The options are checked and the child (in a container: the podman
   // client, after its scratch folder) is spawned here, on the calling thread
   // with the GIL released; bad options raise ValueError at once.
+  // A start that fails after this call (the library does not wait for the
+  // program's exec where the run has namespaces of its own) raises the same
+  // error from result().
+  auto start_error = std::make_shared<std::exception_ptr>();
   return start_pending_here(Reactor::instance(), std::move(filename), [&](PendingState& p) {
-    async_run(p.reactor().executor(), std::move(argv), std::move(options), p.handler(RunOutcome{}));
+    detail::async_run_late_start(
+        p.reactor().executor(), std::move(argv), std::move(options),
+        [start_error](std::exception_ptr e) { *start_error = std::move(e); },
+        p.handler(RunOutcome{start_error}));
   });
 }
 

@@ -123,7 +123,9 @@ py::object PendingState::result() {
 
 std::pair<std::exception_ptr, PendingValue> RunOutcome::operator()(std::error_code ec, Result r) const {
   std::exception_ptr error;
-  if (ec == errc::cleanup_failed) {
+  if (start_error && *start_error) {
+    error = *start_error;
+  } else if (ec == errc::cleanup_failed) {
     error = std::make_exception_ptr(std::runtime_error(r.cleanup_error));
   } else if (ec && ec != asio::error::operation_aborted) {
     error = std::make_exception_ptr(std::system_error(ec));

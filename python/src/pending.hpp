@@ -97,6 +97,9 @@ using PendingPtr = std::shared_ptr<PendingState>;
 /// "cancelled"), a container left behind is a RuntimeError with podman's
 /// message, any other code an OSError.
 struct RunOutcome {
+  /// Where a start that failed after the call left its exception (the
+  /// error raised then, rather than the bare code); may be null.
+  std::shared_ptr<std::exception_ptr> start_error{};
   std::pair<std::exception_ptr, PendingValue> operator()(std::error_code ec, Result r) const;
 };
 /// For `void(std::error_code, std::string)` (LineStream::async_next): a

@@ -148,6 +148,23 @@ async def test_errors(tmp_path):
     assert info.value.filename == str(tmp_path / "nodir")
 
 
+async def test_starts_that_fail_after_the_call_raise_as_at_the_call(tmp_path, misbehave):
+    # Runs that hold the warm sandboxes first, so that most of the failing
+    # starts below have namespaces made for them, whose exec the call does
+    # not wait for: their failure comes with the result, the same error.
+    holders = [asyncio.ensure_future(run([misbehave, "sleep-forever"], timeout_seconds=1)) for _ in range(16)]
+    missing, nodir = str(tmp_path / "missing"), str(tmp_path / "nodir")
+    outcomes = await asyncio.gather(
+        *[run([missing]) for _ in range(16)],
+        *[run(["true"], cwd=nodir) for _ in range(16)],
+        return_exceptions=True,
+    )
+    for i, outcome in enumerate(outcomes):
+        assert isinstance(outcome, FileNotFoundError), (i, outcome)
+        assert outcome.filename == (missing if i < 16 else nodir), (i, outcome)
+    assert all(r.reason == "timeout" for r in await asyncio.gather(*holders))
+
+
 async def test_many_runs_leave_no_fds(misbehave):
     # The leak check compares the fds after 100 runs with those before.
     results = await asyncio.gather(*[run([misbehave, "exit", "0"]) for _ in range(100)])

@@ -18,6 +18,7 @@ AsyncDriver::AsyncDriver(const asio::any_io_executor& ex)
       out_(strand_),
       err_(strand_),
       pidfd_(strand_),
+      start_(strand_),
       timer_(strand_) {}
 
 AsyncDriver::~AsyncDriver() {
@@ -41,6 +42,7 @@ void AsyncDriver::spawn(const std::vector<std::string>& argv, const EngineOption
     if (sup_->stdout_fd() >= 0) out_.desc.assign(sup_->stdout_fd());
     if (sup_->stderr_fd() >= 0) err_.desc.assign(sup_->stderr_fd());
     pidfd_.desc.assign(sup_->pidfd());
+    if (sup_->start_fd() >= 0) start_.desc.assign(sup_->start_fd());
   } catch (...) {
     release_all();
     sup_.reset();  // kills and reaps
@@ -79,7 +81,7 @@ void AsyncDriver::cancel_async() noexcept {
 }
 
 void AsyncDriver::before_close(int fd) noexcept {
-  for (Watch* w : {&in_, &out_, &err_, &pidfd_}) {
+  for (Watch* w : {&in_, &out_, &err_, &pidfd_, &start_}) {
     if (w->desc.is_open() && w->desc.native_handle() == fd) {
       // Deregisters from the reactor; a pending wait completes with
       // operation_aborted. The Supervisor then closes the fd itself.
@@ -93,7 +95,7 @@ void AsyncDriver::before_close(int fd) noexcept {
 }
 
 void AsyncDriver::release_all() noexcept {
-  for (Watch* w : {&in_, &out_, &err_, &pidfd_}) {
+  for (Watch* w : {&in_, &out_, &err_, &pidfd_, &start_}) {
     if (w->desc.is_open()) {
       try {
         w->desc.release();
@@ -163,6 +165,13 @@ void AsyncDriver::step() {
     return;
   }
   try {
+    if (sup_->start_fd() >= 0) {
+      // Nothing of the program can happen before it has exec'd; a kill
+      // (deadline, cancel) reaches it once it has.
+      arm(start_, asio::posix::stream_descriptor::wait_read, &AsyncDriver::start_reported);
+      arm_timer();
+      return;
+    }
     on_progress();
     arm(in_, asio::posix::stream_descriptor::wait_write, &AsyncDriver::stdin_ready);
     if (sup_->want_stdout()) arm(out_, asio::posix::stream_descriptor::wait_read, &AsyncDriver::stdout_ready);
@@ -174,6 +183,30 @@ void AsyncDriver::step() {
     error_ = std::current_exception();
     kill_and_finish_now();
   }
+}
+
+void AsyncDriver::start_reported() {
+  // The Child keeps the fd (its init's channel), and closes it if the start
+  // failed: Asio lets go of it first.
+  try {
+    start_.desc.release();
+  } catch (...) {
+    // release() reports nothing in practice; the fd stays the Child's either way.
+  }
+  try {
+    sup_->on_start_report();
+  } catch (...) {
+    const std::exception_ptr error = std::current_exception();
+    finished_ = true;
+    if (watchdog_ != nullptr) watchdog_->remove(std::exchange(watchdog_key_, 0));
+    ++timer_gen_;
+    timer_waiting_ = false;
+    timer_.cancel();
+    release_all();
+    on_start_failed(error);
+    return;
+  }
+  pid_ = sup_->pid();
 }
 
 void AsyncDriver::kill_and_finish_now() {

@@ -56,6 +56,10 @@ class AsyncDriver : public std::enable_shared_from_this<AsyncDriver>, private Fd
   /// On the strand, once, when the child has been reaped: the run's result,
   /// or the error (bad_alloc, say) that made the driver kill the group.
   virtual void on_finished(std::exception_ptr error, Result result) = 0;
+  /// On the strand, once, instead of `on_finished`, when a deferred start
+  /// (EngineOptions::defer_start) failed: the exception the spawn would have
+  /// thrown. Everything of the run is reaped by then.
+  virtual void on_start_failed(std::exception_ptr error) { on_finished(std::move(error), Result{}); }
   /// On the strand, after each event while the run goes on, before the
   /// waits are re-armed (a line entry point hands over the lines that completed).
   virtual void on_progress() {}
@@ -84,6 +88,7 @@ class AsyncDriver : public std::enable_shared_from_this<AsyncDriver>, private Fd
   void finish();
   void release_all() noexcept;
 
+  void start_reported();
   void stdin_ready() { sup_->on_stdin_writable(); }
   void stdout_ready() { sup_->on_stdout_readable(); }
   void stderr_ready() { sup_->on_stderr_readable(); }
@@ -96,6 +101,7 @@ class AsyncDriver : public std::enable_shared_from_this<AsyncDriver>, private Fd
   Watch out_;
   Watch err_;
   Watch pidfd_;
+  Watch start_;  ///< a deferred start's report
   asio::steady_timer timer_;
   bool timer_waiting_ = false;
   std::uint64_t timer_gen_ = 0;

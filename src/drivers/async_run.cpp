@@ -20,8 +20,14 @@ class AsyncRunOp final : public AsyncDriver {
   using AsyncDriver::AsyncDriver;
 
   Completion<Result> completion;
+  LateStartError late;
 
  private:
+  void on_start_failed(std::exception_ptr error) override {
+    if (late) late(error);
+    on_finished(std::move(error), Result{});
+  }
+
   void on_finished(std::exception_ptr error, Result result) override {
     if (!completion) return;
     std::error_code ec = error_code_of(error);
@@ -32,10 +38,14 @@ class AsyncRunOp final : public AsyncDriver {
 };
 
 std::shared_ptr<AsyncRunOp> spawn_async_run(const asio::any_io_executor& ex,
-                                            const std::vector<std::string>& argv, const Options& options) {
+                                            const std::vector<std::string>& argv, const Options& options,
+                                            LateStartError late) {
   auto op = std::make_shared<AsyncRunOp>(ex);
+  EngineOptions settings = run_settings(options, EntryPoint::async_run);
+  settings.defer_start = late != nullptr;
+  op->late = std::move(late);
   // On failure nothing is left: the driver released everything.
-  op->spawn(argv, run_settings(options, EntryPoint::async_run));
+  op->spawn(argv, settings);
   return op;
 }
 

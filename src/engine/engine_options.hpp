@@ -29,6 +29,9 @@ struct EngineOptions {
   /// The sync driver calls it on EINTR (see Options::on_interrupt).
   std::function<void()> on_interrupt{};
   std::optional<Isolation> isolation{};
+  /// Return from the spawn before the program has exec'd where the start
+  /// allows (ChildSpec::defer_start); the driver then waits on `start_fd`.
+  bool defer_start = false;
 };
 
 }  // namespace bounded_subprocess::detail

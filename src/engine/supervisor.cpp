@@ -55,6 +55,7 @@ Supervisor::Supervisor(const std::vector<std::string>& argv, const EngineOptions
       .containment = {options.containment, options.min_containment},
       .stdin_prefill = stdin_data_,
       .isolation = options.isolation ? &*options.isolation : nullptr,
+      .defer_start = options.defer_start,
   });  // last: nothing below may throw
   deadline_ = child_.started() + to_clock(options.timeout);
   stdin_written_ = child_.prefilled();
@@ -94,6 +95,7 @@ void Supervisor::release_fds() noexcept {
   close_fd(child_.stdout_pipe());
   close_fd(child_.stderr_pipe());
   if (observer_ != nullptr && child_.exit_fd() >= 0) observer_->before_close(child_.exit_fd());
+  if (observer_ != nullptr && child_.start_fd() >= 0) observer_->before_close(child_.start_fd());
 }
 
 void Supervisor::stop_stdin(bool failed) noexcept {
@@ -103,6 +105,13 @@ void Supervisor::stop_stdin(bool failed) noexcept {
   close_fd(child_.stdin_pipe());
   stdin_data_.clear();
   stdin_data_.shrink_to_fit();
+}
+
+void Supervisor::on_start_report() {
+  if (done_ || child_.complete_start()) return;
+  release_fds();
+  done_ = true;
+  child_.end_failed_start();
 }
 
 void Supervisor::on_stdin_writable() {

@@ -102,6 +102,10 @@ class Supervisor {
   bool want_stderr() const noexcept { return child_.stderr_pipe() && !err_.paused(); }
   /// Readable once the child has exited (see on_child_exit).
   int pidfd() const noexcept { return child_.exit_fd(); }
+  /// A deferred start (EngineOptions::defer_start) not yet reported:
+  /// readable once it is; -1 otherwise. Wait for it first: until its
+  /// report is taken the program may not have exec'd (its pid is 0).
+  int start_fd() const noexcept { return child_.start_fd(); }
   /// The earliest deadline still pending (run deadline, stdin deadline).
   Clock::time_point next_deadline() const noexcept;
   /// The memory limit in KiB, when the watchdog is on.
@@ -109,6 +113,11 @@ class Supervisor {
   Clock::duration memory_watchdog_interval() const noexcept { return watchdog_interval_; }
 
   // Events.
+  /// `start_fd` is readable: the program's pid is known from here on. A
+  /// program that could not start is thrown as the spawn throws it
+  /// (SpawnError), after the observer was told of every fd and everything
+  /// of the run was reaped: the run is done, without a result.
+  void on_start_report();
   void on_stdin_writable();
   void on_stdout_readable();
   void on_stderr_readable();

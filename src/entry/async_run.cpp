@@ -15,12 +15,13 @@
 namespace bounded_subprocess {
 
 detail::PreparedRun detail::prepare_async_run(const asio::any_io_executor& ex,
-                                              const std::vector<std::string>& argv, const Options& options) {
+                                              const std::vector<std::string>& argv, const Options& options,
+                                              LateStartError late) {
   PreparedRun run;
   if (options.container) {
     run.container = prepare_async_podman_run(ex, argv, options);
   } else {
-    run.host = spawn_async_run(ex, argv, options);
+    run.host = spawn_async_run(ex, argv, options, std::move(late));
   }
   return run;
 }

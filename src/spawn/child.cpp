@@ -299,7 +299,7 @@ std::string quoted(const std::string& s) {
 
 // One report from the init, and the fd that came with it (if any) into
 // `fd`. Returns what recvmsg returns.
-ssize_t receive_report(int channel, InitReport& report, UniqueFd& fd) {
+ssize_t receive_report(int channel, InitReport& report, UniqueFd& fd, int flags = 0) {
   iovec iov{&report, sizeof report};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
   msghdr msg{};
@@ -307,7 +307,7 @@ ssize_t receive_report(int channel, InitReport& report, UniqueFd& fd) {
   msg.msg_iovlen = 1;
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
-  const ssize_t n = ::recvmsg(channel, &msg, MSG_CMSG_CLOEXEC);
+  const ssize_t n = ::recvmsg(channel, &msg, MSG_CMSG_CLOEXEC | flags);
   if (n < 0) return n;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
@@ -318,6 +318,26 @@ ssize_t receive_report(int channel, InitReport& report, UniqueFd& fd) {
   }
   return n;
 }
+
+}  // namespace
+
+// The init runs in the host's memory (CLONE_VM) until the program has
+// exec'd: what it reads of the command lives here until then, not in the
+// caller's objects, which are gone by the time a deferred start is reported.
+struct Child::PendingStart {
+  std::vector<std::string> argv;  ///< the program's name only (for a failure's error)
+  std::optional<std::string> cwd;
+  ExecCommand command;
+  bool taken = false;  ///< the report below came (a failure: complete_start said false)
+  ssize_t n = 0;
+  InitReport report{};
+};
+
+void Child::PendingStartDelete::operator()(PendingStart* start) const noexcept {
+  delete start;
+}
+
+namespace {
 
 // The run's cgroup folder, made (and locked) for one start: removed on
 // scope exit unless released to the Child, which removes it (again) once
@@ -561,7 +581,19 @@ class ChildStart {
     // the sandbox goes back unused.
     if (isolated && lease.get() != nullptr) warm_release(lease.take());
     WarmSandbox* sandbox = lease.get();
+    // A start that can be made only once, whose failure names only the
+    // program and the cwd: the caller takes its report later.
+    Child::PendingStartPtr deferred;
+    if (spec_.defer_start && sandbox == nullptr && !unproven_ && !isolated)
+      deferred.reset(new Child::PendingStart{
+          {spec_.argv.front()}, spec_.cwd, ExecCommand(ExecCommand::OwnAll{}, command_)});
     InitPlan* plan = init_plan(program);
+    if (deferred) {
+      plan->program.path = deferred->command.path();
+      plan->program.argv = deferred->command.argv();
+      plan->program.envp = deferred->command.envp();
+      plan->program.cwd = deferred->cwd ? deferred->cwd->c_str() : nullptr;
+    }
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) throw_errno(errno, "socketpair");
     UniqueFd host_end = above_stdio(pair[0]);
@@ -601,7 +633,11 @@ class ChildStart {
     child_.region_ = region_.release();
     child_.channel_ = std::move(host_end);
     child_.cgroup_name_ = cgroup.release();
-    await_start();
+    if (deferred) {
+      child_.pending_start_ = std::move(deferred);
+      return;
+    }
+    child_.await_start(spec_);
   }
 
   InitPlan* init_plan(const ProgramPlan& program) {
@@ -781,33 +817,6 @@ class ChildStart {
     return init_clone_flags(Containment::subreaper, m_);
   }
 
-  // The init answers once the program has exec'd (or could not); a
-  // subreaper's sends the program's pidfd along. A start that failed is
-  // ended here (the Child reaps its init) and thrown.
-  void await_start() {
-    InitReport report;
-    ssize_t n;
-    do {
-      n = receive_report(child_.channel_.get(), report, child_.program_pidfd_);
-    } while (n < 0 && errno == EINTR);
-    if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::started) {
-      child_.pid_ = report.program_pid;
-      return;
-    }
-    const bool failed = n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::failed;
-    // A warm sandbox that the failed start left as it was goes back.
-    void* clean = failed && report.sandbox_clean != 0 ? std::exchange(child_.sandbox_, nullptr) : nullptr;
-    child_.kill_and_finish();  // reaps the init; nothing of the program runs
-    if (clean != nullptr) warm_release(static_cast<WarmSandbox*>(clean));
-    if (failed && report.error_stage == LaunchStage::warm) {
-      warm_declined();
-      throw WarmDeclined{};
-    }
-    if (failed) throw_start_failure(report.error_stage, report.error_errno, spec_, report.error_detail);
-    throw SpawnError(EIO, SpawnError::Subject::containment, std::string(to_string(containment_)),
-                     "cannot start " + quoted(spec_.argv.front()) + ": its init ended without a word");
-  }
-
   void hand_over_pipes() {
     if (stdio_.in.write_end) child_.stdin_ = std::move(stdio_.in.write_end);
     if (stdio_.out.read_end) {
@@ -895,6 +904,7 @@ Child& Child::operator=(Child&& other) noexcept {
   direct_sandbox_clean_ = other.direct_sandbox_clean_;
   killed_ = std::exchange(other.killed_, false);
   finished_ = std::exchange(other.finished_, false);
+  pending_start_ = std::move(other.pending_start_);
   return *this;
 }
 
@@ -1097,6 +1107,71 @@ void Child::kill() noexcept {
   if (containment_ == Containment::subreaper) ::kill(direct_, SIGCONT);
 }
 
+// The init answers once the program has exec'd (or could not); a
+// subreaper's sends the program's pidfd along.
+void Child::await_start(const ChildSpec& spec) {
+  InitReport report;
+  ssize_t n;
+  do {
+    n = receive_report(channel_.get(), report, program_pidfd_);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::started) {
+    pid_ = report.program_pid;
+    return;
+  }
+  end_start(n, report, spec);
+}
+
+// A start that failed: ended here (its init reaped) and thrown.
+void Child::end_start(ssize_t n, const InitReport& report, const ChildSpec& spec) {
+  const bool failed = n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::failed;
+  // A warm sandbox that the failed start left as it was goes back.
+  void* clean = failed && report.sandbox_clean != 0 ? std::exchange(sandbox_, nullptr) : nullptr;
+  kill_and_finish();  // reaps the init; nothing of the program runs
+  if (clean != nullptr) warm_release(static_cast<WarmSandbox*>(clean));
+  if (failed && report.error_stage == LaunchStage::warm) {
+    warm_declined();
+    throw WarmDeclined{};
+  }
+  if (failed) throw_start_failure(report.error_stage, report.error_errno, spec, report.error_detail);
+  throw SpawnError(EIO, SpawnError::Subject::containment, std::string(to_string(containment_)),
+                   "cannot start " + quoted(spec.argv.front()) + ": its init ended without a word");
+}
+
+bool Child::complete_start() {
+  if (!pending_start_ || pending_start_->taken) return !pending_start_;
+  PendingStart& start = *pending_start_;
+  do {
+    start.n = receive_report(channel_.get(), start.report, program_pidfd_);
+  } while (start.n < 0 && errno == EINTR);
+  if (start.n == static_cast<ssize_t>(sizeof start.report) && start.report.kind == InitReport::started) {
+    pid_ = start.report.program_pid;
+    pending_start_.reset();
+    return true;
+  }
+  start.taken = true;
+  return false;
+}
+
+void Child::end_failed_start() {
+  const PendingStartPtr start = std::move(pending_start_);
+  const std::optional<Environment> no_env;
+  end_start(start->n, start->report, {.argv = start->argv, .env = no_env, .cwd = start->cwd});
+}
+
+bool Child::skip_start_report() noexcept {
+  const PendingStartPtr start = std::move(pending_start_);
+  if (start->taken) return false;  // the failure complete_start saw
+  InitReport report;
+  ssize_t n;
+  do {
+    n = receive_report(channel_.get(), report, program_pidfd_, MSG_DONTWAIT);
+  } while (n < 0 && (errno == EINTR || errno == ECONNRESET));
+  if (n != static_cast<ssize_t>(sizeof report)) return true;  // no word: the end tells what is left
+  if (report.kind == InitReport::started) pid_ = report.program_pid;
+  return report.kind != InitReport::failed;
+}
+
 ExitInfo Child::finish() {
   if (finished_) return {};
   if (direct_end_ != DirectEnd::none) return finish_direct();
@@ -1114,15 +1189,23 @@ ExitInfo Child::finish() {
       why = "it was reaped by someone else (is SIGCHLD ignored, or does a handler reap every child?)";
     }
   } else {
+    // A deferred start ended (killed, say) before its report was taken:
+    // that report comes first. One that failed started nothing.
+    const bool start_failed = pending_start_ != nullptr && !skip_start_report();
     InitReport report;
-    ssize_t n;
-    do {
+    ssize_t n = 0;
+    while (!start_failed) {
       // A kill request the init never read makes its exit reset the
       // connection: that error comes first, the report after it.
       n = ::recv(channel_.get(), &report, sizeof report, MSG_DONTWAIT);
-    } while (n < 0 && (errno == EINTR || errno == ECONNRESET));
+      if (n >= 0 || (errno != EINTR && errno != ECONNRESET)) break;
+    }
     wait_for(direct_, 0, si);  // the init has exited: exit_fd was readable
-    if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::ended) {
+    if (start_failed) {
+      known = true;
+      info.status_known = false;
+      info.status = SIGKILL;
+    } else if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::ended) {
       known = true;
       // Reused only when its shepherd saw nothing of the run left in it.
       if (sandbox_ != nullptr && report.sandbox_clean != 0)

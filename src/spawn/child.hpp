@@ -25,6 +25,7 @@
 namespace bounded_subprocess::detail {
 
 class IsolationSetup;
+struct InitReport;
 
 using Clock = std::chrono::steady_clock;
 
@@ -57,6 +58,14 @@ struct ChildSpec {
   std::string_view stdin_prefill{};
   /// The run's isolation (nullptr: none). Checked here too.
   const Isolation* isolation = nullptr;
+  /// Return once a run's own init is cloned, without waiting for its report
+  /// that the program has exec'd: `start_fd()` turns readable with it, and
+  /// `complete_start()` then takes it (and throws what `spawn` would have).
+  /// Meanwhile the init sets the run up on another CPU while the caller
+  /// starts the next run. Only such a start defers: one that may have to be
+  /// made again (a process's first contained run, a warm sandbox) or with
+  /// an isolation is awaited by `spawn` as always.
+  bool defer_start = false;
 };
 
 /// How the run ended, as its init or wait4 reported it.
@@ -113,6 +122,20 @@ class Child {
   /// it cannot start, std::system_error when the host is out of a resource.
   /// Nothing is left behind when it throws.
   static Child spawn(const ChildSpec& spec);
+
+  /// A deferred start (ChildSpec::defer_start) whose report has not been
+  /// taken: readable once the init has told whether the program exec'd (or
+  /// has died). -1 when no start is pending.
+  int start_fd() const noexcept { return pending_start_ ? channel_.get() : -1; }
+  bool starting() const noexcept { return pending_start_ != nullptr; }
+  /// Takes a deferred start's report (waiting for it if `start_fd()` is not
+  /// readable yet). True when the program runs (its pid is known from here
+  /// on) or no start was pending; false when it could not start: then call
+  /// `end_failed_start`.
+  bool complete_start();
+  /// After `complete_start` said false: ends the run (everything reaped,
+  /// every fd closed, `finished()`) and throws what `spawn` would have.
+  [[noreturn]] void end_failed_start();
 
   Child() = default;
   Child(Child&& other) noexcept;
@@ -180,6 +203,19 @@ class Child {
 
  private:
   friend class ChildStart;  ///< the steps of `spawn` (child.cpp)
+  /// A deferred start: what its failure names, and its report once taken.
+  struct PendingStart;
+  struct PendingStartDelete {
+    void operator()(PendingStart* start) const noexcept;
+  };
+  using PendingStartPtr = std::unique_ptr<PendingStart, PendingStartDelete>;
+  /// Takes the init's first report: the program's pid, or the start's
+  /// failure, thrown after ending the run.
+  void await_start(const ChildSpec& spec);
+  [[noreturn]] void end_start(ssize_t n, const InitReport& report, const ChildSpec& spec);
+  /// In `finish`: the report of a deferred start nobody took. False when
+  /// the start failed (the init exits then with no further report).
+  bool skip_start_report() noexcept;
   void release() noexcept;
   bool settle_direct() noexcept;
   ExitInfo finish_direct();
@@ -221,6 +257,7 @@ class Child {
   bool direct_sandbox_clean_ = false;
   bool killed_ = false;
   bool finished_ = false;
+  PendingStartPtr pending_start_;  ///< while a deferred start's report is to come
 };
 
 }  // namespace bounded_subprocess::detail

@@ -127,6 +127,23 @@ ExecCommand::ExecCommand(const std::vector<std::string>& argv, const std::option
   }
 }
 
+ExecCommand::ExecCommand(OwnAll, const ExecCommand& from) : path_(from.path_), own_env_(true) {
+  argv_storage_.reserve(from.argv_.size());
+  argv_.reserve(from.argv_.size());
+  for (const char* a : from.argv_)
+    if (a != nullptr) argv_storage_.emplace_back(a);
+  for (std::string& a : argv_storage_) argv_.push_back(a.data());
+  argv_.push_back(nullptr);
+  char* const* envp = from.envp();
+  std::size_t n = 0;
+  while (envp[n] != nullptr) ++n;
+  env_storage_.reserve(n);
+  envp_.reserve(n + 1);
+  for (std::size_t i = 0; i < n; ++i) env_storage_.emplace_back(envp[i]);
+  for (std::string& e : env_storage_) envp_.push_back(e.data());
+  envp_.push_back(nullptr);
+}
+
 char* const* ExecCommand::envp() const noexcept {
   return own_env_ ? envp_.data() : environ;
 }

@@ -16,6 +16,12 @@ class ExecCommand {
   /// the host's). Throws SpawnError (subject program) when it is not found
   /// or not executable.
   ExecCommand(const std::vector<std::string>& argv, const std::optional<Environment>& env);
+  /// A copy that owns every byte the child reads, for a start the caller
+  /// does not wait for: the argv, and the environment (the host's as it is
+  /// now, when the command has none of its own; a later setenv cannot pull
+  /// it away).
+  struct OwnAll {};
+  ExecCommand(OwnAll, const ExecCommand& from);
   ExecCommand(const ExecCommand&) = delete;
   ExecCommand& operator=(const ExecCommand&) = delete;
 
@@ -27,6 +33,7 @@ class ExecCommand {
  private:
   std::string path_;
   std::vector<char*> argv_;
+  std::vector<std::string> argv_storage_;  ///< OwnAll: the argv's bytes
   std::vector<std::string> env_storage_;
   std::vector<char*> envp_;
   bool own_env_ = false;

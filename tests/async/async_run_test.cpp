@@ -356,4 +356,95 @@ TEST(AsyncRun, DestroyingTheContextMidRunKillsAndReaps) {
   leaks.expect_clean({pgid});
 }
 
+// The entry of the library's own faces (the batch command, Python's
+// run_async): a start may fail after the call. Enough runs at once that
+// most start cold (the warm pool serves a few directly): every one still
+// ends with its program's output, a failure with the call's own exception
+// (through `late`, then the completion's code), a cancel or a deadline
+// before the start was taken as any run's, and nothing is left.
+TEST(AsyncRunLateStart, EveryOutcomeOfManyStartsAtOnce) {
+  asio::io_context io;
+  warm_up(io);
+  bs_test::NoLeaks leaks;
+  constexpr int kEach = 16;
+  struct Outcome {
+    std::error_code ec;
+    Result result;
+    std::exception_ptr late;
+    bool done = false;
+  };
+  std::vector<Outcome> outcomes(4 * kEach);
+  std::vector<std::unique_ptr<asio::cancellation_signal>> cancels;
+  for (int i = 0; i < 4 * kEach; ++i) {
+    Outcome& o = outcomes[static_cast<std::size_t>(i)];
+    std::vector<std::string> argv;
+    Options options;
+    switch (i % 4) {
+      case 0: argv = misbehave({"out-err", "run" + std::to_string(i), ""}); break;
+      case 1: argv = {kMissing}; break;
+      case 2: argv = misbehave({"sleep-forever"}); break;  // cancelled at once
+      case 3:
+        argv = misbehave({"sleep-forever"});
+        options.timeout = 0.001s;
+        break;
+    }
+    auto done = [&o](std::error_code ec, Result r) {
+      o.ec = ec;
+      o.result = std::move(r);
+      o.done = true;
+    };
+    auto late = [&o](std::exception_ptr e) { o.late = std::move(e); };
+    try {
+      if (i % 4 == 2) {
+        cancels.push_back(std::make_unique<asio::cancellation_signal>());
+        detail::async_run_late_start(io.get_executor(), argv, options, late,
+                                     asio::bind_cancellation_slot(cancels.back()->slot(), done));
+        cancels.back()->emit(asio::cancellation_type::terminal);
+      } else {
+        detail::async_run_late_start(io.get_executor(), argv, options, late, done);
+      }
+    } catch (const SpawnError& e) {  // a warm start fails at the call
+      ASSERT_EQ(i % 4, 1) << e.what();
+      o.late = std::current_exception();
+      o.ec = e.code();
+      o.done = true;
+    }
+  }
+  io.run();
+  for (int i = 0; i < 4 * kEach; ++i) {
+    const Outcome& o = outcomes[static_cast<std::size_t>(i)];
+    ASSERT_TRUE(o.done) << "run " << i;
+    switch (i % 4) {
+      case 0:
+        EXPECT_FALSE(o.ec) << o.ec.message();
+        EXPECT_EQ(o.result.out.data, "run" + std::to_string(i));
+        EXPECT_EQ(o.result.reason, EndReason::exited);
+        break;
+      case 1:
+        EXPECT_EQ(o.ec, std::errc::no_such_file_or_directory) << o.ec.message();
+        ASSERT_TRUE(o.late) << "run " << i;
+        try {
+          std::rethrow_exception(o.late);
+        } catch (const SpawnError& e) {
+          EXPECT_EQ(e.subject(), SpawnError::Subject::program);
+          EXPECT_NE(std::string(e.what()).find(kMissing), std::string::npos) << e.what();
+        } catch (...) {
+          ADD_FAILURE() << "not a SpawnError";
+        }
+        break;
+      case 2:
+        EXPECT_EQ(o.ec, asio::error::operation_aborted) << o.ec.message();
+        EXPECT_EQ(o.result.reason, EndReason::cancelled);
+        EXPECT_FALSE(o.late);
+        break;
+      case 3:
+        EXPECT_FALSE(o.ec) << o.ec.message();
+        EXPECT_EQ(o.result.reason, EndReason::timeout);
+        EXPECT_FALSE(o.late);
+        break;
+    }
+  }
+  leaks.expect_clean();
+}
+
 }  // namespace

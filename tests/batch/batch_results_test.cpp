@@ -82,6 +82,41 @@ TEST(BatchResults, EveryKindOfJobGetsTheResultOfBoundedRunJson) {
   leaks.expect_clean({}, {pids[0]});
 }
 
+// Jobs whose namespaces are made for them start without the batch waiting
+// for their exec: a start that fails then is still an error that names the
+// program or the cwd, as at the call. Sleepers hold the warm sandboxes
+// first, so that most of the failing starts are made so.
+TEST(BatchResults, StartsThatFailAfterTheCallAreErrorsNamingWhatFailed) {
+  bs_test::NoLeaks leaks;
+  batch_test::Workspace ws;
+  const std::string M = misbehave();
+  std::vector<json> lines;
+  for (int i = 0; i < 16; ++i)
+    lines.push_back(job("hold" + std::to_string(i), {M, "sleep-forever"}, {{"timeout", 1}}));
+  for (int i = 0; i < 16; ++i) {
+    lines.push_back(job("missing" + std::to_string(i), {"/nonexistent/bs-batch-missing"}));
+    lines.push_back(
+        job("nodir" + std::to_string(i), {M, "exit", "0"}, {{"cwd", "/nonexistent/bs-batch-dir"}}));
+  }
+  ws.write_jobs(lines);
+  auto run = batch_test::run_batch({ws.jobs(), "--parallel", "48", "--quiet"});
+  auto results = batch_test::by_id(batch_test::parse_lines(run.out));
+  ASSERT_EQ(results.size(), 48u) << run.out;
+  for (auto& [id, r] : results) {
+    if (id.rfind("hold", 0) == 0) {
+      EXPECT_EQ(r["reason"], "timeout") << r;
+      continue;
+    }
+    ASSERT_EQ(r["reason"], "error") << r;
+    const std::string error = r["error"].get<std::string>();
+    const std::string named =
+        id.rfind("missing", 0) == 0 ? "'/nonexistent/bs-batch-missing'" : "'/nonexistent/bs-batch-dir'";
+    EXPECT_NE(error.find(named), std::string::npos) << id << ": " << error;
+    EXPECT_NE(error.find("No such file or directory"), std::string::npos) << id << ": " << error;
+  }
+  leaks.expect_clean();
+}
+
 TEST(BatchResults, BadLinesBecomeErrorResultsAndTheBatchGoesOn) {
   bs_test::NoLeaks leaks;
   batch_test::Workspace ws;

@@ -20,6 +20,8 @@
 #include <asio/is_executor.hpp>
 
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -34,11 +36,20 @@
 namespace bounded_subprocess::detail {
 
 class AsyncRunOp;
+/// For the library's own faces that report a failed start with the run's
+/// outcome anyway (the batch command, Python's `run_async`): called on the
+/// run's strand with the exception that a start which failed after the call
+/// returned would have thrown, just before the completion gets its code.
+/// Given one, the call does not wait for the program's exec where the start
+/// allows (a run with namespaces of its own made for it: the init sets it
+/// up on another CPU while the caller starts the next run).
+using LateStartError = std::function<void(std::exception_ptr)>;
 /// Spawns the child, not yet supervised: throws (std::invalid_argument,
 /// SpawnError) with nothing left behind. Destroying the op unstarted kills
 /// and reaps the child.
 std::shared_ptr<AsyncRunOp> spawn_async_run(const asio::any_io_executor& ex,
-                                            const std::vector<std::string>& argv, const Options& options);
+                                            const std::vector<std::string>& argv, const Options& options,
+                                            LateStartError late = nullptr);
 /// Begins supervising a spawned child; `completion` gets the Result.
 void start_async_run(const std::shared_ptr<AsyncRunOp>& op, Completion<Result> completion);
 /// Cancels the run (every type: the group is killed as cancelled).
@@ -56,7 +67,7 @@ struct PreparedRun {
 /// (and, with a container, as `prepare_async_podman_run`) with nothing
 /// left behind.
 PreparedRun prepare_async_run(const asio::any_io_executor& ex, const std::vector<std::string>& argv,
-                              const Options& options);
+                              const Options& options, LateStartError late = nullptr);
 
 class LineStreamImpl;
 /// The claim of a stream's one pending async_next (a misuse check): made by
