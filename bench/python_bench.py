@@ -5,8 +5,9 @@ same run (issue 11). Prints `name: value` lines like bs_bench.
   python: run(true)                    run(["true"]) vs subprocess.run(["true"])
   python: 1000 concurrent sleep 1      asyncio.gather of async run vs a bare loop
                                        that starts all with subprocess.Popen, then
-                                       waits for each (and, for reference,
-                                       asyncio.create_subprocess_exec)
+                                       waits for each; the same capturing stdout
+                                       and stderr as a run does (and, for
+                                       reference, asyncio.create_subprocess_exec)
   python: Interactive round trip       write + read_line through cat, sync and
                                        async, vs a bare blocking write/readline
                                        ping-pong with subprocess.Popen; with cat
@@ -108,6 +109,21 @@ def bench_concurrent_sleep() -> None:
             p.wait()
         return time.perf_counter() - t0
 
+    def bare_popen_capturing() -> float:
+        # The same work as a run: stdout and stderr captured (read to their
+        # end once the program has exited), not only waited for.
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen(["sleep", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for _ in range(count)]
+        for p in procs:
+            p.wait()
+            assert p.stdout is not None and p.stderr is not None
+            p.stdout.read()
+            p.stderr.read()
+            p.stdout.close()
+            p.stderr.close()
+        return time.perf_counter() - t0
+
     def asyncio_exec() -> float:
         async def main() -> None:
             async def one() -> None:
@@ -124,14 +140,16 @@ def bench_concurrent_sleep() -> None:
         "ours": ours,
         "ours, process_group": lambda: ours("process_group"),
         "popen": bare_popen,
+        "popen, capturing": bare_popen_capturing,
         "asyncio": asyncio_exec,
     })
-    o, pg, b, a = (statistics.median(figures[k])
-                   for k in ("ours", "ours, process_group", "popen", "asyncio"))
+    o, pg, b, c, a = (statistics.median(figures[k])
+                      for k in ("ours", "ours, process_group", "popen", "popen, capturing", "asyncio"))
     out(f"{count} concurrent sleep 1",
         f"{o:.2f} s; bare Popen-all-then-wait {b:.2f} s; ratio {o / b:.2f} (goal <= 1.10); "
+        f"the same capturing stdout and stderr {c:.2f} s; ratio {o / c:.2f}; "
         f"asyncio.create_subprocess_exec {a:.2f} s")
-    out(f"{count} concurrent sleep 1, process_group", f"{pg:.2f} s; ratio {pg / b:.2f}")
+    out(f"{count} concurrent sleep 1, process_group", f"{pg:.2f} s; ratio {pg / b:.2f}; capturing {pg / c:.2f}")
 
 
 def pin_threads(cpus: Set[int]) -> None:
