@@ -31,10 +31,14 @@ if command -v podman >/dev/null 2>&1 &&
   ctest --test-dir "$build" -R '^podman_test_image$' --output-on-failure >&2 ||
     echo "run.sh: the podman test image could not be built; the podman section will say why" >&2
 fi
+# A missed goal (or a section that could not run) makes a section's exit
+# status 1; every section runs, and the worst status is the script's.
+status=0
 if [ $cxx = yes ]; then
   # shellcheck disable=SC2086  # section names are words
-  "$build/bench/bs_bench" $quick $cxx_args
+  "$build/bench/bs_bench" $quick $cxx_args || status=$?
 fi
 if [ $python = yes ]; then
-  PYTHONPATH="$build/python" /usr/bin/python3 "$root/bench/python_bench.py" $quick
+  PYTHONPATH="$build/python" /usr/bin/python3 "$root/bench/python_bench.py" $quick || status=$?
 fi
+exit $status

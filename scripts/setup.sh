@@ -15,6 +15,7 @@ packages=(
   python3-venv python3-build                      # venvs and sdists in the install test
   python3-pytest python3-pytest-asyncio python3-pytest-timeout python3-mypy
   podman runc busybox-static                      # container entry points and their test image
+  bubblewrap                                      # the isolation benchmark's peer (bwrap)
   slurm-wlm munge                                 # the Slurm test of bounded-run batch (a one-node cluster)
 )
 
