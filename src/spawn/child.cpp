@@ -1142,8 +1142,10 @@ bool Child::complete_start() {
   if (!pending_start_ || pending_start_->taken) return !pending_start_;
   PendingStart& start = *pending_start_;
   do {
+    // A kill request (a cancel, a deadline) that the init never read, if it
+    // died, resets the connection: that error comes before its report.
     start.n = receive_report(channel_.get(), start.report, program_pidfd_);
-  } while (start.n < 0 && errno == EINTR);
+  } while (start.n < 0 && (errno == EINTR || errno == ECONNRESET));
   if (start.n == static_cast<ssize_t>(sizeof start.report) && start.report.kind == InitReport::started) {
     pid_ = start.report.program_pid;
     pending_start_.reset();
