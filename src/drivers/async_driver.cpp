@@ -197,12 +197,7 @@ void AsyncDriver::start_reported() {
     sup_->on_start_report();
   } catch (...) {
     const std::exception_ptr error = std::current_exception();
-    finished_ = true;
-    if (watchdog_ != nullptr) watchdog_->remove(std::exchange(watchdog_key_, 0));
-    ++timer_gen_;
-    timer_waiting_ = false;
-    timer_.cancel();
-    release_all();
+    stop_waiting();
     on_start_failed(error);
     return;
   }
@@ -242,13 +237,17 @@ void AsyncDriver::kill_and_finish_now() {
   }
 }
 
-void AsyncDriver::finish() {
+void AsyncDriver::stop_waiting() {
   finished_ = true;
   if (watchdog_ != nullptr) watchdog_->remove(std::exchange(watchdog_key_, 0));
   ++timer_gen_;
   timer_waiting_ = false;
   timer_.cancel();
   release_all();
+}
+
+void AsyncDriver::finish() {
+  stop_waiting();
   on_finished(error_, sup_->take_result());
 }
 

@@ -85,6 +85,9 @@ class AsyncDriver : public std::enable_shared_from_this<AsyncDriver>, private Fd
   void before_close(int fd) noexcept override;
   void arm(Watch& w, asio::posix::stream_descriptor::wait_type type, void (AsyncDriver::*on_ready)());
   void arm_timer();
+  /// The run is over for the driver: no more waits, the watchdog and the
+  /// timer let go, every fd released to the Supervisor.
+  void stop_waiting();
   void finish();
   void release_all() noexcept;
 
