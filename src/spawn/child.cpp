@@ -1108,18 +1108,22 @@ void Child::kill() noexcept {
 }
 
 // The init answers once the program has exec'd (or could not); a
-// subreaper's sends the program's pidfd along.
+// subreaper's sends the program's pidfd along. A kill request (a cancel, a
+// deadline) that the init never read, if it died, resets the connection:
+// that error comes before its report.
+bool Child::take_start_report(InitReport& report, ssize_t& n, int flags) noexcept {
+  do {
+    n = receive_report(channel_.get(), report, program_pidfd_, flags);
+  } while (n < 0 && (errno == EINTR || errno == ECONNRESET));
+  const bool started = n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::started;
+  if (started) pid_ = report.program_pid;
+  return started;
+}
+
 void Child::await_start(const ChildSpec& spec) {
   InitReport report;
   ssize_t n;
-  do {
-    n = receive_report(channel_.get(), report, program_pidfd_);
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof report) && report.kind == InitReport::started) {
-    pid_ = report.program_pid;
-    return;
-  }
-  end_start(n, report, spec);
+  if (!take_start_report(report, n)) end_start(n, report, spec);
 }
 
 // A start that failed: ended here (its init reaped) and thrown.
@@ -1141,13 +1145,7 @@ void Child::end_start(ssize_t n, const InitReport& report, const ChildSpec& spec
 bool Child::complete_start() {
   if (!pending_start_ || pending_start_->taken) return !pending_start_;
   PendingStart& start = *pending_start_;
-  do {
-    // A kill request (a cancel, a deadline) that the init never read, if it
-    // died, resets the connection: that error comes before its report.
-    start.n = receive_report(channel_.get(), start.report, program_pidfd_);
-  } while (start.n < 0 && (errno == EINTR || errno == ECONNRESET));
-  if (start.n == static_cast<ssize_t>(sizeof start.report) && start.report.kind == InitReport::started) {
-    pid_ = start.report.program_pid;
+  if (take_start_report(start.report, start.n)) {
     pending_start_.reset();
     return true;
   }
@@ -1166,11 +1164,8 @@ bool Child::skip_start_report() noexcept {
   if (start->taken) return false;  // the failure complete_start saw
   InitReport report;
   ssize_t n;
-  do {
-    n = receive_report(channel_.get(), report, program_pidfd_, MSG_DONTWAIT);
-  } while (n < 0 && (errno == EINTR || errno == ECONNRESET));
+  if (take_start_report(report, n, MSG_DONTWAIT)) return true;
   if (n != static_cast<ssize_t>(sizeof report)) return true;  // no word: the end tells what is left
-  if (report.kind == InitReport::started) pid_ = report.program_pid;
   return report.kind != InitReport::failed;
 }
 

@@ -209,6 +209,10 @@ class Child {
     void operator()(PendingStart* start) const noexcept;
   };
   using PendingStartPtr = std::unique_ptr<PendingStart, PendingStartDelete>;
+  /// Receives the init's first report (`flags`: recvmsg's); true when it
+  /// says the program started, whose pid is then known. `n` is what the
+  /// receive returned.
+  bool take_start_report(InitReport& report, ssize_t& n, int flags = 0) noexcept;
   /// Takes the init's first report: the program's pid, or the start's
   /// failure, thrown after ending the run.
   void await_start(const ChildSpec& spec);
