@@ -13,12 +13,14 @@
 #include "spawn/child.hpp"
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <linux/sched.h>  // struct clone_args, CLONE_CLEAR_SIGHAND
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -194,20 +196,52 @@ class Region {
 // so the child resets only the ignored ones) onto the stack at [bottom,
 // top), running fn(plan). Falls back to clone where clone3 is refused (a
 // seccomp filter) or does not know the flag (before Linux 5.5): `reset` then
-// says to reset every disposition. Returns the pid or -errno.
+// says to reset every disposition. With `clear_tid` (CLONE_CHILD_CLEARTID
+// there) no fallback: the refusal is returned. Returns the pid or -errno.
 long clone_clearing_handlers(unsigned long flags, int exit_signal, char* bottom, char* top, int* pidfd,
-                             int (*fn)(void*), void* plan, SignalReset& reset) {
+                             int (*fn)(void*), void* plan, SignalReset& reset, int* clear_tid = nullptr) {
   clone_args args{};
-  args.flags = flags | CLONE_PIDFD | CLONE_CLEAR_SIGHAND;
+  args.flags = flags | CLONE_PIDFD | CLONE_CLEAR_SIGHAND | (clear_tid != nullptr ? CLONE_CHILD_CLEARTID : 0);
   args.pidfd = reinterpret_cast<std::uintptr_t>(pidfd);
+  args.child_tid = reinterpret_cast<std::uintptr_t>(clear_tid);
   args.exit_signal = static_cast<unsigned>(exit_signal);
   args.stack = reinterpret_cast<std::uintptr_t>(bottom);
   args.stack_size = static_cast<std::uint64_t>(top - bottom);
   reset = SignalReset::ignored;
   const long pid = bs_clone3(&args, sizeof args, fn, plan);
   if (pid != -ENOSYS && pid != -E2BIG && pid != -EINVAL) return pid;
+  if (clear_tid != nullptr) return pid;
   reset = SignalReset::all;
   return bs_clone(flags | CLONE_PIDFD | static_cast<unsigned long>(exit_signal), top, pidfd, fn, plan);
+}
+
+// Sharing the host's fd table pays where the init would copy many more fds
+// than it needs: the fds the plan names lie far above the host's pidfd
+// (the start blocks until the init has taken them, a few microseconds).
+// Not under a seccomp filter of the calling thread, which the init shares
+// and which may refuse pidfd_getfd by killing.
+constexpr int kCopiedFdsWorthSharing = 64;
+
+int fds_worth_taking(const InitPlan& plan) {
+  const int host = host_pidfd();
+  if (host < 0) return -1;
+  const int named[8] = {
+      plan.channel_fd,       plan.proc_fd,          plan.cgroup_dir_fd,    plan.cgroup_parent_fd,
+      plan.program.stdio[0], plan.program.stdio[1], plan.program.stdio[2], plan.program.cgroup_procs_fd};
+  int highest = -1;
+  for (const int fd : named) highest = fd > highest ? fd : highest;
+  if (highest - host < kCopiedFdsWorthSharing || ::prctl(PR_GET_SECCOMP) != 0) return -1;
+  return host;
+}
+
+std::atomic<std::uint64_t> fd_tables_taken_from{0};
+
+// Until the init cloned sharing our fd table has its own (InitPlan::fds_word).
+void wait_until_fds_taken(int& word) {
+  int now;
+  while ((now = __atomic_load_n(&word, __ATOMIC_ACQUIRE)) == kFdsPending)
+    ::syscall(SYS_futex, &word, FUTEX_WAIT, kFdsPending, nullptr, nullptr, 0);
+  if (now == kFdsTaken) fd_tables_taken_from.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool sigchld_reaped_by_kernel() {
@@ -609,14 +643,31 @@ class ChildStart {
     if (spec_.isolation != nullptr) set_up_isolation(*plan, cgroup);
     const unsigned long clone_flags =
         sandbox != nullptr ? use_sandbox(*plan, *sandbox) : init_clone_flags(containment_, m_);
+    // A plain init (nothing of a sandbox or an isolation to take along) in a
+    // host holding many fds shares the host's table for a moment, instead
+    // of copying it (InitPlan::fetch_from); not one in a user namespace of
+    // its own, where the host's fds are out of reach (pidfd_getfd needs
+    // CAP_SYS_PTRACE over the host's).
+    plan->fetch_from = sandbox == nullptr && spec_.isolation == nullptr && (clone_flags & CLONE_NEWUSER) == 0
+                           ? fds_worth_taking(*plan)
+                           : -1;
     int pidfd = -1;
     long pid;
     {
       BlockAllSignals blocked;
       child_.started_ = Clock::now();
-      pid = clone_clearing_handlers(clone_flags, 0, region_.at(kInitStackAt), region_.at(kPlanAt), &pidfd,
-                                    bs_run_init, plan, plan->reset_signals);
+      if (plan->fetch_from >= 0) {
+        plan->fds_word = kFdsPending;
+        pid = clone_clearing_handlers(clone_flags | CLONE_FILES, 0, region_.at(kInitStackAt),
+                                      region_.at(kPlanAt), &pidfd, bs_run_init, plan, plan->reset_signals,
+                                      &plan->fds_word);
+        if (pid == -ENOSYS || pid == -E2BIG || pid == -EINVAL) plan->fetch_from = -1;  // clone3 refused
+      }
+      if (plan->fetch_from < 0)
+        pid = clone_clearing_handlers(clone_flags, 0, region_.at(kInitStackAt), region_.at(kPlanAt), &pidfd,
+                                      bs_run_init, plan, plan->reset_signals);
     }
+    if (pid >= 0 && plan->fetch_from >= 0) wait_until_fds_taken(plan->fds_word);
     // The init has its copies of these; the host keeps none.
     init_end.reset();
     cgroup_procs_write.reset();
@@ -1279,6 +1330,10 @@ Members Child::members() const noexcept {
     if (sandbox_ != nullptr) m.sandbox_init_pid = static_cast<const WarmSandbox*>(sandbox_)->pid;
   }
   return m;
+}
+
+std::uint64_t inits_that_took_their_fds() noexcept {
+  return fd_tables_taken_from.load(std::memory_order_relaxed);
 }
 
 }  // namespace bounded_subprocess::detail

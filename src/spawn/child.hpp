@@ -264,4 +264,9 @@ class Child {
   PendingStartPtr pending_start_;  ///< while a deferred start's report is to come
 };
 
+/// How many inits this process has started sharing its fd table and taking
+/// their fds from it (InitPlan::fetch_from), rather than copying it: for
+/// tests, which must know that they saw that path.
+std::uint64_t inits_that_took_their_fds() noexcept;
+
 }  // namespace bounded_subprocess::detail

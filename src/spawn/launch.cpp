@@ -8,6 +8,7 @@
 #include <errno.h>  // the E* constants only: never errno itself
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/futex.h>
 #include <linux/sched.h>  // struct clone_args, CLONE_INTO_CGROUP
 #include <linux/stat.h>   // struct statx
 #include <poll.h>
@@ -290,6 +291,7 @@ class Init {
   explicit Init(InitPlan& plan) : plan_(plan) {}
 
   [[noreturn]] void run() {
+    if (plan_.fetch_from >= 0) take_host_fds();
     if (plan_.kind == InitKind::warm_sandbox) serve_warm_sandbox();
     if (plan_.kind == InitKind::warm_shepherd) shepherd();
     const int err = prepare();
@@ -304,6 +306,42 @@ class Init {
   }
 
  private:
+  // Cloned sharing the host's fd table (InitPlan::fetch_from): a table of
+  // our own with the fds up to the host's pidfd, and each fd the plan names
+  // above it taken from the host at its number, instead of a copy of every
+  // fd of the host to close again. Nothing else of the host's table must
+  // reach us: the rest is closed below (close_all_but) as from a copy.
+  void take_host_fds() {
+    const int host = plan_.fetch_from;
+    // Whether an fd can be taken from the host at all (a security module
+    // may refuse): where not, a copy of its table, as a clone would make.
+    int taken = kFdsTaken;
+    if (const long proof = call(SYS_pidfd_getfd, host, host, 0); proof < 0) {
+      if (call(SYS_unshare, CLONE_FILES) < 0) exit_now(1);
+      taken = kFdsCopied;
+    } else {
+      call(SYS_close, proof);
+      if (call(SYS_close_range, host + 1, ~0U, CLOSE_RANGE_UNSHARE) < 0) exit_now(1);
+      const int wanted[8] = {plan_.channel_fd,       plan_.proc_fd,
+                             plan_.cgroup_dir_fd,    plan_.cgroup_parent_fd,
+                             plan_.program.stdio[0], plan_.program.stdio[1],
+                             plan_.program.stdio[2], plan_.program.cgroup_procs_fd};
+      for (const int fd : wanted) {
+        // None, or here already (copied with the low fds, or taken).
+        if (fd < 0 || call(SYS_fcntl, fd, F_GETFD) >= 0) continue;
+        const long got = call(SYS_pidfd_getfd, host, fd, 0);
+        // The host then sees us gone before our report: the start failed.
+        if (got < 0) exit_now(1);
+        if (got != fd) {
+          if (call(SYS_dup3, got, fd, O_CLOEXEC) < 0) exit_now(1);
+          call(SYS_close, got);
+        }
+      }
+    }
+    __atomic_store_n(&plan_.fds_word, taken, __ATOMIC_RELEASE);
+    call(SYS_futex, &plan_.fds_word, FUTEX_WAKE, 1, nullptr, nullptr, 0);
+  }
+
   void report(InitReport& r) {
     // MSG_NOSIGNAL: the host may be gone (and SIGPIPE is blocked anyway).
     call(SYS_sendto, plan_.channel_fd, &r, sizeof r, MSG_NOSIGNAL, nullptr, 0);

@@ -235,7 +235,24 @@ struct InitPlan {
   /// pool's inotify fd: its last close waits for the kernel (an SRCU grace
   /// period, milliseconds), which must not be on the host's way out.
   int warm_keep_fd = -1;
+  /// Cloned sharing the host's fd table (CLONE_FILES) instead of with a
+  /// copy of it: the host's own pidfd, by its number there. The init first
+  /// makes a table of its own holding only the fds up to that number, then
+  /// takes each fd it needs from the host (pidfd_getfd) at the number the
+  /// plan names, then sets `fds_word` to kFdsTaken and wakes the host,
+  /// which closes its copies only then. A host with thousands of runs in
+  /// flight holds thousands of fds, which a copy would take and the init
+  /// close again, one by one. -1: a copy, as fork makes.
+  int fetch_from = -1;
+  /// kFdsPending until the init has its fds; the kernel writes 0 here when
+  /// the init exits (CLONE_CHILD_CLEARTID), so a host waiting on it
+  /// (a futex) also wakes for an init that ended before taking them.
+  int fds_word = 0;
 };
+
+inline constexpr int kFdsPending = 1;
+inline constexpr int kFdsTaken = 2;
+inline constexpr int kFdsCopied = 3;  ///< pidfd_getfd refused: the init copied the host's table
 
 inline constexpr int kProbeWorked = 0;
 inline constexpr int kProbeWorkedWithoutProc = 1;

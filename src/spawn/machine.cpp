@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -282,7 +284,13 @@ void open_proc(Machine& m) {
 }
 
 Machine& opened_machine() {
-  std::call_once(answers().opened, [] { open_proc(answers().machine); });
+  std::call_once(answers().opened, [] {
+    open_proc(answers().machine);
+    // Where a run's init may take its fds from the host (root: no user
+    // namespace between them), the pidfd they take them through is opened
+    // now, among the first fds of the process (InitPlan::fetch_from).
+    if (::geteuid() == 0) (void)host_pidfd();
+  });
   return answers().machine;
 }
 
@@ -562,6 +570,18 @@ Containment choose_containment(const ContainmentRequest& request) {
   throw_unavailable(m, request.at_least,
                     "no containment at least as strong as '" + std::string(to_string(request.at_least)) +
                         "' is available here");
+}
+
+int host_pidfd() {
+  static std::atomic<std::uint64_t> held{0};  // pid << 32 | (fd + 1)
+  const auto me = static_cast<std::uint64_t>(::getpid());
+  std::uint64_t seen = held.load(std::memory_order_acquire);
+  if (seen >> 32 == me) return static_cast<int>(seen & 0xffffffffU) - 1;
+  const int fd = keep_above_stdio(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(me), 0)));
+  const std::uint64_t mine = me << 32 | static_cast<std::uint64_t>(fd + 1);
+  if (held.compare_exchange_strong(seen, mine, std::memory_order_acq_rel)) return fd;
+  if (fd >= 0) ::close(fd);  // another thread's is kept
+  return seen >> 32 == me ? static_cast<int>(seen & 0xffffffffU) - 1 : -1;
 }
 
 }  // namespace bounded_subprocess::detail

@@ -75,6 +75,12 @@ std::string read_open_file(int fd);
 /// ignored.
 void remove_stale_cgroups(int parent_fd);
 
+/// This process's own pidfd, opened once per process (with the machine,
+/// where runs' inits may take their fds through it, so that its number is
+/// low), -1 where pidfd_open is refused. A forked child gets one of its
+/// own: its inits must never take fds from its parent.
+int host_pidfd();
+
 /// This process's machine: /proc is opened at the first call (thread-safe);
 /// the mechanisms are probed as they are asked about (`available`).
 const Machine& machine();
