@@ -308,34 +308,41 @@ class Init {
  private:
   // Cloned sharing the host's fd table (InitPlan::fetch_from): a table of
   // our own with the fds up to the host's pidfd, and each fd the plan names
-  // above it taken from the host at its number, instead of a copy of every
-  // fd of the host to close again. Nothing else of the host's table must
-  // reach us: the rest is closed below (close_all_but) as from a copy.
+  // above it taken from the host into the lowest free number, which the
+  // plan then names (the host reads none of these after the clone). So the
+  // table stays as small as the host's was when it opened its pidfd, and
+  // every close_range of ours, and the program's copy of it, costs that
+  // little. Nothing else of the host's table must reach us: the rest is
+  // closed below (close_all_but) as from a copy.
   void take_host_fds() {
     const int host = plan_.fetch_from;
+    int taken = kFdsTaken;
     // Whether an fd can be taken from the host at all (a security module
     // may refuse): where not, a copy of its table, as a clone would make.
-    int taken = kFdsTaken;
     if (const long proof = call(SYS_pidfd_getfd, host, host, 0); proof < 0) {
       if (call(SYS_unshare, CLONE_FILES) < 0) exit_now(1);
       taken = kFdsCopied;
     } else {
       call(SYS_close, proof);
       if (call(SYS_close_range, host + 1, ~0U, CLOSE_RANGE_UNSHARE) < 0) exit_now(1);
-      const int wanted[8] = {plan_.channel_fd,       plan_.proc_fd,
-                             plan_.cgroup_dir_fd,    plan_.cgroup_parent_fd,
-                             plan_.program.stdio[0], plan_.program.stdio[1],
-                             plan_.program.stdio[2], plan_.program.cgroup_procs_fd};
-      for (const int fd : wanted) {
-        // None, or here already (copied with the low fds, or taken).
-        if (fd < 0 || call(SYS_fcntl, fd, F_GETFD) >= 0) continue;
+      int* const named[9] = {
+          &plan_.channel_fd,       &plan_.proc_fd,          &plan_.cgroup_dir_fd,
+          &plan_.cgroup_parent_fd, &plan_.program.stdio[0], &plan_.program.stdio[1],
+          &plan_.program.stdio[2], &plan_.program.proc_fd,  &plan_.program.cgroup_procs_fd};
+      int was[9];
+      for (int i = 0; i < 9; ++i) {
+        const int fd = was[i] = *named[i];
+        if (fd <= host) continue;  // none, or here already (copied with the low fds)
+        int j = 0;
+        while (j < i && was[j] != fd) ++j;
+        if (j < i) {  // the same fd as an earlier one (stdout and stderr alike)
+          *named[i] = *named[j];
+          continue;
+        }
         const long got = call(SYS_pidfd_getfd, host, fd, 0);
         // The host then sees us gone before our report: the start failed.
         if (got < 0) exit_now(1);
-        if (got != fd) {
-          if (call(SYS_dup3, got, fd, O_CLOEXEC) < 0) exit_now(1);
-          call(SYS_close, got);
-        }
+        *named[i] = static_cast<int>(got);
       }
     }
     __atomic_store_n(&plan_.fds_word, taken, __ATOMIC_RELEASE);

@@ -238,9 +238,10 @@ struct InitPlan {
   /// Cloned sharing the host's fd table (CLONE_FILES) instead of with a
   /// copy of it: the host's own pidfd, by its number there. The init first
   /// makes a table of its own holding only the fds up to that number, then
-  /// takes each fd it needs from the host (pidfd_getfd) at the number the
-  /// plan names, then sets `fds_word` to kFdsTaken and wakes the host,
-  /// which closes its copies only then. A host with thousands of runs in
+  /// takes each fd the plan names above it from the host (pidfd_getfd) into
+  /// its lowest free number and names that in the plan instead, then sets
+  /// `fds_word` to kFdsTaken and wakes the host, which closes its copies
+  /// only then. A host with thousands of runs in
   /// flight holds thousands of fds, which a copy would take and the init
   /// close again, one by one. -1: a copy, as fork makes.
   int fetch_from = -1;
