@@ -17,7 +17,9 @@ constexpr std::size_t kSlowest = 5;
 constexpr auto kBarRefresh = std::chrono::milliseconds(200);
 
 std::string clock_text(double seconds) {
-  const long s = std::lround(std::max(0.0, seconds));
+  // Rounded half up by hand: std::lround alone would make bounded-run load
+  // libm at every start.
+  const long s = static_cast<long>(std::max(0.0, seconds) + 0.5);
   char buf[32];
   if (s >= 3600) {
     std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
