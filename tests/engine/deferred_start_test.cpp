@@ -27,6 +27,7 @@
 #include "bounded_subprocess/run.hpp"
 #include "bounded_subprocess/spawn_error.hpp"
 #include "leak_check.hpp"
+#include "pipe_io.hpp"
 #include "spawn/child.hpp"
 
 namespace {
@@ -64,24 +65,6 @@ void clobber(Command& c) {
   if (c.env)
     for (auto& [name, value] : *c.env) value.assign(value.size(), 'X');
   if (c.cwd) c.cwd->assign(c.cwd->size(), 'X');
-}
-
-std::string read_all(int fd) {
-  std::string out;
-  char buf[512];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0) {
-      out.append(buf, static_cast<std::size_t>(n));
-    } else if (n == 0) {
-      return out;
-    } else if (errno == EAGAIN) {
-      pollfd p{fd, POLLIN, 0};
-      ::poll(&p, 1, 60'000);  // a hang fails by ctest's timeout
-    } else if (errno != EINTR) {
-      return out + " (read failed)";
-    }
-  }
 }
 
 detail::ExitInfo wait_and_finish(detail::Child& child) {
@@ -139,7 +122,7 @@ TEST_F(DeferredStart, TheProgramReadsItsOwnCopyOfTheCommand) {
     const std::string tag = std::to_string(i);
     const std::string expected = i % 2 == 0 ? "argument-" + tag + "|own-" + tag + "|" + dir
                                             : "argument-" + tag + "|host-" + tag + "|" + host_cwd;
-    EXPECT_EQ(read_all(child.stdout_pipe().get()), expected) << "run " << i;
+    EXPECT_EQ(bs_test::read_to_eof(child.stdout_pipe().get()), expected) << "run " << i;
     const detail::ExitInfo info = wait_and_finish(child);
     EXPECT_TRUE(WIFEXITED(info.status) && WEXITSTATUS(info.status) == 0) << "run " << i;
   }

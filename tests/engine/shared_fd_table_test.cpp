@@ -27,6 +27,7 @@
 #include "bounded_subprocess/containment.hpp"
 #include "bounded_subprocess/run.hpp"
 #include "leak_check.hpp"
+#include "pipe_io.hpp"
 #include "spawn/child.hpp"
 
 namespace {
@@ -36,24 +37,6 @@ namespace detail = bounded_subprocess::detail;
 
 constexpr int kRuns = 24;        // more than the warm pool holds at once
 constexpr int kHostPipes = 300;  // 600 fds: far above the host's pidfd
-
-std::string read_all(int fd) {
-  std::string out;
-  char buf[512];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0) {
-      out.append(buf, static_cast<std::size_t>(n));
-    } else if (n == 0) {
-      return out;
-    } else if (errno == EAGAIN) {
-      pollfd p{fd, POLLIN, 0};
-      ::poll(&p, 1, 60'000);  // a hang fails by ctest's timeout
-    } else if (errno != EINTR) {
-      return out + " (read failed)";
-    }
-  }
-}
 
 bool write_all(int fd, const std::string& data) {
   std::size_t done = 0;
@@ -150,11 +133,11 @@ std::string runs_get_their_own_fds() {
     const std::string run = "run " + std::to_string(i) + ": ";
     if (child.finished()) continue;
     if (i % 3 != 2) {
-      if (const std::string out = read_all(child.stdout_pipe().get()); out != "0 1 2 3 ")
+      if (const std::string out = bs_test::read_to_eof(child.stdout_pipe().get()); out != "0 1 2 3 ")
         wrong += run + "the program held the fds [" + out + "]\n";
     }
     if (i % 3 == 0) {
-      if (const std::string err = read_all(child.stderr_pipe().get());
+      if (const std::string err = bs_test::read_to_eof(child.stderr_pipe().get());
           err != "err-" + std::to_string(i) + "\n")
         wrong += run + "stderr [" + err + "]\n";
     }
@@ -233,7 +216,7 @@ TEST_F(SharedFdTable, AForkedChildsRunsTakeTheirFdsFromTheChild) {
     ::_exit(wrong.empty() ? 0 : 1);
   }
   ::close(report[1]);
-  const std::string wrong = read_all(report[0]);
+  const std::string wrong = bs_test::read_to_eof(report[0]);
   ::close(report[0]);
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
