@@ -241,9 +241,9 @@ struct InitPlan {
   /// takes each fd the plan names above it from the host (pidfd_getfd) into
   /// its lowest free number and names that in the plan instead, then sets
   /// `fds_word` to kFdsTaken and wakes the host, which closes its copies
-  /// only then. A host with thousands of runs in
-  /// flight holds thousands of fds, which a copy would take and the init
-  /// close again, one by one. -1: a copy, as fork makes.
+  /// only then. A host with thousands of runs in flight holds thousands of
+  /// fds, which a copy would take and the init close again, one by one.
+  /// -1: a copy, as fork makes.
   int fetch_from = -1;
   /// kFdsPending until the init has its fds; the kernel writes 0 here when
   /// the init exits (CLONE_CHILD_CLEARTID), so a host waiting on it
