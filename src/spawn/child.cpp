@@ -225,9 +225,9 @@ constexpr int kCopiedFdsWorthSharing = 64;
 int fds_worth_taking(const InitPlan& plan) {
   const int host = host_pidfd();
   if (host < 0) return -1;
-  const int named[9] = {plan.channel_fd,       plan.proc_fd,          plan.cgroup_dir_fd,
-                        plan.cgroup_parent_fd, plan.program.stdio[0], plan.program.stdio[1],
-                        plan.program.stdio[2], plan.program.proc_fd,  plan.program.cgroup_procs_fd};
+  const int named[8] = {
+      plan.channel_fd,       plan.proc_fd,          plan.cgroup_dir_fd,    plan.cgroup_parent_fd,
+      plan.program.stdio[0], plan.program.stdio[1], plan.program.stdio[2], plan.program.cgroup_procs_fd};
   int highest = -1;
   for (const int fd : named) highest = fd > highest ? fd : highest;
   if (highest - host < kCopiedFdsWorthSharing || ::prctl(PR_GET_SECCOMP) != 0) return -1;
@@ -556,7 +556,6 @@ class ChildStart {
     program.envp = command_.envp();
     program.cwd = spec_.cwd ? spec_.cwd->c_str() : nullptr;
     for (int i = 0; i < 3; ++i) program.stdio[i] = stdio_.child_fd[i];
-    program.proc_fd = m_.proc_fd;
     return program;
   }
 

@@ -130,9 +130,6 @@ struct ProgramPlan {
   /// fds to become 0, 1, 2; -1 keeps the fd of that number (inherit).
   int stdio[3] = {-1, -1, -1};
   SignalReset reset_signals = SignalReset::all;
-  /// The host's /proc (SignalReset::ignored reads SigIgn from it; -1: reset
-  /// them all).
-  int proc_fd = -1;
   /// Start a new session (setsid): its pid is then its process group id.
   bool new_session = true;
   /// Join a cgroup before exec: an open cgroup.procs to write "0" into.
@@ -183,7 +180,7 @@ inline constexpr char kWarmEnd = 'e';
 struct InitPlan {
   ProgramPlan program;
   InitKind kind = InitKind::pid_namespace;
-  /// The init's own dispositions (it reads SigIgn through `proc_fd`).
+  /// The init's own dispositions.
   SignalReset reset_signals = SignalReset::all;
   /// The init's end of the SOCK_SEQPACKET socket pair to the host: reports
   /// go out on it; a byte or EOF (the host is gone) coming in ends the run.
