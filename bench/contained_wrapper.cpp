@@ -12,12 +12,13 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <vector>
 
 #include "bare.hpp"
+#include "bench_util.hpp"
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -25,20 +26,7 @@ int main(int argc, char** argv) {
     return 125;
   }
   // The init execs a path, as the library does once it has looked it up.
-  std::string path = argv[1];
-  if (path.find('/') == std::string::npos) {
-    const char* env = std::getenv("PATH");
-    std::string dirs = env != nullptr ? env : "/usr/bin:/bin";
-    for (std::size_t at = 0; at <= dirs.size();) {
-      const std::size_t end = dirs.find(':', at) == std::string::npos ? dirs.size() : dirs.find(':', at);
-      const std::string candidate = dirs.substr(at, end - at) + "/" + argv[1];
-      if (::access(candidate.c_str(), X_OK) == 0) {
-        path = candidate;
-        break;
-      }
-      at = end + 1;
-    }
-  }
+  std::string path = std::strchr(argv[1], '/') != nullptr ? argv[1] : bsbench::path_of(argv[1]);
   std::vector<char*> args(argv + 1, argv + argc);
   args[0] = path.data();
   args.push_back(nullptr);
