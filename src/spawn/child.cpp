@@ -222,14 +222,11 @@ long clone_clearing_handlers(unsigned long flags, int exit_signal, char* bottom,
 // and which may refuse pidfd_getfd by killing.
 constexpr int kCopiedFdsWorthSharing = 64;
 
-int fds_worth_taking(const InitPlan& plan) {
+int fds_worth_taking(InitPlan& plan) {
   const int host = host_pidfd();
   if (host < 0) return -1;
-  const int named[8] = {
-      plan.channel_fd,       plan.proc_fd,          plan.cgroup_dir_fd,    plan.cgroup_parent_fd,
-      plan.program.stdio[0], plan.program.stdio[1], plan.program.stdio[2], plan.program.cgroup_procs_fd};
   int highest = -1;
-  for (const int fd : named) highest = fd > highest ? fd : highest;
+  for (const int* fd : fds_from_host(plan)) highest = *fd > highest ? *fd : highest;
   if (highest - host < kCopiedFdsWorthSharing || ::prctl(PR_GET_SECCOMP) != 0) return -1;
   return host;
 }

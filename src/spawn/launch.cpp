@@ -118,8 +118,8 @@ bool read_proc_file(int proc_fd, const char* path, char* buf, unsigned long size
 
 // Back to the default: the copies of the host's handlers point into the host
 // and must never run here (and exec keeps SIG_IGN). After CLONE_CLEAR_SIGHAND
-// only the ignored ones are left, found by asking for each disposition: 64
-// calls cost less than one read of this new process's /proc status (its
+// only the ignored ones are left, found by asking for each disposition: 62
+// questions cost less than one read of this new process's /proc status (its
 // entries are made for it at the first lookup: 55 us against 25 us in a
 // vfork child here).
 void reset_signal_dispositions(SignalReset how) {
@@ -303,15 +303,12 @@ class Init {
     } else {
       call(SYS_close, proof);
       if (call(SYS_close_range, host + 1, ~0U, CLOSE_RANGE_UNSHARE) < 0) exit_now(1);
-      int* const named[8] = {&plan_.channel_fd,       &plan_.proc_fd,
-                             &plan_.cgroup_dir_fd,    &plan_.cgroup_parent_fd,
-                             &plan_.program.stdio[0], &plan_.program.stdio[1],
-                             &plan_.program.stdio[2], &plan_.program.cgroup_procs_fd};
-      int was[8];
-      for (int i = 0; i < 8; ++i) {
+      const auto named = fds_from_host(plan_);
+      int was[kFdsFromHost];
+      for (std::size_t i = 0; i < kFdsFromHost; ++i) {
         const int fd = was[i] = *named[i];
         if (fd <= host) continue;  // none, or here already (copied with the low fds)
-        int j = 0;
+        std::size_t j = 0;
         while (j < i && was[j] != fd) ++j;
         if (j < i) {  // the same fd as an earlier one (stdout and stderr alike)
           *named[i] = *named[j];

@@ -15,6 +15,8 @@
 // errno, no sanitizers, no stack protector (see src/spawn/CMakeLists).
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 
 namespace bounded_subprocess::detail {
@@ -247,6 +249,16 @@ struct InitPlan {
   /// (a futex) also wakes for an init that ended before taking them.
   int fds_word = 0;
 };
+
+/// The fds of a plan that an init cloned sharing the host's table takes
+/// from the host (InitPlan::fetch_from), as the places that name them: the
+/// host looks at the same ones to decide whether sharing pays.
+inline constexpr std::size_t kFdsFromHost = 8;
+inline std::array<int*, kFdsFromHost> fds_from_host(InitPlan& plan) noexcept {
+  return {
+      &plan.channel_fd,       &plan.proc_fd,          &plan.cgroup_dir_fd,    &plan.cgroup_parent_fd,
+      &plan.program.stdio[0], &plan.program.stdio[1], &plan.program.stdio[2], &plan.program.cgroup_procs_fd};
+}
 
 inline constexpr int kFdsPending = 1;
 inline constexpr int kFdsTaken = 2;
