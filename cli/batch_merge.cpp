@@ -4,8 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
-
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -17,8 +15,9 @@
 #include "batch_jobs.hpp"
 #include "batch_main.hpp"
 #include "batch_output.hpp"
+#include "command_line.hpp"
 #include "report.hpp"
-#include "run_flags.hpp"
+#include "run_spec.hpp"
 
 namespace bounded_subprocess::cli {
 
@@ -79,34 +78,38 @@ void for_each_line(const std::string& path, const std::string& what, bool skip_t
 }  // namespace
 
 int batch_merge_main(int argc, char** argv) {
-  std::vector<std::string> shards;
-  std::string output, jobs;
-  bool overwrite = false, quiet = false;
-  CLI::App app{
+  CommandLine command(
+      "bounded-run batch-merge",
       "Joins the result files of a batch's shards (e.g. out/0.jsonl ... out/31.jsonl) into one, keeping "
       "the first result of each job, and checks them: cut-off lines, duplicates, cancelled results, and "
       "with --jobs the jobs that have no result.",
-      "bounded-run batch-merge"};
-  app.add_option("SHARD", shards, "Result files of bounded-run batch")->required();
-  app.add_option("-o,--output", output, "Write the merged results to FILE (default: stdout)")
-      ->type_name("FILE");
-  app.add_flag("--overwrite", overwrite, "Replace --output if it already holds data");
-  app.add_option("--jobs", jobs, "The batch's JOBS file: report the jobs without a result")
-      ->type_name("FILE");
-  app.add_flag("-q,--quiet", quiet, "Print nothing on stderr unless something is wrong");
-  app.footer(
       "Exit status: 0 when every result is whole and once (and, with --jobs, every job has one); 1 "
       "when something is missing, cut off, duplicated or cancelled (the merge is still written); "
       "125 on bounded-run's own errors.");
-  std::vector<std::string> args(argv + 1, argv + argc);
-  std::reverse(args.begin(), args.end());
-  try {
-    app.parse(std::move(args));
-  } catch (const CLI::CallForHelp&) {
-    return write_all(STDOUT_FILENO, app.help()) ? 0 : 125;
-  } catch (const CLI::ParseError& e) {
-    throw UsageError(one_line(e.what()));
+  command.positional("SHARD", "Result files of bounded-run batch", /*many=*/true);
+  const std::size_t output_opt =
+      command.add({"-o,--output", "FILE", "Write the merged results to FILE (default: stdout)"});
+  const std::size_t overwrite_opt =
+      command.add({"--overwrite", "", "Replace --output if it already holds data"});
+  const std::size_t jobs_opt =
+      command.add({"--jobs", "FILE", "The batch's JOBS file: report the jobs without a result"});
+  const std::size_t quiet_opt =
+      command.add({"-q,--quiet", "", "Print nothing on stderr unless something is wrong"});
+  const CommandLine::Parsed parsed =
+      command.parse(std::vector<std::string>(argv + 1, argv + argc), CommandLine::Positionals::anywhere);
+  if (parsed.help) return write_all(STDOUT_FILENO, command.help()) ? 0 : 125;
+  if (parsed.positionals.empty()) {
+    throw UsageError("missing SHARD (usage: bounded-run batch-merge [OPTIONS] SHARD...)");
   }
+  for (const std::size_t opt : {output_opt, jobs_opt}) {
+    if (parsed.given(opt) && parsed.values[opt].back().empty()) {
+      throw UsageError(std::string(opt == output_opt ? "--output" : "--jobs") +
+                       ": the value is an empty string");
+    }
+  }
+  const std::vector<std::string>& shards = parsed.positionals;
+  const std::string output = parsed.value_or(output_opt, ""), jobs = parsed.value_or(jobs_opt, "");
+  const bool overwrite = parsed.given(overwrite_opt), quiet = parsed.given(quiet_opt);
 
   ::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> inputs = shards;

@@ -3,10 +3,9 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cstdlib>
+#include <utility>
 #include <vector>
 
 #include "run_flags.hpp"
@@ -106,73 +105,83 @@ std::map<std::string, std::string> slurm_environment() {
 
 std::variant<BatchConfig, BatchHelp> parse_batch_command_line(int argc, const char* const* argv,
                                                               const std::map<std::string, std::string>& env) {
-  BatchConfig config;
-  RunFlagTexts texts;
-  std::string output, parallel, shard, shard_by = "line", budget, progress = "auto", interval;
-
-  CLI::App app{
+  CommandLine command(
+      "bounded-run batch",
       "Runs every job of JOBS (JSON Lines: one {\"id\": ..., \"args\": [...], OPTIONS...} per line; '-' "
-      "reads "
-      "stdin) with the bounds of bounded-run, in parallel on one event loop, and writes one JSON line per "
-      "job (its id and the result object of `bounded-run --json`) as each ends. Run options on the command "
-      "line are defaults that a job's own fields override (same names, e.g. --max-output / \"max_output\").",
-      "bounded-run batch"};
-  app.add_option("JOBS", config.input, "The jobs, one JSON object per line ('-': stdin)")->required();
-  app.add_option("-o,--output", output, "Append results to FILE (default: stdout); %a is the shard index")
-      ->type_name("FILE");
-  app.add_option("--parallel", parallel, "Jobs running at once (default: the CPUs this process may use)")
-      ->type_name("N");
-  app.add_flag("--resume", config.resume,
-               "Skip the jobs whose result is already in --output (a regular file); re-run those that were "
-               "cancelled or could not start for lack of resources");
-  app.add_flag("--overwrite", config.overwrite, "Start --output afresh even if it holds results");
-  app.add_option("--shard", shard, "Run only shard I of N (default: from a Slurm job array, else all)")
-      ->type_name("I/N");
-  app.add_option("--shard-by", shard_by,
-                 "Split shards by line position or by a hash of the id (default line)")
-      ->type_name("line|id");
-  app.add_flag("--confirm-timeouts", config.confirm_timeouts,
-               "Re-run each timed-out job alone at the end; its result keeps both outcomes");
-  app.add_option("--memory-budget-mb", budget,
-                 "Start a job only when the memory limits of the running jobs and its own fit in M MiB "
-                 "(a job without a limit counts as M / --parallel)")
-      ->type_name("M");
-  app.add_option("--progress", progress, "auto (a bar on a terminal, else lines), bar, lines or none")
-      ->type_name("MODE");
-  app.add_option("--progress-interval", interval, "Seconds between progress lines (default 5)")
-      ->type_name("SECONDS");
-  app.add_flag("-q,--quiet", config.quiet, "No progress and no summary on stderr");
-  add_run_flags(app, texts);
-  app.footer(
+      "reads stdin) with the bounds of bounded-run, in parallel on one event loop, and writes one JSON line "
+      "per job (its id and the result object of `bounded-run --json`) as each ends. Run options on the "
+      "command line are defaults that a job's own fields override (same names, e.g. --max-output / "
+      "\"max_output\").",
       "Exit status: 0 once every job has a result line (whatever the jobs did; bad lines and programs "
       "that cannot start are results with \"error\"); 130, 143, 129 or 131 after SIGINT, SIGTERM, "
       "SIGHUP or SIGQUIT, which kill the running jobs and write them as cancelled (--resume re-runs "
       "them); 75 when jobs could not start for lack of resources even after waiting (their lines say "
       "\"resumable\": true; --resume runs them); 125 on bounded-run's own errors.");
+  command.positional("JOBS", "The jobs, one JSON object per line ('-': stdin)", /*many=*/false);
+  const std::size_t output_opt =
+      command.add({"-o,--output", "FILE", "Append results to FILE (default: stdout); %a is the shard index"});
+  const std::size_t parallel_opt =
+      command.add({"--parallel", "N", "Jobs running at once (default: the CPUs this process may use)"});
+  const std::size_t resume_opt = command.add(
+      {"--resume", "",
+       "Skip the jobs whose result is already in --output (a regular file); re-run those that were "
+       "cancelled or could not start for lack of resources"});
+  const std::size_t overwrite_opt =
+      command.add({"--overwrite", "", "Start --output afresh even if it holds results"});
+  const std::size_t shard_opt =
+      command.add({"--shard", "I/N", "Run only shard I of N (default: from a Slurm job array, else all)"});
+  const std::size_t shard_by_opt = command.add(
+      {"--shard-by", "line|id", "Split shards by line position or by a hash of the id (default line)"});
+  const std::size_t confirm_opt =
+      command.add({"--confirm-timeouts", "",
+                   "Re-run each timed-out job alone at the end; its result keeps both outcomes"});
+  const std::size_t budget_opt =
+      command.add({"--memory-budget-mb", "M",
+                   "Start a job only when the memory limits of the running jobs and its own fit in M MiB "
+                   "(a job without a limit counts as M / --parallel)"});
+  const std::size_t progress_opt =
+      command.add({"--progress", "MODE", "auto (a bar on a terminal, else lines), bar, lines or none"});
+  const std::size_t interval_opt =
+      command.add({"--progress-interval", "SECONDS", "Seconds between progress lines (default 5)"});
+  const std::size_t quiet_opt = command.add({"-q,--quiet", "", "No progress and no summary on stderr"});
+  const RunFlagIds run_flags = add_run_flags(command);
 
-  std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
-  args = attach_empty_values(app, std::move(args), /*stop_at_first_word=*/false);
-  std::reverse(args.begin(), args.end());
-  try {
-    app.parse(std::move(args));
-  } catch (const CLI::CallForHelp&) {
-    return BatchHelp{app.help()};
-  } catch (const CLI::ParseError& e) {
-    throw UsageError(one_line(e.what()));
+  const std::vector<std::string> words(argv + (argc > 0 ? 1 : 0), argv + argc);
+  const CommandLine::Parsed parsed = command.parse(words, CommandLine::Positionals::anywhere);
+  if (parsed.help) return BatchHelp{command.help()};
+  if (parsed.positionals.empty()) throw UsageError("missing JOBS (usage: bounded-run batch [OPTIONS] JOBS)");
+  if (parsed.positionals.size() > 1) {
+    throw UsageError("one JOBS file only, got '" + parsed.positionals[0] + "' and '" + parsed.positionals[1] +
+                     "'");
   }
 
   // An option given with an empty value ("--shard \"$SHARD\"" with SHARD
   // unset) is an error, never the same as leaving the option out.
-  for (const char* name : {"--output", "--parallel", "--shard", "--shard-by", "--memory-budget-mb",
-                           "--progress", "--progress-interval"}) {
-    const CLI::Option* opt = app.get_option(name);
-    if (opt->count() > 0 && opt->as<std::string>().empty()) {
-      throw UsageError(
-          std::string(name) + ": the value is an empty string" +
-          (std::string(name) == "--shard" ? " (expected I/N; leave --shard out to run every job)" : ""));
+  const std::pair<std::size_t, const char*> valued[] = {{output_opt, "--output"},
+                                                        {parallel_opt, "--parallel"},
+                                                        {shard_opt, "--shard"},
+                                                        {shard_by_opt, "--shard-by"},
+                                                        {budget_opt, "--memory-budget-mb"},
+                                                        {progress_opt, "--progress"},
+                                                        {interval_opt, "--progress-interval"}};
+  for (const auto& [opt, name] : valued) {
+    if (parsed.given(opt) && parsed.values[opt].back().empty()) {
+      throw UsageError(std::string(name) + ": the value is an empty string" +
+                       (opt == shard_opt ? " (expected I/N; leave --shard out to run every job)" : ""));
     }
   }
-  config.defaults = run_settings_from(texts);
+  const std::string output = parsed.value_or(output_opt, ""), parallel = parsed.value_or(parallel_opt, ""),
+                    shard = parsed.value_or(shard_opt, ""), shard_by = parsed.value_or(shard_by_opt, "line"),
+                    budget = parsed.value_or(budget_opt, ""),
+                    progress = parsed.value_or(progress_opt, "auto"),
+                    interval = parsed.value_or(interval_opt, "");
+  BatchConfig config;
+  config.input = parsed.positionals.front();
+  config.resume = parsed.given(resume_opt);
+  config.overwrite = parsed.given(overwrite_opt);
+  config.confirm_timeouts = parsed.given(confirm_opt);
+  config.quiet = parsed.given(quiet_opt);
+  config.defaults = run_settings_from(parsed, run_flags);
   check_conflicts(config.defaults, Spelling::flag, /*containers_known=*/false);
   if (config.defaults.spec.stdin_file == "-") {
     throw UsageError("--stdin-file -: bounded-run's stdin cannot feed a batch's jobs");

@@ -1,4 +1,4 @@
-// The command line of `bounded-run` (a single run), parsed with CLI11.
+// The command line of `bounded-run` (a single run).
 #pragma once
 
 #include <string>
@@ -26,8 +26,7 @@ struct EarlyExit {
 /// an option's value, and every later word belongs to the program, even one
 /// starting with '-'.
 ///
-/// Errors: UsageError for anything wrong on the command line (CLI11's own
-/// messages included), always one line. Thread safety: pure function.
+/// Errors: UsageError for anything wrong on the command line, one line. Thread safety: pure function.
 std::variant<CliConfig, EarlyExit> parse_command_line(int argc, const char* const* argv);
 
 }  // namespace bounded_subprocess::cli

@@ -9,7 +9,7 @@ packages=(
   g++ clang cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev      # tests, benchmarks
   libasio-dev                                     # the async entry points
-  libcli11-dev nlohmann-json3-dev                 # the bounded-run command
+  nlohmann-json3-dev                              # the bounded-run command
   pybind11-dev python3-dev                        # the Python module
   python3-pip python3-setuptools python3-wheel    # pip install / pip wheel (offline)
   python3-venv python3-build                      # venvs and sdists in the install test

@@ -222,6 +222,43 @@ TEST(BatchInputs, AnOptionGivenAnEmptyValueIsAnError) {
   EXPECT_TRUE(r.out.empty()) << "job 0 belongs to shard 0 of 2: " << r.out;
 }
 
+TEST(BatchInputs, CommandLineMistakesAreRefusedBeforeAnyJob) {
+  batch_test::Workspace ws;
+  const std::string marker = ws.path("ran");
+  ws.write_jobs({marker_job("a", marker)});
+  struct Case {
+    std::vector<std::string> args;
+    const char* needle;
+  };
+  for (const Case& c : std::vector<Case>{{{ws.jobs(), ws.jobs()}, "one JOBS file only"},
+                                         {{"--quiet"}, "missing JOBS"},
+                                         {{ws.jobs(), "--parallel"}, "--parallel needs a value"},
+                                         {{ws.jobs(), "--parallel", "2", "--parallel=3"}, "more than once"},
+                                         {{ws.jobs(), "--quiet=yes"}, "--quiet takes no value"},
+                                         {{ws.jobs(), "-x"}, "unknown option -x"},
+                                         {{ws.jobs(), "--no-such-option"}, "unknown option --no-such-option"}}) {
+    SCOPED_TRACE(c.args.back());
+    auto r = batch_test::run_batch(c.args, {}, kQuick);
+    EXPECT_EQ(r.status, 125) << r.err;
+    EXPECT_NE(r.err.find(c.needle), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_NE(::access(marker.c_str(), F_OK), 0) << "the job ran";
+  }
+  // The short spellings, a value attached with '=' or to a short alias, and
+  // JOBS after the options all work.
+  const std::string results = ws.path("results.jsonl");
+  auto r = batch_test::run_batch({"-q", "--parallel=1", "-o" + results, ws.jobs()}, {}, kQuick);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");  // -q
+  EXPECT_EQ(batch_test::count_lines(results), 1u);
+  EXPECT_EQ(::unlink(marker.c_str()), 0) << "the job did not run";
+  // batch-merge: its output may not be an empty string either.
+  cli_test::Spawned merge({"batch-merge", "--output", "", results}, {});
+  EXPECT_EQ(merge.wait(), 125) << merge.err();
+  EXPECT_NE(merge.err().find("--output: the value is an empty string"), std::string::npos) << merge.err();
+}
+
 TEST(BatchInputs, AnEnvironmentNameWithANulIsNamedEscaped) {
   batch_test::Workspace ws;
   ws.write_jobs({R"({"id":"a","args":["true"],"env":{"A\u0000B":"x"}})"});

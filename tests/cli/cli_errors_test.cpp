@@ -58,6 +58,10 @@ TEST_P(CliErrors, Exit125WithOneLine) {
 const ErrorCase kCases[] = {
     {"UnknownOption", {"--bogus", "PROG"}, "--bogus"},
     {"UnknownShortOption", {"-q", "PROG"}, "-q"},
+    {"ShortHelpWithMore", {"-hx", "PROG"}, "unknown option -hx"},
+    {"FlagGivenAValue", {"--tail=yes", "PROG"}, "--tail takes no value"},
+    {"ValueMissingAtTheEnd", {"--cwd"}, "--cwd needs a value (DIR)"},
+    {"SecondValueAttached", {"--max-output", "1", "--max-output=2", "PROG"}, "--max-output given more than once"},
     {"MissingProgram", {}, "missing PROGRAM"},
     {"MissingProgramAfterDashDash", {"--timeout", "1", "--"}, "missing PROGRAM"},
     {"EmptyProgram", {"--", ""}, "PROGRAM"},

@@ -141,6 +141,25 @@ TEST(CliOptions, HelpAndVersionExitZero) {
   leaks.expect_clean();
 }
 
+TEST(CliOptions, AnOptionsValueIsTheNextWordWhateverItIs) {
+  bs_test::NoLeaks leaks;
+  // Words that look like options are values after a value option, and the
+  // program's own after its name; '=' attaches a value, an empty one too.
+  auto dashes = bounded_run({"--stdin-data", "--json", misbehave(), "echo-stdin", "--timeout"});
+  EXPECT_EQ(dashes.status, 0) << dashes.err;
+  EXPECT_EQ(dashes.out, "--json");
+  auto attached = bounded_run({"--stdin-data=a=b", "--max-output=2", misbehave(), "echo-stdin"});
+  EXPECT_EQ(attached.status, 0) << attached.err;
+  EXPECT_EQ(attached.out, "a=");
+  auto empty = bounded_run({"--stdin-data=", misbehave(), "echo-stdin"});
+  EXPECT_EQ(empty.status, 0) << empty.err;
+  EXPECT_EQ(empty.out, "");
+  auto negative = bounded_run({"--env", "-X=1", "--", misbehave(), "print-env", "-X"});
+  EXPECT_EQ(negative.status, 0) << negative.err;
+  EXPECT_EQ(negative.out, "1\n");
+  leaks.expect_clean();
+}
+
 TEST(CliOptions, FractionalTimeoutsAreHonoured) {
   bs_test::NoLeaks leaks;
   auto inv = bounded_run({"--json", "--timeout", "0.25", misbehave(), "sleep-forever"});
