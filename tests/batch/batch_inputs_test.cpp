@@ -230,13 +230,14 @@ TEST(BatchInputs, CommandLineMistakesAreRefusedBeforeAnyJob) {
     std::vector<std::string> args;
     const char* needle;
   };
-  for (const Case& c : std::vector<Case>{{{ws.jobs(), ws.jobs()}, "one JOBS file only"},
-                                         {{"--quiet"}, "missing JOBS"},
-                                         {{ws.jobs(), "--parallel"}, "--parallel needs a value"},
-                                         {{ws.jobs(), "--parallel", "2", "--parallel=3"}, "more than once"},
-                                         {{ws.jobs(), "--quiet=yes"}, "--quiet takes no value"},
-                                         {{ws.jobs(), "-x"}, "unknown option -x"},
-                                         {{ws.jobs(), "--no-such-option"}, "unknown option --no-such-option"}}) {
+  for (const Case& c :
+       std::vector<Case>{{{ws.jobs(), ws.jobs()}, "one JOBS file only"},
+                         {{"--quiet"}, "missing JOBS"},
+                         {{ws.jobs(), "--parallel"}, "--parallel needs a value"},
+                         {{ws.jobs(), "--parallel", "2", "--parallel=3"}, "more than once"},
+                         {{ws.jobs(), "--quiet=yes"}, "--quiet takes no value"},
+                         {{ws.jobs(), "-x"}, "unknown option -x"},
+                         {{ws.jobs(), "--no-such-option"}, "unknown option --no-such-option"}}) {
     SCOPED_TRACE(c.args.back());
     auto r = batch_test::run_batch(c.args, {}, kQuick);
     EXPECT_EQ(r.status, 125) << r.err;

@@ -53,7 +53,7 @@
 //   out-close-sleep N MS       write N bytes of PATTERN to stdout and to
 //                              stderr, close both, sleep MS milliseconds
 //                              (no CPU), exit 0
-//   fork-grandchild-sleep      print "pgid G", fork a grandchild that sleeps
+//   fork-grandchild-sleep      print "pgid G pid P", fork a grandchild that sleeps
 //                              forever holding stdout/stderr; print
 //                              "grandchild PID", exit 0
 //   fork-grandchild-flood      like fork-grandchild-sleep, but the grandchild
@@ -363,7 +363,7 @@ int run_mode(std::string_view mode, int argc, char** argv) {
     }
   }
   if (mode == "fork-grandchild-sleep" || mode == "fork-grandchild-flood") {
-    write_str(1, "pgid " + std::to_string(::getpgrp()) + "\n");
+    write_str(1, "pgid " + std::to_string(::getpgrp()) + " pid " + std::to_string(::getpid()) + "\n");
     pid_t pid = fork_or_die();
     if (pid == 0) {
       if (mode == "fork-grandchild-flood") flood(1, ~0ULL);

@@ -308,7 +308,7 @@ TEST(InteractiveMisbehave, PidNamesTheProgramInOurNamespace) {
       return std::filesystem::read_symlink(exe, error) != program;
     });
     EXPECT_FALSE(other_program) << exe << " is not " << program;
-    EXPECT_EQ(bs_test::pid_inside(pid), bs_test::seen_inside(pid, c));
+    EXPECT_TRUE(bs_test::same_process_inside(bs_test::pid_inside(pid), pid, c)) << bs_test::pid_inside(pid);
     EXPECT_EQ(proc.close(100ms), -9);
     leaks.expect_clean({pid});
   }
@@ -368,7 +368,8 @@ TEST(InteractiveMisbehave, GrandchildOfAChildThatExitedIsKilledOnClose) {
     const std::string l2 = proc.read_line(10s).value_or("");
     const long pgid = bs_test::field_after(l1, "pgid");
     const long grandchild = bs_test::field_after(l2, "grandchild");
-    EXPECT_EQ(pgid, bs_test::seen_inside(pid, c));  // own session: the group is its pid
+    EXPECT_EQ(pgid, bs_test::field_after(l1, "pid")) << "own session: the group is its pid: " << l1;
+    EXPECT_TRUE(bs_test::same_process_inside(pgid, pid, c)) << l1 << " is not process " << pid;
     ASSERT_GT(grandchild, 0);
     if (c == bounded_subprocess::Containment::process_group) {
       EXPECT_TRUE(bs_test::pid_alive(static_cast<pid_t>(grandchild)));

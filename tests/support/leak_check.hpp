@@ -205,13 +205,15 @@ inline long pid_inside(pid_t host_pid) {
   return v.empty() ? -1 : v.back();
 }
 
-/// The pid a run's program sees for itself, given our pid of it and the
-/// run's containment: in a PID namespace it is the first process its init
-/// starts, number 2 there (the init is 1); otherwise the same number.
-inline long seen_inside(pid_t host_pid, bounded_subprocess::Containment c) {
+/// Whether `inside`, the pid a run's process printed for itself, fits
+/// `host_pid`, our pid of it, under containment `c`: the same number outside
+/// a PID namespace; inside one, any number but its init's (1). Which number
+/// depends on how many programs the run's warm sandbox has started before
+/// (2 for the first), so no test may assume one.
+inline bool same_process_inside(long inside, pid_t host_pid, bounded_subprocess::Containment c) {
   const bool namespaced =
       c == bounded_subprocess::Containment::pid_namespace || c == bounded_subprocess::Containment::cgroup;
-  return namespaced ? 2 : host_pid;
+  return namespaced ? inside > 1 : inside == static_cast<long>(host_pid);
 }
 
 inline std::string pid_namespace_of(pid_t pid) {
