@@ -103,8 +103,7 @@ int batch_merge_main(int argc, char** argv) {
   }
   for (const std::size_t opt : {output_opt, jobs_opt}) {
     if (parsed.given(opt) && parsed.values[opt].back().empty()) {
-      throw UsageError(std::string(opt == output_opt ? "--output" : "--jobs") +
-                       ": the value is an empty string");
+      throw UsageError(std::string(command.name(opt)) + ": the value is an empty string");
     }
   }
   const std::vector<std::string>& shards = parsed.positionals;

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <utility>
 #include <vector>
 
 #include "run_flags.hpp"
@@ -157,16 +156,10 @@ std::variant<BatchConfig, BatchHelp> parse_batch_command_line(int argc, const ch
 
   // An option given with an empty value ("--shard \"$SHARD\"" with SHARD
   // unset) is an error, never the same as leaving the option out.
-  const std::pair<std::size_t, const char*> valued[] = {{output_opt, "--output"},
-                                                        {parallel_opt, "--parallel"},
-                                                        {shard_opt, "--shard"},
-                                                        {shard_by_opt, "--shard-by"},
-                                                        {budget_opt, "--memory-budget-mb"},
-                                                        {progress_opt, "--progress"},
-                                                        {interval_opt, "--progress-interval"}};
-  for (const auto& [opt, name] : valued) {
+  for (const std::size_t opt :
+       {output_opt, parallel_opt, shard_opt, shard_by_opt, budget_opt, progress_opt, interval_opt}) {
     if (parsed.given(opt) && parsed.values[opt].back().empty()) {
-      throw UsageError(std::string(name) + ": the value is an empty string" +
+      throw UsageError(std::string(command.name(opt)) + ": the value is an empty string" +
                        (opt == shard_opt ? " (expected I/N; leave --shard out to run every job)" : ""));
     }
   }

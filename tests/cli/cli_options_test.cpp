@@ -128,12 +128,39 @@ TEST(CliOptions, HelpAndVersionExitZero) {
   bs_test::NoLeaks leaks;
   auto help = bounded_run({"--help"});
   EXPECT_EQ(help.status, 0);
-  for (const char* opt : {"--timeout", "--max-output", "--tail", "--stdin-data", "--stdin-file",
-                          "--stdin-timeout", "--memory-limit-mb", "--memory-interval", "--cwd", "--env",
-                          "--clear-env", "--json", "--podman", "--volume", "--entrypoint", "--podman-arg"}) {
-    EXPECT_NE(help.out.find(opt), std::string::npos) << opt;
+  auto batch_help = bounded_run({"batch", "--help"});
+  EXPECT_EQ(batch_help.status, 0);
+  // Every run option, in both command lines' help, each on a line of its own.
+  for (const char* opt : {"--timeout",
+                          "--max-output",
+                          "--tail",
+                          "--stdin-data",
+                          "--stdin-file",
+                          "--stdin-timeout",
+                          "--memory-limit-mb",
+                          "--memory-interval",
+                          "--cwd",
+                          "--env",
+                          "--clear-env",
+                          "--podman",
+                          "--volume",
+                          "--entrypoint",
+                          "--podman-arg",
+                          "--containment",
+                          "--min-containment",
+                          "--network",
+                          "--read-only",
+                          "--scratch-mb",
+                          "--pids-limit",
+                          "--cpu-limit",
+                          "--file-size-limit-mb"}) {
+    EXPECT_NE(help.out.find(std::string("\n  ") + opt + " "), std::string::npos) << opt;
+    EXPECT_NE(batch_help.out.find(std::string("\n  ") + opt + " "), std::string::npos) << opt;
   }
+  EXPECT_NE(help.out.find("\n  --json "), std::string::npos);
+  EXPECT_NE(batch_help.out.find("\n  -o,--output FILE "), std::string::npos) << batch_help.out;
   EXPECT_EQ(help.err, "");
+  EXPECT_EQ(batch_help.err, "");
   auto version = bounded_run({"--version"});
   EXPECT_EQ(version.status, 0);
   EXPECT_EQ(version.out.rfind("bounded-run ", 0), 0u) << version.out;
