@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 namespace bsbench {
@@ -120,11 +121,12 @@ long raise_nofile_limit() {
 
 std::vector<std::vector<double>> interleave(int rounds, const std::vector<std::function<double()>>& fns) {
   std::vector<std::vector<double>> out(fns.size());
+  std::vector<std::size_t> order(fns.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::mt19937 shuffle_with(20261208);
   for (int r = 0; r < rounds; ++r) {
-    for (std::size_t i = 0; i < fns.size(); ++i) {
-      const std::size_t k = (i + static_cast<std::size_t>(r)) % fns.size();
-      out[k].push_back(fns[k]());
-    }
+    std::shuffle(order.begin(), order.end(), shuffle_with);
+    for (const std::size_t k : order) out[k].push_back(fns[k]());
   }
   return out;
 }

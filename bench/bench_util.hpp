@@ -50,8 +50,11 @@ long raise_nofile_limit();
 std::string path_of(const std::string& name);
 
 /// Runs `rounds` rounds; each round calls every function once, so measured
-/// code and its floor alternate (A B A B ...). The order inside a round
-/// rotates from round to round, so that neither side always goes first.
+/// code and its floor alternate (A B A B ...). The order inside a round is
+/// shuffled (the same seed every run), so that no side always goes first
+/// and none always follows the same other side: a contained run leaves the
+/// kernel work of its namespaces' teardown behind, which the next side pays,
+/// and with a fixed cyclic order that was always the same side.
 /// Returns, per function, the values it returned (one per round).
 std::vector<std::vector<double>> interleave(int rounds, const std::vector<std::function<double()>>& fns);
 
