@@ -26,7 +26,8 @@ struct EarlyExit {
 /// an option's value, and every later word belongs to the program, even one
 /// starting with '-'.
 ///
-/// Errors: UsageError for anything wrong on the command line, one line. Thread safety: pure function.
+/// Errors: UsageError for anything wrong on the command line, one line.
+/// Thread safety: pure function.
 std::variant<CliConfig, EarlyExit> parse_command_line(int argc, const char* const* argv);
 
 }  // namespace bounded_subprocess::cli

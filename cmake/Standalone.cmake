@@ -21,7 +21,10 @@
 # g++ links a program that jumps to address 0 at its start.
 include(CheckCXXSourceRuns)
 
-if(NOT BOUNDED_SUBPROCESS_DEVELOP AND NOT BOUNDED_SUBPROCESS_TSAN AND NOT BUILD_SHARED_LIBS)
+if(BOUNDED_SUBPROCESS_DEVELOP OR BOUNDED_SUBPROCESS_TSAN OR BUILD_SHARED_LIBS)
+  set(BOUNDED_SUBPROCESS_LINK_STANDALONE OFF)
+else()
+  set(BOUNDED_SUBPROCESS_LINK_STANDALONE ON)
   set(CMAKE_REQUIRED_FLAGS -fPIE)
   set(CMAKE_REQUIRED_LINK_OPTIONS -static-pie)
   check_cxx_source_runs("#include <string>
@@ -33,7 +36,7 @@ endif()
 
 # bounded_subprocess_link_standalone(TARGET): link TARGET as above.
 function(bounded_subprocess_link_standalone target)
-  if(BOUNDED_SUBPROCESS_DEVELOP OR BOUNDED_SUBPROCESS_TSAN OR BUILD_SHARED_LIBS)
+  if(NOT BOUNDED_SUBPROCESS_LINK_STANDALONE)
     return()
   endif()
   if(BOUNDED_SUBPROCESS_HAVE_STATIC_PIE)
